@@ -1,0 +1,1 @@
+"""Audio: sources, resampling, pitch backends, note segmentation and the engine loop."""

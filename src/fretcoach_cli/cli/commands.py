@@ -1,0 +1,17 @@
+"""Wires every command module into the root app, each under its help panel."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+# (module, attribute) pairs; each module exposes `register(app: typer.Typer) -> None`.
+_MODULES = (
+    "fretcoach_cli.cli.config_cmd",
+)
+
+
+def register(app: typer.Typer) -> None:
+    for name in _MODULES:
+        importlib.import_module(name).register(app)

@@ -1,0 +1,96 @@
+"""The `fretcoach` entry point: builds the Typer app and turns every failure into one line.
+
+Command modules are imported here, but each keeps heavy imports (audio models, LangChain,
+psycopg, Textual) inside its command functions so `fretcoach --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+import typer
+
+from fretcoach_cli import __version__
+from fretcoach_cli.cli import context
+from fretcoach_cli.errors import ExitCode, FretcoachError
+
+app = typer.Typer(
+    name="fretcoach",
+    help="A terminal-native guitar practice coach: play, get scored live, track progress.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fretcoach {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    user: str | None = typer.Option(
+        None, "--user", "-u", help="Practise as this user (default: FRETCOACH_USER or OS user)."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(
+        False, "--version", "-V", callback=_version, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """fretcoach — practise scales with live pitch, scale and timing feedback."""
+    context.set_global(user=user, debug=debug)
+
+
+def _register_commands() -> None:
+    from fretcoach_cli.cli import commands
+
+    commands.register(app)
+
+
+def _fail(message: str, code: int) -> None:
+    sys.stderr.write(f"fretcoach: error: {message}\n")
+    sys.stderr.flush()
+    raise SystemExit(code)
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Console-script entry: run the app and map errors to one stderr line + exit code."""
+    _register_commands()
+    try:
+        rv = app(args=argv, standalone_mode=False, prog_name="fretcoach")
+    except FretcoachError as err:
+        if context.debug():
+            traceback.print_exc()
+        _fail(err.one_line(), int(err.exit_code))
+    except click.exceptions.Abort:
+        _fail("interrupted", int(ExitCode.INTERRUPTED))
+    except KeyboardInterrupt:
+        _fail("interrupted", int(ExitCode.INTERRUPTED))
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except click.UsageError as exc:
+        hint = ""
+        if exc.ctx is not None:
+            hint = f" (see '{exc.ctx.command_path} --help')"
+        _fail(f"{exc.format_message()}{hint}", int(ExitCode.USAGE))
+    except click.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code or 1)
+    except BrokenPipeError:
+        sys.stderr.close()
+        raise SystemExit(0) from None
+    except Exception as exc:  # last resort: still one line, never a traceback
+        if context.debug():
+            traceback.print_exc()
+        _fail(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug and report it)",
+              int(ExitCode.ERROR))
+    if isinstance(rv, int) and rv:
+        raise SystemExit(rv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

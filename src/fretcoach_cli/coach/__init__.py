@@ -1,0 +1,1 @@
+"""The coach: LLM providers with fallbacks, the offline coach, recommendations and chat."""

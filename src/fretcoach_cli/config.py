@@ -1,0 +1,294 @@
+"""Settings in one place: defaults < TOML config file < FRETCOACH_* environment < flags.
+
+Each effective value remembers where it came from so ``fretcoach config show`` can explain it.
+The config file lives in the user config dir (platformdirs) unless ``FRETCOACH_CONFIG`` names
+another file.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from fretcoach_cli.errors import ConfigError
+
+APP_NAME = "fretcoach"
+
+
+def _parse_bool(raw: str) -> bool:
+    low = raw.strip().lower()
+    if low in {"1", "true", "yes", "on"}:
+        return True
+    if low in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true/false, got {raw!r}")
+
+
+def _parse_list(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser() or "guitarist"
+    except Exception:  # no passwd entry in some containers
+        return "guitarist"
+
+
+def _bounded(lo: float, hi: float) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if not lo <= float(value) <= hi:
+            raise ValueError(f"must be between {lo:g} and {hi:g}")
+
+    return check
+
+
+def _choice(*options: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+
+    return check
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configurable key: its type, default, doc and the environment names it reads."""
+
+    key: str
+    kind: type
+    default: Callable[[], Any]
+    doc: str
+    secret: bool = False
+    env: tuple[str, ...] = ()
+    check: Callable[[Any], None] | None = None
+
+    @property
+    def env_names(self) -> tuple[str, ...]:
+        return (f"FRETCOACH_{self.key.upper()}", *self.env)
+
+    def parse(self, raw: Any) -> Any:
+        """Convert a raw string/TOML value to this setting's type, or raise ValueError."""
+        if raw is None:
+            return None
+        if self.kind is bool:
+            value: Any = raw if isinstance(raw, bool) else _parse_bool(str(raw))
+        elif self.kind is list:
+            value = list(raw) if isinstance(raw, list) else _parse_list(str(raw))
+        elif self.kind is int:
+            value = int(raw)
+        elif self.kind is float:
+            value = float(raw)
+        else:
+            value = str(raw)
+        if self.check is not None and value not in (None, ""):
+            self.check(value)
+        return value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("user", str, _default_user, "who is practising; rows are scoped to this user"),
+    Setting(
+        "database_url", str, lambda: "", "external PostgreSQL URL; empty = embedded server",
+        secret=True, env=("DATABASE_URL",),
+    ),
+    Setting(
+        "data_dir", str, lambda: platformdirs.user_data_dir(APP_NAME),
+        "where the embedded database, journals and models live",
+    ),
+    Setting("a4_hz", float, lambda: 440.0, "concert pitch reference (415–466 Hz)",
+            check=_bounded(415, 466)),
+    Setting("pitch_model", str, lambda: "swift", "pitch backend: swift or crepe",
+            check=_choice("swift", "crepe")),
+    Setting("strictness", float, lambda: 0.5, "0 = lenient, 1 = strict (tuning tolerance)",
+            check=_bounded(0, 1)),
+    Setting("sensitivity", float, lambda: 0.5, "0 = only loud notes count, 1 = quiet ones too",
+            check=_bounded(0, 1)),
+    Setting("input_device", str, lambda: "", "input device index or name; empty = default"),
+    Setting("input_channel", int, lambda: 1, "input channel (1-based)", check=_bounded(1, 64)),
+    Setting("coach_every", float, lambda: 30.0, "seconds between live coach replies",
+            check=_bounded(5, 3600)),
+    Setting("llm_provider", str, lambda: "", "openai, gemini or empty for the offline coach",
+            check=_choice("", "none", "offline", "openai", "gemini")),
+    Setting("llm_model", str, lambda: "", "model name for the primary provider"),
+    Setting("llm_base_url", str, lambda: "", "OpenAI-compatible base URL (DeepSeek, Ollama…)"),
+    Setting("llm_api_key", str, lambda: "", "API key for the primary provider", secret=True),
+    Setting("llm_temperature", float, lambda: 0.4, "sampling temperature",
+            check=_bounded(0, 2)),
+    Setting("llm_timeout", float, lambda: 20.0, "seconds before a model call is abandoned",
+            check=_bounded(1, 600)),
+    Setting("llm_fallbacks", list, lambda: [],
+            "fallback chain, e.g. openai:gpt-4o-mini@https://host/v1 (comma separated)"),
+    Setting("tracing", str, lambda: "", "opik to send LangChain traces to Comet Opik",
+            check=_choice("", "none", "opik")),
+    Setting("timezone", str, lambda: "", "IANA time zone for days/streaks; empty = system"),
+)
+
+_BY_KEY = {s.key: s for s in SETTINGS}
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    """The TOML config file in use (it may not exist yet)."""
+    env = os.environ if env is None else env
+    override = env.get("FRETCOACH_CONFIG")
+    if override:
+        return Path(override).expanduser()
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+@dataclass
+class Settings:
+    """Effective settings plus the origin of each value ("default", "file", "env:NAME", "flag")."""
+
+    values: dict[str, Any]
+    origins: dict[str, str]
+    path: Path
+    debug: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, key: str) -> Any:
+        values = self.__dict__.get("values", {})
+        if key in values:
+            return values[key]
+        raise AttributeError(key)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.values["data_dir"]).expanduser()
+
+    def with_overrides(self, **flags: Any) -> Settings:
+        """A copy with command-line flags applied (None means 'not given')."""
+        values = dict(self.values)
+        origins = dict(self.origins)
+        for key, raw in flags.items():
+            if raw is None:
+                continue
+            setting = _setting(key)
+            try:
+                values[key] = setting.parse(raw)
+            except ValueError as exc:
+                raise ConfigError(f"--{key.replace('_', '-')}: {exc}") from None
+            origins[key] = "flag"
+        return Settings(values, origins, self.path, self.debug, dict(self.extra))
+
+    def shown(self) -> list[tuple[str, str, str, str]]:
+        """(key, value, origin, doc) rows with secrets masked, for `config show`."""
+        rows = []
+        for s in SETTINGS:
+            value = self.values.get(s.key)
+            text = _format(value)
+            if s.secret and text:
+                text = _mask(text)
+            rows.append((s.key, text, self.origins.get(s.key, "default"), s.doc))
+        return rows
+
+
+def _setting(key: str) -> Setting:
+    try:
+        return _BY_KEY[key]
+    except KeyError:
+        raise ConfigError(
+            f"unknown setting {key!r}", hint=f"known: {', '.join(sorted(_BY_KEY))}"
+        ) from None
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "" if value is None else str(value)
+
+
+def _mask(text: str) -> str:
+    if "://" in text and "@" in text:  # URL with credentials: keep host visible
+        scheme, rest = text.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return text[:3] + "***" if len(text) > 6 else "***"
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """Read the TOML config file; a missing file is an empty config."""
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}",
+                          hint="fix or delete it") from None
+    flat = dict(data.get("fretcoach", {})) if isinstance(data.get("fretcoach"), dict) else {}
+    flat.update({k: v for k, v in data.items() if not isinstance(v, dict)})
+    return flat
+
+
+def load(env: Mapping[str, str] | None = None, path: Path | None = None) -> Settings:
+    """Build the effective settings from defaults, the config file and the environment."""
+    env = os.environ if env is None else env
+    path = path or config_path(env)
+    file_values = read_file(path)
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for s in SETTINGS:
+        values[s.key] = s.default()
+        origins[s.key] = "default"
+        if s.key in file_values:
+            try:
+                values[s.key] = s.parse(file_values[s.key])
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"config file {path}: {s.key}: {exc}") from None
+            origins[s.key] = "file"
+        for name in reversed(s.env_names):  # FRETCOACH_* wins over the generic alias
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            try:
+                values[s.key] = s.parse(raw)
+            except ValueError as exc:
+                raise ConfigError(f"environment {name}: {exc}") from None
+            origins[s.key] = f"env:{name}"
+    unknown = sorted(set(file_values) - set(_BY_KEY))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r}",
+                          hint=f"known: {', '.join(sorted(_BY_KEY))}")
+    return Settings(values, origins, path, debug=_parse_bool(env.get("FRETCOACH_DEBUG", "0")))
+
+
+def set_value(key: str, raw: str, path: Path | None = None) -> Any:
+    """Validate and write one key to the TOML config file; returns the parsed value."""
+    import tomli_w
+
+    setting = _setting(key)
+    try:
+        value = setting.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+    path = path or config_path()
+    data = read_file(path)
+    data[key] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(tomli_w.dumps({k: v for k, v in data.items() if v is not None}),
+                   encoding="utf-8")
+    tmp.replace(path)
+    return value
+
+
+def unset_value(key: str, path: Path | None = None) -> None:
+    """Remove a key from the config file so the default (or env) applies again."""
+    import tomli_w
+
+    _setting(key)
+    path = path or config_path()
+    data = read_file(path)
+    if key in data:
+        del data[key]
+        path.write_text(tomli_w.dumps(data), encoding="utf-8")

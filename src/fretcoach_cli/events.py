@@ -1,0 +1,101 @@
+"""Typed values that flow one way: source → pitch track → NoteEvent → scorer → (store, TUI, coach).
+
+These are shared by the audio engine, scoring, storage and the UI, so they live at the top of
+the package and depend on nothing but the standard library.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+NoteKind = Literal["note", "polyphonic", "unclear"]
+
+
+@dataclass(frozen=True, slots=True)
+class NoteEvent:
+    """One detected note (or one onset that did not give a clear single pitch).
+
+    ``midi`` is the fractional MIDI number of the note's settled pitch, already computed
+    against the configured A4, so ``cents`` is simply the distance to the nearest
+    equal-tempered semitone. Times are audio-clock seconds from the start of the input.
+    ``kind`` is "note" for a clear single pitch, "polyphonic" for a chord/double stop and
+    "unclear" for an onset with no stable pitch (muted string, noise burst); those two carry
+    ``midi=None`` and count against clean playing, never as wrong notes.
+    """
+
+    onset_s: float
+    offset_s: float
+    midi: float | None
+    confidence: float
+    kind: NoteKind = "note"
+    level_db: float = -math.inf
+
+    @property
+    def is_note(self) -> bool:
+        return self.kind == "note" and self.midi is not None
+
+    @property
+    def nearest_midi(self) -> int | None:
+        return None if self.midi is None else int(round(self.midi))
+
+    @property
+    def cents(self) -> float | None:
+        if self.midi is None:
+            return None
+        return (self.midi - round(self.midi)) * 100.0
+
+    @property
+    def pitch_class(self) -> int | None:
+        n = self.nearest_midi
+        return None if n is None else n % 12
+
+    @property
+    def duration_s(self) -> float:
+        return max(0.0, self.offset_s - self.onset_s)
+
+
+@dataclass(frozen=True, slots=True)
+class LevelUpdate:
+    """Input level of the latest block, for the meter (dBFS) and clipping warnings."""
+
+    time_s: float
+    rms_db: float
+    peak_db: float
+    clipped: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PitchUpdate:
+    """The current (possibly unsettled) pitch, for the tuner needle; midi None = silence."""
+
+    time_s: float
+    midi: float | None
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsUpdate:
+    """Sliding-window and whole-session metrics after a new note (see scoring.metrics)."""
+
+    time_s: float
+    window: Any
+    session: Any
+
+
+@dataclass(frozen=True, slots=True)
+class EngineError:
+    """A failure inside the engine thread, delivered to subscribers instead of raised."""
+
+    message: str
+    exit_code: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class EngineFinished:
+    """The source is exhausted or the engine was stopped; ``duration_s`` of audio consumed."""
+
+    duration_s: float
+    reason: str = "end of input"
+    extra: dict[str, Any] = field(default_factory=dict)

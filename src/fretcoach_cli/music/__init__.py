@@ -1,0 +1,1 @@
+"""Music theory: scale parsing, pitch classes, note names and frequencies. Pure, no I/O."""

@@ -1,0 +1,1 @@
+"""Storage: PostgreSQL (embedded or external), migrations over ddl/*.sql, repositories."""

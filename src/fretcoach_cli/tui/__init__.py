@@ -1,0 +1,1 @@
+"""The Textual practice room: subscribes to engine events and renders them."""
