@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 import traceback
 
-import click
 import typer
+from typer import _click as click  # typer ≥0.20 vendors click; its exceptions live here
 
 from fretcoach_cli import __version__
 from fretcoach_cli.cli import context
@@ -67,18 +67,18 @@ def run(argv: list[str] | None = None) -> None:
         if context.debug():
             traceback.print_exc()
         _fail(err.one_line(), int(err.exit_code))
-    except click.exceptions.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         _fail("interrupted", int(ExitCode.INTERRUPTED))
-    except KeyboardInterrupt:
-        _fail("interrupted", int(ExitCode.INTERRUPTED))
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
-    except click.UsageError as exc:
+    except click.exceptions.NoArgsIsHelpError:
+        raise SystemExit(0) from None  # typer has already printed the help
+    except click.exceptions.UsageError as exc:
         hint = ""
         if exc.ctx is not None:
             hint = f" (see '{exc.ctx.command_path} --help')"
         _fail(f"{exc.format_message()}{hint}", int(ExitCode.USAGE))
-    except click.ClickException as exc:
+    except click.exceptions.ClickException as exc:
         _fail(exc.format_message(), exc.exit_code or 1)
     except BrokenPipeError:
         sys.stderr.close()
