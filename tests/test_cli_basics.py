@@ -100,7 +100,8 @@ def test_secrets_are_masked(tmp_path: Path) -> None:
 
 def test_database_url_alias() -> None:
     s = config.load(env={"DATABASE_URL": "postgresql://a@h/db", "FRETCOACH_CONFIG": "/nonexistent"})
-    assert s.database_url == "postgresql://a@h/db" and s.origins["database_url"] == "env:DATABASE_URL"
+    assert s.database_url == "postgresql://a@h/db"
+    assert s.origins["database_url"] == "env:DATABASE_URL"
     s = config.load(env={"DATABASE_URL": "postgresql://a@h/db",
                          "FRETCOACH_DATABASE_URL": "postgresql://b@h/db",
                          "FRETCOACH_CONFIG": "/nonexistent"})

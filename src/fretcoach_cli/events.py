@@ -38,7 +38,7 @@ class NoteEvent:
 
     @property
     def nearest_midi(self) -> int | None:
-        return None if self.midi is None else int(round(self.midi))
+        return None if self.midi is None else round(self.midi)
 
     @property
     def cents(self) -> float | None:
