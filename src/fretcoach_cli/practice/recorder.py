@@ -1,0 +1,297 @@
+"""Persists a practice session while it happens, from its own writer thread.
+
+Every operation (start, a batch of notes, finish) is appended to the session's journal
+(fsync'd) and then applied to the database. Batches hold at most ~1 s of playing, so a crash
+loses at most that much from the database and nothing from the journal. When the database is
+unreachable the operations pile up in the journal and are retried every few seconds; at the
+end of the session, or at the latest on the next run (:func:`replay_journals`), they reach
+the database. The audio thread and the UI thread only ever put items on a queue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+import uuid as uuidlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from fretcoach_cli.practice.journal import Journal, orphaned, read_records
+
+log = logging.getLogger(__name__)
+
+
+class SessionSink(Protocol):
+    """Where a session's rows go (the database); see ``practice.store_sink``."""
+
+    def create_session(self, meta: dict[str, Any], session_uuid: str) -> Any: ...
+    def add_notes(self, session_id: Any, notes: list[dict[str, Any]]) -> None: ...
+    def finish(self, session_id: Any, summary: dict[str, Any]) -> dict[str, Any]: ...
+    def mark_interrupted(self, session_id: Any) -> None: ...
+    def close(self) -> None: ...
+
+
+SinkFactory = Callable[[], SessionSink]
+
+
+@dataclass(frozen=True)
+class RecorderStatus:
+    online: bool
+    session_id: Any
+    saved_notes: int
+    spooled_batches: int
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class FinishOutcome:
+    """``row`` is the stored session row when the database took the summary."""
+
+    row: dict[str, Any] | None
+    session_id: Any
+    saved: bool
+    journal: Path | None
+    message: str
+
+
+_STOP = object()
+
+
+class SessionRecorder:
+    """Queue-fed writer of one session; never blocks its callers (except :meth:`finish`)."""
+
+    def __init__(self, sink_factory: SinkFactory, data_dir: Path, *,
+                 on_status: Callable[[RecorderStatus], None] | None = None,
+                 batch_audio_s: float = 1.0, flush_wall_s: float = 0.25,
+                 retry_s: float = 2.0) -> None:
+        self._sink_factory = sink_factory
+        self._data_dir = Path(data_dir)
+        self._on_status = on_status
+        self._batch_audio_s = batch_audio_s
+        self._flush_wall_s = flush_wall_s
+        self._retry_s = retry_s
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._sink: SessionSink | None = None
+        self._backlog: list[dict[str, Any]] = []
+        self._pending: list[dict[str, Any]] = []
+        self._online = True
+        self._next_retry = 0.0
+        self._saved_notes = 0
+        self._message = ""
+        self._outcome: FinishOutcome | None = None
+        self._done = threading.Event()
+        self.session_uuid = ""
+        self.session_id: Any = None
+        self.journal: Journal | None = None
+
+    # -- caller side ---------------------------------------------------------------------
+    def start(self, meta: dict[str, Any], *, replay: bool = True) -> str:
+        """Open the journal and start the writer; the session row is created by the writer.
+
+        With ``replay``, journals left by earlier crashed runs are written first (in the
+        writer thread, so the caller does not wait for the database).
+        """
+        self.session_uuid = str(uuidlib.uuid4())
+        self.journal = Journal.create(self._data_dir, self.session_uuid)
+        op = {"op": "start", "uuid": self.session_uuid, "meta": meta}
+        self.journal.append(op)
+        self._backlog.append(op)
+        self._thread = threading.Thread(target=self._run, args=(replay,),
+                                        name="fretcoach-recorder", daemon=True)
+        self._thread.start()
+        return self.session_uuid
+
+    def add_note(self, row: dict[str, Any]) -> None:
+        """Queue one note row (it must carry ``seq`` and ``onset_s``)."""
+        self._queue.put(row)
+
+    def finish(self, summary: dict[str, Any], timeout: float = 20.0) -> FinishOutcome:
+        """Flush, write the summary, and wait (bounded) for the database to confirm."""
+        self._queue.put(("finish", summary))
+        self._done.wait(timeout)
+        if self._outcome is None:
+            return FinishOutcome(None, self.session_id, False,
+                                 self.journal.path if self.journal else None,
+                                 "the database did not answer in time; the session is in the "
+                                 "local journal and will be saved on the next run")
+        return self._outcome
+
+    def abandon(self) -> None:
+        """Stop writing without a summary: the session stays interrupted (recoverable)."""
+        self._queue.put(_STOP)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    @property
+    def status(self) -> RecorderStatus:
+        return RecorderStatus(self._online, self.session_id, self._saved_notes,
+                              sum(1 for op in self._backlog if op["op"] == "notes"),
+                              self._message)
+
+    # -- writer thread -------------------------------------------------------------------
+    def _run(self, replay: bool) -> None:
+        if replay:
+            try:
+                replay_journals(self._data_dir, self._sink_factory)
+            except Exception as exc:  # the DB may be down: our own spooling copes
+                log.info("journal replay postponed: %s", exc)
+        self._try_db()
+        while True:
+            try:
+                item = self._queue.get(timeout=self._flush_wall_s)
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                self._flush_notes()
+                self._close(delete=False)
+                self._done.set()
+                return
+            if isinstance(item, tuple) and item[0] == "finish":
+                self._flush_notes()
+                self._spool({"op": "finish", "summary": item[1]})
+                self._try_db(force=True)
+                self._finish_outcome()
+                self._done.set()
+                return
+            if isinstance(item, dict):
+                self._pending.append(item)
+                span = item["onset_s"] - self._pending[0]["onset_s"]
+                if span < self._batch_audio_s:
+                    continue
+            self._flush_notes()
+            if not self._online and self._backlog and time.monotonic() >= self._next_retry:
+                self._try_db()
+
+    def _spool(self, op: dict[str, Any]) -> None:
+        assert self.journal is not None
+        self.journal.append(op)
+        self._backlog.append(op)
+
+    def _flush_notes(self) -> None:
+        if not self._pending:
+            return
+        self._spool({"op": "notes", "notes": self._pending})
+        self._pending = []
+        if self._online:
+            self._try_db()
+
+    def _try_db(self, force: bool = False) -> None:
+        if not self._online and not force and time.monotonic() < self._next_retry:
+            return
+        was_online = self._online
+        try:
+            if self._sink is None:
+                self._sink = self._sink_factory()
+            while self._backlog:
+                self._apply(self._backlog[0])
+                self._backlog.pop(0)
+            self._online = True
+            self._message = ""
+        except Exception as exc:
+            self._online = False
+            self._message = _one_line(exc)
+            self._next_retry = time.monotonic() + self._retry_s
+            self._drop_sink()
+        if self._on_status is not None and (was_online != self._online or self._online):
+            self._on_status(self.status)
+
+    def _apply(self, op: dict[str, Any]) -> None:
+        assert self._sink is not None
+        kind = op["op"]
+        if kind == "start":
+            self.session_id = self._sink.create_session(op["meta"], op["uuid"])
+            if self.journal is not None:
+                self.journal.append({"op": "created", "id": self.session_id})
+        elif kind == "notes":
+            self._sink.add_notes(self.session_id, op["notes"])
+            self._saved_notes += len(op["notes"])
+        elif kind == "finish":
+            self._outcome_row = self._sink.finish(self.session_id, op["summary"])
+
+    def _finish_outcome(self) -> None:
+        journal = self.journal.path if self.journal else None
+        if not self._backlog:
+            self._outcome = FinishOutcome(getattr(self, "_outcome_row", None), self.session_id,
+                                          True, None, "saved")
+            self._close(delete=True)
+        else:
+            self._outcome = FinishOutcome(
+                None, self.session_id, False, journal,
+                f"database unreachable ({self._message}); the session is safe in {journal} "
+                "and will be saved on the next run")
+            self._close(delete=False)
+
+    def _close(self, *, delete: bool) -> None:
+        if self.journal is not None:
+            self.journal.close(delete=delete)
+        self._drop_sink()
+
+    def _drop_sink(self) -> None:
+        if self._sink is not None:
+            with contextlib.suppress(Exception):
+                self._sink.close()
+            self._sink = None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    journals: int
+    sessions_finished: int
+    sessions_interrupted: int
+    notes: int
+
+
+def replay_journals(data_dir: Path, sink_factory: SinkFactory) -> ReplayReport:
+    """Write journals left by dead processes to the database, then delete them.
+
+    Notes are idempotent (by ``seq``), so replaying what already reached the database is
+    harmless. A journal with a ``finish`` record completes its session; one without leaves
+    it ``interrupted`` for ``fretcoach sessions recover``.
+    """
+    journals = finished = interrupted = notes = 0
+    sink: SessionSink | None = None
+    try:
+        for path in orphaned(data_dir):
+            records = read_records(path)
+            if sink is None:
+                sink = sink_factory()
+            journals += 1
+            session_id = None
+            for rec in records:
+                if rec["op"] == "created":
+                    session_id = rec["id"]
+            start = next((r for r in records if r["op"] == "start"), None)
+            if start is None:
+                path.unlink(missing_ok=True)
+                continue
+            if session_id is None:
+                session_id = sink.create_session(start["meta"], start["uuid"])
+            done = False
+            for rec in records:
+                if rec["op"] == "notes":
+                    sink.add_notes(session_id, rec["notes"])
+                    notes += len(rec["notes"])
+                elif rec["op"] == "finish":
+                    sink.finish(session_id, rec["summary"])
+                    done = True
+            if done:
+                finished += 1
+            else:
+                sink.mark_interrupted(session_id)
+                interrupted += 1
+            path.unlink(missing_ok=True)
+    finally:
+        if sink is not None:
+            sink.close()
+    return ReplayReport(journals, finished, interrupted, notes)

@@ -1,0 +1,230 @@
+"""The practice session: wires a source through the engine to judgement, metrics and storage.
+
+One object drives a whole session for either front end (Textual or the headless line
+printer): it owns the :class:`~fretcoach_cli.audio.engine.Engine`, judges each note as it
+arrives (on the analysis thread — cheap, pure functions), keeps sliding-window and session
+metrics, hands note rows to the :class:`SessionRecorder` (a queue put, never I/O) and
+forwards everything to its subscribers as typed messages.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fretcoach_cli.events import EngineError, EngineFinished, LevelUpdate, NoteEvent, PitchUpdate
+from fretcoach_cli.music.scales import Scale
+from fretcoach_cli.practice.messages import NoteJudged, SessionEnded, StateChanged, StorageStatus
+from fretcoach_cli.practice.recorder import RecorderStatus, SessionRecorder
+from fretcoach_cli.practice.summary import SessionResult, build_result, note_row, session_meta
+from fretcoach_cli.scoring.judge import Verdict, judge_note, make_grid, tolerance_cents
+
+Subscriber = Callable[[Any], None]
+WINDOW_NOTES = 20
+SESSION_METRICS_EVERY_S = 0.5  # wall-clock throttle for whole-session figures in fast mode
+
+
+@dataclass(frozen=True)
+class PracticeOptions:
+    """Everything that defines a session, validated by the CLI before anything opens."""
+
+    scale: Scale
+    user: str = "guitarist"
+    bpm: float | None = None
+    duration_s: float | None = None
+    strictness: float = 0.5
+    sensitivity: float = 0.5
+    a4: float = 440.0
+    pitch_model: str = "swift"
+    source_kind: str = "file"  # file | mic | synthetic
+    source_label: str = ""
+    plan_id: Any = None
+    window_notes: int = WINDOW_NOTES
+
+
+class PracticeSession:
+    """Run one session; thread-safe controls (pause/resume/finish) for the UI."""
+
+    def __init__(self, options: PracticeOptions, source: Any, *,
+                 recorder: SessionRecorder | None = None,
+                 engine_factory: Callable[..., Any] | None = None,
+                 previous_lookup: Callable[[PracticeOptions, Any], Any] | None = None) -> None:
+        self.options = options
+        self._source = source
+        self._recorder = recorder
+        self._engine_factory = engine_factory
+        self._previous_lookup = previous_lookup
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.Lock()
+        self._finish_lock = threading.Lock()
+        self.engine: Any = None
+        self.events: list[NoteEvent] = []
+        self.verdicts: list[Verdict] = []
+        self.state = "starting"
+        self.position_s = 0.0
+        self.end_reason: str | None = None
+        self.input_done = threading.Event()
+        self.error: EngineError | None = None
+        self.result: SessionResult | None = None
+        self._tolerance = tolerance_cents(options.strictness)
+        self._session_metrics: Any = None
+        self._last_session_calc = 0.0
+
+    # -- subscription --------------------------------------------------------------------
+    def subscribe(self, callback: Subscriber) -> None:
+        """``callback`` gets every message, on whichever thread produced it."""
+        self._subscribers.append(callback)
+
+    def _emit(self, message: Any) -> None:
+        for cb in list(self._subscribers):
+            cb(message)
+
+    # -- controls ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Create the session (asynchronously, via the recorder) and start listening."""
+        if self._recorder is not None:
+            self._recorder.start(session_meta(self.options))
+        factory = self._engine_factory or _default_engine
+        self.engine = factory(self._source, pitch_model=self.options.pitch_model,
+                              a4=self.options.a4, sensitivity=self.options.sensitivity)
+        self.engine.subscribe(self._on_engine_event)
+        self.engine.start()
+        self._set_state("recording")
+
+    def pause(self) -> None:
+        if self.state == "recording" and self.engine is not None:
+            self.engine.pause()
+            self._set_state("paused")
+
+    def resume(self) -> None:
+        if self.state == "paused" and self.engine is not None:
+            self.engine.resume()
+            self._set_state("recording")
+
+    def toggle_pause(self) -> str:
+        if self.state == "paused":
+            self.resume()
+        else:
+            self.pause()
+        return self.state
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the input ends (file exhausted, duration reached or engine error)."""
+        return self.input_done.wait(timeout)
+
+    def finish(self, reason: str = "finished") -> SessionResult:
+        """Stop listening, compute the final figures and save them; blocking (use a worker)."""
+        with self._finish_lock:
+            if self.result is not None:
+                return self.result
+            self._set_state("finishing")
+            if self.engine is not None:
+                self.engine.stop()
+                self.engine.join()
+            with self._lock:
+                events = list(self.events)
+            outcome = None
+            summary_row = None
+            from fretcoach_cli.practice.summary import summary_fields
+
+            fields = summary_fields(self.options, events, self.position_s)
+            if self._recorder is not None:
+                outcome = self._recorder.finish(fields)
+                summary_row = outcome.row
+            previous = None
+            if self._previous_lookup is not None:
+                try:
+                    previous = self._previous_lookup(self.options,
+                                                     outcome.session_id if outcome else None)
+                except Exception:  # a comparison is a nicety, never a failure
+                    previous = None
+            self.result = build_result(self.options, events, self.position_s,
+                                       row=summary_row, outcome=outcome, previous=previous,
+                                       reason=self.end_reason or reason)
+            self._set_state("finished")
+            self._emit(SessionEnded(self.result, reason=self.end_reason or reason))
+            return self.result
+
+    def abandon(self) -> None:
+        """Stop without a summary (the session stays interrupted and recoverable)."""
+        if self.engine is not None:
+            self.engine.stop()
+            self.engine.join()
+        if self._recorder is not None:
+            self._recorder.abandon()
+
+    def on_storage_status(self, status: RecorderStatus) -> None:
+        """Recorder callback (writer thread) → subscribers."""
+        self._emit(StorageStatus(status.online, status.session_id, status.saved_notes,
+                                 status.spooled_batches, status.message))
+
+    # -- engine side (analysis thread) ---------------------------------------------------
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self._emit(StateChanged(state, self.position_s))  # type: ignore[arg-type]
+
+    def _on_engine_event(self, event: Any) -> None:
+        if isinstance(event, NoteEvent):
+            self._on_note(event)
+        elif isinstance(event, LevelUpdate | PitchUpdate):
+            self.position_s = max(self.position_s, event.time_s)
+            self._emit(event)
+            self._check_limit()
+        elif isinstance(event, EngineError):
+            self.error = event
+            self.end_reason = "error"
+            self._emit(event)
+            self.input_done.set()
+        elif isinstance(event, EngineFinished):
+            self.position_s = max(self.position_s, event.duration_s)
+            if self.end_reason is None:
+                self.end_reason = event.reason
+            self._emit(event)
+            self.input_done.set()
+
+    def _check_limit(self) -> None:
+        limit = self.options.duration_s
+        if limit and self.position_s >= limit and self.end_reason is None:
+            self.end_reason = "duration reached"
+            self.engine.stop()
+
+    def _on_note(self, event: NoteEvent) -> None:
+        limit = self.options.duration_s
+        if limit and event.onset_s >= limit:
+            return
+        with self._lock:
+            self.events.append(event)
+            seq = len(self.events)
+            grid = make_grid(self.events, self.options.bpm, 2, None) if self.options.bpm else None
+            verdict = judge_note(event, self.options.scale, tolerance=self._tolerance, grid=grid)
+            self.verdicts.append(verdict)
+            window = self._window_metrics()
+            session = self._maybe_session_metrics()
+        self.position_s = max(self.position_s, event.offset_s)
+        if self._recorder is not None:
+            self._recorder.add_note(note_row(seq, event, verdict))
+        self._emit(NoteJudged(seq, event, verdict, window, session))
+
+    def _window_metrics(self) -> Any:
+        from fretcoach_cli.practice.summary import metrics_of
+
+        return metrics_of(self.options, self.events[-self.options.window_notes:])
+
+    def _maybe_session_metrics(self) -> Any:
+        from fretcoach_cli.practice.summary import metrics_of
+
+        now = time.monotonic()
+        if (self._session_metrics is None or len(self.events) <= 100
+                or now - self._last_session_calc >= SESSION_METRICS_EVERY_S):
+            self._session_metrics = metrics_of(self.options, self.events)
+            self._last_session_calc = now
+        return self._session_metrics
+
+
+def _default_engine(source: Any, **kwargs: Any) -> Any:
+    from fretcoach_cli.audio.engine import Engine
+
+    return Engine(source, **kwargs)
