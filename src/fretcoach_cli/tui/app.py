@@ -1,0 +1,248 @@
+"""The live practice room (Textual).
+
+Thin by design: a :class:`~fretcoach_cli.practice.runner.PracticeSession` does the work; this
+app subscribes through a :class:`~fretcoach_cli.tui.bridge.Bridge`, renders, and sends the
+player's intents back. Starting, finishing (saving) and coach calls run in thread workers, so
+the UI never waits on audio, the database or a language model.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer
+
+from fretcoach_cli.events import EngineError, EngineFinished
+from fretcoach_cli.practice.messages import NoteJudged, SessionEnded, StateChanged, StorageStatus
+from fretcoach_cli.practice.runner import PracticeSession
+from fretcoach_cli.scoring.judge import tolerance_cents
+from fretcoach_cli.tui import coach_link
+from fretcoach_cli.tui.bridge import Bridge, SessionMessage, Tick
+from fretcoach_cli.tui.live_view import (
+    MarkTrail,
+    feed_row,
+    metric_rows,
+    reading_from_pitch,
+    reading_from_verdict,
+)
+from fretcoach_cli.tui.screens.help import HelpScreen
+from fretcoach_cli.tui.screens.summary import SummaryScreen
+from fretcoach_cli.tui.widgets import (
+    CoachPane,
+    Fretboard,
+    MetricBars,
+    Metronome,
+    NoteFeed,
+    SessionHeader,
+    Tuner,
+)
+
+MIN_NOTES_FOR_COACH = 8
+
+
+class PracticeApp(App[Any]):
+    """Returns the :class:`SessionResult` (or None if the session never started)."""
+
+    CSS_PATH = "practice.tcss"
+    TITLE = "fretcoach practice"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_pause", "Pause/Resume"),
+        Binding("q", "finish", "Finish & save"),
+        Binding("ctrl+c", "finish", "Finish", show=False, priority=True),
+        Binding("c", "toggle_coach", "Coach"),
+        Binding("m", "toggle_metronome", "Metronome"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+    ]
+
+    def __init__(self, session: PracticeSession, *, coach_every_s: float = 30.0,
+                 coach: bool = True, finish_on_end: bool = True,
+                 coach_fn: Any = coach_link.stream_tip) -> None:
+        super().__init__()
+        self.session = session
+        self.options = session.options
+        self.coach_every_s = coach_every_s
+        self.coach_enabled = coach
+        self.finish_on_end = finish_on_end
+        self.coach_fn = coach_fn
+        self.bridge = Bridge(self)
+        self.trail = MarkTrail()
+        self.tolerance = tolerance_cents(self.options.strictness)
+        self.error: BaseException | None = None
+        self.result: Any = None
+        self.frames = 0  # refreshes of the live view, for bench/bench_tui.py
+        self._started = threading.Event()
+        self._finishing = False
+        self._last_coach_at = 0.0
+        self._window: Any = None
+        session.subscribe(self.bridge)
+
+    # -- layout --------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield SessionHeader(id="header")
+        with Horizontal(id="top"):
+            with Vertical(id="tuner-panel", classes="panel"):
+                yield Tuner(id="tuner")
+                yield Metronome(id="metronome")
+            with Vertical(id="metrics-panel", classes="panel"):
+                yield MetricBars(id="metrics")
+        with Vertical(id="fretboard-panel", classes="panel"):
+            yield Fretboard(id="fretboard")
+        with Horizontal(id="bottom"):
+            with Vertical(id="feed-panel", classes="panel"):
+                yield NoteFeed(id="feed")
+            with Vertical(id="coach-panel", classes="panel"):
+                yield CoachPane(id="coach")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        o = self.options
+        header = self.query_one(SessionHeader)
+        header.scale_name = o.scale.display_name
+        header.key_name = " ".join(o.scale.note_names())
+        header.bpm = o.bpm
+        header.limit_s = o.duration_s
+        header.source_label = o.source_label
+        self.query_one("#tuner-panel").border_title = "Tuner"
+        self.query_one("#metrics-panel").border_title = "Metrics"
+        self.query_one("#fretboard-panel").border_title = "Fretboard · standard tuning"
+        self.query_one("#fretboard-panel").border_subtitle = (
+            "◉ root  ● scale  ◆ played  ✖ wrong")
+        self.query_one("#feed-panel").border_title = "Notes"
+        self.query_one("#coach-panel").border_title = "Coach"
+        self.query_one(Fretboard).set_scale(frozenset(o.scale.pitch_classes), o.scale.root_pc)
+        self.query_one(Metronome).bpm = o.bpm
+        self.query_one(MetricBars).rows = metric_rows(None, None)
+        self.query_one(MetricBars).window_label = f"last {o.window_notes} notes"
+        if not self.coach_enabled:
+            self.query_one("#coach-panel").add_class("hidden")
+        self.run_worker(self._start_session, thread=True, group="session", name="start")
+
+    # -- workers -------------------------------------------------------------------------
+    def _start_session(self) -> None:
+        try:
+            self.session.start()
+        except BaseException as exc:  # surfaced by the CLI as one line
+            self.error = exc
+            self.call_from_thread(self.exit, None, 1)
+        finally:
+            self._started.set()
+
+    def _finish_session(self) -> None:
+        self._started.wait()
+        try:
+            self.result = self.session.finish()
+        except BaseException as exc:
+            self.error = exc
+            self.call_from_thread(self.exit, None, 1)
+
+    def _coach_reply(self, metrics: Any, context: dict[str, Any]) -> None:
+        pane = self.query_one(CoachPane)
+        try:
+            source, tokens = self.coach_fn(metrics, context)
+            self.call_from_thread(setattr, pane, "source", source)
+            self.call_from_thread(pane.begin)
+            for token in tokens:
+                self.call_from_thread(pane.feed, token)
+        except Exception as exc:  # the coach is optional: show why it is quiet
+            self.call_from_thread(pane.say, f"(coach unavailable: {exc})")
+        finally:
+            self.call_from_thread(pane.end)
+
+    # -- session messages ----------------------------------------------------------------
+    @on(Tick)
+    def _on_tick(self) -> None:
+        level, pitch = self.bridge.take()
+        header = self.query_one(SessionHeader)
+        if level is not None:
+            header.rms_db = level.rms_db
+            header.clipped = level.clipped
+        header.elapsed_s = self.session.position_s
+        self.query_one(Metronome).time_s = self.session.position_s
+        if pitch is not None and pitch.midi is not None:
+            self.query_one(Tuner).reading = reading_from_pitch(
+                pitch.midi, self.options.scale, self.tolerance)
+        self.frames += 1
+
+    @on(SessionMessage)
+    def _on_session_message(self, message: SessionMessage) -> None:
+        payload = message.payload
+        if isinstance(payload, NoteJudged):
+            self._on_note(payload)
+        elif isinstance(payload, StateChanged):
+            self.query_one(SessionHeader).state = payload.state
+            self.query_one(SessionHeader).elapsed_s = self.session.position_s
+        elif isinstance(payload, StorageStatus):
+            self.query_one(SessionHeader).storage = (
+                f"db ✓ {payload.saved_notes} notes saved" if payload.online
+                else f"db offline — journaling ({payload.message})")
+        elif isinstance(payload, EngineFinished):
+            self.query_one(SessionHeader).elapsed_s = self.session.position_s
+            if self.finish_on_end:
+                self.action_finish()
+            else:
+                self.notify(f"Input finished ({payload.reason}). Press q to save.",
+                            title="fretcoach")
+        elif isinstance(payload, EngineError):
+            self.notify(payload.message, severity="error", timeout=10)
+            self.action_finish()
+        elif isinstance(payload, SessionEnded):
+            self.push_screen(SummaryScreen(payload.result))
+
+    def _on_note(self, msg: NoteJudged) -> None:
+        verdict = msg.judgement
+        self.query_one(NoteFeed).add(feed_row(verdict))
+        self.trail.add(verdict)
+        self.query_one(Fretboard).marks = self.trail.marks()
+        self.query_one(MetricBars).rows = metric_rows(msg.window, msg.session)
+        if verdict.judged:
+            self.query_one(Tuner).reading = reading_from_verdict(verdict)
+        header = self.query_one(SessionHeader)
+        header.elapsed_s = self.session.position_s
+        self._window = msg.window
+        self.frames += 1
+        self._maybe_coach(msg)
+
+    def _maybe_coach(self, msg: NoteJudged) -> None:
+        if not self.coach_enabled or msg.seq < MIN_NOTES_FOR_COACH:
+            return
+        now = msg.note.onset_s
+        if self._last_coach_at and now - self._last_coach_at < self.coach_every_s:
+            return
+        self._last_coach_at = now
+        context = {"scale": self.options.scale.display_name, "position_s": now,
+                   "notes": msg.seq, "session": msg.session}
+        self.run_worker(lambda: self._coach_reply(msg.window, context), thread=True,
+                        group="coach", exclusive=True, name="coach")
+
+    # -- actions -------------------------------------------------------------------------
+    def action_toggle_pause(self) -> None:
+        if self._finishing:
+            return
+        state = self.session.toggle_pause()
+        self.query_one(SessionHeader).state = state
+
+    def action_finish(self) -> None:
+        if self._finishing:
+            return
+        self._finishing = True
+        self.query_one(SessionHeader).state = "saving"
+        self.run_worker(self._finish_session, thread=True, group="session", name="finish")
+
+    def action_toggle_coach(self) -> None:
+        self.coach_enabled = not self.coach_enabled
+        self.query_one("#coach-panel").set_class(not self.coach_enabled, "hidden")
+
+    def action_toggle_metronome(self) -> None:
+        metronome = self.query_one(Metronome)
+        if not metronome.bpm:
+            self.notify("No tempo set: start with --bpm N for a click.", timeout=3)
+            return
+        metronome.enabled = not metronome.enabled
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
