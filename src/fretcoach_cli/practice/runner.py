@@ -21,6 +21,7 @@ from fretcoach_cli.practice.messages import NoteJudged, SessionEnded, StateChang
 from fretcoach_cli.practice.recorder import RecorderStatus, SessionRecorder
 from fretcoach_cli.practice.summary import SessionResult, build_result, note_row, session_meta
 from fretcoach_cli.scoring.judge import Verdict, judge_note, make_grid, tolerance_cents
+from fretcoach_cli.scoring.metrics import SlidingWindow
 
 Subscriber = Callable[[Any], None]
 WINDOW_NOTES = 20
@@ -71,6 +72,8 @@ class PracticeSession:
         self.result: SessionResult | None = None
         self._tolerance = tolerance_cents(options.strictness)
         self._session_metrics: Any = None
+        self._window = SlidingWindow(options.scale, max_notes=options.window_notes,
+                                     strictness=options.strictness, bpm=options.bpm)
         self._last_session_calc = 0.0
 
     # -- subscription --------------------------------------------------------------------
@@ -201,17 +204,12 @@ class PracticeSession:
             grid = make_grid(self.events, self.options.bpm, 2, None) if self.options.bpm else None
             verdict = judge_note(event, self.options.scale, tolerance=self._tolerance, grid=grid)
             self.verdicts.append(verdict)
-            window = self._window_metrics()
+            window = self._window.add(event)
             session = self._maybe_session_metrics()
         self.position_s = max(self.position_s, event.offset_s)
         if self._recorder is not None:
             self._recorder.add_note(note_row(seq, event, verdict))
         self._emit(NoteJudged(seq, event, verdict, window, session))
-
-    def _window_metrics(self) -> Any:
-        from fretcoach_cli.practice.summary import metrics_of
-
-        return metrics_of(self.options, self.events[-self.options.window_notes:])
 
     def _maybe_session_metrics(self) -> Any:
         from fretcoach_cli.practice.summary import metrics_of

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,11 +15,12 @@ METRIC_LABELS = (
     ("clean_playing", "Clean playing"),
     ("overall_score", "Overall"),
 )
+SUMMARY_LABELS = (*METRIC_LABELS[:4], ("scale_coverage", "Scale coverage"), METRIC_LABELS[4])
 
 
 def metrics_of(options: Any, events: list[NoteEvent]) -> Any:
     """Scoring's metrics for these events under the session's settings."""
-    from fretcoach_cli.scoring import compute_metrics
+    from fretcoach_cli.scoring.metrics import compute_metrics
 
     return compute_metrics(events, options.scale, strictness=options.strictness,
                            bpm=options.bpm)
@@ -66,26 +66,9 @@ def note_row(seq: int, event: NoteEvent, verdict: Verdict) -> dict[str, Any]:
 
 def summary_fields(options: Any, events: list[NoteEvent], duration_s: float) -> dict[str, Any]:
     """Final figures for the session row (metrics plus the raw figures behind them)."""
-    metrics = metrics_of(options, events)
-    fields = dict(metrics.as_row()) if hasattr(metrics, "as_row") else dict(vars(metrics))
+    fields = metrics_of(options, events).to_dict()
     fields["duration_seconds"] = round(duration_s, 3)
     return fields
-
-
-@dataclass(frozen=True)
-class DegreeStat:
-    label: str
-    count: int
-    in_tune: int
-    mean_abs_cents: float | None
-
-
-@dataclass(frozen=True)
-class WorstNote:
-    onset_s: float
-    name: str
-    cents: float | None
-    reason: str
 
 
 @dataclass
@@ -95,10 +78,8 @@ class SessionResult:
     scale_name: str
     duration_s: float
     notes: int
-    metrics: Any
+    metrics: Any  # scoring.metrics.Metrics (per_degree, worst_notes, raw figures)
     verdicts: list[Verdict]
-    degrees: list[DegreeStat]
-    worst: list[WorstNote]
     row: dict[str, Any] | None = None
     session_id: Any = None
     saved: bool = False
@@ -106,36 +87,6 @@ class SessionResult:
     previous: Any = None
     reason: str = "finished"
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def degree_table(scale: Any, verdicts: list[Verdict]) -> list[DegreeStat]:
-    """Per scale degree: how often it was played, how often in tune, mean |cents|."""
-    groups: dict[int, list[Verdict]] = defaultdict(list)
-    for v in verdicts:
-        if v.judged and v.degree is not None:
-            groups[v.degree].append(v)
-    out = []
-    for degree in range(1, scale.size + 1):
-        vs = groups.get(degree, [])
-        cents = [abs(v.cents) for v in vs if v.cents is not None]
-        out.append(DegreeStat(scale.degree_labels[degree - 1], len(vs),
-                              sum(1 for v in vs if v.in_tune),
-                              sum(cents) / len(cents) if cents else None))
-    return out
-
-
-def worst_notes(verdicts: list[Verdict], limit: int = 5) -> list[WorstNote]:
-    """Wrong notes first (by time), then the most out-of-tune in-scale notes."""
-    wrong = [WorstNote(v.onset_s, v.name or "?", v.cents, "not in scale")
-             for v in verdicts if v.judged and v.in_scale is False]
-    off = sorted((v for v in verdicts if v.judged and v.in_scale and not v.in_tune),
-                 key=lambda v: -abs(v.cents or 0.0))
-    out = wrong[:limit]
-    for v in off:
-        if len(out) >= limit:
-            break
-        out.append(WorstNote(v.onset_s, v.name or "?", v.cents, "out of tune"))
-    return out
 
 
 def build_result(options: Any, events: list[NoteEvent], duration_s: float, *,
@@ -149,8 +100,6 @@ def build_result(options: Any, events: list[NoteEvent], duration_s: float, *,
         notes=sum(1 for e in events if e.is_note),
         metrics=metrics_of(options, events),
         verdicts=verdicts,
-        degrees=degree_table(options.scale, verdicts),
-        worst=worst_notes(verdicts),
         row=row,
         session_id=getattr(outcome, "session_id", None),
         saved=bool(getattr(outcome, "saved", False)),

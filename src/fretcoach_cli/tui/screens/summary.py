@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from fretcoach_cli.practice.summary import METRIC_LABELS, SessionResult
+from fretcoach_cli.practice.summary import METRIC_LABELS, SUMMARY_LABELS, SessionResult
 from fretcoach_cli.tui.live_view import score, weakest
 from fretcoach_cli.tui.palette import ACCENT, BAD, DIM, GOOD, TEXT, WARN, score_colour
 from fretcoach_cli.tui.widgets.header import format_clock
@@ -57,7 +57,7 @@ def metrics_table(result: SessionResult) -> Table:
     table.add_column("", width=24)
     table.add_column("previous", justify="right", style=DIM)
     table.add_column("change", justify="right")
-    for key, label in METRIC_LABELS:
+    for key, label in SUMMARY_LABELS:
         now = score(result.metrics, key)
         before = score(prev, key) if prev is not None else None
         change = Text("—", style=DIM)
@@ -77,9 +77,9 @@ def degree_table(result: SessionResult) -> Table:
     for col, just in (("degree", "left"), ("played", "right"), ("in tune", "right"),
                       ("mean |¢|", "right")):
         table.add_column(col, justify=just, header_style=DIM)  # type: ignore[arg-type]
-    for d in result.degrees:
-        share = None if not d.count else 100.0 * d.in_tune / d.count
-        table.add_row(Text(d.label, style=f"bold {TEXT}"),
+    for d in getattr(result.metrics, "per_degree", ()):
+        share = None if d.in_tune_share is None else 100.0 * d.in_tune_share
+        table.add_row(Text(f"{d.label} {d.name}", style=f"bold {TEXT}"),
                       Text(str(d.count), style=TEXT if d.count else BAD),
                       Text(_fmt(share, "{:.0f}%"), style=score_colour(share)),
                       _fmt(d.mean_abs_cents, "{:.1f}"))
@@ -87,16 +87,17 @@ def degree_table(result: SessionResult) -> Table:
 
 
 def worst_table(result: SessionResult) -> Table | Text:
-    if not result.worst:
+    worst = getattr(result.metrics, "worst_notes", ())
+    if not worst:
         return Text("No wrong or out-of-tune notes. Clean!", style=GOOD)
     table = Table(title="Notes to work on", title_justify="left", title_style=f"bold {ACCENT}",
                   box=None, padding=(0, 1))
     for col in ("time", "note", "cents", "why"):
         table.add_column(col, header_style=DIM)
-    for w in result.worst:
+    for w in worst:
         table.add_row(format_clock(w.onset_s), Text(w.name, style="bold"),
                       _fmt(w.cents, "{:+.0f}"),
-                      Text(w.reason, style=BAD if w.reason == "not in scale" else WARN))
+                      Text(w.reason, style=WARN if w.in_scale else BAD))
     return table
 
 
