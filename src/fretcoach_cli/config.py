@@ -124,6 +124,8 @@ SETTINGS: tuple[Setting, ...] = (
             check=_bounded(0, 2)),
     Setting("llm_timeout", float, lambda: 20.0, "seconds before a model call is abandoned",
             check=_bounded(1, 600)),
+    Setting("llm_retries", int, lambda: 1, "client retries per model before falling back",
+            check=_bounded(0, 10)),
     Setting("llm_fallbacks", list, lambda: [],
             "fallback chain, e.g. openai:gpt-4o-mini@https://host/v1 (comma separated)"),
     Setting("tracing", str, lambda: "", "opik to send LangChain traces to Comet Opik",
