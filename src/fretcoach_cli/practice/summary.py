@@ -39,8 +39,8 @@ def session_meta(options: Any) -> dict[str, Any]:
         "sensitivity": options.sensitivity,
         "a4_hz": options.a4,
         "pitch_model": options.pitch_model,
-        "input_source": options.source_kind,
-        "input_label": options.source_label,
+        "input_source": f"{options.source_kind}:{options.source_label}"
+        if options.source_label else options.source_kind,
         "plan_id": options.plan_id,
     }
 
@@ -54,6 +54,7 @@ def note_row(seq: int, event: NoteEvent, verdict: Verdict) -> dict[str, Any]:
         "midi": event.midi,
         "cents": verdict.cents,
         "pitch_class": verdict.pitch_class,
+        "note_name": verdict.name,
         "kind": event.kind,
         "confidence": event.confidence,
         "level_db": event.level_db if event.level_db != float("-inf") else None,

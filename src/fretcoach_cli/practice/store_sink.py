@@ -1,0 +1,78 @@
+"""The recorder's database side: fretcoach.store's Sessions/Plans on one user-scoped connection.
+
+The connection stays open for the whole session because it holds the store's writer lock:
+while it lives, ``Sessions.mark_interrupted`` (run by other commands) knows the session is
+being written; when the process dies the lock goes with it and the session reads as
+``interrupted``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fretcoach_cli.config import Settings
+from fretcoach_cli.events import NoteEvent
+
+
+def note_record(row: dict[str, Any]) -> Any:
+    """A journal note row → the store's NoteRecord."""
+    from fretcoach_cli.store import NoteRecord
+
+    level = row.get("level_db")
+    event = NoteEvent(row["onset_s"], row["offset_s"], row.get("midi"),
+                      float(row.get("confidence") or 0.0), row.get("kind", "note"),
+                      -math.inf if level is None else float(level))
+    return NoteRecord(int(row["seq"]), event, row.get("in_scale"), row.get("in_tune"),
+                      row.get("note_name"))
+
+
+class StoreSink:
+    """Implements ``recorder.SessionSink`` over fretcoach.store."""
+
+    def __init__(self, settings: Settings) -> None:
+        from fretcoach_cli.store import Plans, Sessions, open_database
+
+        self.db = open_database(settings)
+        self.conn = self.db.connect(settings.user)
+        self.sessions = Sessions(self.conn)
+        self.plans = Plans(self.conn)
+
+    def create_session(self, meta: dict[str, Any], session_uuid: str) -> str:
+        plan_id = meta.get("plan_id")
+        sid = self.sessions.create(
+            scale_chosen=meta.get("scale_chosen"), scale_type=meta.get("scale_type"),
+            scale_root=meta.get("scale_root"), input_source=meta.get("input_source"),
+            pitch_model=meta.get("pitch_model"), a4_hz=meta.get("a4_hz"),
+            sensitivity=meta.get("sensitivity"), strictness=meta.get("strictness"),
+            tempo_bpm=meta.get("bpm"), practice_id=plan_id,
+        )
+        if plan_id:
+            self.plans.link_session(plan_id, sid)  # pending → in_progress
+        return str(sid)
+
+    def add_notes(self, session_id: Any, notes: list[dict[str, Any]]) -> None:
+        self.sessions.add_notes(session_id, [note_record(n) for n in notes])
+
+    def finish(self, session_id: Any, summary: dict[str, Any]) -> dict[str, Any]:
+        from fretcoach_cli.store import SessionSummary
+        from fretcoach_cli.store.rows import json_safe
+
+        row = self.sessions.finish(session_id, SessionSummary.from_mapping(summary))
+        if row.practice_id is not None:
+            self.plans.set_status(row.practice_id, "completed")
+        return json_safe(row)
+
+    def mark_interrupted(self, session_id: Any) -> None:
+        self.sessions.mark_interrupted()
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        finally:
+            self.db.close()
+
+
+def sink_factory(settings: Settings):
+    """A zero-argument factory for the recorder (each call opens a fresh connection)."""
+    return lambda: StoreSink(settings)
