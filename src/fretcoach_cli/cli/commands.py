@@ -9,6 +9,8 @@ import typer
 # (module, attribute) pairs; each module exposes `register(app: typer.Typer) -> None`.
 _MODULES = (
     "fretcoach_cli.cli.config_cmd",
+    "fretcoach_cli.cli.db",
+    "fretcoach_cli.cli.scales",
 )
 
 

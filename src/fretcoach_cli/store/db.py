@@ -1,0 +1,292 @@
+"""Opening the database: embedded server or external URL, migrations, user-scoped connections.
+
+``open_database(settings)`` is the one entry point. It picks the server (``database_url`` set →
+external, else the embedded server under ``<data_dir>/pg``), applies pending migrations and
+works out how rows can be scoped to a user:
+
+* ``role``  — the normal case: a user connection sets ``fretcoach.user_id`` and switches to the
+  non-superuser role ``fretcoach_app`` (superusers bypass row-level security).
+* ``owner`` — the roles could not be created (external server without CREATEROLE); the
+  connecting user owns the tables and FORCE ROW LEVEL SECURITY still applies to it.
+* ``none``  — the connecting user bypasses RLS and cannot switch role: user connections are
+  refused rather than silently unscoped.
+
+The ``fretcoach.user_id`` setting is chosen by whoever holds the connection; RLS keeps our
+own code honest, it is not a boundary against SQL a user writes (the chat agent's SQL guard
+must forbid ``set_config``/``SET``/``RESET``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from fretcoach_cli.errors import DatabaseError, UsageError
+from fretcoach_cli.store import migrations
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from fretcoach_cli.config import Settings
+
+CONNECT_TIMEOUT_S = 4
+APP_ROLE = "fretcoach_app"
+READER_ROLE = "fretcoach_reader"
+USER_TABLES = ("sessions", "session_notes", "ai_practice_plans", "user_configs",
+               "coach_replies", "chat_threads")
+_DRIVER_SUFFIX = re.compile(r"^(postgres(?:ql)?)\+\w+://")
+
+Kind = Literal["embedded", "external"]
+ScopeMode = Literal["role", "owner", "none"]
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ***, for display."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def normalise_url(url: str) -> str:
+    """Accept SQLAlchemy-style ``postgresql+psycopg://`` and ``postgres://`` URLs."""
+    url = url.strip()
+    url = _DRIVER_SUFFIX.sub(r"\1://", url)
+    if not url.startswith(("postgresql://", "postgres://")) and "=" not in url:
+        raise DatabaseError(f"database_url {mask_url(url)!r} is not a PostgreSQL URL",
+                            hint="use postgresql://user:password@host:5432/dbname")
+    return url
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
+
+
+@contextmanager
+def db_errors(what: str) -> Iterator[None]:
+    """Turn psycopg errors inside the block into a one-line DatabaseError."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise DatabaseError(f"{what}: {_first_line(exc)}") from None
+
+
+@dataclass
+class Security:
+    """How user scoping works on this server, and what is wrong with it (for `db status`)."""
+
+    mode: ScopeMode
+    app_role: bool
+    reader_role: bool
+    rls_tables: dict[str, bool] = field(default_factory=dict)  # table -> enabled and forced
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class Database:
+    """An open fretcoach database. Use as a context manager, or call :meth:`close`."""
+
+    url: str
+    kind: Kind
+    server_version: str
+    security: Security
+    data_dir: Path | None = None
+    migrations_applied: list[migrations.Migration] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def display_location(self) -> str:
+        if self.kind == "embedded" and self.data_dir is not None:
+            return f"embedded server in {self.data_dir}"
+        return mask_url(self.url)
+
+    def admin(self, *, autocommit: bool = True) -> psycopg.Connection[Any]:
+        """An unscoped connection as the connecting (owner) user: migrations, status, reset."""
+        return _connect(self.url, autocommit=autocommit)
+
+    def connect(self, user_id: str, *, role: Literal["app", "reader"] = "app",
+                autocommit: bool = False) -> psycopg.Connection[Any]:
+        """A connection that sees and writes only ``user_id``'s rows.
+
+        ``role="reader"`` gives the read-only role the chat agent uses. The returned psycopg
+        connection is a context manager (commits on success, closes on exit).
+        """
+        if not user_id or not user_id.strip():
+            raise UsageError("no user given", hint="pass --user or set FRETCOACH_USER")
+        if self.security.mode == "none":
+            raise DatabaseError(
+                "row-level security cannot be enforced on this server: the connecting user "
+                "bypasses it and the fretcoach roles are missing",
+                hint="create roles fretcoach_app and fretcoach_reader (NOLOGIN), grant them to "
+                     "this user, then run 'fretcoach db migrate'",
+            )
+        conn = _connect(self.url, autocommit=False)
+        try:
+            conn.execute("SELECT set_config('fretcoach.user_id', %s, false)", (user_id,))
+            conn.execute("SELECT set_config('search_path', 'fretcoach, public', false)")
+            if self.security.mode == "role":
+                conn.execute(f"SET ROLE {APP_ROLE if role == 'app' else READER_ROLE}")
+            elif role == "reader":
+                conn.execute("SET default_transaction_read_only = on")
+            conn.commit()  # SET ROLE / set_config are transactional: make them stick
+            conn.autocommit = autocommit
+        except Exception as exc:
+            conn.close()
+            import psycopg
+
+            if isinstance(exc, psycopg.Error):
+                raise DatabaseError(f"cannot scope the connection to user {user_id!r}: "
+                                    f"{_first_line(exc)}",
+                                    hint="run 'fretcoach db status'") from None
+            raise
+        return conn
+
+    def migrate(self) -> list[migrations.Migration]:
+        """Apply pending migrations now (they are also applied on open)."""
+        with self.admin() as conn, db_errors("migration failed"):
+            done = migrations.migrate(conn)
+        self.security = _inspect_security(self.url)
+        return done
+
+    def migration_state(self) -> migrations.MigrationState:
+        with self.admin() as conn, db_errors("cannot read the migration level"):
+            return migrations.state(conn)
+
+    def row_counts(self, user_id: str | None = None) -> dict[str, int | None]:
+        """Rows per table: all users' (admin connection) or one user's (scoped)."""
+        counts: dict[str, int | None] = {}
+        conn = self.admin() if user_id is None else self.connect(user_id, autocommit=True)
+        with conn, db_errors("cannot count rows"):
+            for table in USER_TABLES:
+                exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL",
+                                      (f"fretcoach.{table}",)).fetchone()
+                if not exists or not exists[0]:
+                    counts[table] = None
+                    continue
+                row = conn.execute(f"SELECT count(*) FROM fretcoach.{table}").fetchone()
+                counts[table] = int(row[0]) if row else 0
+        return counts
+
+    def bypasses_rls(self) -> bool:
+        """Whether the admin connection sees every user's rows (superuser/BYPASSRLS)."""
+        with self.admin() as conn:
+            row = conn.execute(
+                "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+            ).fetchone()
+        return bool(row and row[0])
+
+    def reset(self) -> list[migrations.Migration]:
+        """Drop the fretcoach schema and recreate it from the migrations (all data lost)."""
+        with self.admin() as conn, db_errors("reset failed"):
+            migrations.drop_schema(conn)
+            done = migrations.migrate(conn)
+        self.security = _inspect_security(self.url)
+        return done
+
+    def close(self) -> None:
+        """Nothing pooled yet; the embedded server is released when the process exits."""
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _connect(url: str, *, autocommit: bool) -> psycopg.Connection[Any]:
+    import psycopg
+
+    try:
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_S,
+                               application_name="fretcoach")
+    except psycopg.Error as exc:
+        raise DatabaseError(
+            f"cannot connect to PostgreSQL at {mask_url(url)}: {_first_line(exc)}",
+            hint="check that the server runs and FRETCOACH_DATABASE_URL is right, "
+                 "or unset it to use the embedded database",
+        ) from None
+
+
+def _inspect_security(url: str) -> Security:
+    with _connect(url, autocommit=True) as conn, db_errors("cannot inspect roles"):
+        return inspect_security(conn)
+
+
+def inspect_security(conn: psycopg.Connection[Any]) -> Security:
+    """Find out whether user connections can be scoped, and how (admin connection)."""
+    me = conn.execute(
+        "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
+    ).fetchone()
+    superuser, bypass = (bool(me[0]), bool(me[1])) if me else (False, False)
+    roles = {}
+    for role in (APP_ROLE, READER_ROLE):
+        row = conn.execute(
+            "SELECT pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = %s",
+            (role,),
+        ).fetchone()
+        roles[role] = bool(row and row[0])
+    tables = {
+        name: bool(enabled and forced)
+        for name, enabled, forced in conn.execute(
+            "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'fretcoach' AND c.relkind = 'r' AND c.relname = ANY(%s)",
+            (list(USER_TABLES),),
+        ).fetchall()
+    }
+    problems = []
+    for table in USER_TABLES:
+        if not tables.get(table):
+            problems.append(f"row-level security is not enabled+forced on {table}")
+    if roles[APP_ROLE]:
+        mode: ScopeMode = "role"
+    elif not (superuser or bypass):
+        mode = "owner"
+        problems.append(f"role {APP_ROLE} missing or not granted: rows are scoped only by "
+                        "FORCE ROW LEVEL SECURITY on the table owner")
+    else:
+        mode = "none"
+        problems.append(f"role {APP_ROLE} missing and the connecting user bypasses RLS: "
+                        "user connections are refused")
+    if not roles[READER_ROLE]:
+        problems.append(f"role {READER_ROLE} missing or not granted: the chat agent falls "
+                        "back to read-only transactions")
+    return Security(mode, roles[APP_ROLE], roles[READER_ROLE], tables, problems)
+
+
+def resolve(settings: Settings) -> tuple[Kind, str, Path | None, dict[str, float]]:
+    """Pick the server (starting the embedded one if needed): kind, URL, data dir, timings."""
+    url = str(settings.database_url or "").strip()
+    if url:
+        return "external", normalise_url(url), None, {}
+    from fretcoach_cli.store import server
+
+    data_dir = settings.data_path
+    emb = server.ensure_server(data_dir)
+    key = "attach" if emb.attached else "start"
+    return "embedded", emb.uri, server.pgdata_for(data_dir), {key: emb.seconds}
+
+
+def open_database(settings: Settings, *, migrate: bool = True) -> Database:
+    """Open the configured database; applies pending migrations unless ``migrate=False``."""
+    kind, url, data_dir, timings = resolve(settings)
+    t0 = time.perf_counter()
+    done: list[migrations.Migration] = []
+    with _connect(url, autocommit=True) as conn, db_errors("cannot open the database"):
+        row = conn.execute("SHOW server_version").fetchone()
+        version = str(row[0]) if row else "?"
+        if migrate:
+            done = migrations.migrate(conn)
+        security = inspect_security(conn)
+    timings["open"] = time.perf_counter() - t0
+    return Database(url=url, kind=kind, server_version=version, security=security,
+                    data_dir=data_dir, migrations_applied=done, timings=timings)
