@@ -43,7 +43,8 @@ WEIGHTS: dict[str, float] = {
 
 MIN_NOTES_TIMING = 3  # pitched notes needed for any timing figure
 MIN_IOIS = 2  # inter-onset intervals left after removing phrase breaks
-PAUSE_FACTOR = 3.0  # an IOI longer than 3 × the median IOI is a phrase break, not a late note
+PAUSE_FACTOR = 2.5  # an IOI over 2.5 × the median IOI is a phrase break, not a late note
+FOLD_TOLERANCE = 0.25  # octaves (×/÷ 1.19) around 2× and ½× the pulse that count as on-pulse
 WORST_LIMIT = 5
 
 # Timing curves: score = 100 / (1 + (x / x50)²), x50 = the value scoring 50.
@@ -73,18 +74,28 @@ def timing_score_from_grid(mean_abs_dev_ms: float, strictness: float = 0.5) -> f
     return _half_score(mean_abs_dev_ms, _lerp(GRID50_LENIENT_MS, GRID50_STRICT_MS, s))
 
 
+def _fold_factor(r: float) -> float:
+    """½ or 2 when ``r`` is within ×/÷ 2^FOLD_TOLERANCE of it, else 1 (no fold)."""
+    octaves = math.log2(r)
+    for k in (-1, 1):
+        if abs(octaves - k) <= FOLD_TOLERANCE:
+            return 2.0 ** k
+    return 1.0
+
+
 def normalized_iois(onsets: Iterable[float]) -> tuple[list[float], int]:
     """Inter-onset intervals folded onto one pulse, and the number of phrase breaks dropped.
 
-    With m the median IOI and r = ioi / m: r > 3 is a phrase break (dropped); otherwise the
-    IOI is divided by the nearest of ½, 1, 2 in log scale (r < 1/√2 → ½, r > √2 → 2), so a
-    steady mix of eighths and quarters — or one missed note — is not counted as unsteadiness.
+    With m the (low) median IOI and r = ioi / m: r > 2.5 is a phrase break or held note
+    (dropped, counted); an IOI close to double or half the pulse (r within ×/÷ 1.19 of 2 or ½)
+    is divided by that factor, so a steady mix of eighths and quarters — or one skipped note —
+    is not counted as unsteadiness; anything else (a 1.5× hesitation) counts as it is.
     """
     times = sorted(onsets)
     iois = [b - a for a, b in itertools.pairwise(times) if b - a > 0]
     if not iois:
         return [], 0
-    m = statistics.median(iois)
+    m = statistics.median_low(iois)  # an actual IOI: with two IOIs, not their average
     kept: list[float] = []
     breaks = 0
     for ioi in iois:
@@ -92,8 +103,7 @@ def normalized_iois(onsets: Iterable[float]) -> tuple[list[float], int]:
         if r > PAUSE_FACTOR:
             breaks += 1
             continue
-        k = 0.5 if r < 1 / math.sqrt(2) else 2.0 if r > math.sqrt(2) else 1.0
-        kept.append(ioi / k)
+        kept.append(ioi / _fold_factor(r))
     return kept, breaks
 
 
