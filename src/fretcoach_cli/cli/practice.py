@@ -1,0 +1,312 @@
+"""`fretcoach practice` — the live practice room (Textual) or its headless twin.
+
+Everything a user can get wrong (scale, tempo, duration, device, file, plan) is checked
+before the practice room opens, so failures are one line and an exit code, never a broken
+screen. The session itself is run by ``fretcoach_cli.practice``; this module only builds it
+and renders the outcome.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from fretcoach_cli.cli import context
+from fretcoach_cli.errors import (
+    AudioError,
+    DatabaseError,
+    FretcoachError,
+    NotFoundError,
+    UsageError,
+)
+
+EXAMPLE = "examples/a_minor_pentatonic_clean.flac"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("practice", rich_help_panel="Practice")(practice)
+
+
+def practice(
+    scale: str = typer.Option(..., "--scale", "-s",
+                              help='Scale to practise, e.g. "A minor pentatonic", "Bb dorian".'),
+    bpm: float | None = typer.Option(None, "--bpm", help="Target tempo: shows a click and judges "
+                                     "timing against its grid."),
+    duration: str | None = typer.Option(None, "--duration", "-d",
+                                        help='Stop after this much playing: "5m", "90s", "1h".'),
+    strictness: float | None = typer.Option(None, "--strictness",
+                                            help="0 = lenient … 1 = strict tuning tolerance."),
+    sensitivity: float | None = typer.Option(None, "--sensitivity",
+                                             help="0 = only loud notes … 1 = quiet ones too."),
+    device: str | None = typer.Option(None, "--device", help="Input device index or name."),
+    channel: int | None = typer.Option(None, "--channel", help="Input channel (1-based)."),
+    input_file: Path | None = typer.Option(None, "--input", "-i",
+                                           help="Practise along to a recording instead of the "
+                                                "microphone (streamed at real-time speed)."),
+    fast: bool = typer.Option(False, "--fast", help="With --input: as fast as possible."),
+    pitch_model: str | None = typer.Option(None, "--pitch-model", help="swift (default) or crepe."),
+    coach_every: str | None = typer.Option(None, "--coach-every",
+                                           help='Seconds between coach replies, e.g. "30s".'),
+    no_coach: bool = typer.Option(False, "--no-coach", help="No live coach."),
+    plan: str | None = typer.Option(None, "--plan",
+                                    help="Practise a plan: its id, or 'latest' pending one."),
+    no_tui: bool = typer.Option(False, "--no-tui", help="No full-screen UI: a live line on "
+                                "stderr, the summary on stdout."),
+    as_json: bool = typer.Option(False, "--json", help="Print the stored session row as JSON "
+                                 "(implies --no-tui)."),
+) -> None:
+    """Practise a scale with live pitch, scale and timing feedback; the session is saved."""
+    from fretcoach_cli.music.scales import parse_scale
+    from fretcoach_cli.practice.options import check_unit_range, parse_duration
+    from fretcoach_cli.scoring.judge import validate_bpm
+
+    check_unit_range(strictness, "--strictness")
+    check_unit_range(sensitivity, "--sensitivity")
+    settings = context.settings(strictness=strictness, sensitivity=sensitivity,
+                                pitch_model=pitch_model, input_device=device,
+                                input_channel=channel)
+    the_scale = parse_scale(scale)
+    tempo = validate_bpm(bpm) if bpm is not None else None
+    duration_s = parse_duration(duration) if duration is not None else None
+    coach_s = (parse_duration(coach_every, option="--coach-every") if coach_every is not None
+               else float(settings.coach_every))
+    if fast and input_file is None:
+        raise UsageError("--fast only applies to --input FILE")
+    if input_file is not None and (device is not None):
+        raise UsageError("give either --input FILE or --device, not both")
+    interactive = not (no_tui or as_json) and sys.stdout.isatty() and sys.stdin.isatty()
+
+    source, kind, label = open_source(settings, input_file, fast=fast,
+                                      channel=channel if input_file is not None else None)
+    try:
+        plan_id = resolve_plan(settings, plan) if plan else None
+        session = build_session(settings, the_scale, source, kind=kind, label=label,
+                                bpm=tempo, duration_s=duration_s, plan_id=plan_id)
+        if interactive:
+            result = run_tui(session, coach_every_s=coach_s, coach=not no_coach)
+        else:
+            result = run_headless(session)
+    finally:
+        _close(source)
+    render_result(result, as_json=as_json, interactive=interactive)
+
+
+# -- building -------------------------------------------------------------------------------
+def example_path() -> str:
+    """The bundled example recording, as a path the user can paste."""
+    repo = Path(__file__).resolve().parents[3] / EXAMPLE
+    return EXAMPLE if Path(EXAMPLE).exists() or not repo.exists() else str(repo)
+
+
+def open_source(settings: Any, input_file: Path | None, *, fast: bool,
+                channel: int | None) -> tuple[Any, str, str]:
+    """Open (and so validate) the input now: a file, or the microphone."""
+    from fretcoach_cli.audio.sources import FileSource, MicSource
+
+    if input_file is not None:
+        src = FileSource(input_file, channel=channel, realtime=not fast)
+        src.open()
+        return src, "file", str(input_file)
+    mic = MicSource(settings.input_device or None, channel=int(settings.input_channel))
+    try:
+        mic.open()
+    except AudioError as err:
+        raise AudioError(f"no microphone available: {err.message}",
+                         hint=f"connect one, or practise along to a recording: "
+                              f"--input {example_path()}") from None
+    return mic, "mic", mic.label
+
+
+def resolve_plan(settings: Any, spec: str) -> str:
+    """A plan id that exists (``latest`` = newest pending plan), checked before starting."""
+    from fretcoach_cli.store import Plans, open_database
+
+    with open_database(settings) as db, db.connect(settings.user) as conn:
+        plans = Plans(conn)
+        if spec.strip().lower() == "latest":
+            row = plans.latest_pending()
+            if row is None:
+                raise NotFoundError("no pending practice plan",
+                                    hint="create one with 'fretcoach recommend'")
+        else:
+            row = plans.require(spec.strip())
+        return str(row.practice_id)
+
+
+def previous_lookup(settings: Any):
+    """Finds the latest other completed session of the same scale (for the comparison)."""
+
+    def lookup(options: Any, session_id: Any) -> Any:
+        from fretcoach_cli.store import Sessions, open_database
+
+        with open_database(settings) as db, db.connect(settings.user) as conn:
+            for row in Sessions(conn).list(scale=options.scale.display_name,
+                                           status="completed", limit=5):
+                if str(row.session_id) != str(session_id):
+                    return row
+        return None
+
+    return lookup
+
+
+def build_session(settings: Any, scale: Any, source: Any, *, kind: str, label: str,
+                  bpm: float | None, duration_s: float | None, plan_id: str | None) -> Any:
+    from fretcoach_cli.practice.recorder import SessionRecorder
+    from fretcoach_cli.practice.runner import PracticeOptions, PracticeSession
+    from fretcoach_cli.practice.store_sink import sink_factory
+
+    options = PracticeOptions(
+        scale=scale, user=settings.user, bpm=bpm, duration_s=duration_s,
+        strictness=float(settings.strictness), sensitivity=float(settings.sensitivity),
+        a4=float(settings.a4_hz), pitch_model=settings.pitch_model, source_kind=kind,
+        source_label=label, plan_id=plan_id)
+    holder: dict[str, Any] = {}
+    recorder = SessionRecorder(sink_factory(settings), settings.data_path,
+                               on_status=lambda st: holder["s"].on_storage_status(st))
+    session = PracticeSession(options, source, recorder=recorder,
+                              previous_lookup=previous_lookup(settings))
+    holder["s"] = session
+    return session
+
+
+def _close(source: Any) -> None:
+    with contextlib.suppress(Exception):
+        source.close()
+
+
+# -- running --------------------------------------------------------------------------------
+def run_tui(session: Any, *, coach_every_s: float, coach: bool) -> Any:
+    from fretcoach_cli.tui.app import PracticeApp
+
+    app = PracticeApp(session, coach_every_s=coach_every_s, coach=coach)
+    app.run()
+    if app.error is not None:
+        if isinstance(app.error, FretcoachError):
+            raise app.error
+        raise FretcoachError(f"practice room failed: {type(app.error).__name__}: {app.error}")
+    if app.result is None and session.result is None:
+        # closed before finishing (should not happen: q and Ctrl+C both save)
+        return session.finish("closed")
+    return app.result or session.result
+
+
+class LiveLine:
+    """The headless progress line on stderr (redrawn in place on a terminal)."""
+
+    def __init__(self, session: Any, stream: Any = None) -> None:
+        self.session = session
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.every = 0.25 if self.tty else 5.0
+        self._last = 0.0
+        self._text = ""
+        self.storage = ""
+
+    def __call__(self, message: Any) -> None:
+        from fretcoach_cli.practice.messages import NoteJudged, StorageStatus
+
+        if isinstance(message, StorageStatus) and not message.online:
+            self.storage = " · db offline, journaling"
+        elif isinstance(message, StorageStatus):
+            self.storage = ""
+        if not isinstance(message, NoteJudged):
+            return
+        v, m = message.judgement, message.session
+        mark = "·" if not v.judged else ("✗" if not v.in_scale else ("✓" if v.in_tune else "~"))
+        name = f"{v.name} {v.cents:+.0f}¢" if v.judged else v.kind
+        pos = message.note.onset_s
+        self._text = (f"{int(pos // 60):02d}:{int(pos % 60):02d} notes {message.seq:4d} "
+                      f"last {name} {mark}  pitch {_n(m.pitch_accuracy)} scale "
+                      f"{_n(m.scale_conformity)} timing {_n(m.timing_stability)} overall "
+                      f"{_n(m.overall_score)}{self.storage}")
+        now = time.monotonic()
+        if now - self._last >= self.every:
+            self._last = now
+            self.draw()
+
+    def draw(self) -> None:
+        if not self._text:
+            return
+        if self.tty:
+            self.stream.write("\r\033[K" + self._text)
+        else:
+            self.stream.write(self._text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.draw()
+        if self.tty and self._text:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _n(value: float | None) -> str:
+    return " —" if value is None else f"{value:3.0f}"
+
+
+def run_headless(session: Any) -> Any:
+    """Run until the input ends, the duration is reached, or Ctrl+C/SIGTERM (which save)."""
+    line = LiveLine(session)
+    session.subscribe(line)
+    stop = threading.Event()
+    previous = {}
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, on_signal)
+    try:
+        session.start()
+        while not stop.is_set() and not session.wait(0.1):
+            pass
+        result = session.finish("stopped by user" if stop.is_set() else "finished")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        line.close()
+    if session.error is not None and not result.notes:
+        raise AudioError(session.error.message)
+    return result
+
+
+# -- output ---------------------------------------------------------------------------------
+def render_result(result: Any, *, as_json: bool, interactive: bool) -> None:
+    if as_json:
+        from fretcoach_cli.store.rows import json_safe
+
+        payload = result.row if result.row is not None else {
+            "session_id": result.session_id, "status": "journaled",
+            **json_safe(result.metrics.to_dict()), "duration_seconds": result.duration_s}
+        typer.echo(json.dumps(json_safe(payload), indent=2))
+    elif not interactive:
+        from rich.console import Console
+
+        from fretcoach_cli.tui.screens.summary import (
+            advice,
+            degree_table,
+            headline,
+            metrics_table,
+            worst_table,
+        )
+
+        console = Console(highlight=False)
+        for part in (headline(result), metrics_table(result), advice(result),
+                     degree_table(result), worst_table(result)):
+            console.print(part)
+            console.print()
+    else:
+        status = f"session {result.session_id}" if result.saved else "not saved yet"
+        overall = getattr(result.metrics, "overall_score", None)
+        typer.echo(f"{result.scale_name}: {result.notes} notes, overall "
+                   f"{'—' if overall is None else f'{overall:.0f}'} ({status})")
+    if not result.saved:
+        raise DatabaseError(result.save_message)
