@@ -44,15 +44,15 @@ def scales(
     from rich.table import Table
 
     table = Table(title="scale types", title_justify="left", show_lines=False)
-    table.add_column("scale")
-    table.add_column("aliases", overflow="fold", style="dim")
-    table.add_column("semitones")
-    table.add_column("degrees")
-    table.add_column("example", overflow="fold")
+    table.add_column("scale", no_wrap=True, style="bold")
+    table.add_column("degrees / semitones")
+    table.add_column("example")
+    table.add_column("also written", style="dim")
     for row in rows:
-        table.add_row(row["name"], ", ".join(row["aliases"]),
-                      " ".join(str(i) for i in row["intervals"]), " ".join(row["degrees"]),
-                      row["example"])
+        table.add_row(row["name"],
+                      " ".join(row["degrees"]) + "\n[dim]"
+                      + " ".join(str(i) for i in row["intervals"]) + "[/]",
+                      row["example"], ", ".join(row["aliases"]))
     console = Console()
     console.print(table)
     console.print("[dim]Write any root before the type: 'A minor pentatonic', 'Bb dorian', "
