@@ -28,8 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import f0ref  # noqa: E402
-import render  # noqa: E402
+import f0ref
+import render
 
 KEYS = list(range(40, 89))
 PROGRAMS = sorted(render.PROGRAM_NAMES)
@@ -78,9 +78,18 @@ def measure_note(audio: np.ndarray, onset: float, midi: float) -> dict:
 def measure_program(program: int, *, calibrated: bool, cents: float = 0.0) -> list[dict]:
     notes = _layout(program, cents)
     audio = render.render_notes(notes, calibrated=calibrated, peak_dbfs=None)
-    return [
-        {"key": n.midi, **measure_note(audio, n.onset, n.midi + n.cents / 100)} for n in notes
-    ]
+    return [{"key": n.midi, **measure_note(audio, n.onset, n.midi + n.cents / 100)} for n in notes]
+
+
+def release_ms(program: int, *, damped: bool, key: int = 47) -> float:
+    """Time from note-off until the 5 ms RMS envelope is 40 dB below its note-off level."""
+    note = render.NoteSpec(0.5, 0.3, key, velocity=90, program=program)
+    smf = render.midi_file_bytes([note], damped=damped)
+    audio = render.render_midi_bytes(smf)
+    env, hop = f0ref.envelope_db(audio, render.SAMPLE_RATE, 0.005)
+    i0 = int(note.offset / hop) + 1
+    below = np.nonzero(env[i0:] < env[i0] - 40)[0]
+    return float(below[0] * hop * 1000) if len(below) else float("inf")
 
 
 def _summary(rows: list[dict], field: str) -> str:
@@ -94,9 +103,16 @@ def _summary(rows: list[dict], field: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Measure FluidR3 guitar tuning and latency.")
     p.add_argument("--verify", action="store_true", help="measure the corrected renderer")
+    p.add_argument("--release", action="store_true", help="measure note-off release times")
     p.add_argument("--out", type=Path, default=render.CALIBRATION_PATH)
     args = p.parse_args(argv)
 
+    if args.release:
+        for prog in PROGRAMS:
+            print(f"{render.PROGRAM_NAMES[prog]:15s} ms from note-off to -40 dB: "
+                  f"{release_ms(prog, damped=False):5.0f} undamped, "
+                  f"{release_ms(prog, damped=True):5.0f} damped")  # fmt: skip
+        return 0
     if args.verify:
         worst = 0.0
         cal = render.default_calibration()
@@ -130,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     for prog in PROGRAMS:
         rows = measure_program(prog, calibrated=False)
         name = render.PROGRAM_NAMES[prog]
-        doc["latency_s"][str(prog)] = round(statistics.median(r["latency_ms"] for r in rows) / 1e3, 5)
+        doc["latency_s"][str(prog)] = round(
+            statistics.median(r["latency_ms"] for r in rows) / 1e3, 5
+        )
         doc["latency_ms_by_key"][str(prog)] = {
             str(r["key"]): round(r["latency_ms"], 2) for r in rows
         }

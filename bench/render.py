@@ -21,6 +21,7 @@ Runnable: ``python bench/render.py --demo out.flac`` renders a short A minor pen
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -53,6 +54,12 @@ PROGRAM_NAMES = {
 }
 
 # ----------------------------------------------------------------------------------------
+# Release-time offsets (SoundFont NRPN 120/38, in NRPN units) that make a note-off sound like
+# a fretting hand damping the string: ~0.1 s to -40 dB. FluidR3's steel string otherwise rings
+# for seconds after note-off (it would smear every scale run into chords) and its nylon and
+# clean electric for ~0.3-0.5 s. Measured by bench/calibrate.py --release.
+RELEASE_NRPN = {NYLON: -1500, STEEL: -3200, CLEAN: -800}
+
 # The highest key each program really sounds (FluidR3's muted guitar is silent above 84).
 MAX_KEY = {MUTED: 84}
 
@@ -127,7 +134,7 @@ class NoteSpec:
 def ioi_cv(onsets: Sequence[float]) -> float | None:
     """Coefficient of variation (population std / mean) of inter-onset intervals."""
     xs = sorted(onsets)
-    iois = [b - a for a, b in zip(xs, xs[1:], strict=False)]
+    iois = [b - a for a, b in itertools.pairwise(xs)]
     if len(iois) < 2:
         return None
     mean = statistics.fmean(iois)
@@ -204,8 +211,9 @@ def truth_dict(
             if out_notes
             else None,
         },
-        "timing_reference": "onset_s = first audible sample of the note (soundfont attack "
-        "latency compensated); offset_s = MIDI note-off (the release rings on ~0.1-0.5 s).",
+        "timing_reference": "onset_s = audible onset (1 ms RMS envelope at -20 dB of the "
+        "note's early peak; soundfont attack latency compensated, +-2 ms); offset_s = note-off, "
+        "after which the string is damped to -40 dB within ~0.1 s.",
     }
     if chords:
         doc["chords"] = [sorted(c) for c in chords]
@@ -265,10 +273,12 @@ def midi_file_bytes(
     *,
     calibration: Calibration | None = None,
     release_guard_s: float = 2.0,
+    damped: bool = True,
 ) -> bytes:
     """Encode notes as an SMF. With ``calibration``, each note-on is moved earlier by the
     measured attack latency of its program and key, and its bend compensates the measured
-    tuning (see :func:`sounding_cents`); note-offs stay at the spec's offset."""
+    tuning (see :func:`sounding_cents`); note-offs stay at the spec's offset and, when
+    ``damped``, release within ~0.1 s (:data:`RELEASE_NRPN`)."""
     events: list[tuple[float, int, bytes]] = []
     order = 0
 
@@ -278,8 +288,16 @@ def midi_file_bytes(
         order += 1
 
     for ch in _MELODIC_CHANNELS:  # bend range via RPN 0, then null the RPN
-        for cc, val in ((101, 0), (100, 0), (6, BEND_RANGE_SEMITONES), (38, 0), (101, 127),
-                        (100, 127), (7, 127), (11, 127)):
+        for cc, val in (
+            (101, 0),
+            (100, 0),
+            (6, BEND_RANGE_SEMITONES),
+            (38, 0),
+            (101, 127),
+            (100, 127),
+            (7, 127),
+            (11, 127),
+        ):
             add(0.0, bytes([0xB0 | ch, cc, val]))
     free_at = dict.fromkeys(_MELODIC_CHANNELS, -1e9)
     last_used = dict.fromkeys(_MELODIC_CHANNELS, -1e9)
@@ -295,6 +313,9 @@ def midi_file_bytes(
         if program_of.get(ch) != n.program:
             add(t_on, bytes([0xC0 | ch, n.program]))
             program_of[ch] = n.program
+            rel = 8192 + (RELEASE_NRPN.get(n.program, 0) if damped else 0)
+            for cc, val in ((99, 120), (98, 38), (6, rel >> 7), (38, rel & 0x7F)):
+                add(t_on, bytes([0xB0 | ch, cc, val]))
         bend = _bend_value(bend_cents(n, calibration) if calibration else n.cents)
         add(t_on, bytes([0xE0 | ch, bend & 0x7F, bend >> 7]))
         add(t_on, bytes([0x90 | ch, n.midi, max(1, min(127, n.velocity))]))
@@ -396,7 +417,9 @@ def fluidsynth_available() -> bool:
     return shutil.which("fluidsynth") is not None and SOUNDFONT.exists()
 
 
-def render_midi_bytes(smf: bytes, *, sample_rate: int = SAMPLE_RATE, gain: float = 0.5) -> np.ndarray:
+def render_midi_bytes(
+    smf: bytes, *, sample_rate: int = SAMPLE_RATE, gain: float = 0.5
+) -> np.ndarray:
     """Run the fluidsynth CLI on an SMF and return mono float32 audio (chorus/reverb off)."""
     if not fluidsynth_available():
         raise RenderError(
