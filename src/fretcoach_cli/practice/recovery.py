@@ -1,0 +1,73 @@
+"""Finishing or discarding sessions whose writer died (crash, kill -9, power loss).
+
+First the local journals of dead processes are written to the database (they may hold notes
+the database never got), then the store marks sessions without a live writer as
+``interrupted``. Finishing one recomputes every figure from its stored notes, exactly as a
+normal end of session would have.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from fretcoach_cli.config import Settings
+from fretcoach_cli.events import NoteEvent
+from fretcoach_cli.practice.recorder import ReplayReport, replay_journals
+from fretcoach_cli.practice.store_sink import sink_factory
+
+
+@dataclass(frozen=True)
+class Pending:
+    replay: ReplayReport | None
+    replay_error: str | None
+    sessions: list[Any]  # store.SessionRow, status interrupted
+
+
+def find_interrupted(settings: Settings, conn: Any) -> Pending:
+    """Replay orphaned journals, mark dead writers' sessions, list the interrupted ones."""
+    from fretcoach_cli.store import Sessions
+
+    report, error = None, None
+    try:
+        report = replay_journals(settings.data_path, sink_factory(settings))
+    except Exception as exc:  # a broken journal must not hide the database's sessions
+        error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    sessions = Sessions(conn)
+    sessions.mark_interrupted()
+    rows = sorted(sessions.list(status="interrupted", limit=None), key=lambda r: r.start_time)
+    return Pending(report, error, rows)
+
+
+def events_of(note_rows: list[Any]) -> list[NoteEvent]:
+    return [NoteEvent(n.onset_s, n.offset_s, n.midi, float(n.confidence or 0.0), n.kind,
+                      -math.inf if n.level_db is None else float(n.level_db))
+            for n in note_rows]
+
+
+def finish_interrupted(conn: Any, row: Any) -> Any:
+    """Recompute the summary of an interrupted session from its notes and complete it."""
+    from fretcoach_cli.music.scales import parse_scale
+    from fretcoach_cli.scoring.metrics import compute_metrics
+    from fretcoach_cli.store import Sessions, SessionSummary
+
+    sessions = Sessions(conn)
+    events = events_of(sessions.notes(row.session_id))
+    scale = parse_scale(row.scale_chosen or "A minor pentatonic")
+    metrics = compute_metrics(events, scale, strictness=row.strictness or 0.5,
+                              bpm=row.tempo_bpm)
+    fields = metrics.to_dict()
+    duration = row.duration_seconds
+    if duration is None:
+        duration = max((e.offset_s for e in events), default=0.0)
+    fields["duration_seconds"] = duration
+    fields["recovered"] = True
+    return sessions.finish(row.session_id, SessionSummary.from_mapping(fields),
+                           end_time=row.end_time)
+
+
+def discard_interrupted(conn: Any, row: Any) -> bool:
+    from fretcoach_cli.store import Sessions
+
+    return Sessions(conn).delete(row.session_id)
