@@ -13,6 +13,7 @@ _MODULES = (
     "fretcoach_cli.cli.scales",
     "fretcoach_cli.cli.practice",
     "fretcoach_cli.cli.sessions",
+    "fretcoach_cli.cli.doctor",
 )
 
 
