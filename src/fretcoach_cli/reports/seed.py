@@ -278,8 +278,13 @@ def _copy_notes(conn: psycopg.Connection[Any], rng: Any, session_ids: list[uuid.
     rel = np.where(inscale, interval_table[sc_ix, deg], out_table[sc_ix, out_pick])
     pcs = (roots[sc_ix] + rel) % 12
     octave_base = 12 * rng.integers(3, 6, total)  # MIDI 48..83-ish: guitar range
-    spread = np.repeat((100 - pitch) / 100 * 40 + 4, n_notes)
-    cents = np.clip(rng.normal(0, 1, total) * spread * 0.5, -49, 49)
+    # cents spread such that the share within ±25 cents is the session's pitch accuracy
+    from statistics import NormalDist
+
+    z = np.array([NormalDist().inv_cdf((1 + min(0.995, max(0.05, p / 100))) / 2)
+                  for p in pitch])
+    spread = np.repeat(25.0 / z, n_notes)
+    cents = np.clip(rng.normal(0, 1, total) * spread, -49, 49)
     midi = octave_base + 12 + pcs + cents / 100
     in_tune = np.abs(cents) <= 25
     kinds = np.where(rng.random(total) < 0.02, "unclear", "note")
