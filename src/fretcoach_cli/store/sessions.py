@@ -159,8 +159,10 @@ class Sessions:
                pitch_model: str | None = None, a4_hz: float | None = None,
                sensitivity: float | None = None, strictness: float | None = None,
                tempo_bpm: float | None = None, practice_id: UUID | str | None = None,
-               start_time: datetime | None = None, hold_writer_lock: bool = True) -> UUID:
-        """Insert an ``active`` session and return its id.
+               start_time: datetime | None = None, session_id: UUID | str | None = None,
+               hold_writer_lock: bool = True) -> UUID:
+        """Insert an ``active`` session and return its id (``session_id`` to choose it, e.g.
+        the id a crash journal already uses).
 
         With ``hold_writer_lock`` this connection keeps an advisory lock on the session until
         it closes, which is how :meth:`mark_interrupted` knows the writer is alive.
@@ -168,12 +170,15 @@ class Sessions:
         row = self.conn.execute(
             f"""
             INSERT INTO fretcoach.sessions
-                (user_id, start_time, scale_chosen, scale_type, scale_root, input_source,
-                 pitch_model, a4_hz, sensitivity, strictness, tempo_bpm, practice_id)
-            VALUES ({_ME}, coalesce(%s, now()), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                (session_id, user_id, start_time, scale_chosen, scale_type, scale_root,
+                 input_source, pitch_model, a4_hz, sensitivity, strictness, tempo_bpm,
+                 practice_id)
+            VALUES (coalesce(%s, gen_random_uuid()), {_ME}, coalesce(%s, now()),
+                    %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             RETURNING session_id
             """,
-            (start_time, scale_chosen, scale_type, scale_root, input_source, pitch_model,
+            (None if session_id is None else as_uuid(session_id, "session id"),
+             start_time, scale_chosen, scale_type, scale_root, input_source, pitch_model,
              a4_hz, sensitivity, strictness, tempo_bpm,
              None if practice_id is None else as_uuid(practice_id, "practice id")),
         ).fetchone()
@@ -239,8 +244,7 @@ class Sessions:
         if row is None:
             self._rollback()
             raise NotFoundError(f"no session {sid}")
-        self.conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",
-                          (_WRITER_LOCK_CLASS, str(sid)))
+        self._release_writer_lock(sid)
         self._commit()
         return self.require(sid)
 
@@ -279,6 +283,23 @@ class Sessions:
             )
         self._commit()
         return gone
+
+    def interrupt(self, session_id: UUID | str) -> bool:
+        """The writer itself gives up on an active session (e.g. Ctrl+C before any summary)."""
+        sid = as_uuid(session_id, "session id")
+        cur = self.conn.execute(
+            "UPDATE fretcoach.sessions SET status = 'interrupted', updated_at = now(), "
+            "end_time = coalesce(end_time, now()) WHERE session_id = %s AND status = 'active'",
+            (sid,))
+        self._release_writer_lock(sid)
+        self._commit()
+        return cur.rowcount > 0
+
+    def _release_writer_lock(self, sid: UUID) -> None:
+        # unlocking a lock we do not hold makes the server log a WARNING: check first
+        while self._holds_writer_lock(sid):
+            self.conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",
+                              (_WRITER_LOCK_CLASS, str(sid)))
 
     def _holds_writer_lock(self, sid: UUID) -> bool:
         """Whether this very connection still holds the writer lock (it is the writer)."""

@@ -1,0 +1,171 @@
+"""The embedded server's life cycle across real `fretcoach` processes.
+
+Each test gets its own data dir under /tmp (not the shared test server), because these tests
+start, kill and stop servers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from fretcoach_cli.store.server import handle_pids, postmaster_pid
+
+FRETCOACH = str(Path(sys.executable).with_name("fretcoach"))
+
+# A fretcoach process that opens the database, says so, and then holds it until killed.
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from fretcoach_cli import config
+    from fretcoach_cli.store import open_database
+    db = open_database(config.load())
+    print("ready", flush=True)
+    time.sleep(120)
+    """
+)
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="fc-server-", dir="/tmp")) / "data"
+    yield path
+    pgdata = path / "pg"
+    pid = postmaster_pid(pgdata)
+    if pid is not None:  # never leave a server behind, even when the test failed
+        _kill_tree(pid)
+
+
+def _kill_tree(pid: int) -> None:
+    with contextlib.suppress(psutil.NoSuchProcess):
+        psutil.Process(pid).kill()
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "FRETCOACH_DATABASE_URL")}
+    env["FRETCOACH_DATA_DIR"] = str(data_dir)
+    env["FRETCOACH_CONFIG"] = str(data_dir.parent / "nope.toml")
+    env.pop("XDG_RUNTIME_DIR", None)
+    return env
+
+
+def _fretcoach(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([FRETCOACH, *args], capture_output=True, text=True,
+                          env=_env(data_dir), timeout=120)
+
+
+def _holder(data_dir: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=_env(data_dir))
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != "ready":
+        proc.kill()
+        raise AssertionError(f"holder failed: {line!r} {proc.stderr.read() if proc.stderr else ''}")
+    return proc
+
+
+def _postgres_processes(pgdata: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline", "status"]):
+        cmd = proc.info["cmdline"] or []
+        if (proc.info["name"] == "postgres" and str(pgdata) in " ".join(cmd)
+                and proc.info["status"] != psutil.STATUS_ZOMBIE):
+            found.append(proc)
+    return found
+
+
+def _wait_gone(pgdata: Path, timeout: float = 15.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not _postgres_processes(pgdata) and postmaster_pid(pgdata) is None:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_status_with_no_configuration_starts_and_stops_embedded(data_dir: Path) -> None:
+    assert not data_dir.exists()
+    out = _fretcoach(data_dir, "db", "status", "--json")
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""  # no warnings leak (e.g. XDG_RUNTIME_DIR, library logging)
+    data = json.loads(out.stdout)
+    pgdata = (data_dir / "pg").resolve()
+    assert data["kind"] == "embedded" and data["location"] == str(pgdata)
+    assert data["server_version"].startswith("18")
+    assert data["migration_level"] >= 1 and data["pending"] == []
+    assert data["security"]["ok"], data["security"]
+    assert "start" in data["timings_s"]  # this process started it
+    assert (pgdata / "PG_VERSION").exists()
+    assert _wait_gone(pgdata), "the last fretcoach process must stop the server"
+    assert handle_pids(pgdata) == []
+
+
+def test_second_process_attaches_and_sigterm_still_cleans_up(data_dir: Path) -> None:
+    holder = _holder(data_dir)
+    pgdata = (data_dir / "pg").resolve()
+    try:
+        server_pid = postmaster_pid(pgdata)
+        assert server_pid is not None and handle_pids(pgdata) == [holder.pid]
+        out = _fretcoach(data_dir, "db", "status", "--json")
+        assert out.returncode == 0, out.stderr
+        assert "attach" in json.loads(out.stdout)["timings_s"]
+        # the second process left; the holder keeps the same server running
+        assert postmaster_pid(pgdata) == server_pid
+        assert handle_pids(pgdata) == [holder.pid]
+        holder.send_signal(signal.SIGTERM)  # a normal exit: the holder stops the server
+        holder.wait(timeout=30)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    assert _wait_gone(pgdata)
+    assert handle_pids(pgdata) == []
+
+
+def test_kill_9_does_not_orphan_the_server(data_dir: Path) -> None:
+    holder = _holder(data_dir)
+    pgdata = (data_dir / "pg").resolve()
+    server_pid = postmaster_pid(pgdata)
+    assert server_pid is not None
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=10)
+    time.sleep(0.2)
+    # the killed process could not clean up: the server runs on, its dead PID still listed
+    assert postmaster_pid(pgdata) == server_pid
+    assert handle_pids(pgdata) == [holder.pid]
+    out = _fretcoach(data_dir, "db", "status", "--json")
+    assert out.returncode == 0, out.stderr
+    # the next run dropped the dead handle, used the server and, being last, stopped it
+    assert _wait_gone(pgdata), "server orphaned after kill -9"
+    assert handle_pids(pgdata) == []
+    # and the one after that starts it again cleanly
+    out = _fretcoach(data_dir, "db", "status", "--json")
+    assert out.returncode == 0, out.stderr
+    assert "start" in json.loads(out.stdout)["timings_s"]
+    assert _wait_gone(pgdata)
+
+
+def test_two_processes_cold_start_at_once(data_dir: Path) -> None:
+    """mkdir race, initdb and migrations from two processes started together."""
+    procs = [subprocess.Popen([FRETCOACH, "db", "status", "--json"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=_env(data_dir))
+             for _ in range(2)]
+    results = [p.communicate(timeout=120) for p in procs]
+    for proc, (stdout, stderr) in zip(procs, results, strict=True):
+        assert proc.returncode == 0, stderr
+        assert json.loads(stdout)["migration_level"] >= 1
+    assert _wait_gone((data_dir / "pg").resolve())
