@@ -119,9 +119,9 @@ def open_source(settings: Any, input_file: Path | None, *, fast: bool,
     try:
         mic.open()
     except AudioError as err:
-        raise AudioError(f"no microphone available: {err.message}",
-                         hint=f"connect one, or practise along to a recording: "
-                              f"--input {example_path()}") from None
+        raise AudioError(f"cannot listen: {err.message}",
+                         hint=f"connect a microphone or audio interface, or practise along "
+                              f"to a recording: --input {example_path()}") from None
     return mic, "mic", mic.label
 
 
