@@ -98,6 +98,7 @@ class SessionRecorder:
         writer thread, so the caller does not wait for the database).
         """
         self.session_uuid = str(uuidlib.uuid4())
+        self.session_id = self.session_uuid  # the database row is created under this id
         self.journal = Journal.create(self._data_dir, self.session_uuid)
         op = {"op": "start", "uuid": self.session_uuid, "meta": meta}
         self.journal.append(op)

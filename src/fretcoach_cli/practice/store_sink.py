@@ -39,8 +39,12 @@ class StoreSink:
         self.plans = Plans(self.conn)
 
     def create_session(self, meta: dict[str, Any], session_uuid: str) -> str:
+        """Create the row under the journal's own id, so replays can never duplicate it."""
         plan_id = meta.get("plan_id")
+        if self.sessions.get(session_uuid) is not None:  # a replay after a lost confirmation
+            return session_uuid
         sid = self.sessions.create(
+            session_id=session_uuid,
             scale_chosen=meta.get("scale_chosen"), scale_type=meta.get("scale_type"),
             scale_root=meta.get("scale_root"), input_source=meta.get("input_source"),
             pitch_model=meta.get("pitch_model"), a4_hz=meta.get("a4_hz"),
@@ -64,7 +68,8 @@ class StoreSink:
         return json_safe(row)
 
     def mark_interrupted(self, session_id: Any) -> None:
-        self.sessions.mark_interrupted()
+        """Only called for journals of dead processes: their writer is gone for sure."""
+        self.sessions.interrupt(session_id)
 
     def close(self) -> None:
         try:
