@@ -6,9 +6,9 @@ test is the production code path. Each server records what it received and plays
 behaviours (reply, tool call, HTTP error, hang, garbage) queued by the test.
 """
 
-from tests.fakes.base import FakeServer, Recorded
-from tests.fakes.gemini import FakeGemini
-from tests.fakes.openai_chat import FakeOpenAI
-from tests.fakes.opik import FakeOpik
+from .base import FakeServer, Recorded
+from .gemini import FakeGemini
+from .openai_chat import FakeOpenAI
+from .opik import FakeOpik
 
 __all__ = ["FakeGemini", "FakeOpenAI", "FakeOpik", "FakeServer", "Recorded"]

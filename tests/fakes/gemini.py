@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.fakes.base import FakeServer, Recorded, Step
-from tests.fakes.openai_chat import tokens
+from .base import FakeServer, Recorded, Step
+from .openai_chat import tokens
 
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
            404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}

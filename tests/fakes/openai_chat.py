@@ -19,7 +19,7 @@ import re
 import time
 from typing import Any
 
-from tests.fakes.base import FakeServer, Recorded, Step
+from .base import FakeServer, Recorded, Step
 
 _TOKEN_RE = re.compile(r"\S+\s*|\s+")
 

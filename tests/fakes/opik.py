@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fakes.base import FakeServer, Recorded
+from .base import FakeServer, Recorded
 
 
 class FakeOpik(FakeServer):
