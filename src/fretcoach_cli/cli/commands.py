@@ -11,6 +11,7 @@ _MODULES = (
     "fretcoach_cli.cli.config_cmd",
     "fretcoach_cli.cli.db",
     "fretcoach_cli.cli.history",
+    "fretcoach_cli.cli.stats",
     "fretcoach_cli.cli.scales",
     "fretcoach_cli.cli.practice",
     "fretcoach_cli.cli.sessions",
