@@ -7,7 +7,7 @@ Every random draw comes from an explicit ``seed``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -93,3 +93,28 @@ def measured_snr_db(clean: np.ndarray, noisy: np.ndarray) -> float:
     """SNR by the same definition as :func:`add_noise` (for tests)."""
     noise = noisy.astype(np.float64) - clean
     return float(10 * np.log10(active_power(clean) / np.mean(noise**2)))
+
+
+def apply_spec(x: np.ndarray, spec: Sequence) -> np.ndarray:
+    """Apply a hashable augmentation description, so callers (devset, test fixtures) can
+    cache renders by it: ``("noise", snr_db, "white"|"pink", seed)``,
+    ``("reverb", rt60_s, wet, seed)``, ``("gain", db)``, ``("clip", drive_db)``,
+    ``("softclip", drive_db)``."""
+    kind, *args = spec
+    if kind == "noise":
+        snr, color, seed = args
+        return add_noise(x, float(snr), kind=str(color), seed=int(seed))
+    if kind == "reverb":
+        rt60, wet, seed = args
+        return reverb(x, rt60_s=float(rt60), wet=float(wet), seed=int(seed))
+    if kind == "gain":
+        return gain(x, float(args[0]))
+    if kind == "clip":
+        return hard_clip(x, float(args[0]))
+    if kind == "softclip":
+        return soft_clip(x, float(args[0]))
+    raise ValueError(f"unknown augmentation {kind!r}")
+
+
+def describe(spec: Sequence) -> str:
+    return " ".join(str(s) for s in spec)
