@@ -56,6 +56,14 @@ render = _render
 augment = _augment
 compose = _compose
 
+
+def bench_module(name: str):
+    """Import a module from ``bench/`` (e.g. ``bench_module("metrics")``)."""
+    import importlib
+
+    return importlib.import_module(name)
+
+
 CACHE = Path(os.environ.get("FRETCOACH_AUDIO_CACHE", "/tmp/fretcoach-audio-cache"))
 _VERSION = 3  # bump when rendering changes in a way the hash cannot see
 

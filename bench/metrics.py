@@ -1,0 +1,293 @@
+"""Note- and frame-level accuracy of detected notes against rendered ground truth.
+
+Pure functions on plain data (truth dicts from ``render.truth_dict``; detected events with
+``onset_s``, ``midi`` and optionally ``kind``, as ``fretcoach_cli.events.NoteEvent`` has),
+so they are unit-tested on synthetic lists and reused by any benchmark.
+
+Definitions (the same as mir_eval's transcription metrics where they overlap):
+
+- **onset F1**: one-to-one matching of detected onsets (every event kind) to true onsets
+  within ±``onset_tol`` (50 ms), maximising the number of matches (then minimising the total
+  time error) with the Hungarian algorithm.
+- **note F1**: the same matching where a pair also needs a pitched detection within
+  ``pitch_tol_cents`` (50) of the true fractional MIDI pitch.
+- **RPA** (raw pitch accuracy): share of truly voiced frames (inside a true note, after the
+  first 30 ms of attack and before the last 20 ms) whose estimated f0 is within 50 cents;
+  an unvoiced estimate (f0 ≤ 0 or NaN) counts as a miss. **RCA** ignores octaves.
+- **cents error**: mean |detected − true| in cents over note-F1 matches.
+- **octave errors**: onset-matched pairs whose pitch differs by a whole number (≠ 0) of
+  octaves within 50 cents.
+- **in-scale ratio / IOI CV errors**: |figure(detected) − figure(truth)|, with in-scale
+  judged on the nearest semitone of pitched detections and IOI CV over all detected onsets.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+ONSET_TOL_S = 0.05
+PITCH_TOL_CENTS = 50.0
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def event_midi(ev: Any) -> float | None:
+    """The pitch of a detected event, or None for polyphonic/unclear/unpitched ones."""
+    kind = _get(ev, "kind", "note")
+    midi = _get(ev, "midi")
+    if kind != "note" or midi is None or not math.isfinite(midi):
+        return None
+    return float(midi)
+
+
+def match(
+    ref_onsets: Sequence[float],
+    est_onsets: Sequence[float],
+    *,
+    onset_tol: float = ONSET_TOL_S,
+    ref_midi: Sequence[float | None] | None = None,
+    est_midi: Sequence[float | None] | None = None,
+    pitch_tol_cents: float | None = None,
+) -> list[tuple[int, int]]:
+    """Maximum one-to-one matching (ref index, est index), sorted by ref index.
+
+    A pair is admissible when |Δonset| ≤ ``onset_tol`` and, if ``pitch_tol_cents`` is given,
+    both pitches are known and within that many cents."""
+    n, m = len(ref_onsets), len(est_onsets)
+    if n == 0 or m == 0:
+        return []
+    r = np.asarray(ref_onsets, dtype=float)[:, None]
+    e = np.asarray(est_onsets, dtype=float)[None, :]
+    dt = np.abs(r - e)
+    ok = dt <= onset_tol + 1e-9
+    if pitch_tol_cents is not None:
+        if ref_midi is None or est_midi is None:
+            raise ValueError("pitch matching needs ref_midi and est_midi")
+        rm = np.array([np.nan if x is None else x for x in ref_midi], dtype=float)[:, None]
+        em = np.array([np.nan if x is None else x for x in est_midi], dtype=float)[None, :]
+        with np.errstate(invalid="ignore"):
+            ok &= np.abs(rm - em) * 100.0 <= pitch_tol_cents + 1e-9
+    if not ok.any():
+        return []
+    from scipy.optimize import linear_sum_assignment
+
+    # An inadmissible pair costs more than all admissible ones together, so the solver first
+    # maximises the number of admissible pairs, then minimises their total time error.
+    big = 1.0 + onset_tol * (min(n, m) + 1)
+    cost = np.where(ok, dt, big)
+    rows, cols = linear_sum_assignment(cost)
+    return sorted((int(i), int(j)) for i, j in zip(rows, cols, strict=True) if ok[i, j])
+
+
+def prf(matches: int, n_ref: int, n_est: int) -> tuple[float, float, float]:
+    """Precision, recall, F1 (1.0 when both lists are empty; 0.0 when one is)."""
+    if n_ref == 0 and n_est == 0:
+        return 1.0, 1.0, 1.0
+    p = matches / n_est if n_est else 0.0
+    r = matches / n_ref if n_ref else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f
+
+
+def ioi_cv(onsets: Iterable[float]) -> float | None:
+    xs = np.sort(np.asarray(list(onsets), dtype=float))
+    if len(xs) < 3:
+        return None
+    iois = np.diff(xs)
+    mean = float(iois.mean())
+    return float(iois.std() / mean) if mean > 0 else None
+
+
+def in_scale_ratio(midis: Iterable[float | None], pcs: frozenset[int] | set[int]) -> float | None:
+    pitched = [m for m in midis if m is not None]
+    if not pitched:
+        return None
+    return sum(1 for m in pitched if round(m) % 12 in pcs) / len(pitched)
+
+
+def truth_voiced_midi(
+    truth_notes: Sequence[dict], times: np.ndarray, *, attack_s: float = 0.03,
+    release_s: float = 0.02,
+) -> np.ndarray:  # fmt: skip
+    """The true MIDI pitch at each frame time, NaN where no note is settled-sounding."""
+    out = np.full(len(times), np.nan)
+    for n in truth_notes:
+        lo, hi = n["onset_s"] + attack_s, n["offset_s"] - release_s
+        if hi <= lo:
+            continue
+        sel = (times >= lo) & (times <= hi)
+        # overlapping notes (chords) are not a single pitch: leave those frames out
+        clash = sel & ~np.isnan(out)
+        out[sel] = n["midi"]
+        out[clash] = np.inf
+    out[np.isinf(out)] = np.nan
+    return out
+
+
+def frame_accuracy(
+    truth_notes: Sequence[dict], times: np.ndarray, f0_hz: np.ndarray, *, a4: float = 440.0,
+    cents_tol: float = PITCH_TOL_CENTS,
+) -> tuple[int, int, int]:  # fmt: skip
+    """(voiced truth frames, pitch-correct frames, chroma-correct frames)."""
+    times = np.asarray(times, dtype=float)
+    f0 = np.asarray(f0_hz, dtype=float)
+    ref = truth_voiced_midi(truth_notes, times)
+    voiced = ~np.isnan(ref)
+    est_ok = voiced & np.isfinite(f0) & (f0 > 0)
+    est = np.full(len(f0), np.nan)
+    est[est_ok] = 69.0 + 12.0 * np.log2(f0[est_ok] / a4)
+    diff = (est - ref) * 100.0
+    with np.errstate(invalid="ignore"):
+        raw = est_ok & (np.abs(diff) <= cents_tol)
+        chroma_diff = np.abs(((diff + 600.0) % 1200.0) - 600.0)
+        chroma = est_ok & (chroma_diff <= cents_tol)
+    return int(voiced.sum()), int(raw.sum()), int(chroma.sum())
+
+
+@dataclass
+class ClipScore:
+    """Counts and per-clip figures; :func:`aggregate` sums counts (micro-average)."""
+
+    name: str
+    category: str
+    n_ref: int = 0
+    n_est: int = 0
+    n_est_pitched: int = 0
+    onset_matches: int = 0
+    note_matches: int = 0
+    voiced_frames: int = 0
+    rpa_frames: int = 0
+    rca_frames: int = 0
+    octave_errors: int = 0
+    cents_errors: list[float] = field(default_factory=list)
+    onset_errors_ms: list[float] = field(default_factory=list)
+    in_scale_true: float | None = None
+    in_scale_est: float | None = None
+    ioi_cv_true: float | None = None
+    ioi_cv_est: float | None = None
+    seconds: float = 0.0
+    cpu_s: float = 0.0
+
+    @property
+    def onset_f1(self) -> float:
+        return prf(self.onset_matches, self.n_ref, self.n_est)[2]
+
+    @property
+    def note_f1(self) -> float:
+        return prf(self.note_matches, self.n_ref, self.n_est)[2]
+
+    @property
+    def in_scale_err(self) -> float | None:
+        if self.in_scale_true is None:
+            return None
+        est = 0.0 if self.in_scale_est is None else self.in_scale_est
+        return abs(est - self.in_scale_true)
+
+    @property
+    def ioi_cv_err(self) -> float | None:
+        if self.ioi_cv_true is None or self.ioi_cv_est is None:
+            return None
+        return abs(self.ioi_cv_est - self.ioi_cv_true)
+
+
+def score_clip(
+    truth: dict,
+    events: Sequence[Any],
+    *,
+    name: str = "",
+    category: str = "",
+    frames: tuple[np.ndarray, np.ndarray] | None = None,
+    onset_tol: float = ONSET_TOL_S,
+    pitch_tol_cents: float = PITCH_TOL_CENTS,
+) -> ClipScore:
+    """Score one clip. ``frames`` = (times_s, f0_hz) of the engine's pitch track."""
+    ref = truth["notes"]
+    ref_on = [n["onset_s"] for n in ref]
+    ref_midi = [n["midi"] for n in ref]
+    est = sorted(events, key=lambda e: _get(e, "onset_s"))
+    est_on = [float(_get(e, "onset_s")) for e in est]
+    est_midi = [event_midi(e) for e in est]
+    s = ClipScore(name=name, category=category, n_ref=len(ref), n_est=len(est))
+    s.n_est_pitched = sum(1 for m in est_midi if m is not None)
+    s.seconds = float(truth.get("duration_s", 0.0))
+    on_pairs = match(ref_on, est_on, onset_tol=onset_tol)
+    s.onset_matches = len(on_pairs)
+    s.onset_errors_ms = [(est_on[j] - ref_on[i]) * 1000.0 for i, j in on_pairs]
+    note_pairs = match(ref_on, est_on, onset_tol=onset_tol, ref_midi=ref_midi, est_midi=est_midi,
+                       pitch_tol_cents=pitch_tol_cents)  # fmt: skip
+    s.note_matches = len(note_pairs)
+    s.cents_errors = [abs(est_midi[j] - ref_midi[i]) * 100.0 for i, j in note_pairs]  # type: ignore[operator]
+    for i, j in on_pairs:
+        m = est_midi[j]
+        if m is None:
+            continue
+        d = m - ref_midi[i]
+        octaves = round(d / 12.0)
+        if octaves != 0 and abs(d - 12.0 * octaves) * 100.0 <= pitch_tol_cents:
+            s.octave_errors += 1
+    if frames is not None:
+        s.voiced_frames, s.rpa_frames, s.rca_frames = frame_accuracy(
+            ref, frames[0], frames[1], a4=float(truth.get("a4_hz", 440.0))
+        )
+    key, scale = truth.get("key"), truth.get("scale")
+    figures = truth.get("figures", {})
+    if key and scale and figures.get("in_scale_ratio") is not None:
+        from render import scale_pcs
+
+        s.in_scale_true = figures["in_scale_ratio"]
+        s.in_scale_est = in_scale_ratio(est_midi, scale_pcs(key, scale))
+    s.ioi_cv_true = figures.get("ioi_cv")
+    s.ioi_cv_est = ioi_cv(est_on)
+    return s
+
+
+def _mean(xs: Iterable[float | None]) -> float | None:
+    vals = [x for x in xs if x is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def aggregate(scores: Sequence[ClipScore]) -> dict[str, Any]:
+    """Micro-averaged F1s and frame accuracy (sums of counts), pooled error means."""
+    n_ref = sum(s.n_ref for s in scores)
+    n_est = sum(s.n_est for s in scores)
+    on = prf(sum(s.onset_matches for s in scores), n_ref, n_est)
+    nt = prf(sum(s.note_matches for s in scores), n_ref, n_est)
+    voiced = sum(s.voiced_frames for s in scores)
+    cents = [c for s in scores for c in s.cents_errors]
+    onset_err = [c for s in scores for c in s.onset_errors_ms]
+    seconds = sum(s.seconds for s in scores)
+    cpu = sum(s.cpu_s for s in scores)
+    return {
+        "clips": len(scores),
+        "ref_notes": n_ref,
+        "est_events": n_est,
+        "onset_p": on[0],
+        "onset_r": on[1],
+        "onset_f1": on[2],
+        "note_p": nt[0],
+        "note_r": nt[1],
+        "note_f1": nt[2],
+        "rpa": sum(s.rpa_frames for s in scores) / voiced if voiced else None,
+        "rca": sum(s.rca_frames for s in scores) / voiced if voiced else None,
+        "mean_abs_cents": float(np.mean(cents)) if cents else None,
+        "p95_abs_cents": float(np.percentile(cents, 95)) if cents else None,
+        "onset_bias_ms": float(np.median(onset_err)) if onset_err else None,
+        "onset_mad_ms": float(np.median(np.abs(np.asarray(onset_err) - np.median(onset_err))))
+        if onset_err
+        else None,
+        "octave_errors": sum(s.octave_errors for s in scores),
+        "in_scale_err": _mean(s.in_scale_err for s in scores),
+        "ioi_cv_err": _mean(s.ioi_cv_err for s in scores),
+        "audio_s": seconds,
+        "cpu_s": cpu,
+        "realtime_factor": cpu / seconds if seconds else None,
+    }
