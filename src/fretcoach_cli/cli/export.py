@@ -1,0 +1,87 @@
+"""`fretcoach export` and `fretcoach import`: a user's history as a file, and back.
+
+``export`` writes to stdout (redirect it) or ``--output FILE``; ``import FILE`` is idempotent
+(importing the same file twice adds nothing the second time). Formats: docs/reports.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from fretcoach_cli.cli import context
+from fretcoach_cli.cli.history import (
+    SCALE_HELP,
+    SINCE_HELP,
+    UNTIL_HELP,
+    dump_json,
+    make_filter,
+    user_connection,
+)
+from fretcoach_cli.errors import UsageError
+
+
+def export(
+    fmt: str = typer.Option("json", "--format", "-f", help="json (re-importable) or csv."),
+    since: str | None = typer.Option(None, "--since", help=SINCE_HELP),
+    until: str | None = typer.Option(None, "--until", help=UNTIL_HELP),
+    scale: str | None = typer.Option(None, "--scale", help=SCALE_HELP),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
+) -> None:
+    """Export sessions (with notes, coach replies and plans) as JSON, or sessions as CSV."""
+    from fretcoach_cli.reports.exchange import export_csv, export_json
+
+    if fmt not in ("json", "csv"):
+        raise UsageError(f"unknown --format {fmt!r}", hint="use json or csv")
+    flt = make_filter(since, until, scale, "all")
+    user = context.settings().user
+    tmp = output.with_name(output.name + ".part") if output else None
+    try:
+        with user_connection() as conn:
+            out = tmp.open("w", encoding="utf-8") if tmp else sys.stdout
+            try:
+                if fmt == "json":
+                    summary = export_json(conn, flt, out, user=user)
+                    what = (f"{summary.sessions} sessions, {summary.notes} notes, "
+                            f"{summary.plans} plans, {summary.coach_replies} coach replies")
+                else:
+                    what = f"{export_csv(conn, flt, out)} sessions"
+            finally:
+                if tmp:
+                    out.close()
+        if tmp and output:
+            tmp.replace(output)
+    except BaseException:
+        if tmp and tmp.exists():
+            tmp.unlink()
+        raise
+    typer.echo(f"exported {what}" + (f" to {output}" if output else ""), err=True)
+
+
+def import_(
+    path: Path = typer.Argument(..., help="A JSON export ('-' reads stdin)."),
+    as_json: bool = typer.Option(False, "--json", help="Print what changed as JSON."),
+) -> None:
+    """Import a JSON export into your history (idempotent: no duplicates)."""
+    from fretcoach_cli.reports.exchange import import_data, read_export
+
+    data = read_export(path)
+    with user_connection() as conn:
+        report = import_data(conn, data)
+    if as_json:
+        dump_json(report.as_dict())
+        return
+    r = report
+    typer.echo(f"sessions: {r.sessions_inserted} new, {r.sessions_updated} updated, "
+               f"{r.sessions_unchanged} already there"
+               + (f", {r.sessions_kept_newer} kept (newer here)" if r.sessions_kept_newer
+                  else ""))
+    typer.echo(f"notes: {r.notes_inserted} new; coach replies: {r.coach_replies_inserted} new; "
+               f"plans: {r.plans_inserted} new, {r.plans_updated} updated")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export", rich_help_panel="History")(export)
+    app.command("import", rich_help_panel="History")(import_)

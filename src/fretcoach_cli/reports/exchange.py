@@ -1,0 +1,234 @@
+"""Export and import of a user's practice history (`fretcoach export` / `fretcoach import`).
+
+The JSON export is the complete, re-importable form: plans, then sessions with their notes
+(compact arrays under ``note_columns``) and coach replies. It is written as a stream, one
+page of sessions at a time, so exporting months of practice does not hold it in memory.
+CSV is a flat sessions table for spreadsheets (not importable).
+
+Import applies the file with :mod:`fretcoach_cli.reports.transfer` (idempotent,
+last-writer-wins on ``updated_at``): importing the same file twice changes nothing the second
+time; an import deliberately revives sessions deleted since the export.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from fretcoach_cli.errors import UsageError
+from fretcoach_cli.reports import transfer
+from fretcoach_cli.reports.filters import SessionFilter
+
+if TYPE_CHECKING:
+    import psycopg
+
+FORMAT = "fretcoach-export"
+VERSION = 1
+PAGE = 500
+
+
+def _dumps(value: Any) -> str:
+    from fretcoach_cli.store.rows import json_safe
+
+    return json.dumps(json_safe(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def _session_pages(conn: psycopg.Connection[Any], flt: SessionFilter,
+                   ) -> Iterator[list[dict[str, Any]]]:
+    """The selected sessions, oldest first, in pages (keyset pagination)."""
+    from psycopg.rows import dict_row
+
+    cols = transfer.session_columns()
+    where, params = flt.where()
+    after: tuple[Any, Any] | None = None
+    while True:
+        cond = where
+        if after is not None:
+            cond += " AND (start_time, session_id) > (%(a_t)s, %(a_id)s)"
+            params.update(a_t=after[0], a_id=after[1])
+        with conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(f"SELECT {', '.join(cols)} FROM fretcoach.sessions WHERE {cond} "
+                        f"ORDER BY start_time, session_id LIMIT {PAGE}", params)
+            rows = cur.fetchall()
+        if not rows:
+            return
+        yield rows
+        after = (rows[-1]["start_time"], rows[-1]["session_id"])
+        if len(rows) < PAGE:
+            return
+
+
+def _plans(conn: psycopg.Connection[Any], flt: SessionFilter) -> list[dict[str, Any]]:
+    """All plans, or with a filter: plans generated in the period or followed by a selected
+    session."""
+    from psycopg.rows import dict_row
+
+    cols = transfer.plan_columns()
+    if flt.period.start is None and flt.period.end is None and flt.scale is None:
+        cond, params = "true", {}
+    else:
+        where, params = flt.where(alias="s")
+        conds = [f"practice_id IN (SELECT s.practice_id FROM fretcoach.sessions s "
+                 f"WHERE {where} AND s.practice_id IS NOT NULL)"]
+        if flt.scale is None:
+            inner = []
+            if flt.period.start is not None:
+                inner.append("generated_at >= %(f_since)s")
+            if flt.period.end is not None:
+                inner.append("generated_at < %(f_until)s")
+            conds.append("(" + " AND ".join(inner) + ")")
+        cond = " OR ".join(conds)
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"SELECT {', '.join(cols)} FROM fretcoach.ai_practice_plans WHERE {cond} "
+                    "ORDER BY generated_at, practice_id", params)
+        return cur.fetchall()
+
+
+@dataclass
+class ExportSummary:
+    sessions: int = 0
+    notes: int = 0
+    plans: int = 0
+    coach_replies: int = 0
+
+
+def export_json(conn: psycopg.Connection[Any], flt: SessionFilter, out: IO[str], *,
+                user: str) -> ExportSummary:
+    """Write the JSON export of the selected sessions to ``out`` (streamed)."""
+    summary = ExportSummary()
+    note_cols = transfer.note_columns()
+    head = {"format": FORMAT, "version": VERSION,
+            "exported_at": datetime.now(UTC).isoformat(), "user": user,
+            "filter": flt.as_dict(), "note_columns": list(note_cols)}
+    out.write(_dumps(head)[:-1])
+    plans = _plans(conn, flt)
+    summary.plans = len(plans)
+    out.write(',"plans":[')
+    out.write(",".join(_dumps(p) for p in plans))
+    out.write('],"sessions":[')
+    first = True
+    for page in _session_pages(conn, flt):
+        ids = [r["session_id"] for r in page]
+        notes = transfer.read_notes(conn, ids)
+        replies: dict[Any, list[dict[str, Any]]] = {}
+        for r in transfer.read_replies(conn, ids):
+            replies.setdefault(r.pop("session_id"), []).append(r)
+        for row in page:
+            sid = row["session_id"]
+            row["notes"] = [[n[c] for c in note_cols] for n in notes[sid]]
+            row["coach_replies"] = replies.get(sid, [])
+            out.write(("" if first else ",") + "\n" + _dumps(row))
+            first = False
+            summary.sessions += 1
+            summary.notes += len(row["notes"])
+            summary.coach_replies += len(row["coach_replies"])
+    out.write("\n]}\n")
+    return summary
+
+
+def export_csv(conn: psycopg.Connection[Any], flt: SessionFilter, out: IO[str]) -> int:
+    """A flat sessions table (metrics as JSON text); returns the number of rows."""
+    cols = transfer.session_columns()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(cols)
+    n = 0
+    for page in _session_pages(conn, flt):
+        for row in page:
+            vals = []
+            for c in cols:
+                v = row[c]
+                if isinstance(v, dict):
+                    v = _dumps(v)
+                elif isinstance(v, datetime):
+                    v = v.isoformat()
+                vals.append("" if v is None else v)
+            writer.writerow(vals)
+            n += 1
+    return n
+
+
+@dataclass
+class ImportReport:
+    sessions_inserted: int = 0
+    sessions_updated: int = 0
+    sessions_unchanged: int = 0
+    sessions_kept_newer: int = 0
+    plans_inserted: int = 0
+    plans_updated: int = 0
+    plans_unchanged: int = 0
+    notes_inserted: int = 0
+    coach_replies_inserted: int = 0
+    links_fixed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def read_export(path: Path) -> dict[str, Any]:
+    """Load and check an export file; UsageError for anything that is not one."""
+    if str(path) != "-" and not path.exists():
+        from fretcoach_cli.errors import NotFoundError
+
+        raise NotFoundError(f"no such file {path}")
+    try:
+        if str(path) == "-":
+            import sys
+
+            data = json.load(sys.stdin)
+        else:
+            with path.open(encoding="utf-8") as fh:
+                data = json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path} is not a fretcoach JSON export ({exc.__class__.__name__})",
+                         hint="import reads files written by 'fretcoach export --format json'"
+                         ) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise UsageError(f"{path} is not a fretcoach JSON export",
+                         hint="import reads files written by 'fretcoach export --format json'")
+    if int(data.get("version", 0)) > VERSION:
+        raise UsageError(f"{path} was written by a newer fretcoach (format version "
+                         f"{data.get('version')})", hint="upgrade fretcoach to import it")
+    return data
+
+
+def import_data(conn: psycopg.Connection[Any], data: dict[str, Any]) -> ImportReport:
+    """Apply an export (already loaded) to the connection's user; commits per page."""
+    report = ImportReport()
+    note_cols = data.get("note_columns") or list(transfer.note_columns())
+    plans = list(data.get("plans") or [])
+    sessions = list(data.get("sessions") or [])
+    with conn.transaction():
+        transfer.mark_sync(conn)
+        res = transfer.apply_plans(conn, plans, respect_deletions=False)
+    report.plans_inserted, report.plans_updated = res.inserted, res.updated
+    report.plans_unchanged = res.unchanged + res.kept_newer
+    for lo in range(0, len(sessions), PAGE):
+        page = sessions[lo:lo + PAGE]
+        rows = [{k: v for k, v in s.items() if k not in ("notes", "coach_replies")}
+                for s in page]
+        with conn.transaction():
+            transfer.mark_sync(conn)
+            res = transfer.apply_sessions(conn, rows, respect_deletions=False)
+            report.sessions_inserted += res.inserted
+            report.sessions_updated += res.updated
+            report.sessions_unchanged += res.unchanged
+            report.sessions_kept_newer += res.kept_newer
+            replies = []
+            for s in page:
+                notes = [dict(zip(note_cols, n, strict=True)) if isinstance(n, list) else n
+                         for n in s.get("notes") or []]
+                report.notes_inserted += transfer.apply_notes(conn, s["session_id"], notes)
+                replies += [{**r, "session_id": s["session_id"]}
+                            for r in s.get("coach_replies") or []]
+            report.coach_replies_inserted += transfer.apply_replies(conn, replies)
+    with conn.transaction():
+        transfer.mark_sync(conn)
+        report.links_fixed = transfer.link_plans(conn, transfer.link_pairs(plans, sessions))
+    if not conn.autocommit:
+        conn.commit()
+    return report
