@@ -143,7 +143,7 @@ def test_database_down_until_the_end_is_replayed_on_the_next_run(outage_server, 
     evs = events(9)
     for r in rows(evs):
         rec.add_note(r)
-    outcome = rec.finish(summary_fields(OPTIONS, evs, 4.0), timeout=10)
+    outcome = rec.finish(summary_fields(OPTIONS, evs, 4.0), timeout=60)
     assert not outcome.saved and outcome.journal is not None and outcome.journal.exists()
     outage_server.start()
     report = replay_journals(tmp_path, sink_factory(settings))
