@@ -1,0 +1,275 @@
+"""The engine: one analysis thread pulls blocks, tracks pitch, segments notes, emits events.
+
+``Engine`` serves live practice (a microphone or a paced file) and, through
+:func:`analyze_file`, offline analysis: both feed the *same* streaming pitch tracker and
+note segmenter, so a recording gives the same notes whichever way it is played. Callbacks
+run on the analysis thread; an exception inside it becomes an ``EngineError`` event.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fretcoach_cli.audio.pitch import PitchBackend, PitchTrack, get_backend
+from fretcoach_cli.audio.resample import MODEL_RATE
+from fretcoach_cli.audio.segment import NoteTracker
+from fretcoach_cli.errors import ExitCode, FretcoachError
+from fretcoach_cli.events import (
+    EngineError,
+    EngineFinished,
+    LevelUpdate,
+    NoteEvent,
+    PitchUpdate,
+)
+
+Callback = Callable[[Any], None]
+
+
+class Pipeline:
+    """Pitch stream + note tracker over 16 kHz blocks; no threads, no wall clock."""
+
+    def __init__(self, backend: PitchBackend, *, a4: float = 440.0, sensitivity: float = 0.5,
+                 keep_track: bool = False) -> None:
+        self.backend = backend
+        self.stream = backend.stream()
+        self.tracker = NoteTracker(frame_period=backend.hop / MODEL_RATE, a4=a4,
+                                   sensitivity=sensitivity)
+        self.samples = 0
+        self.keep_track = keep_track
+        self.track_parts: list[PitchTrack] = []
+
+    @property
+    def position_s(self) -> float:
+        return self.samples / MODEL_RATE
+
+    def push(self, block: np.ndarray) -> tuple[list[NoteEvent], PitchTrack]:
+        frames = self.stream.push(block)
+        self.samples += len(block)
+        if self.keep_track:
+            self.track_parts.append(frames)
+        return self.tracker.push(block, frames), frames
+
+    def finish(self) -> tuple[list[NoteEvent], PitchTrack]:
+        frames = self.stream.flush()
+        if self.keep_track:
+            self.track_parts.append(frames)
+        return self.tracker.flush(frames), frames
+
+    def track(self) -> PitchTrack:
+        return PitchTrack.concat(self.track_parts)
+
+
+def level_of(block: np.ndarray, t: float) -> LevelUpdate:
+    peak = float(np.max(np.abs(block))) if len(block) else 0.0
+    rms = float(np.sqrt(np.mean(np.square(block, dtype=np.float64)))) if len(block) else 0.0
+    return LevelUpdate(t, 20 * np.log10(max(rms, 1e-7)), 20 * np.log10(max(peak, 1e-7)),
+                       clipped=peak >= 0.999)
+
+
+class Engine:
+    """Run a source through the pitch model and segmenter on a background thread."""
+
+    def __init__(self, source: Any, *, pitch_model: str = "swift", a4: float = 440.0,
+                 sensitivity: float = 0.5, models_dir: Path | None = None,
+                 backend: PitchBackend | None = None) -> None:
+        self.source = source
+        self.pitch_model = pitch_model
+        self.a4, self.sensitivity = a4, sensitivity
+        self._models_dir = models_dir
+        self._backend = backend
+        self._subs: list[Callback] = []
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._running = threading.Event()  # set = not paused
+        self._running.set()
+        self._samples = 0
+        self.notes: list[NoteEvent] = []
+        self.error: EngineError | None = None
+
+    # -- public API ---------------------------------------------------------------------
+    def subscribe(self, callback: Callback) -> None:
+        self._subs.append(callback)
+
+    @property
+    def position_s(self) -> float:
+        """Audio time consumed so far (stops during a pause)."""
+        return self._samples / MODEL_RATE
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("engine already started")
+        self._thread = threading.Thread(target=self._run, name="fretcoach-engine", daemon=True)
+        self._thread.start()
+
+    def pause(self) -> None:
+        if self._running.is_set():
+            self._running.clear()
+            _call(self.source, "pause")
+
+    def resume(self) -> None:
+        if not self._running.is_set():
+            _call(self.source, "resume")
+            self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def run_sync(self) -> list[NoteEvent]:
+        """Run on the calling thread until the source ends; errors are raised, not sent."""
+        self._loop(raise_errors=True)
+        return self.notes
+
+    # -- the analysis thread --------------------------------------------------------------
+    def _emit(self, event: Any) -> None:
+        for cb in list(self._subs):
+            cb(event)
+
+    def _run(self) -> None:
+        self._loop(raise_errors=False)
+
+    def _loop(self, *, raise_errors: bool) -> None:
+        reason = "end of input"
+        try:
+            backend = self._backend or get_backend(self.pitch_model,
+                                                   models_dir=self._models_dir)
+            pipe = Pipeline(backend, a4=self.a4, sensitivity=self.sensitivity)
+            self.pipeline = pipe
+            self.source.open()
+            try:
+                while True:
+                    if self._stop.is_set():
+                        reason = "stopped"
+                        break
+                    if not self._running.is_set():
+                        self._running.wait(0.1)
+                        continue
+                    block = self.source.read(0.1)
+                    if block is None:
+                        break
+                    if not self._running.is_set() and not hasattr(self.source, "realtime"):
+                        continue  # a live block that arrived as we paused: discard
+                    if len(block) == 0:
+                        continue
+                    t_end = (self._samples + len(block)) / MODEL_RATE
+                    notes, frames = pipe.push(block)
+                    self._samples += len(block)
+                    self._emit(level_of(block, t_end))
+                    if len(frames):
+                        self._emit_pitch(pipe)
+                    for n in notes:
+                        self.notes.append(n)
+                        self._emit(n)
+                notes, _ = pipe.finish()
+                for n in notes:
+                    self.notes.append(n)
+                    self._emit(n)
+            finally:
+                _call(self.source, "close")
+        except FretcoachError as err:
+            if raise_errors:
+                raise
+            self.error = EngineError(err.one_line(), int(err.exit_code))
+            self._emit(self.error)
+            return
+        except Exception as exc:  # a bug or a device failure: report, never crash the UI
+            if raise_errors:
+                raise
+            self.error = EngineError(f"audio engine failed: {type(exc).__name__}: {exc}",
+                                     int(ExitCode.ERROR))
+            self._emit(self.error)
+            return
+        self._emit(EngineFinished(self.position_s, reason,
+                                  {"notes": len(self.notes), **_source_stats(self.source)}))
+
+    def _emit_pitch(self, pipe: Pipeline) -> None:
+        last = pipe.tracker.last_pitch
+        if last is not None:
+            t, midi, conf = last
+            self._emit(PitchUpdate(t, midi, conf))
+
+
+def _call(obj: Any, name: str) -> None:
+    fn = getattr(obj, name, None)
+    if callable(fn):
+        fn()
+
+
+def _source_stats(source: Any) -> dict[str, Any]:
+    out = {}
+    for key in ("overflows", "dropped_blocks"):
+        if hasattr(source, key):
+            out[key] = getattr(source, key)
+    return out
+
+
+# --------------------------------------------------------------------------- offline
+
+
+@dataclass
+class Analysis:
+    """Notes of a file plus the frame track that produced them (for frame-level benchmarks)."""
+
+    notes: list[NoteEvent]
+    duration_s: float
+    sample_rate: int  # of the file
+    pitch_model: str
+    times: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    f0: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    confidence: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def clean_notes(self) -> list[NoteEvent]:
+        return [n for n in self.notes if n.is_note]
+
+
+def analyze_source(source: Any, *, pitch_model: str = "swift", a4: float = 440.0,
+                   sensitivity: float = 0.5, models_dir: Path | None = None,
+                   backend: PitchBackend | None = None, block: int | None = None) -> Analysis:
+    """Feed a finite source through the live pipeline as fast as possible."""
+    backend = backend or get_backend(pitch_model, models_dir=models_dir)
+    pipe = Pipeline(backend, a4=a4, sensitivity=sensitivity, keep_track=True)
+    notes: list[NoteEvent] = []
+    source.open()
+    try:
+        while True:
+            chunk = source.read(0.1)
+            if chunk is None:
+                break
+            if block:  # re-split (tests: block size must not matter)
+                for i in range(0, len(chunk), block):
+                    notes += pipe.push(chunk[i:i + block])[0]
+            elif len(chunk):
+                notes += pipe.push(chunk)[0]
+        notes += pipe.finish()[0]
+    finally:
+        _call(source, "close")
+    tr = pipe.track()
+    return Analysis(notes, pipe.position_s, int(getattr(source, "source_rate", MODEL_RATE)),
+                    backend.name, tr.times, tr.f0, tr.confidence)
+
+
+def analyze_file(path: str | Path, *, pitch_model: str = "swift", a4: float = 440.0,
+                 sensitivity: float = 0.5, channel: int | None = None,
+                 models_dir: Path | None = None) -> Analysis:
+    """All notes of an audio file (for `fretcoach analyze` and the accuracy benchmark)."""
+    from fretcoach_cli.audio.sources import FileSource
+
+    return analyze_source(FileSource(path, channel=channel), pitch_model=pitch_model, a4=a4,
+                          sensitivity=sensitivity, models_dir=models_dir)

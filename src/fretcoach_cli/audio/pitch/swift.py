@@ -1,0 +1,112 @@
+"""SwiftF0 driven directly through its ONNX session, with a short streaming lookahead.
+
+The package's own ``PitchStream`` waits for 10 later frames (≈176 ms) before a frame is
+final. Measured here, 3 frames of lookahead with 11 frames of left context keeps the pitch
+accurate, so we run the session ourselves on fixed chunks of ``CHUNK`` frames: the chunking
+never depends on the caller's block sizes, which keeps live and file analysis identical.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fretcoach_cli.audio.pitch import PitchTrack
+from fretcoach_cli.errors import AudioError
+
+HOP = 256
+LEFT = 11  # frames of left context (the model's receptive field)
+CHUNK = 4  # frames computed per model call (64 ms)
+LOOKAHEAD = 3  # frames of future audio each call sees past its chunk
+
+
+def check(models_dir: Path | None = None) -> tuple[bool, str]:
+    try:
+        import swift_f0  # noqa: F401
+    except ImportError as exc:
+        return False, f"swift-f0 is not installed ({exc}); pip install swift-f0"
+    return True, "model bundled with the swift-f0 package"
+
+
+class SwiftBackend:
+    name = "swift"
+    hop = HOP
+
+    def __init__(self, *, models_dir: Path | None = None, threads: int = 1) -> None:
+        try:
+            from swift_f0 import SwiftF0
+        except ImportError as exc:
+            raise AudioError(f"pitch model 'swift' unavailable: {exc}",
+                             hint="pip install swift-f0") from None
+        self._detector: Any = SwiftF0(threads=threads, spin=False)
+        from swift_f0 import core
+
+        self._fmin, self._fmax = core.FMIN, core.FMAX
+
+    def _run(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pitch, conf, _ = self._detector._run(np.ascontiguousarray(audio, dtype=np.float32),
+                                             self._fmin, self._fmax)
+        return pitch, conf
+
+    def track(self, audio: np.ndarray) -> PitchTrack:
+        """Whole-signal batch result (the package's exact offline answer)."""
+        r = self._detector.detect(np.asarray(audio, dtype=np.float32), 16000)
+        return PitchTrack(r.timestamps, r.pitch_hz, r.confidence)
+
+    def stream(self) -> SwiftStream:
+        return SwiftStream(self)
+
+
+class SwiftStream:
+    """Fixed-chunk streaming: frame ``i`` is emitted once audio up to frame i+LOOKAHEAD exists."""
+
+    def __init__(self, backend: SwiftBackend) -> None:
+        self._b = backend
+        self._buf = np.zeros(0, dtype=np.float32)
+        self._base = 0  # frame index of _buf[0]
+        self._next = 0  # next frame to emit
+        self._total = 0  # samples received
+
+    def _compute(self, start: int, end: int, avail_end: int) -> PitchTrack:
+        left = max(0, start - LEFT)
+        lo = (left - self._base) * HOP
+        hi = (avail_end - self._base) * HOP
+        pitch, conf = self._b._run(self._buf[lo:hi])
+        sl = slice(start - left, end - left)
+        times = np.arange(start, end) * HOP / 16000.0
+        return PitchTrack(times, pitch[sl].astype(np.float64), conf[sl].astype(np.float64))
+
+    def _trim(self) -> None:
+        keep_from = max(0, self._next - LEFT)
+        drop = keep_from - self._base
+        if drop > 0:
+            self._buf = self._buf[drop * HOP:]
+            self._base = keep_from
+
+    def push(self, audio: np.ndarray) -> PitchTrack:
+        audio = np.asarray(audio, dtype=np.float32)
+        self._buf = np.concatenate([self._buf, audio])
+        self._total += len(audio)
+        have = self._total // HOP  # complete frames of audio
+        parts = []
+        while self._next + CHUNK + LOOKAHEAD <= have:
+            s, e = self._next, self._next + CHUNK
+            parts.append(self._compute(s, e, e + LOOKAHEAD))
+            self._next = e
+            self._trim()
+        return PitchTrack.concat(parts)
+
+    def flush(self) -> PitchTrack:
+        """Remaining frames, with zeros standing in for the missing future."""
+        n_frames = -(-self._total // HOP)
+        pad = (n_frames + LOOKAHEAD - self._base) * HOP - len(self._buf)
+        if pad > 0:
+            self._buf = np.concatenate([self._buf, np.zeros(pad, dtype=np.float32)])
+        parts = []
+        while self._next < n_frames:
+            s, e = self._next, min(self._next + CHUNK, n_frames)
+            parts.append(self._compute(s, e, e + LOOKAHEAD))
+            self._next = e
+        return PitchTrack.concat(parts)

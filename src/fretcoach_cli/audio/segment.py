@@ -1,0 +1,287 @@
+"""Notes from frames: one streaming segmenter shared by live input and file analysis.
+
+Inputs, all on the audio clock: the 16 kHz audio (for levels, onsets and the cents
+refinement) and the pitch frames of a backend. A note starts at an energy onset (a pluck,
+repeated same notes included), at a pitch change that holds for a few frames (legato,
+slides, hammer-ons) or when voiced sound rises out of silence; it ends at the next start or
+when the level falls below the input gate. Its pitch is the median of its *settled* frames
+(skipping the pluck transient: plucked strings start sharp), refined by a narrow
+cross-correlation search, in fractional MIDI against the configured A4.
+
+A note is reported (one ``NoteEvent``) when it ends, or ``report_after_s`` after its onset
+if it is still ringing, so the live view stays responsive; ``offset_s`` is then the report
+point. Frames are processed in time order and the onset detector always runs ahead of the
+pitch frames, so results depend only on the audio, never on block sizes or wall-clock time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fretcoach_cli.audio.onsets import OnsetDetector
+from fretcoach_cli.audio.pitch import PitchTrack
+from fretcoach_cli.audio.refine import harmonic_share, refine_f0
+from fretcoach_cli.events import NoteEvent
+
+RATE = 16000
+VOICED = 0.5  # model confidence at which a frame counts as pitched
+CHANGE_SEMITONES = 0.6  # a held deviation this large starts a new note
+CHANGE_FRAMES_S = 0.045  # ... when it lasts this long
+START_FRAMES_S = 0.045  # voiced sound out of silence for this long starts a note
+SKIP_S = 0.04  # pluck transient left out of the pitch estimate
+RELEASE_S = 0.03  # level below the gate for this long ends a note
+RISE_DB = 2.5  # an onset inside a ringing note needs this much level rise (re-pluck)
+MIN_NOTE_S = 0.05
+EARLY_CHANGE_S = 0.12  # a pitch change this soon after a pluck is the model catching up
+POLY_SHARE = 0.72  # harmonic share below this (with a strong level) = chord / double stop
+KEEP_S = 3.0
+
+
+@dataclass
+class _Note:
+    onset_s: float
+    cause: str  # "onset" | "change" | "voicing"
+    times: list[float] = field(default_factory=list)
+    midis: list[float] = field(default_factory=list)  # nan when unvoiced
+    confs: list[float] = field(default_factory=list)
+    levels: list[float] = field(default_factory=list)
+    reported: bool = False
+    dev: list[int] = field(default_factory=list)  # indices of frames deviating from ref
+    ref: float | None = None
+
+    def voiced(self, since: float) -> np.ndarray:
+        m = np.asarray(self.midis)
+        t = np.asarray(self.times)
+        return m[(t >= since) & ~np.isnan(m)] if len(m) else m
+
+
+class NoteTracker:
+    """Feed audio blocks and their pitch frames; get NoteEvents in onset order."""
+
+    def __init__(self, *, frame_period: float, a4: float = 440.0, sensitivity: float = 0.5,
+                 report_after_s: float = 0.2, refine: bool = True) -> None:
+        self.fp = frame_period
+        self.a4 = float(a4)
+        self.onsets = OnsetDetector(sensitivity)
+        self.gate = self.onsets.gate
+        self.report_after_s = report_after_s
+        self.refine = refine
+        self._pending: list[float] = []
+        self._rejected: list[float] = []  # energy onsets inside a note without a level rise
+        self._cur: _Note | None = None
+        self._quiet = 0
+        self._run: list[tuple[float, float]] = []  # voiced frames out of silence
+        self._audio = np.zeros(0, dtype=np.float32)
+        self._audio_base = 0
+        self._n = 0
+        self.frames_seen = 0
+        self.last_pitch: tuple[float, float | None, float] | None = None
+
+    # ------------------------------------------------------------------ input
+    def push(self, audio: np.ndarray, frames: PitchTrack) -> list[NoteEvent]:
+        self._keep_audio(audio)
+        self._pending.extend(self.onsets.push(audio))
+        return self._frames(frames)
+
+    def flush(self, frames: PitchTrack) -> list[NoteEvent]:
+        """End of input: the last onsets and frames, then close whatever still sounds."""
+        self._pending.extend(self.onsets.flush())
+        out = self._frames(frames)
+        end = self._n / RATE
+        if self._cur is not None:
+            out.extend(self._close(end))
+        return out
+
+    def _keep_audio(self, audio: np.ndarray) -> None:
+        self._audio = np.concatenate([self._audio, np.asarray(audio, dtype=np.float32)])
+        self._n += len(audio)
+        excess = len(self._audio) - int(KEEP_S * RATE)
+        if excess > 0:
+            self._audio = self._audio[excess:]
+            self._audio_base += excess
+
+    def _segment_audio(self, t0: float, t1: float) -> np.ndarray:
+        a = max(0, int(t0 * RATE) - self._audio_base)
+        b = max(0, int(t1 * RATE) - self._audio_base)
+        return self._audio[a:b]
+
+    def _level(self, t: float) -> float:
+        return self.onsets.level_at(t - self.fp / 2, t + self.fp / 2)
+
+    # ------------------------------------------------------------------ frames
+    def _frames(self, frames: PitchTrack) -> list[NoteEvent]:
+        out: list[NoteEvent] = []
+        for t, f0, c in zip(frames.times, frames.f0, frames.confidence, strict=True):
+            out.extend(self._frame(float(t), float(f0), float(c)))
+        return out
+
+    def _midi(self, f0: float) -> float:
+        return 69.0 + 12.0 * math.log2(f0 / self.a4)
+
+    def _frame(self, t: float, f0: float, conf: float) -> list[NoteEvent]:
+        out: list[NoteEvent] = []
+        self.frames_seen += 1
+        level = self._level(t)
+        voiced = conf >= VOICED and f0 > 0 and level >= self.gate
+        midi = self._midi(f0) if voiced else math.nan
+        self.last_pitch = (t, None if not voiced else midi, conf)
+        # energy onsets that are due by this frame
+        while self._pending and self._pending[0] <= t + self.fp / 2:
+            onset = self._pending.pop(0)
+            if self._accept_onset(onset):
+                out.extend(self._start(onset, "onset"))
+            else:
+                self._rejected = [*self._rejected[-4:], onset]
+        cur = self._cur
+        if cur is None:
+            if voiced:
+                self._run.append((t, midi))
+                need = max(2, round(START_FRAMES_S / self.fp))
+                mids = [m for _, m in self._run[-need:]]
+                if len(self._run) >= need and max(mids) - min(mids) < CHANGE_SEMITONES:
+                    out.extend(self._start(self._run[-need][0] - self.fp / 2, "voicing"))
+                    for tt, mm in self._run[-need:]:
+                        self._add(tt, mm, VOICED, self._level(tt))
+                    self._run = []
+                    return out
+            else:
+                self._run = []
+            return out
+        self._add(t, midi, conf, level)
+        # release: the level stayed under the gate
+        if level < self.gate:
+            self._quiet += 1
+            if self._quiet * self.fp >= RELEASE_S:
+                out.extend(self._close(t - (self._quiet - 0.5) * self.fp))
+                return out
+        else:
+            self._quiet = 0
+        out.extend(self._check_change(cur))
+        cur = self._cur
+        if cur is not None and not cur.reported and t >= cur.onset_s + self.report_after_s:
+            out.extend(self._report(cur, t + self.fp / 2))
+        return out
+
+    def _add(self, t: float, midi: float, conf: float, level: float) -> None:
+        assert self._cur is not None
+        n = self._cur
+        n.times.append(t)
+        n.midis.append(midi)
+        n.confs.append(conf)
+        n.levels.append(level)
+
+    def _accept_onset(self, onset: float) -> bool:
+        """A new pluck of a ringing string raises the level; flux wiggles inside a note don't."""
+        cur = self._cur
+        if cur is None:
+            return True
+        if onset - cur.onset_s < MIN_NOTE_S:
+            return False
+        before = self.onsets.level_at(onset - 0.035, onset - 0.012)
+        after = self.onsets.level_at(onset, onset + 0.04)
+        return after - before >= RISE_DB
+
+    def _check_change(self, cur: _Note) -> list[NoteEvent]:
+        """Start a new note where the pitch moved by more than a semitone-ish and stayed."""
+        if not cur.midis or math.isnan(cur.midis[-1]):
+            return []
+        i = len(cur.midis) - 1
+        settled = cur.voiced(cur.onset_s + SKIP_S)
+        if cur.ref is None:
+            if len(settled) >= 3:
+                cur.ref = float(np.median(settled))
+            return []
+        m = cur.midis[i]
+        if abs(m - cur.ref) <= CHANGE_SEMITONES:
+            cur.dev = []
+            if len(settled) <= 12:
+                cur.ref = float(np.median(settled))
+            return []
+        cur.dev.append(i)
+        need = max(2, round(CHANGE_FRAMES_S / self.fp))
+        if len(cur.dev) < need:
+            return []
+        devs = [cur.midis[j] for j in cur.dev[-need:]]
+        if max(devs) - min(devs) >= CHANGE_SEMITONES or cur.dev[-need] != i - need + 1:
+            cur.dev = cur.dev[-1:]
+            return []
+        first = cur.dev[-need]
+        start_t = cur.times[first] - self.fp / 2
+        if cur.cause == "onset" and start_t - cur.onset_s < EARLY_CHANGE_S:
+            # the first frames still showed the previous note: drop them, keep the onset
+            del cur.times[:first], cur.midis[:first], cur.confs[:first], cur.levels[:first]
+            cur.dev, cur.ref = [], None
+            return []
+        # a pluck the level test rejected, just before the change, is the better onset time
+        near = [o for o in self._rejected if start_t - 0.12 <= o <= start_t + 0.02
+                and o > cur.onset_s + MIN_NOTE_S]
+        if near:
+            start_t = near[-1]
+            while first > 0 and cur.times[first - 1] >= start_t:
+                first -= 1
+        moved = (cur.times[first:], cur.midis[first:], cur.confs[first:], cur.levels[first:])
+        del cur.times[first:], cur.midis[first:], cur.confs[first:], cur.levels[first:]
+        out = self._start(start_t, "change")
+        for t, mm, c, lv in zip(*moved, strict=True):
+            self._add(t, mm, c, lv)
+        return out
+
+    # ------------------------------------------------------------------ notes
+    def _start(self, onset: float, cause: str) -> list[NoteEvent]:
+        out = self._close(onset) if self._cur is not None else []
+        self._cur = _Note(onset_s=max(0.0, onset), cause=cause)
+        self._quiet = 0
+        self._run = []
+        return out
+
+    def _close(self, end: float) -> list[NoteEvent]:
+        cur, self._cur = self._cur, None
+        self._quiet = 0
+        if cur is None or cur.reported:
+            return []
+        return self._report(cur, end)
+
+    def _report(self, cur: _Note, end: float) -> list[NoteEvent]:
+        cur.reported = True
+        event = self._judge(cur, max(end, cur.onset_s))
+        return [event] if event is not None else []
+
+    def _judge(self, n: _Note, end: float) -> NoteEvent | None:
+        dur = end - n.onset_s
+        levels = np.asarray(n.levels) if n.levels else np.array([-140.0])
+        peak = float(levels.max())
+        if peak < self.gate:
+            return None
+        skip = min(SKIP_S, 0.3 * dur)
+        settled = n.voiced(n.onset_s + skip)
+        allv = n.voiced(n.onset_s)
+        confs = np.asarray(n.confs)
+        frac_voiced = len(allv) / max(1, len(n.midis))
+        seg = self._segment_audio(n.onset_s + skip, end)
+        before = self._segment_audio(n.onset_s - 0.07, n.onset_s - 0.01)
+        if len(settled) < 2:
+            settled = allv
+        if len(settled) == 0 or frac_voiced < 0.3:
+            if n.cause != "onset" or dur < MIN_NOTE_S:
+                return None  # a flicker, not a pluck
+            kind = "unclear"
+            f0s = [self.a4 * 2 ** ((m - 69) / 12) for m in allv]
+            if f0s and peak >= self.gate + 12 and harmonic_share(seg, float(np.median(f0s)),
+                                                                 before=before) < POLY_SHARE:
+                kind = "polyphonic"
+            conf = float(np.median(confs)) if len(confs) else 0.0
+            return NoteEvent(n.onset_s, end, None, conf, kind, peak)  # type: ignore[arg-type]
+        midi = float(np.median(settled))
+        f0 = self.a4 * 2 ** ((midi - 69) / 12)
+        if peak >= self.gate + 12 and harmonic_share(seg, f0, before=before) < POLY_SHARE:
+            return NoteEvent(n.onset_s, end, None, float(np.median(confs)), "polyphonic", peak)
+        if self.refine:
+            better = refine_f0(seg, f0)
+            if better is not None and abs(1200 * math.log2(better / f0)) < 35:
+                midi = self._midi(better)
+        voiced_conf = confs[~np.isnan(np.asarray(n.midis))]
+        conf = float(np.median(voiced_conf)) * min(1.0, frac_voiced / 0.6)
+        return NoteEvent(n.onset_s, end, midi, round(conf, 4), "note", peak)
