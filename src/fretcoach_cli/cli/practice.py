@@ -84,6 +84,7 @@ def practice(
         raise UsageError("give either --input FILE or --device, not both")
     interactive = not (no_tui or as_json) and sys.stdout.isatty() and sys.stdin.isatty()
 
+    check_pitch_model(settings.pitch_model)
     source, kind, label = open_source(settings, input_file, fast=fast,
                                       channel=channel if input_file is not None else None)
     try:
@@ -113,7 +114,8 @@ def open_source(settings: Any, input_file: Path | None, *, fast: bool,
 
     if input_file is not None:
         src = FileSource(input_file, channel=channel, realtime=not fast)
-        src.open()
+        src.open()  # the engine opens it again on its own thread
+        src.close()
         return src, "file", str(input_file)
     mic = MicSource(settings.input_device or None, channel=int(settings.input_channel))
     try:
@@ -122,7 +124,18 @@ def open_source(settings: Any, input_file: Path | None, *, fast: bool,
         raise AudioError(f"cannot listen: {err.message}",
                          hint=f"connect a microphone or audio interface, or practise along "
                               f"to a recording: --input {example_path()}") from None
-    return mic, "mic", mic.label
+    label = mic.label
+    mic.close()
+    return mic, "mic", label
+
+
+def check_pitch_model(name: str) -> None:
+    """A pitch backend that cannot run here fails now, not inside the practice room."""
+    from fretcoach_cli.audio.pitch import status
+
+    state = status(name)
+    if not state.usable:
+        raise AudioError(f"pitch model {name!r} cannot run here: {state.detail}")
 
 
 def resolve_plan(settings: Any, spec: str) -> str:

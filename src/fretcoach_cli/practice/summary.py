@@ -33,7 +33,7 @@ def session_meta(options: Any) -> dict[str, Any]:
         "user": options.user,
         "scale_chosen": scale.display_name,
         "scale_root": scale.root_name,
-        "scale_type": scale.type_key,
+        "scale_type": scale.type_name,
         "bpm": options.bpm,
         "strictness": options.strictness,
         "sensitivity": options.sensitivity,
