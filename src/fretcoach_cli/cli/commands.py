@@ -13,6 +13,7 @@ _MODULES = (
     "fretcoach_cli.cli.history",
     "fretcoach_cli.cli.stats",
     "fretcoach_cli.cli.export",
+    "fretcoach_cli.cli.sync",
     "fretcoach_cli.cli.scales",
     "fretcoach_cli.cli.practice",
     "fretcoach_cli.cli.sessions",

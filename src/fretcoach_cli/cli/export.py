@@ -82,6 +82,34 @@ def import_(
                f"plans: {r.plans_inserted} new, {r.plans_updated} updated")
 
 
+def seed(
+    sessions: int = typer.Option(..., "--sessions", "-n", min=1, help="How many sessions."),
+    user: str | None = typer.Option(None, "--user", help="Seed this user (default: you)."),
+    notes: int = typer.Option(120, "--notes-per-session", min=1, help="Mean notes per session."),
+    random_seed: int = typer.Option(7, "--seed", help="Random seed (same seed, same data)."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was made as JSON."),
+) -> None:
+    """(Development) Add a realistic synthetic practice history, bulk-loaded with COPY."""
+    from fretcoach_cli.reports.dates import resolve_timezone
+    from fretcoach_cli.reports.seed import seed as run_seed
+    from fretcoach_cli.store import db_errors, open_database
+
+    settings = context.settings()
+    who = user or settings.user
+    tz = resolve_timezone(settings.timezone)
+    with open_database(settings) as db, db.connect(who) as conn, db_errors("seeding failed"):
+        result = run_seed(conn, user=who, sessions=sessions, notes_per_session=notes,
+                          timezone=tz, random_seed=random_seed)
+    if as_json:
+        dump_json(result.as_dict())
+        return
+    typer.echo(f"seeded {result.sessions} sessions, {result.notes} notes, {result.plans} plans, "
+               f"{result.replies} coach replies for {who} in {result.seconds:.1f} s")
+
+
 def register(app: typer.Typer) -> None:
+    from fretcoach_cli.cli.db import db_app
+
     app.command("export", rich_help_panel="History")(export)
     app.command("import", rich_help_panel="History")(import_)
+    db_app.command("seed")(seed)

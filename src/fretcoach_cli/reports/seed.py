@@ -140,14 +140,14 @@ def seed(conn: psycopg.Connection[Any], *, user: str, sessions: int,
     mean_abs_cents = np.maximum(1.5, 45 - 0.42 * pitch + rng.normal(0, 2, n))
     ioi_cv = np.maximum(0.02, 0.6 * (1 - timing / 100) + rng.normal(0, 0.02, n))
     statuses = np.where(rng.random(n) < 0.03, "interrupted", "completed")
-    session_ids = [uuid.UUID(bytes=rng.bytes(16), version=4) for _ in range(n)]
+    session_ids = [uuid.uuid4() for _ in range(n)]
 
     # --- plans: one every ~12 sessions, the following sessions follow it ----------------
     plan_every = 12
     plan_rows = []
     practice_ids: list[uuid.UUID | None] = [None] * n
     for p_start in range(0, n, plan_every):
-        pid = uuid.UUID(bytes=rng.bytes(16), version=4)
+        pid = uuid.uuid4()
         first = p_start
         follow = range(first, min(n, first + int(rng.integers(2, 6))))
         target = scales[int(scale_ix[first])].display_name
