@@ -163,3 +163,24 @@ def test_user_connections_refused_when_rls_cannot_apply(database: Database,
     db.security = security
     with pytest.raises(DatabaseError, match="row-level security cannot be enforced"):
         db.connect("alice")
+
+
+def test_status_warns_about_a_user_table_without_rls(database: Database) -> None:
+    """A later migration that forgets RLS on a table with user_id is reported, not hidden."""
+    from fretcoach_cli.store import migrations
+
+    name = f"rls_{uuid.uuid4().hex[:8]}"
+    with database.admin() as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    url = re.sub(r"/postgres\?", f"/{name}?", database.url, count=1)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrations.migrate(conn)
+            assert inspect_security(conn).ok
+            conn.execute("CREATE TABLE fretcoach.forgotten (user_id text, x int)")
+            security = inspect_security(conn)
+        assert not security.ok
+        assert security.problems == ["row-level security is not enabled+forced on forgotten"]
+    finally:
+        with database.admin() as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,6 +47,7 @@ def data_dir() -> Iterator[Path]:
     pid = postmaster_pid(pgdata)
     if pid is not None:  # never leave a server behind, even when the test failed
         _kill_tree(pid)
+    shutil.rmtree(path.parent, ignore_errors=True)
 
 
 def _kill_tree(pid: int) -> None:

@@ -234,17 +234,19 @@ def inspect_security(conn: psycopg.Connection[Any]) -> Security:
             (role,),
         ).fetchone()
         roles[role] = bool(row and row[0])
+    # every fretcoach table with a user_id column must have RLS enabled and forced
     tables = {
         name: bool(enabled and forced)
         for name, enabled, forced in conn.execute(
             "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'fretcoach' AND c.relkind = 'r' AND c.relname = ANY(%s)",
-            (list(USER_TABLES),),
+            "WHERE n.nspname = 'fretcoach' AND c.relkind = 'r' AND EXISTS ("
+            "  SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid "
+            "  AND a.attname = 'user_id' AND NOT a.attisdropped)"
         ).fetchall()
     }
     problems = []
-    for table in USER_TABLES:
+    for table in sorted(set(USER_TABLES) | set(tables)):
         if not tables.get(table):
             problems.append(f"row-level security is not enabled+forced on {table}")
     if roles[APP_ROLE]:
