@@ -244,19 +244,28 @@ def _classify_one(exc: BaseException) -> str | None:
 def classify_error(exc: BaseException) -> str | None:
     """"rate_limit", "server", "timeout", "connection", "auth", "not_found", "bad_request" or
     None (not a provider failure), looking through wrapped causes."""
+    for e in _chain_of(exc):
+        kind = _classify_one(e)
+        if kind is not None:
+            return kind
+    return None
+
+
+def _chain_of(exc: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
-        kind = _classify_one(cur)
-        if kind is not None:
-            return kind
+        yield cur
         cur = cur.__cause__ or cur.__context__
-    return None
 
 
 def describe_error(exc: BaseException, kind: str | None) -> str:
-    code, status = _status_of(exc)
+    """"rate_limit HTTP 429 RESOURCE_EXHAUSTED": the kind plus what the provider said."""
+    code, status = None, ""
+    for e in _chain_of(exc):
+        c, s = _status_of(e)
+        code, status = code or c, status or s
     parts = [kind or type(exc).__name__]
     if code:
         parts.append(f"HTTP {code}")
@@ -373,9 +382,11 @@ class TextStream:
                 continue
             self.source = link.spec.source
             self.text = first
+            finished = _finished(chunk)
             yield first
             try:
                 for chunk in iterator:
+                    finished = finished or _finished(chunk)
                     token = _chunk_text(chunk)
                     if token:
                         self.text += token
@@ -384,10 +395,21 @@ class TextStream:
                 self.truncated = True
                 self.attempts.append(chain._failure(link, exc, started))
                 return
+            if not finished:  # the connection ended before the model said it was done
+                self.truncated = True
+                self.attempts.append(Attempt(link.spec.label, False, "truncated",
+                                             "stream ended without a finish reason",
+                                             time.monotonic() - started))
+                return
             self.attempts.append(Attempt(link.spec.label, True,
                                          seconds=time.monotonic() - started))
             return
         raise AllLinksFailed(self.attempts)
+
+
+def _finished(chunk: Any) -> bool:
+    meta = getattr(chunk, "response_metadata", None) or {}
+    return bool(meta.get("finish_reason"))
 
 
 def _chunk_text(chunk: Any) -> str:
