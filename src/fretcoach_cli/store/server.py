@@ -171,6 +171,8 @@ def release_server(data_dir: Path) -> None:
     pgdata = pgdata_for(data_dir).resolve()
     server = server_mod.PostgresServer._instances.get(pgdata)
     if server is not None:
+        # a peer killed with SIGKILL must not keep the server alive after we leave
+        prune_dead_handles(pgdata, server_mod.PostgresServer._lock)
         server.cleanup()
         # cleanup() forgets the instance only when it stopped the server; forget it anyway so a
         # later ensure_server() registers this process again instead of reusing a dead handle
