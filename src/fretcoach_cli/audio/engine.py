@@ -241,17 +241,26 @@ class Analysis:
 
 def analyze_source(source: Any, *, pitch_model: str = "swift", a4: float = 440.0,
                    sensitivity: float = 0.5, models_dir: Path | None = None,
-                   backend: PitchBackend | None = None, block: int | None = None) -> Analysis:
-    """Feed a finite source through the live pipeline as fast as possible."""
+                   backend: PitchBackend | None = None, block: int | None = None,
+                   progress: Callable[[float, float], None] | None = None) -> Analysis:
+    """Feed a finite source through the live pipeline as fast as possible.
+
+    ``progress(done_s, total_s)`` is called about once per second of audio.
+    """
     backend = backend or get_backend(pitch_model, models_dir=models_dir)
     pipe = Pipeline(backend, a4=a4, sensitivity=sensitivity, keep_track=True)
     notes: list[NoteEvent] = []
     source.open()
+    total = float(getattr(source, "duration_s", 0.0) or 0.0)
+    next_report = 1.0
     try:
         while True:
             chunk = source.read(0.1)
             if chunk is None:
                 break
+            if progress is not None and pipe.position_s >= next_report:
+                progress(pipe.position_s, total)
+                next_report = pipe.position_s + 1.0
             if block:  # re-split (tests: block size must not matter)
                 for i in range(0, len(chunk), block):
                     notes += pipe.push(chunk[i:i + block])[0]
@@ -267,9 +276,10 @@ def analyze_source(source: Any, *, pitch_model: str = "swift", a4: float = 440.0
 
 def analyze_file(path: str | Path, *, pitch_model: str = "swift", a4: float = 440.0,
                  sensitivity: float = 0.5, channel: int | None = None,
-                 models_dir: Path | None = None) -> Analysis:
+                 models_dir: Path | None = None,
+                 progress: Callable[[float, float], None] | None = None) -> Analysis:
     """All notes of an audio file (for `fretcoach analyze` and the accuracy benchmark)."""
     from fretcoach_cli.audio.sources import FileSource
 
     return analyze_source(FileSource(path, channel=channel), pitch_model=pitch_model, a4=a4,
-                          sensitivity=sensitivity, models_dir=models_dir)
+                          sensitivity=sensitivity, models_dir=models_dir, progress=progress)

@@ -78,7 +78,7 @@ class OnsetDetector:
             self._pending.append(item)
             if len(self._pending) < 3:
                 continue
-            (h0, od0, _), (h1, od1, db1), (_, od2, db2) = self._pending[-3:]
+            (_h0, od0, _), (h1, od1, db1), (_, od2, db2) = self._pending[-3:]
             self._pending = self._pending[-2:]
             history = list(self._od)
             self._od.append(od1)

@@ -49,7 +49,7 @@ def _pick_channel(data: np.ndarray, channel: int | None, channels: int, what: st
 def _check_channel(channel: int | None, channels: int, what: str) -> None:
     if channel is not None and not 1 <= channel <= channels:
         raise UsageError(f"channel {channel} does not exist in {what}",
-                         hint=f"it has {channels} channel{'s' if channels != 1 else ''} (1–{channels})")
+                         hint=f"it has {channels} channel(s): 1–{channels}")
 
 
 class _Pacer:
@@ -98,9 +98,16 @@ class FileSource:
         self.channels = 0
         self.frames = 0
 
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.source_rate if self.source_rate else 0.0
+
     def open(self) -> None:
+        """Open and validate the file (idempotent: the CLI opens early to fail fast)."""
         import soundfile as sf
 
+        if self._sf is not None or self._done:
+            return
         p = self.path
         if not p.exists():
             raise NotFoundError(f"audio file not found: {p}")
@@ -121,7 +128,7 @@ class FileSource:
         self.source_rate, self.channels, self.frames = f.samplerate, f.channels, f.frames
         self._res = StreamResampler(f.samplerate, MODEL_RATE)
         # read at least one block of 64 ms of *source* audio at a time
-        self._block_in = max(self._block_in, int(round(f.samplerate * BLOCK / MODEL_RATE)))
+        self._block_in = max(self._block_in, round(f.samplerate * BLOCK / MODEL_RATE))
 
     def _check(self, f: Any) -> None:
         name = self.path.name
@@ -204,11 +211,15 @@ class ArraySource:
             raise AudioError(f"unsupported sample rate {rate} Hz")
         self.audio, self.source_rate = audio, int(rate)
         self.rate, self.label, self.realtime = MODEL_RATE, label, realtime
-        self._block = max(block, int(round(rate * block / MODEL_RATE)))
+        self._block = max(block, round(rate * block / MODEL_RATE))
         self._pos = 0
         self._res = StreamResampler(rate, MODEL_RATE)
         self._pacer = _Pacer()
         self._flushed = False
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.audio) / self.source_rate
 
     def open(self) -> None:
         pass
@@ -341,6 +352,9 @@ class MicSource:
         self.device: dict[str, Any] = {}
 
     def open(self) -> None:
+        """Find the device and start capturing (idempotent)."""
+        if self._stream is not None:
+            return
         sd = import_sounddevice()
         dev = resolve_device(self.device_spec, input_devices(sd))
         _check_channel(self.channel, dev["channels"], f"device {dev['name']!r}")

@@ -31,7 +31,7 @@ def pluck(freq: float, duration_s: float, *, rate: int = MODEL_RATE, amp: float 
           t60_s: float = 2.0, brightness: float = 0.5, seed: int = 0) -> np.ndarray:
     """One Karplus–Strong pluck with an allpass fractional delay (exact tuning)."""
     rng = np.random.default_rng(seed)
-    n = max(1, int(round(duration_s * rate)))
+    n = max(1, round(duration_s * rate))
     # The averaging filter adds half a sample of delay; the allpass supplies the fraction.
     period = rate / freq
     decay = 10.0 ** (-3.0 / (t60_s * freq))  # per trip round the loop: same T60 for any pitch
@@ -42,7 +42,7 @@ def pluck(freq: float, duration_s: float, *, rate: int = MODEL_RATE, amp: float 
     burst = rng.uniform(-1.0, 1.0, delay)
     # a softer pick: smooth the excitation a little (brightness 1 = raw noise)
     if brightness < 1.0:
-        k = max(1, int(round((1.0 - brightness) * 4)))
+        k = max(1, round((1.0 - brightness) * 4))
         burst = np.convolve(burst, np.ones(k) / k, mode="same")
     burst -= burst.mean()
     buf = np.concatenate([burst, np.zeros(1)])
@@ -73,9 +73,9 @@ def render(notes: list[Pluck], *, rate: int = MODEL_RATE, tail_s: float = 0.3,
            noise_db: float | None = None, seed: int = 0, a4: float = 440.0) -> np.ndarray:
     """Mix plucks into one mono track; optional white noise at ``noise_db`` dBFS RMS."""
     end = max((p.onset_s + p.duration_s for p in notes), default=0.0) + tail_s
-    out = np.zeros(int(round(end * rate)) + 1, dtype=np.float32)
+    out = np.zeros(round(end * rate) + 1, dtype=np.float32)
     for i, p in enumerate(notes):
-        start = int(round(p.onset_s * rate))
+        start = round(p.onset_s * rate)
         tone = pluck(midi_hz(p.midi, a4), p.duration_s, rate=rate, amp=p.amp, seed=seed + i)
         out[start:start + len(tone)] += tone
     if noise_db is not None:
