@@ -171,3 +171,21 @@ def test_two_processes_cold_start_at_once(data_dir: Path) -> None:
         assert proc.returncode == 0, stderr
         assert json.loads(stdout)["migration_level"] >= 1
     assert _wait_gone((data_dir / "pg").resolve())
+
+
+def test_last_survivor_stops_the_server_after_a_peer_was_killed(data_dir: Path) -> None:
+    first, second = _holder(data_dir), _holder(data_dir)
+    pgdata = (data_dir / "pg").resolve()
+    try:
+        assert sorted(handle_pids(pgdata)) == sorted([first.pid, second.pid])
+        first.kill()
+        first.wait(timeout=10)
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    finally:
+        for proc in (first, second):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert _wait_gone(pgdata), "the surviving process must drop the dead peer and stop"
+    assert handle_pids(pgdata) == []

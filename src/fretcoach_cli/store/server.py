@@ -18,6 +18,7 @@ PID and the last one stops the server. Its traps, handled here:
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -116,6 +117,7 @@ def postmaster_pid(pgdata: Path) -> int | None:
 
 
 _installed_signals = False
+_exit_pruning: set[Path] = set()
 
 
 def _exit_on_signal(signum: int, _frame: Any) -> None:
@@ -154,6 +156,9 @@ def ensure_server(data_dir: Path) -> EmbeddedServer:
         prune_dead_handles(pgdata, server_mod.PostgresServer._lock)
         running_before = postmaster_pid(pgdata) is not None
         server = lib.get_server(pgdata)
+        if pgdata not in _exit_pruning:  # atexit is LIFO: runs before the library's cleanup
+            _exit_pruning.add(pgdata)
+            atexit.register(prune_dead_handles, pgdata, server_mod.PostgresServer._lock)
         uri = server.get_uri()
         pid = server.get_pid()
     except Exception as exc:  # subprocess errors, timeouts, permission problems, asserts
