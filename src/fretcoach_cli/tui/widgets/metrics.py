@@ -52,6 +52,10 @@ class MetricBars(Widget):
 
     rows: reactive[tuple[MetricRow, ...]] = reactive(tuple)
     window_label: reactive[str] = reactive("last 20 notes")
+    updates = 0  # how often the figures changed (tests and the TUI benchmark read it)
+
+    def watch_rows(self) -> None:
+        self.updates += 1
 
     def render(self) -> Text:
         label_w = max((len(r.label) for r in self.rows), default=10) + 1

@@ -1,0 +1,92 @@
+"""The practice room driven by Pilot with a real recording, real engine and real PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fretcoach_cli import config
+from fretcoach_cli.audio.engine import analyze_file
+from fretcoach_cli.audio.sources import FileSource
+from fretcoach_cli.music.scales import parse_scale
+from fretcoach_cli.practice.recorder import SessionRecorder
+from fretcoach_cli.practice.runner import PracticeOptions, PracticeSession
+from fretcoach_cli.practice.store_sink import sink_factory
+from fretcoach_cli.store import Sessions
+from fretcoach_cli.tui.app import PracticeApp
+from fretcoach_cli.tui.screens.summary import SummaryScreen
+from fretcoach_cli.tui.widgets import MetricBars, NoteFeed, SessionHeader
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "a_minor_pentatonic_clean.flac"
+SCALE = parse_scale("A minor pentatonic")
+
+
+async def wait_until(pilot, condition, timeout: float = 60.0) -> None:
+    """Let the app run until ``condition()`` holds (fails the test after ``timeout`` s)."""
+    waited = 0.0
+    while not condition():
+        await pilot.pause(0.05)
+        waited += 0.05
+        assert waited < timeout, "condition never became true"
+
+
+def make_session(user: str, journal: Path, *, realtime: bool = False) -> PracticeSession:
+    settings = config.load().with_overrides(user=user)
+    options = PracticeOptions(scale=SCALE, user=user, source_kind="file",
+                              source_label=EXAMPLE.name)
+    recorder = SessionRecorder(sink_factory(settings), journal)
+    return PracticeSession(options, FileSource(EXAMPLE, realtime=realtime), recorder=recorder)
+
+
+async def test_notes_flow_in_and_q_saves_exactly_what_was_heard(database, conn, user_id,
+                                                                tmp_path):
+    session = make_session(user_id, tmp_path)
+    app = PracticeApp(session, coach=False, finish_on_end=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, session.input_done.is_set)
+        await pilot.pause()
+        feed, bars = app.query_one(NoteFeed), app.query_one(MetricBars)
+        assert feed.count == len(session.events) > 40
+        assert bars.updates > 40  # the bars moved with the notes
+        assert all(r.session is not None for r in bars.rows)
+        assert app.query_one(SessionHeader).elapsed_s == pytest.approx(session.position_s)
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        await pilot.press("q")
+    result = app.return_value
+    assert result is not None and result.saved
+    row = Sessions(conn).require(result.session_id)
+    assert row.status == "completed" and row.scale_chosen == "A minor pentatonic"
+    stored = Sessions(conn).notes(result.session_id)
+    expected = analyze_file(EXAMPLE).notes
+    assert len(stored) == len(expected)
+    for got, want in zip(stored, expected, strict=True):
+        assert got.kind == want.kind
+        assert got.onset_s == pytest.approx(want.onset_s, abs=1e-5)
+        assert (got.midi is None) == (want.midi is None)
+        if want.midi is not None:
+            assert got.midi == pytest.approx(want.midi, abs=1e-9)
+
+
+async def test_space_pauses_the_engine_and_the_clock(database, user_id, tmp_path):
+    session = make_session(user_id, tmp_path, realtime=True)
+    app = PracticeApp(session, coach=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: session.engine is not None
+                         and session.engine.position_s > 0.5)
+        await pilot.press("space")
+        assert session.engine.paused and session.state == "paused"
+        await pilot.pause(0.3)  # a block already in flight may still land
+        frozen = session.engine.position_s
+        await pilot.pause(0.8)
+        assert session.engine.position_s == frozen
+        assert app.query_one(SessionHeader).state == "paused"
+        await pilot.press("space")
+        await wait_until(pilot, lambda: session.engine.position_s > frozen + 0.2)
+        assert app.query_one(SessionHeader).state == "recording"
+        await pilot.press("ctrl+c")  # like q: finish and save
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        await pilot.press("enter")
+    assert app.return_value.saved
+    assert app.return_value.duration_s < 30  # stopped early, not at the end of the file
