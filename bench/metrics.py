@@ -169,6 +169,7 @@ class ClipScore:
     rca_frames: int = 0
     octave_errors: int = 0
     cents_errors: list[float] = field(default_factory=list)
+    cents_signed: list[float] = field(default_factory=list)
     onset_errors_ms: list[float] = field(default_factory=list)
     in_scale_true: float | None = None
     in_scale_est: float | None = None
@@ -225,7 +226,8 @@ def score_clip(
     note_pairs = match(ref_on, est_on, onset_tol=onset_tol, ref_midi=ref_midi, est_midi=est_midi,
                        pitch_tol_cents=pitch_tol_cents)  # fmt: skip
     s.note_matches = len(note_pairs)
-    s.cents_errors = [abs(est_midi[j] - ref_midi[i]) * 100.0 for i, j in note_pairs]  # type: ignore[operator]
+    s.cents_signed = [(est_midi[j] - ref_midi[i]) * 100.0 for i, j in note_pairs]  # type: ignore[operator]
+    s.cents_errors = [abs(c) for c in s.cents_signed]
     for i, j in on_pairs:
         m = est_midi[j]
         if m is None:
@@ -280,6 +282,9 @@ def aggregate(scores: Sequence[ClipScore]) -> dict[str, Any]:
         "rca": sum(s.rca_frames for s in scores) / voiced if voiced else None,
         "mean_abs_cents": float(np.mean(cents)) if cents else None,
         "p95_abs_cents": float(np.percentile(cents, 95)) if cents else None,
+        "cents_bias": float(np.median([c for s in scores for c in s.cents_signed]))
+        if cents
+        else None,
         "onset_bias_ms": float(np.median(onset_err)) if onset_err else None,
         "onset_mad_ms": float(np.median(np.abs(np.asarray(onset_err) - np.median(onset_err))))
         if onset_err

@@ -1,0 +1,199 @@
+"""Accuracy benchmark: the engine against rendered ground truth, per category and overall.
+
+    python bench/accuracy.py                      # swift, whole devset (built if missing)
+    python bench/accuracy.py --model crepe        # the CREPE backend (slow: ~2-4 s per audio s)
+    python bench/accuracy.py --category low --category noisy10 --per-clip
+    python bench/accuracy.py --examples           # also the committed examples/ recordings
+    python bench/accuracy.py --json > result.json
+
+Columns (definitions in bench/metrics.py): onset P/R/F1 (±50 ms, one-to-one), note F1
+(onset ±50 ms and pitch within 50 cents), RPA/RCA (frames within 50 cents, chroma), mean and
+95th-percentile |cents| error of matched notes, octave errors, |in-scale ratio error|,
+|IOI-CV error|, median onset bias (detected − true, ms) and the CPU seconds per audio second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import devset
+import metrics
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _analyze(path: Path, model: str, sensitivity: float) -> tuple[Any, float]:
+    from fretcoach_cli.audio.engine import analyze_file
+
+    t0 = time.process_time()
+    analysis = analyze_file(path, pitch_model=model, sensitivity=sensitivity)
+    return analysis, time.process_time() - t0
+
+
+def _frames(analysis: Any) -> tuple[Any, Any] | None:
+    times = getattr(analysis, "times", None)
+    f0 = getattr(analysis, "f0", None)
+    if times is None or f0 is None or len(times) == 0:
+        return None
+    return times, f0
+
+
+def score_chords(truth: dict, events: list[Any], tol: float = metrics.ONSET_TOL_S) -> dict:
+    """For polyphonic truth: how many strums were reported as one polyphonic event, and how
+    many single-pitch notes were (wrongly) reported inside the chords."""
+    notes = truth["notes"]
+    chord_on = [min(notes[i]["onset_s"] for i in c) for c in truth["chords"]]
+    chord_off = [max(notes[i]["offset_s"] for i in c) for c in truth["chords"]]
+    poly = [e for e in events if getattr(e, "kind", "note") == "polyphonic"]
+    pairs = metrics.match(chord_on, [e.onset_s for e in poly], onset_tol=tol)
+    inside = [
+        e for e in events
+        if metrics.event_midi(e) is not None
+        and any(on - tol <= e.onset_s <= off for on, off in zip(chord_on, chord_off, strict=True))
+    ]  # fmt: skip
+    return {"chords": len(chord_on), "detected_polyphonic": len(pairs),
+            "single_notes_inside_chords": len(inside)}  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> dict:
+    items: list[tuple[str, str, Path, dict]] = []
+    if not args.examples_only:
+        manifest = devset.build(quiet=not args.verbose)
+        root = devset.OUT
+        for c in manifest["clips"]:
+            if args.category and c["category"] not in args.category:
+                continue
+            truth = json.loads((root / c["truth"]).read_text())
+            items.append((c["name"], c["category"], root / c["audio"], truth))
+    if args.examples or args.examples_only:
+        for tpath in sorted(EXAMPLES.glob("*.truth.json")):
+            name = tpath.name.removesuffix(".truth.json")
+            truth = json.loads(tpath.read_text())
+            items.append((name, "examples", EXAMPLES / f"{name}.flac", truth))
+    if args.limit:
+        items = items[: args.limit]
+    if not items:
+        raise SystemExit("no clips selected")
+
+    scores: list[metrics.ClipScore] = []
+    chords: list[dict] = []
+    for name, category, path, truth in items:
+        analysis, cpu = _analyze(path, args.model, args.sensitivity)
+        if truth.get("polyphonic"):
+            c = {"name": name, **score_chords(truth, analysis.notes)}
+            chords.append(c)
+            if args.verbose:
+                print(f"  {name}: {c}", file=sys.stderr)
+            continue
+        s = metrics.score_clip(truth, analysis.notes, name=name, category=category,
+                               frames=_frames(analysis))  # fmt: skip
+        s.cpu_s = cpu
+        scores.append(s)
+        if args.verbose:
+            print(f"  {name:28s} onset F1 {s.onset_f1:.3f}  note F1 {s.note_f1:.3f}  "
+                  f"events {s.n_est}/{s.n_ref}  cpu {cpu:.1f} s", file=sys.stderr)  # fmt: skip
+
+    categories = [
+        c for c in (*devset.CATEGORIES, "examples") if any(s.category == c for s in scores)
+    ]
+    table = {c: metrics.aggregate([s for s in scores if s.category == c]) for c in categories}
+    table["overall"] = metrics.aggregate(scores)
+    doc: dict[str, Any] = {"model": args.model, "sensitivity": args.sensitivity,
+                           "categories": table}  # fmt: skip
+    if chords:
+        doc["chords"] = chords
+    if args.per_clip:
+        doc["clips"] = [
+            {"name": s.name, "category": s.category, "ref": s.n_ref, "est": s.n_est,
+             "onset_f1": s.onset_f1, "note_f1": s.note_f1,
+             "rpa": s.rpa_frames / s.voiced_frames if s.voiced_frames else None,
+             "mean_abs_cents": sum(s.cents_errors) / len(s.cents_errors) if s.cents_errors
+             else None, "octave_errors": s.octave_errors, "in_scale_err": s.in_scale_err,
+             "ioi_cv_err": s.ioi_cv_err}
+            for s in scores
+        ]  # fmt: skip
+    return doc
+
+
+def _f(x: Any, fmt: str) -> str:
+    return "-" if x is None else format(x, fmt)
+
+
+# (header, aggregate key, format) of each table column
+COLUMNS = [
+    ("clips", "clips", "5d"), ("notes", "ref_notes", "5d"), ("on P", "onset_p", "6.3f"),
+    ("on R", "onset_r", "6.3f"), ("on F1", "onset_f1", "6.3f"), ("noteF1", "note_f1", "6.3f"),
+    ("RPA", "rpa", "6.3f"), ("RCA", "rca", "6.3f"), ("|c|", "mean_abs_cents", "5.1f"),
+    ("p95c", "p95_abs_cents", "5.1f"), ("bias¢", "cents_bias", "+5.1f"),
+    ("oct", "octave_errors", "4d"), ("scaleE", "in_scale_err", "6.3f"),
+    ("cvE", "ioi_cv_err", "6.3f"), ("biasms", "onset_bias_ms", "+6.1f"),
+    ("xRT", "realtime_factor", "6.3f"),
+]  # fmt: skip
+
+
+def print_table(doc: dict) -> None:
+    widths = [len(format(0, fmt.replace("+", ""))) + ("+" in fmt) for _, _, fmt in COLUMNS]
+    head = f"{'category':10s} " + " ".join(
+        f"{h:>{w}s}" for (h, _, _), w in zip(COLUMNS, widths, strict=True)
+    )
+    print(f"accuracy — model {doc['model']}, sensitivity {doc['sensitivity']}")
+    print(head)
+    print("-" * len(head))
+    for name, agg in doc["categories"].items():
+        if name == "overall":
+            print("-" * len(head))
+        cells = [
+            f"{_f(agg[key], fmt):>{w}s}" for (_, key, fmt), w in zip(COLUMNS, widths, strict=True)
+        ]
+        print(f"{name:10s} " + " ".join(cells))
+    for c in doc.get("chords", []):
+        print(
+            f"chords {c['name']}: {c['detected_polyphonic']}/{c['chords']} strums reported as "
+            f"polyphonic, {c['single_notes_inside_chords']} single notes inside chords"
+        )
+    for c in doc.get("clips", []):
+        print(
+            f"  {c['name']:28s} on F1 {c['onset_f1']:.3f} note F1 {c['note_f1']:.3f} "
+            f"RPA {_f(c['rpa'], '.3f')} |c| {_f(c['mean_abs_cents'], '.1f')} "
+            f"events {c['est']}/{c['ref']}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Engine accuracy on the rendered devset.")
+    p.add_argument("--model", default="swift", choices=("swift", "crepe"))
+    p.add_argument("--sensitivity", type=float, default=0.5)
+    p.add_argument("--category", action="append", choices=devset.CATEGORIES)
+    p.add_argument("--examples", action="store_true", help="also score examples/")
+    p.add_argument("--examples-only", action="store_true", help="score only examples/")
+    p.add_argument("--limit", type=int, default=0, help="first N clips only")
+    p.add_argument("--per-clip", action="store_true", help="add one line per clip")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
+    args = p.parse_args(argv)
+    try:
+        import fretcoach_cli.audio.engine  # noqa: F401
+    except ImportError as exc:
+        print(f"the audio engine is not available: {exc}", file=sys.stderr)
+        return 2
+    try:
+        doc = run(args)
+    except Exception as exc:  # a backend without weights, a missing fluidsynth, ...
+        print(f"accuracy benchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(doc, indent=1))
+    else:
+        print_table(doc)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
