@@ -93,8 +93,10 @@ def test_notes_cannot_point_at_another_users_session(database: Database) -> None
     _fill(database, b)
     with database.connect(b) as conn:
         b_session = Sessions(conn).list()[0].session_id
-    with database.connect(a) as conn, pytest.raises(psycopg.errors.ForeignKeyViolation):
+    with database.connect(a) as conn, pytest.raises(DatabaseError) as info:
         Sessions(conn).add_notes(b_session, [NoteRecord(5, NOTE)])
+    assert isinstance(info.value.__cause__, psycopg.errors.ForeignKeyViolation)
+    assert str(info.value).startswith("sessions add_notes failed: ")
     with database.connect(a) as conn:
         assert Sessions(conn).get(b_session) is None
         assert Sessions(conn).delete(b_session) is False

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 from fretcoach_cli.errors import NotFoundError, UsageError
-from fretcoach_cli.store.rows import as_uuid, columns, jsonb
+from fretcoach_cli.store.rows import as_uuid, columns, jsonb, translate_errors
 
 if TYPE_CHECKING:
     import psycopg
@@ -32,6 +32,7 @@ class PlanRow:
     updated_at: datetime
 
 
+@translate_errors("plans")
 class Plans:
     """Create, read and progress practice plans of the connection's user."""
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from collections.abc import Mapping
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
-from fretcoach_cli.errors import UsageError
+from fretcoach_cli.errors import DatabaseError, UsageError
 
 
 def json_safe(value: Any) -> Any:
@@ -67,3 +68,39 @@ def as_uuid(value: UUID | str, what: str = "id") -> UUID:
         return UUID(str(value))
     except ValueError:
         raise UsageError(f"{value!r} is not a valid {what}") from None
+
+
+_C = TypeVar("_C", bound=type)
+
+
+def translate_errors(what: str) -> Any:
+    """Class decorator: psycopg errors from public methods become one-line DatabaseErrors.
+
+    The connection is rolled back first (unless autocommit), so the caller can go on using it.
+    The original error stays attached as ``__cause__`` for ``--debug``.
+    """
+
+    def wrap(method: Any) -> Any:
+        @functools.wraps(method)
+        def inner(self: Any, *args: Any, **kwargs: Any) -> Any:
+            import psycopg
+
+            try:
+                return method(self, *args, **kwargs)
+            except psycopg.Error as exc:
+                conn = getattr(self, "conn", None)
+                if conn is not None and not conn.closed and not conn.autocommit:
+                    conn.rollback()
+                text = str(exc).strip()
+                line = text.splitlines()[0] if text else type(exc).__name__
+                raise DatabaseError(f"{what} {method.__name__} failed: {line}") from exc
+
+        return inner
+
+    def decorate(cls: _C) -> _C:
+        for name, value in list(vars(cls).items()):
+            if callable(value) and not name.startswith("_"):
+                setattr(cls, name, wrap(value))
+        return cls
+
+    return decorate

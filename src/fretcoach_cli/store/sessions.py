@@ -21,7 +21,7 @@ from uuid import UUID
 
 from fretcoach_cli.errors import NotFoundError, UsageError
 from fretcoach_cli.events import NoteEvent
-from fretcoach_cli.store.rows import as_uuid, columns, finite, jsonb
+from fretcoach_cli.store.rows import as_uuid, columns, finite, jsonb, translate_errors
 
 if TYPE_CHECKING:
     import psycopg
@@ -147,6 +147,7 @@ def _note_name(midi: float | None) -> str | None:
     return f"{_SHARP_NAMES[n % 12]}{n // 12 - 1}"
 
 
+@translate_errors("sessions")
 class Sessions:
     """Repository over fretcoach.sessions / session_notes on a user-scoped connection."""
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from fretcoach_cli.store.rows import json_safe, jsonb
+from fretcoach_cli.store.rows import json_safe, jsonb, translate_errors
 
 if TYPE_CHECKING:
     import psycopg
 
 
+@translate_errors("user settings")
 class Users:
     """Get and set the connection's user's stored settings."""
 
