@@ -68,20 +68,22 @@ def stats(
     draw = (sys.stdout.isatty() if charts is None else charts) and not (as_json or as_csv)
     weekly: list[Any] = []
     daily: dict[Any, float] = {}
+    chart_end = None
     with user_connection() as conn:
         result = practice_stats(conn, flt, by=by)
         if draw and result.totals.sessions:
             weekly = result.buckets if by == "week" else buckets(conn, flt, "week")
-            end = result.today
-            first = end - timedelta(days=end.weekday()) - timedelta(weeks=HEAT_WEEKS - 1)
-            daily = daily_seconds(conn, flt, first, end)
+            chart_end = _chart_end(result.today, flt)
+            first = (chart_end - timedelta(days=chart_end.weekday())
+                     - timedelta(weeks=HEAT_WEEKS - 1))
+            daily = daily_seconds(conn, flt, first, chart_end)
     if as_json:
         dump_json(result.to_dict())
         return
     if as_csv:
         _write_csv(result)
         return
-    _print(result, weekly, daily, draw)
+    _print(result, weekly, daily, draw, chart_end or result.today)
 
 
 def _write_csv(result: PracticeStats) -> None:
@@ -106,14 +108,14 @@ def _arrow(change: float | None) -> str:
 
 
 def _print(result: PracticeStats, weekly: list[Any], daily: dict[Any, float],
-           draw: bool) -> None:
+           draw: bool, chart_end: Any) -> None:
     from rich.table import Table
 
     from fretcoach_cli.reports.charts import bar, heat_map_text, sparkline
 
     out = console()
     t = result.totals
-    week_starts, weeks = _weeks(weekly, result.today, TREND_WEEKS)
+    week_starts, weeks = _weeks(weekly, chart_end, TREND_WEEKS)
     if not t.sessions:
         console(stderr=True).print("no sessions in this period")
         return
@@ -187,8 +189,16 @@ def _print(result: PracticeStats, weekly: list[Any], daily: dict[Any, float],
             out.print(f"  {iso.year}-W{iso.week:02d}  [green]{bar(secs, peak, 40):<40}[/] "
                       f"{fmt_duration(secs):>8}")
         out.print(f"\n[bold]calendar[/] (last {HEAT_WEEKS} weeks, darker = longer)")
-        for line in heat_map_text(daily, end=result.today, weeks=HEAT_WEEKS):
+        for line in heat_map_text(daily, end=chart_end, weeks=HEAT_WEEKS):
             out.print(f"  [green]{line}[/]")
+
+
+def _chart_end(today: Any, flt: Any) -> Any:
+    """Charts end today, or on the last day of a period that ended before today."""
+    if flt is not None and flt.period.end is not None:
+        last = (flt.period.end - timedelta(microseconds=1)).date()
+        return min(today, last)
+    return today
 
 
 def _weeks(weekly: list[Any], today: Any, count: int) -> tuple[list[Any], list[Any]]:
