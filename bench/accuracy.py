@@ -8,8 +8,10 @@
 
 Columns (definitions in bench/metrics.py): onset P/R/F1 (±50 ms, one-to-one), note F1
 (onset ±50 ms and pitch within 50 cents), RPA/RCA (frames within 50 cents, chroma), mean and
-95th-percentile |cents| error of matched notes, octave errors, |in-scale ratio error|,
-|IOI-CV error|, median onset bias (detected − true, ms) and the CPU seconds per audio second.
+95th-percentile |cents| error of matched notes, their median signed error against the settled
+pitch (bias¢) and against the pitch heard during the pluck (atk¢), octave errors,
+|in-scale ratio error|, |IOI-CV error|, median onset bias (detected − true, ms) and the CPU
+seconds per audio second (xRT).
 """
 
 from __future__ import annotations
@@ -132,6 +134,7 @@ COLUMNS = [
     ("on R", "onset_r", "6.3f"), ("on F1", "onset_f1", "6.3f"), ("noteF1", "note_f1", "6.3f"),
     ("RPA", "rpa", "6.3f"), ("RCA", "rca", "6.3f"), ("|c|", "mean_abs_cents", "5.1f"),
     ("p95c", "p95_abs_cents", "5.1f"), ("bias¢", "cents_bias", "+5.1f"),
+    ("atk¢", "attack_cents_bias", "+5.1f"),
     ("oct", "octave_errors", "4d"), ("scaleE", "in_scale_err", "6.3f"),
     ("cvE", "ioi_cv_err", "6.3f"), ("biasms", "onset_bias_ms", "+6.1f"),
     ("xRT", "realtime_factor", "6.3f"),

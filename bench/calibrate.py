@@ -7,7 +7,9 @@ Renders every key E2–E6 (MIDI 40–88) of each GM guitar program as an isolate
 - tuning: the settled pitch by a long-window YIN period (what pitch trackers and ears follow)
   against equal temperament at A4 = 440 Hz, in cents — this is what the renderer corrects;
   for reference also the first partial (FFT peak: differs by 1–10 cents where the tone is
-  inharmonic or distorted) and the pitch of the first 0.2 s (plucks start sharp).
+  inharmonic or distorted);
+- attack: the pitch over 0.05–0.35 s after the onset minus the settled pitch (plucks start
+  sharp; a short note never reaches its settled pitch).
 
 Writes ``bench/soundfont_calibration.json`` (used by ``render.py`` to pre-compensate) and
 prints a summary. ``--verify`` re-renders *with* the correction and prints the residuals.
@@ -62,7 +64,7 @@ def measure_note(audio: np.ndarray, onset: float, midi: float) -> dict:
     start = 0.3 if end >= 0.75 else 0.08
     end = max(end, start + 0.15)
     seg = audio[int((audible + start) * sr) : int((audible + end) * sr)]
-    early = audio[int((audible + 0.03) * sr) : int((audible + 0.23) * sr)]
+    early = audio[int((audible + 0.05) * sr) : int((audible + 0.35) * sr)]
     f_fft = f0ref.fundamental_hz(seg, sr, nominal)
     f_yin = f0ref.yin_hz(seg, sr, nominal)
     f_early = f0ref.yin_hz(early, sr, nominal, search_cents=120)
@@ -136,12 +138,13 @@ def main(argv: list[str] | None = None) -> int:
         "soundfont": str(render.SOUNDFONT),
         "method": "uncorrected render of keys 40-88, velocity 96; latency = note-on to 1 ms RMS "
         "envelope at -20 dB of early peak; tuning = settled YIN period vs 12-TET, A4=440 "
-        "(partial_cents = first partial by FFT, for reference)",
+        "(partial_cents = first partial by FFT, for reference); attack_minus_settled_cents = YIN "
+        "pitch over 0.05-0.35 s after the onset minus the settled pitch",
         "latency_s": {},
         "latency_ms_by_key": {},
         "tuning_cents": {},
         "partial_cents": {},
-        "early_minus_settled_cents": {},
+        "attack_minus_settled_cents": {},
     }
     for prog in PROGRAMS:
         rows = measure_program(prog, calibrated=False)
@@ -156,13 +159,14 @@ def main(argv: list[str] | None = None) -> int:
         doc["partial_cents"][str(prog)] = {
             str(r["key"]): round(r["cents_partial"], 2) for r in rows
         }
-        doc["early_minus_settled_cents"][str(prog)] = round(
-            statistics.median(r["cents_early_yin"] - r["cents_yin"] for r in rows), 2
-        )
+        doc["attack_minus_settled_cents"][str(prog)] = {
+            str(r["key"]): round(r["cents_early_yin"] - r["cents_yin"], 2) for r in rows
+        }
         print(f"{name:15s} latency ms:     {_summary(rows, 'latency_ms')}")
         print(f"{'':15s} tuning (YIN):     {_summary(rows, 'cents_yin')}")
         print(f"{'':15s} first partial:    {_summary(rows, 'cents_partial')}")
-        print(f"{'':15s} early - settled:  {doc['early_minus_settled_cents'][str(prog)]:+.2f}")
+        rows_attack = [{"d": r["cents_early_yin"] - r["cents_yin"]} for r in rows]
+        print(f"{'':15s} attack - settled: {_summary(rows_attack, 'd')}")
     args.out.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {args.out}")
     return 0

@@ -14,7 +14,11 @@ Definitions (the same as mir_eval's transcription metrics where they overlap):
 - **RPA** (raw pitch accuracy): share of truly voiced frames (inside a true note, after the
   first 30 ms of attack and before the last 20 ms) whose estimated f0 is within 50 cents;
   an unvoiced estimate (f0 ≤ 0 or NaN) counts as a miss. **RCA** ignores octaves.
-- **cents error**: mean |detected − true| in cents over note-F1 matches.
+- **cents error**: mean |detected − true| in cents over note-F1 matches, against the settled
+  pitch (``midi``); its signed median is ``cents_bias``. ``attack_cents_bias`` is the same
+  against the pitch heard in the first 0.05–0.35 s (truth ``attack_cents``: plucks start a
+  few cents sharp and short notes never settle), so a tracker's own bias can be told apart
+  from the instrument's.
 - **octave errors**: onset-matched pairs whose pitch differs by a whole number (≠ 0) of
   octaves within 50 cents.
 - **in-scale ratio / IOI CV errors**: |figure(detected) − figure(truth)|, with in-scale
@@ -170,6 +174,7 @@ class ClipScore:
     octave_errors: int = 0
     cents_errors: list[float] = field(default_factory=list)
     cents_signed: list[float] = field(default_factory=list)
+    attack_signed: list[float] = field(default_factory=list)
     onset_errors_ms: list[float] = field(default_factory=list)
     in_scale_true: float | None = None
     in_scale_est: float | None = None
@@ -228,6 +233,12 @@ def score_clip(
     s.note_matches = len(note_pairs)
     s.cents_signed = [(est_midi[j] - ref_midi[i]) * 100.0 for i, j in note_pairs]  # type: ignore[operator]
     s.cents_errors = [abs(c) for c in s.cents_signed]
+    # against the pitch heard in the pluck's first 0.05-0.35 s (truth "attack_cents")
+    s.attack_signed = [
+        (est_midi[j] - ref[i]["key"] - ref[i]["attack_cents"] / 100.0) * 100.0  # type: ignore[operator]
+        for i, j in note_pairs
+        if "attack_cents" in ref[i] and "key" in ref[i]
+    ]
     for i, j in on_pairs:
         m = est_midi[j]
         if m is None:
@@ -284,6 +295,9 @@ def aggregate(scores: Sequence[ClipScore]) -> dict[str, Any]:
         "p95_abs_cents": float(np.percentile(cents, 95)) if cents else None,
         "cents_bias": float(np.median([c for s in scores for c in s.cents_signed]))
         if cents
+        else None,
+        "attack_cents_bias": float(np.median([c for s in scores for c in s.attack_signed]))
+        if any(s.attack_signed for s in scores)
         else None,
         "onset_bias_ms": float(np.median(onset_err)) if onset_err else None,
         "onset_mad_ms": float(np.median(np.abs(np.asarray(onset_err) - np.median(onset_err))))

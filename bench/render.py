@@ -159,8 +159,10 @@ def truth_dict(
     ``notes`` are sorted by onset; ``midi`` is fractional (``key + cents/100`` at A4 = 440)
     where ``cents`` is what really sounds (the request, corrected for the soundfont's measured
     tuning and fluidsynth's whole-cent pitch steps; within ±0.5 cent of ``cents_requested``);
-    ``in_scale`` is judged on the intended key number. ``chords`` groups note indices that are
-    struck together (polyphonic events); such clips have ``polyphonic: true``.
+    ``in_scale`` is judged on the intended key number. ``attack_cents`` is the pitch heard
+    during the first 0.05–0.35 s (sharper by the pluck transient, measured per program and
+    key). ``chords`` groups note indices that are struck together (polyphonic events); such
+    clips have ``polyphonic: true``.
     """
     ordered = sorted(notes, key=lambda n: (n.onset, n.midi))
     pcs = scale_pcs(key, scale) if key and scale else None
@@ -176,6 +178,9 @@ def truth_dict(
             "cents": round(cents, 3),
             "cents_requested": round(n.cents, 3),
             "hz": round(midi_to_hz(n.midi + cents / 100.0), 4),
+            # the pitch actually heard in the first 0.05-0.35 s (the pluck is sharp): what a
+            # short note sounds like, since it never settles
+            "attack_cents": round(cents + (cal.attack_cents(n.program, n.midi) if cal else 0.0), 3),
             "velocity": n.velocity,
             "program": n.program,
         }
@@ -335,6 +340,7 @@ class Calibration:
         self.data = data
         self._offsets = self._tables(data.get("tuning_cents", {}))
         self._latency = self._tables(data.get("latency_ms_by_key", {}), scale=1e-3)
+        self._attack = self._tables(data.get("attack_minus_settled_cents", {}))
 
     @staticmethod
     def _tables(raw: dict, scale: float = 1.0) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -364,6 +370,10 @@ class Calibration:
         """MIDI note-on → audible onset for this program and key."""
         fallback = float(self.data.get("latency_s", {}).get(str(program), 0.0))
         return self._nearest(self._latency, program, midi, fallback)
+
+    def attack_cents(self, program: int, midi: int) -> float:
+        """How much sharper than its settled pitch a note sounds over its first 0.05–0.35 s."""
+        return self._nearest(self._attack, program, midi, 0.0)
 
     def offset_cents(self, program: int, midi: int) -> float:
         """Measured settled-pitch offset of the soundfont at ``midi``, in cents."""
