@@ -20,6 +20,9 @@ _MODULES = (
     "fretcoach_cli.cli.doctor",
     "fretcoach_cli.cli.devices",
     "fretcoach_cli.cli.models",
+    "fretcoach_cli.cli.recommend",
+    "fretcoach_cli.cli.plans",
+    "fretcoach_cli.cli.coach",
 )
 
 

@@ -1,0 +1,81 @@
+"""`fretcoach coach status [--ping] [--json]`: the model chain, link by link."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import typer
+
+from fretcoach_cli.cli import context
+
+coach_app = typer.Typer(help="The AI coach: models, fallbacks and tracing.",
+                        no_args_is_help=True)
+
+
+@coach_app.command("status")
+def status(
+    ping: bool = typer.Option(False, "--ping", help="Call every model once: OK/FAIL + latency."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Which models answer, in which order, and what happens when they fail."""
+    from fretcoach_cli.coach.providers import OFFLINE, ProviderChain
+
+    settings = context.settings()
+    chain = ProviderChain.from_settings(settings, retries=0)
+    results = {r.link: r for r in chain.ping()} if ping else {}
+    rows = []
+    for i, link in enumerate(chain.links, 1):
+        spec = link.spec
+        row = {"position": i, "link": spec.label, "provider": spec.provider, "model": spec.model,
+               "base_url": spec.base_url or None, "key": spec.key_origin or None,
+               "usable": not spec.problem, "problem": spec.problem or None}
+        if ping:
+            r = results[spec.label]
+            row.update({"ping": "OK" if r.ok else "FAIL",
+                        "latency_ms": round(r.seconds * 1000) if r.seconds else None,
+                        "error": None if r.ok else (r.detail or r.kind)})
+        rows.append(row)
+    rows.append({"position": len(rows) + 1, "link": OFFLINE, "provider": OFFLINE, "model": None,
+                 "base_url": None, "key": None, "usable": True, "problem": None,
+                 **({"ping": "OK", "latency_ms": 0, "error": None} if ping else {})})
+    tracing = (settings.tracing or "off").lower()
+    tracing_info = {"mode": tracing if tracing not in ("", "none") else "off"}
+    if tracing_info["mode"] == "opik":
+        tracing_info["endpoint"] = os.environ.get("OPIK_URL_OVERRIDE") or "opik default"
+        tracing_info["project"] = os.environ.get("OPIK_PROJECT_NAME") or "fretcoach"
+    if as_json:
+        typer.echo(json.dumps({"chain": rows, "tracing": tracing_info,
+                               "timeout_s": settings.llm_timeout,
+                               "retries": settings.llm_retries}, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Coach chain (tried in order)", title_justify="left")
+    cols = ["#", "link", "key", "state"] + (["ping", "latency"] if ping else [])
+    for col in cols:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        if row["link"] == OFFLINE:
+            state = "always available (deterministic, no model)"
+        else:
+            state = "ready" if row["usable"] else f"[red]{row['problem']}[/]"
+        cells = [str(row["position"]), row["link"], row["key"] or "—", state]
+        if ping:
+            ok = row["ping"] == "OK"
+            cells.append("[green]OK[/]" if ok else f"[red]FAIL[/] {row['error']}")
+            cells.append(f"{row['latency_ms']} ms" if row["latency_ms"] is not None else "—")
+        table.add_row(*cells)
+    console = Console()
+    console.print(table)
+    if not chain.configured:
+        console.print("No model configured: the offline coach answers. Set one with "
+                      "'fretcoach config set llm_provider openai' (or gemini).")
+    extra = f" ({tracing_info.get('endpoint')})" if tracing_info["mode"] == "opik" else ""
+    console.print(f"timeout {settings.llm_timeout:g} s · retries {settings.llm_retries} · "
+                  f"tracing {tracing_info['mode']}{extra}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(coach_app, name="coach", rich_help_panel="Coach")

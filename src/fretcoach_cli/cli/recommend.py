@@ -1,0 +1,110 @@
+"""`fretcoach recommend [--new] [--json]`: what to practise next, as a stored plan."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+from fretcoach_cli.cli import context
+
+AVOID_LAST = 3
+
+
+def render(row: Any, *, existing: bool, attempts: tuple = ()) -> None:
+    """Show one plan as a panel (rich imported here, not at CLI start-up)."""
+    from rich.console import Console, Group
+    from rich.panel import Panel
+    from rich.text import Text
+
+    doc = row.practice_plan
+    by = doc.get("generated_by") or row.source
+    body = Text()
+    body.append(f"{doc.get('scale', '?')}", style="bold")
+    focus = str(doc.get("focus_area", doc.get("focus", ""))).replace("_", " ")
+    body.append(f"  ·  focus: {focus}\n")
+    target = doc.get("session_target") or {}
+    bits = []
+    if doc.get("target_tempo_bpm"):
+        bits.append(f"click {doc['target_tempo_bpm']} BPM")
+    if target.get("minutes"):
+        bits.append(f"{target['minutes']} minutes")
+    if target.get("notes"):
+        bits.append(f"{target['notes']} notes")
+    if doc.get("strictness") is not None:
+        bits.append(f"strictness {doc['strictness']:g}")
+    if doc.get("sensitivity") is not None:
+        bits.append(f"sensitivity {doc['sensitivity']:g}")
+    body.append(" · ".join(bits) + "\n\n")
+    for i, step in enumerate(doc.get("exercises") or doc.get("steps") or [], 1):
+        body.append(f"{i}. {step}\n")
+    if doc.get("reasoning"):
+        body.append(f"\nWhy: {doc['reasoning']}\n", style="italic")
+    short = str(row.practice_id)[:8]
+    footer = Text(f"plan {short} · by {by} · {row.status}"
+                  + (" · offered again (use --new for another)" if existing else ""),
+                  style="dim")
+    hint = Text(f"Start it: fretcoach practice --plan {short}   ·   "
+                f"dismiss: fretcoach plans dismiss {short}", style="dim")
+    console = Console()
+    console.print(Panel(Group(body, footer, hint), title="Practice plan", title_align="left"))
+    failed = [a for a in attempts if not a.ok and a.kind != "skipped"]
+    if failed:
+        reasons = "; ".join(f"{a.link}: {a.detail or a.kind}" for a in failed)
+        Console(stderr=True).print(f"[dim]note: {reasons}[/]")
+
+
+def recommend_cmd(
+    new: bool = typer.Option(False, "--new", help="Make a new plan even if one is pending; "
+                             "avoids the scales suggested most recently."),
+    as_json: bool = typer.Option(False, "--json", help="Print the stored plan as JSON."),
+) -> None:
+    """Recommend what to practise next from your recent sessions (stored as a plan)."""
+    from fretcoach_cli.cli.plans import plan_json
+    from fretcoach_cli.store import Plans, Sessions, open_database
+
+    settings = context.settings()
+    with open_database(settings) as db:
+        with db.connect(settings.user) as conn:
+            plans = Plans(conn)
+            pending = None if new else plans.latest_pending()
+            if pending is None:
+                rows = Sessions(conn).list(status="completed", limit=20)
+                recent = [r.practice_plan for r in plans.list(limit=10)] if new else []
+        if pending is not None:
+            if as_json:
+                typer.echo(json.dumps(plan_json(pending), indent=2))
+            else:
+                render(pending, existing=True)
+            return
+        result = _recommend(settings, rows, recent)
+        with db.connect(settings.user) as conn:
+            plans = Plans(conn)
+            pid = plans.create(result.plan.stored(result.source), source=result.store_source,
+                               prompt_version=result.prompt_version)
+            row = plans.require(pid)
+    if as_json:
+        typer.echo(json.dumps(plan_json(row), indent=2))
+    else:
+        render(row, existing=False, attempts=result.attempts)
+
+
+def _recommend(settings: Any, rows: list[Any], recent_docs: list[dict[str, Any]]) -> Any:
+    from fretcoach_cli.coach.plans import recommend, recommendation_input, suggested_scales
+    from fretcoach_cli.coach.providers import ProviderChain
+    from fretcoach_cli.coach.tracing import tracer_from_settings
+
+    chain = ProviderChain.from_settings(settings)
+    tracer = tracer_from_settings(settings)
+    try:
+        return recommend(recommendation_input(rows), chain=chain,
+                         avoid=suggested_scales(recent_docs, AVOID_LAST), tracer=tracer,
+                         metadata={"user_id": settings.user},
+                         thread_id=f"recommend-{settings.user}")
+    finally:
+        tracer.flush()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("recommend", rich_help_panel="Coach")(recommend_cmd)
