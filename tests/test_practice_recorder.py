@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -139,14 +140,14 @@ def test_database_down_until_the_end_is_replayed_on_the_next_run(outage_server, 
     settings = settings_for("replay-user", outage_server.url)
     outage_server.stop()
     rec = SessionRecorder(sink_factory(settings), tmp_path, retry_s=0.2)
-    rec.start(session_meta(OPTIONS), replay=False)
+    rec.start(session_meta(replace(OPTIONS, user="replay-user")), replay=False)
     evs = events(9)
     for r in rows(evs):
         rec.add_note(r)
     outcome = rec.finish(summary_fields(OPTIONS, evs, 4.0), timeout=60)
     assert not outcome.saved and outcome.journal is not None and outcome.journal.exists()
     outage_server.start()
-    report = replay_journals(tmp_path, sink_factory(settings))
+    report = replay_journals(tmp_path, sink_factory(settings.with_overrides(user="other")))
     assert (report.journals, report.sessions_finished, report.notes) == (1, 1, 9)
     assert not outcome.journal.exists()
     from fretcoach_cli.store import open_database

@@ -33,6 +33,7 @@ class SessionSink(Protocol):
     def add_notes(self, session_id: Any, notes: list[dict[str, Any]]) -> None: ...
     def finish(self, session_id: Any, summary: dict[str, Any]) -> dict[str, Any]: ...
     def mark_interrupted(self, session_id: Any) -> None: ...
+    def sweep(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -143,6 +144,9 @@ class SessionRecorder:
             except Exception as exc:  # the DB may be down: our own spooling copes
                 log.info("journal replay postponed: %s", exc)
         self._try_db()
+        if replay and self._sink is not None:
+            with contextlib.suppress(Exception):
+                self._sink.sweep()  # sessions of dead writers now read as interrupted
         while True:
             try:
                 item = self._queue.get(timeout=self._flush_wall_s)
@@ -253,31 +257,29 @@ class ReplayReport:
     notes: int
 
 
-def replay_journals(data_dir: Path, sink_factory: SinkFactory) -> ReplayReport:
+def replay_journals(data_dir: Path, sink_factory: Callable[..., SessionSink]) -> ReplayReport:
     """Write journals left by dead processes to the database, then delete them.
 
     Notes are idempotent (by ``seq``), so replaying what already reached the database is
     harmless. A journal with a ``finish`` record completes its session; one without leaves
-    it ``interrupted`` for ``fretcoach sessions recover``.
+    it ``interrupted`` for ``fretcoach sessions recover``. Each journal is written as the
+    user who played it (``sink_factory(user)``), whoever runs the replay.
     """
     journals = finished = interrupted = notes = 0
-    sink: SessionSink | None = None
+    sinks: dict[str | None, SessionSink] = {}
     try:
         for path in orphaned(data_dir):
             records = read_records(path)
-            if sink is None:
-                sink = sink_factory()
-            journals += 1
-            session_id = None
-            for rec in records:
-                if rec["op"] == "created":
-                    session_id = rec["id"]
             start = next((r for r in records if r["op"] == "start"), None)
-            if start is None:
+            if start is None:  # torn before the first record: nothing to save
                 path.unlink(missing_ok=True)
                 continue
-            if session_id is None:
-                session_id = sink.create_session(start["meta"], start["uuid"])
+            user = start["meta"].get("user")
+            if user not in sinks:
+                sinks[user] = sink_factory(user)
+            sink = sinks[user]
+            journals += 1
+            session_id = sink.create_session(start["meta"], start["uuid"])  # idempotent
             done = False
             for rec in records:
                 if rec["op"] == "notes":
@@ -293,6 +295,7 @@ def replay_journals(data_dir: Path, sink_factory: SinkFactory) -> ReplayReport:
                 interrupted += 1
             path.unlink(missing_ok=True)
     finally:
-        if sink is not None:
-            sink.close()
+        for sink in sinks.values():
+            with contextlib.suppress(Exception):
+                sink.close()
     return ReplayReport(journals, finished, interrupted, notes)

@@ -71,6 +71,10 @@ class StoreSink:
         """Only called for journals of dead processes: their writer is gone for sure."""
         self.sessions.interrupt(session_id)
 
+    def sweep(self) -> None:
+        """Mark this user's sessions whose writer died (lock gone) as interrupted."""
+        self.sessions.mark_interrupted()
+
     def close(self) -> None:
         try:
             self.conn.close()
@@ -79,5 +83,10 @@ class StoreSink:
 
 
 def sink_factory(settings: Settings):
-    """A zero-argument factory for the recorder (each call opens a fresh connection)."""
-    return lambda: StoreSink(settings)
+    """A factory for the recorder: each call opens a fresh connection, as ``user`` if given
+    (journal replay writes each journal as the user who played it)."""
+
+    def make(user: str | None = None) -> StoreSink:
+        return StoreSink(settings.with_overrides(user=user) if user else settings)
+
+    return make
