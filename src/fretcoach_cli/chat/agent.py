@@ -1,0 +1,555 @@
+"""The chat service: a LangChain agent over the tools, persisted threads, fallbacks, offline.
+
+:class:`ChatService` is what the CLI (REPL and ``-m``) drives::
+
+    with ChatService.open(db, settings, user=...) as chat:
+        for event in chat.ask("what is my weakest area?"):
+            ...  # Token / ToolStarted / ToolFinished / Notice / Reset / Done
+
+* The agent is ``langchain.agents.create_agent`` with the tools of :mod:`chat.tools`, the
+  versioned system prompt, and :class:`ChainFallback`, a middleware that tries the coach's
+  :class:`~fretcoach_cli.coach.providers.ProviderChain` links in order (a 429/5xx/timeout
+  moves on to the next link; permanent failures disable a link).
+* Conversation state is checkpointed with ``langgraph-checkpoint-postgres`` on its own
+  owner connection (``autocommit=True``, ``row_factory=dict_row``, schema
+  ``fretcoach_chat``), separate from the agent's read-only query connection; the user's
+  ``chat_threads`` rows are the index of their threads, so threads survive restarts.
+* With no usable model the same threads are answered by :class:`~chat.offline.
+  OfflineResponder` (a one-node graph on the same checkpointer); if every link fails during
+  a turn the offline answer is given with a notice.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fretcoach_cli.chat.prompts import CHAT_PROMPT_VERSION, system_prompt
+from fretcoach_cli.chat.sql_run import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, SqlRunner
+from fretcoach_cli.chat.threads import ThreadRow, Threads, title_from
+from fretcoach_cli.chat.tools import (
+    PLAN_KWARG,
+    PlanDraft,
+    SavedPlan,
+    ToolCall,
+    ToolContext,
+    build_tools,
+    latest_draft,
+    save_plan,
+)
+from fretcoach_cli.coach.providers import OFFLINE, AllLinksFailed, Attempt, ProviderChain
+from fretcoach_cli.coach.tracing import Tracer, tracer_from_settings
+from fretcoach_cli.errors import NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from fretcoach_cli.config import Settings
+    from fretcoach_cli.store import Database
+
+FEATURE = "chat"
+CHECKPOINT_SCHEMA = "fretcoach_chat"
+#: pg_advisory_lock key for "setting up the checkpoint tables" (arbitrary, fixed).
+SETUP_LOCK_KEY = 0x6663686174  # b"fchat"
+RECURSION_LIMIT = 30
+SAVED_KWARG = "fretcoach_saved"
+
+
+# ---------------------------------------------------------------------------------------------
+# Events a turn yields
+
+
+@dataclass
+class Token:
+    text: str
+
+
+@dataclass
+class ToolStarted:
+    name: str
+    args: dict[str, Any]
+
+
+@dataclass
+class ToolFinished:
+    call: ToolCall
+
+
+@dataclass
+class Notice:
+    """Something the user should know (a model failed over, offline answer…)."""
+
+    text: str
+
+
+@dataclass
+class Reset:
+    """Discard the partial answer shown so far (a model failed mid-answer)."""
+
+
+@dataclass
+class TurnResult:
+    answer: str
+    thread_id: str
+    model: str
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    plan: dict[str, Any] | None = None
+    offline: bool = False
+    cancelled: bool = False
+    attempts: list[Attempt] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"answer": self.answer, "thread_id": self.thread_id, "model": self.model,
+                "offline": self.offline, "cancelled": self.cancelled,
+                "tool_calls": [c.to_dict() for c in self.tool_calls], "plan": self.plan,
+                "attempts": [{"link": a.link, "ok": a.ok, "kind": a.kind, "detail": a.detail}
+                             for a in self.attempts]}
+
+
+@dataclass
+class Done:
+    result: TurnResult
+
+
+Event = Token | ToolStarted | ToolFinished | Notice | Reset | Done
+
+
+# ---------------------------------------------------------------------------------------------
+# Fallback across the provider chain
+
+
+def _chain_middleware(chain: ProviderChain) -> Any:
+    """An ``AgentMiddleware`` that runs each model call on the first link that answers."""
+    from langchain.agents.middleware import AgentMiddleware
+    from langgraph.errors import GraphBubbleUp
+
+    class ChainFallback(AgentMiddleware):
+        def __init__(self) -> None:
+            super().__init__()
+            self.source: str | None = None
+            self.attempts: list[Attempt] = []
+
+        def wrap_model_call(self, request: Any, handler: Any) -> Any:
+            tried: list[Attempt] = []
+            for link in chain.links:
+                why = link.usable(time.monotonic())
+                if why:
+                    tried.append(Attempt(link.spec.label, False, "skipped", why))
+                    continue
+                started = time.monotonic()
+                try:
+                    response = handler(request.override(model=link.model))
+                except GraphBubbleUp:
+                    raise
+                except Exception as exc:
+                    failure = chain._failure(link, exc, started)
+                    tried.append(failure)
+                    _custom({"fallback": link.spec.label, "why": failure.detail or failure.kind})
+                    continue
+                tried.append(Attempt(link.spec.label, True, seconds=time.monotonic() - started))
+                self.source = link.spec.source
+                self.attempts.extend(tried)
+                return response
+            self.attempts.extend(tried)
+            raise AllLinksFailed(tried)
+
+    return ChainFallback()
+
+
+def _custom(event: dict[str, Any]) -> None:
+    try:
+        from langgraph.config import get_stream_writer
+
+        get_stream_writer()(event)
+    except Exception:
+        pass
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content
+                       if not isinstance(b, dict) or b.get("type", "text") == "text")
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------
+# The service
+
+
+class ChatService:
+    """One user's chat: connections, checkpointer, agent graph, the current thread."""
+
+    def __init__(self, db: Database, settings: Settings, *, user: str | None = None,
+                 chain: ProviderChain | None = None, tracer: Tracer | None = None,
+                 max_rows: int = DEFAULT_MAX_ROWS, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 force_offline: bool = False) -> None:
+        from fretcoach_cli.reports.dates import resolve_timezone
+
+        self.db = db
+        self.user = user or settings.user
+        self.timezone = resolve_timezone(settings.timezone or None)
+        self.chain = chain if chain is not None else ProviderChain.from_settings(settings)
+        self.tracer = tracer or tracer_from_settings(settings)
+        self.force_offline = force_offline
+        self.runner = SqlRunner(
+            lambda: db.connect(self.user, role="reader", autocommit=True),
+            max_rows=max_rows, timeout_s=timeout_s)
+        self._app: psycopg.Connection[Any] | None = None
+        self._saver_conn: psycopg.Connection[Any] | None = None
+        self._checkpointer: Any = None
+        self._graph: Any = None
+        self._graph_offline: bool | None = None
+        self._middleware: Any = None
+        self.thread_id: str | None = None
+        self.last_model: str | None = None
+        self.ctx = ToolContext(runner=self.runner, app_conn=self.app_conn,
+                               timezone=self.timezone, model_name=self._model_name,
+                               prompt_version=CHAT_PROMPT_VERSION)
+        self.lock = threading.Lock()  # one turn at a time
+
+    # resources ---------------------------------------------------------------------------
+    @classmethod
+    def open(cls, db: Database, settings: Settings, **kwargs: Any) -> ChatService:
+        service = cls(db, settings, **kwargs)
+        service.checkpointer  # noqa: B018 - fail early (and set up tables) before any prompt
+        return service
+
+    def app_conn(self) -> psycopg.Connection[Any]:
+        if self._app is None or self._app.closed:
+            self._app = self.db.connect(self.user, autocommit=True)
+        return self._app
+
+    @property
+    def threads(self) -> Threads:
+        return Threads(self.app_conn())
+
+    @property
+    def checkpointer(self) -> Any:
+        if self._checkpointer is None:
+            from langgraph.checkpoint.postgres import PostgresSaver
+            from psycopg.rows import dict_row
+
+            from fretcoach_cli.store import db_errors
+
+            conn = self.db.admin(autocommit=True)
+            with db_errors("cannot set up chat history"):
+                conn.prepare_threshold = 0
+                conn.row_factory = dict_row  # type: ignore[assignment]
+                conn.execute(f"SET search_path = {CHECKPOINT_SCHEMA}")
+                saver = PostgresSaver(conn)  # type: ignore[arg-type]
+                conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
+                try:
+                    saver.setup()
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
+            self._saver_conn = conn
+            self._checkpointer = saver
+        return self._checkpointer
+
+    def close(self) -> None:
+        self.runner.close()
+        for conn in (self._app, self._saver_conn):
+            if conn is not None and not conn.closed:
+                conn.close()
+        self._app = self._saver_conn = None
+        self._checkpointer = self._graph = None
+        self.tracer.flush()
+
+    def __enter__(self) -> ChatService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # models ------------------------------------------------------------------------------
+    @property
+    def offline(self) -> bool:
+        """No model can be tried: none configured, or every link unusable (no key…)."""
+        if self.force_offline or not self.chain.configured:
+            return True
+        return all(link.disabled for link in self.chain.links)
+
+    def _model_name(self) -> str:
+        if self.offline:
+            return OFFLINE
+        return self.last_model or self.chain.primary_source
+
+    def models(self) -> list[tuple[str, str]]:
+        """(label, state) per link, in the order they are tried."""
+        now = time.monotonic()
+        return [(link.spec.label, link.usable(now) or "ready") for link in self.chain.links]
+
+    def use_model(self, which: str) -> str:
+        """Try the link named (label, model name or 1-based index) first from now on."""
+        links = self.chain.links
+        pick = None
+        if which.isdigit() and 1 <= int(which) <= len(links):
+            pick = links[int(which) - 1]
+        else:
+            for link in links:
+                if which in (link.spec.label, link.spec.model):
+                    pick = link
+                    break
+        if pick is None:
+            raise NotFoundError(f"no model {which!r} in the chain", hint="see /model")
+        links.remove(pick)
+        links.insert(0, pick)
+        return pick.spec.label
+
+    # graph -------------------------------------------------------------------------------
+    def graph(self) -> Any:
+        offline = self.offline
+        if self._graph is None or self._graph_offline != offline:
+            self._graph = self._offline_graph() if offline else self._agent_graph()
+            self._graph_offline = offline
+        return self._graph
+
+    def _agent_graph(self) -> Any:
+        from langchain.agents import create_agent
+
+        from fretcoach_cli.reports.dates import now_in
+
+        self._middleware = _chain_middleware(self.chain)
+        first = next(link for link in self.chain.links if not link.disabled)
+        return create_agent(
+            first.model, build_tools(self.ctx),
+            system_prompt=system_prompt(now_in(self.timezone).date(), self.timezone),
+            middleware=[self._middleware], checkpointer=self.checkpointer, name="fretcoach")
+
+    def _offline_graph(self) -> Any:
+        from langchain_core.messages import AIMessage
+        from langgraph.graph import END, START, MessagesState, StateGraph
+
+        from fretcoach_cli.chat.offline import OfflineResponder
+
+        responder = OfflineResponder(self.ctx)
+
+        def answer(state: MessagesState) -> dict[str, Any]:
+            question = next((_text(m.content) for m in reversed(state["messages"])
+                             if m.type == "human"), "")
+            reply = responder.answer(question)
+            for call in reply.tool_calls:
+                self.ctx.record(call)
+            extra: dict[str, Any] = {}
+            if reply.plan is not None:
+                self.ctx.drafted = reply.plan
+                extra[PLAN_KWARG] = {"plan": reply.plan.plan, "source": reply.plan.source}
+            return {"messages": [AIMessage(reply.text, additional_kwargs=extra)]}
+
+        builder = StateGraph(MessagesState)
+        builder.add_node("offline", answer)
+        builder.add_edge(START, "offline")
+        builder.add_edge("offline", END)
+        return builder.compile(checkpointer=self.checkpointer, name="fretcoach-offline")
+
+    def _config(self) -> dict[str, Any]:
+        assert self.thread_id is not None
+        cfg = self.tracer.config(
+            feature=FEATURE, model=self._model_name(), thread_id=self.thread_id,
+            metadata={"user_id": self.user, "thread_id": self.thread_id,
+                      "prompt_version": CHAT_PROMPT_VERSION})
+        cfg["configurable"] = {"thread_id": self.thread_id}
+        cfg["recursion_limit"] = RECURSION_LIMIT
+        return cfg
+
+    # threads -----------------------------------------------------------------------------
+    def new_thread(self) -> None:
+        """Start a new conversation (its row is created with the first question)."""
+        self.thread_id = None
+
+    def resume(self, thread: str) -> ThreadRow:
+        """Continue one of the user's threads (full id or unique prefix)."""
+        row = self.threads.find(thread)
+        self.thread_id = row.thread_id
+        return row
+
+    def messages(self) -> list[Any]:
+        if self.thread_id is None:
+            return []
+        state = self.checkpointer.get_tuple({"configurable": {"thread_id": self.thread_id}})
+        if state is None:
+            return []
+        return list(state.checkpoint.get("channel_values", {}).get("messages", []))
+
+    def transcript(self) -> list[tuple[str, str]]:
+        """(role, text) of the visible messages of the current thread."""
+        out = []
+        for m in self.messages():
+            text = _text(m.content)
+            if m.type in ("human", "ai") and text.strip():
+                out.append(("you" if m.type == "human" else "coach", text))
+        return out
+
+    # plans -------------------------------------------------------------------------------
+    def pending_plan(self) -> PlanDraft | None:
+        return self.ctx.drafted or _unsaved_draft(self.messages())
+
+    def save_pending_plan(self) -> SavedPlan:
+        """`/save`: the user explicitly saves the latest draft of this thread."""
+        draft = self.pending_plan()
+        if draft is None:
+            raise NotFoundError("no practice plan to save", hint="ask for a plan first")
+        saved = save_plan(self.ctx, draft)
+        self.ctx.drafted = None
+        if self.thread_id is not None:
+            from langchain_core.messages import AIMessage
+
+            note = AIMessage(f"(Saved the plan \"{saved.plan.get('title')}\" as "
+                             f"{saved.practice_id}.)",
+                             additional_kwargs={SAVED_KWARG: saved.practice_id})
+            graph = self.graph()
+            graph.update_state({"configurable": {"thread_id": self.thread_id}},
+                               {"messages": [note]},
+                               as_node="offline" if self._graph_offline else "model")
+        return saved
+
+    # a turn ------------------------------------------------------------------------------
+    def ask(self, question: str, cancel: threading.Event | None = None) -> Iterator[Event]:
+        """Answer one question, yielding events as they happen; the last one is Done."""
+        question = question.strip()
+        if not question:
+            raise UsageError("empty question")
+        with self.lock:
+            if self.thread_id is None:
+                self.thread_id = self.threads.create(title_from(question))
+            self.ctx.reset_turn()
+            yield from self._turn(question, cancel)
+
+    def _turn(self, question: str, cancel: threading.Event | None) -> Iterator[Event]:
+        from langchain_core.messages import HumanMessage
+
+        graph = self.graph()
+        offline = self._graph_offline
+        cfg = self._config()
+        inputs = {"messages": [*_repairs(self.messages()), HumanMessage(question)]}
+        attempts: list[Attempt] = []
+        if self._middleware is not None:
+            self._middleware.attempts = []
+            self._middleware.source = None
+        shown = 0
+        cancelled = False
+        failure: AllLinksFailed | None = None
+        stream = graph.stream(inputs, cfg, stream_mode=["messages", "updates", "custom"])
+        try:
+            for mode, payload in stream:
+                if cancel is not None and cancel.is_set():
+                    cancelled = True
+                    break
+                if mode == "messages":
+                    chunk, meta = payload
+                    if meta.get("langgraph_node") != "model" or chunk.type != "AIMessageChunk":
+                        continue
+                    token = _text(chunk.content)
+                    if token:
+                        yield Token(token)
+                elif mode == "custom" and isinstance(payload, dict) and "fallback" in payload:
+                    yield Notice(f"{payload['fallback']} failed ({payload['why']}); "
+                                 "trying the next model")
+                    yield Reset()
+                elif mode == "updates":
+                    for node, update in (payload or {}).items():
+                        msgs = (update or {}).get("messages", []) if isinstance(update, dict) \
+                            else []
+                        if node == "model":
+                            for msg in msgs:
+                                for tc in getattr(msg, "tool_calls", None) or []:
+                                    yield ToolStarted(tc["name"], dict(tc.get("args") or {}))
+                        elif node == "tools":
+                            with self.ctx.lock:
+                                fresh = self.ctx.calls[shown:]
+                                shown = len(self.ctx.calls)
+                            for call in fresh:
+                                yield ToolFinished(call)
+        except AllLinksFailed as exc:
+            failure = exc
+        finally:
+            stream.close()
+        if self._middleware is not None:
+            attempts = list(self._middleware.attempts)
+        if failure is not None:
+            yield from self._fallback_offline(question, failure, cfg)
+            return
+        answer = ""
+        if not cancelled:
+            msgs = self.messages()
+            last = msgs[-1] if msgs else None
+            if last is not None and last.type == "ai":
+                answer = _text(last.content)
+            if offline:
+                yield Token(answer)
+        model = OFFLINE if offline else (self._middleware.source or self._model_name())
+        self.last_model = None if offline else model
+        result = TurnResult(answer, self.thread_id or "", model, list(self.ctx.calls),
+                            self._plan_summary(), offline=bool(offline), cancelled=cancelled,
+                            attempts=attempts)
+        if not cancelled:
+            self.threads.touch(result.thread_id, model=model)
+        yield Done(result)
+
+    def _fallback_offline(self, question: str, failure: AllLinksFailed,
+                          cfg: dict[str, Any]) -> Iterator[Event]:
+        """Every model failed: answer from the statistics and record it in the thread."""
+        from langchain_core.messages import AIMessage
+
+        from fretcoach_cli.chat.offline import OfflineResponder
+
+        yield Notice(f"no model answered ({failure.message}); answering offline")
+        yield Reset()
+        reply = OfflineResponder(self.ctx).answer(question)
+        for call in reply.tool_calls:
+            self.ctx.record(call)
+        extra: dict[str, Any] = {}
+        if reply.plan is not None:
+            self.ctx.drafted = reply.plan
+            extra[PLAN_KWARG] = {"plan": reply.plan.plan, "source": reply.plan.source}
+        self.graph().update_state(cfg, {"messages": [AIMessage(reply.text,
+                                                               additional_kwargs=extra)]},
+                                  as_node="model")
+        yield Token(reply.text)
+        result = TurnResult(reply.text, self.thread_id or "", OFFLINE, list(self.ctx.calls),
+                            self._plan_summary(), offline=True, attempts=list(failure.attempts))
+        self.threads.touch(result.thread_id, model=OFFLINE)
+        yield Done(result)
+
+    def _plan_summary(self) -> dict[str, Any] | None:
+        if self.ctx.saved is not None:
+            return {"saved": True, "practice_id": self.ctx.saved.practice_id,
+                    "plan": self.ctx.saved.plan}
+        if self.ctx.drafted is not None:
+            return {"saved": False, "practice_id": None, "plan": self.ctx.drafted.plan}
+        return None
+
+
+def _unsaved_draft(messages: list[Any]) -> PlanDraft | None:
+    """The newest draft, unless a save came after it."""
+    for i in range(len(messages) - 1, -1, -1):
+        m = messages[i]
+        if m.type == "ai" and (m.additional_kwargs or {}).get(SAVED_KWARG):
+            return None
+        if m.type == "tool" and getattr(m, "name", "") == "save_practice_plan" \
+                and '"saved": true' in _text(m.content):
+            return None
+        found = latest_draft(messages[i:i + 1], before_last_user=False)
+        if found is not None:
+            return found
+    return None
+
+
+def _repairs(messages: list[Any]) -> list[Any]:
+    """Tool results for tool calls left unanswered by a cancelled turn (OpenAI rejects a
+    conversation where an assistant tool call has no result)."""
+    from langchain_core.messages import ToolMessage
+
+    answered = {getattr(m, "tool_call_id", None) for m in messages if m.type == "tool"}
+    out = []
+    for m in messages:
+        for tc in getattr(m, "tool_calls", None) or []:
+            if tc.get("id") and tc["id"] not in answered:
+                out.append(ToolMessage("cancelled by the user", tool_call_id=tc["id"],
+                                       name=tc.get("name")))
+    return out

@@ -1,0 +1,225 @@
+"""Running an agent query: the database layers of the defence, and results the model can use.
+
+On top of :mod:`sql_guard` (the parser), every query runs:
+
+* on a connection of the read-only ``fretcoach_reader`` role, scoped to the user by row-level
+  security (``store.Database.connect(user, role="reader")``);
+* inside ``BEGIN READ ONLY`` with ``statement_timeout``, ``lock_timeout`` and
+  ``idle_in_transaction_session_timeout`` set locally and the ``search_path`` pinned;
+* through a server-side cursor, fetching at most ``max_rows + 1`` rows (so a huge result is
+  never materialised on our side) — the extra row only tells us to set ``truncated``;
+* with a trip-wire: before rolling back, the role and user scope must be what they were;
+* always rolled back.
+
+Errors come back as one short sentence for the model ("no column X; did you mean Y?").
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from fretcoach_cli.chat.schema import COLUMNS
+from fretcoach_cli.chat.sql_guard import ALLOWED_RELATIONS, SqlRejected, check_sql
+
+if TYPE_CHECKING:
+    import psycopg
+
+DEFAULT_MAX_ROWS = 200
+DEFAULT_TIMEOUT_S = 3.0
+MAX_CELL_CHARS = 200
+CURSOR = "fretcoach_agent_q"
+
+
+class ScopeViolation(RuntimeError):
+    """The trip-wire fired: a query changed the connection's role or user scope."""
+
+
+@dataclass
+class QueryResult:
+    """What one ``run_sql`` call produced (also what ``--json`` reports per tool call)."""
+
+    sql: str                       # as the model wrote it
+    executed: str = ""             # the canonical text that ran ("" when refused)
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[Any]] = field(default_factory=list)
+    truncated: bool = False
+    error: str = ""
+    refused: bool = False          # refused by the guard (never reached the server)
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+    @property
+    def row_count(self) -> int:
+        return len(self.rows)
+
+    def for_model(self, max_chars: int = 12000) -> str:
+        """Compact JSON for the model: columns, rows, truncated — or the error."""
+        if self.error:
+            return json.dumps({"error": self.error})
+        payload: dict[str, Any] = {"columns": self.columns, "rows": self.rows,
+                                   "row_count": self.row_count, "truncated": self.truncated}
+        text = json.dumps(payload, default=str)
+        while len(text) > max_chars and payload["rows"]:
+            payload["rows"] = payload["rows"][: max(1, len(payload["rows"]) // 2)]
+            payload["truncated"] = True
+            payload["row_count"] = len(payload["rows"])
+            text = json.dumps(payload, default=str)
+        return text
+
+
+def plain(value: Any) -> Any:
+    """A JSON-safe, bounded version of one cell."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, Decimal):
+        return round(float(value), 4)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value)
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, dict | list):
+        text = json.dumps(value, default=str)
+        return value if len(text) <= MAX_CELL_CHARS else text[:MAX_CELL_CHARS] + "…"
+    text = str(value)
+    return text if len(text) <= MAX_CELL_CHARS else text[:MAX_CELL_CHARS] + "…"
+
+
+_MISSING_COLUMN = re.compile(r'column "?([\w.]+)"? does not exist')
+
+
+def explain_error(exc: BaseException, timeout_s: float) -> str:
+    """One sentence the model can act on."""
+    import psycopg.errors as pe
+
+    if isinstance(exc, pe.QueryCanceled):
+        return (f"the query ran longer than {timeout_s:g} s and was cancelled; aggregate, "
+                "filter or LIMIT it")
+    if isinstance(exc, pe.InsufficientPrivilege):
+        return "permission denied: only sessions, session_notes and ai_practice_plans can be read"
+    if isinstance(exc, pe.ReadOnlySqlTransaction):
+        return "this is a read-only connection: only SELECT"
+    diag = getattr(exc, "diag", None)
+    primary = (getattr(diag, "message_primary", None) or str(exc)).strip().splitlines()[0]
+    hint = getattr(diag, "message_hint", None) or ""
+    if isinstance(exc, pe.UndefinedColumn):
+        m = _MISSING_COLUMN.search(primary)
+        if m:
+            name = m.group(1).split(".")[-1]
+            known = sorted({c for cols in COLUMNS.values() for c in cols})
+            close = difflib.get_close_matches(name, known, n=2, cutoff=0.6)
+            text = f"no column {name}"
+            if close:
+                text += f"; did you mean {' or '.join(close)}?"
+            elif hint:
+                text += f" ({hint})"
+            return text + " (call describe_schema for the columns)"
+    text = primary
+    if hint:
+        text += f" ({hint})"
+    return text[:300]
+
+
+class SqlRunner:
+    """Runs checked queries on one user-scoped reader connection (re-opened if it breaks)."""
+
+    def __init__(self, connect: Callable[[], psycopg.Connection[Any]], *,
+                 max_rows: int = DEFAULT_MAX_ROWS, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self._connect = connect
+        self._conn: psycopg.Connection[Any] | None = None
+        self.max_rows = int(max_rows)
+        self.timeout_s = float(timeout_s)
+        self._expected: tuple[str, str] | None = None
+        #: serialises use of the connection (LangGraph may run tool calls in threads)
+        self.lock = threading.RLock()
+
+    @property
+    def conn(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = self._connect()
+            self._conn.autocommit = True  # we issue BEGIN READ ONLY / ROLLBACK ourselves
+            row = self._conn.execute(
+                "SELECT current_user::text, coalesce(current_setting('fretcoach.user_id', "
+                "true), '')").fetchone()
+            assert row is not None
+            self._expected = (row[0], row[1])
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None and not self._conn.closed:
+            self._conn.close()
+        self._conn = None
+
+    def run(self, sql: str) -> QueryResult:
+        """Check and run one query; never raises for a bad query (the error is in the
+        result), only :class:`ScopeViolation` if the trip-wire fires."""
+        result = QueryResult(sql=sql)
+        try:
+            checked = check_sql(sql)
+        except SqlRejected as exc:
+            result.error, result.refused = f"refused: {exc}", True
+            return result
+        result.executed = checked.sql
+        import psycopg
+
+        try:
+            with self.lock:
+                self._execute(checked.sql, result)
+        except ScopeViolation:
+            self.close()
+            raise
+        except psycopg.OperationalError as exc:
+            self.close()  # broken connection: a fresh one next time
+            result.error = explain_error(exc, self.timeout_s)
+        except psycopg.Error as exc:
+            result.error = explain_error(exc, self.timeout_s)
+        return result
+
+    def _execute(self, canonical: str, result: QueryResult) -> None:
+        conn = self.conn
+        timeout_ms = max(1, int(self.timeout_s * 1000))
+        conn.execute("BEGIN READ ONLY")
+        try:
+            conn.execute(f"SET LOCAL statement_timeout = {timeout_ms}")
+            conn.execute("SET LOCAL lock_timeout = 1000")
+            conn.execute(f"SET LOCAL idle_in_transaction_session_timeout = {timeout_ms * 4}")
+            conn.execute("SET LOCAL search_path = pg_catalog, fretcoach")
+            # ``canonical`` is pglast's rendering of exactly one checked SELECT
+            conn.execute(f"DECLARE {CURSOR} NO SCROLL CURSOR FOR {canonical}")
+            cur = conn.execute(f"FETCH FORWARD {self.max_rows + 1} FROM {CURSOR}")
+            names = [d.name for d in cur.description or ()]
+            rows = cur.fetchall()
+            self._tripwire(conn)
+        finally:
+            if not conn.closed:
+                try:
+                    conn.execute("ROLLBACK")
+                except Exception:
+                    conn.close()
+        result.columns = names
+        result.truncated = len(rows) > self.max_rows
+        result.rows = [[plain(v) for v in r] for r in rows[: self.max_rows]]
+
+    def _tripwire(self, conn: psycopg.Connection[Any]) -> None:
+        row = conn.execute("SELECT current_user::text, coalesce(current_setting("
+                           "'fretcoach.user_id', true), '')").fetchone()
+        if row is None or (row[0], row[1]) != self._expected:
+            raise ScopeViolation("the agent's query changed the connection's role or user")
+
+
+def allowed_tables() -> list[str]:
+    return sorted(ALLOWED_RELATIONS)
