@@ -13,7 +13,6 @@ each, which RLS checks — so seeding runs on an ordinary user-scoped connection
 
 from __future__ import annotations
 
-import io
 import json
 import time
 import uuid
@@ -195,33 +194,37 @@ def seed(conn: psycopg.Connection[Any], *, user: str, sessions: int,
                     int(correct[i]), int(bad[i]), 0.5, 0.5, str(statuses[i]),
                     "demo", "swift", 440.0, _r(clean[i]), _r(coverage[i]), _r(overall[i]),
                     _r(mean_abs_cents[i]), _r(in_scale_ratio[i], 4), _r(in_tune_ratio[i], 4),
-                    _r(ioi_cv[i], 4), str(weakest[i]), None, json.dumps(metrics), et,
+                    _r(ioi_cv[i], 4), str(weakest[i]), practice_ids[i], json.dumps(metrics),
+                    et,
                 ))
         total_notes = _copy_notes(conn, rng, session_ids, scales, scale_ix, n_notes, ioi,
                                   in_scale_ratio, pitch, user)
-        cols = ", ".join(session_cols)
-        conn.execute(f"INSERT INTO fretcoach.sessions ({cols}) SELECT {cols} FROM seed_sessions")
-        with conn.cursor() as cur:
+        with conn.cursor() as cur:  # plans first: sessions reference them
             cur.executemany(
                 "INSERT INTO fretcoach.ai_practice_plans (practice_id, user_id, generated_at, "
-                "practice_plan, status, session_id, source, updated_at) "
-                "VALUES (%s, %s, %s, %s::jsonb, %s, %s, 'offline', %s)",
-                [(pid, user, gen, plan, status, sid, gen)
-                 for pid, gen, plan, status, sid in plan_rows])
-            pairs = [(practice_ids[i], session_ids[i]) for i in range(n)
-                     if practice_ids[i] is not None]
-            cur.executemany(
-                "UPDATE fretcoach.sessions SET practice_id = %s WHERE session_id = %s", pairs)
+                "practice_plan, status, source, updated_at) "
+                "VALUES (%s, %s, %s, %s::jsonb, %s, 'offline', %s)",
+                [(pid, user, gen, plan, status, gen)
+                 for pid, gen, plan, status, _sid in plan_rows])
+        cols = ", ".join(session_cols)
+        conn.execute(f"INSERT INTO fretcoach.sessions ({cols}) SELECT {cols} FROM seed_sessions")
         conn.execute(
-            "INSERT INTO fretcoach.session_notes SELECT * FROM seed_notes")
+            "UPDATE fretcoach.ai_practice_plans p SET session_id = x.sid "
+            "FROM unnest(%s::uuid[], %s::uuid[]) AS x(pid, sid) WHERE p.practice_id = x.pid",
+            ([r[0] for r in plan_rows], [r[4] for r in plan_rows]))
+        conn.execute("INSERT INTO fretcoach.session_notes SELECT * FROM seed_notes")
         replies = [(session_ids[i], user, starts[i] + timedelta(seconds=float(duration[i])),
                     _reply_text(str(weakest[i]), scales[int(scale_ix[i])].display_name,
                                 float(overall[i])))
                    for i in range(0, n, 3)]
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO fretcoach.coach_replies (session_id, user_id, at, source, kind, "
-                "text) VALUES (%s, %s, %s, 'offline', 'summary', %s)", replies)
+        conn.execute("CREATE TEMP TABLE seed_replies (session_id uuid, user_id text, "
+                     "at timestamptz, text text) ON COMMIT DROP")
+        with conn.cursor().copy("COPY seed_replies FROM STDIN") as copy:
+            for row in replies:
+                copy.write_row(row)
+        conn.execute("INSERT INTO fretcoach.coach_replies (session_id, user_id, at, source, "
+                     "kind, text) SELECT session_id, user_id, at, 'offline', 'summary', text "
+                     "FROM seed_replies")
     conn.commit()
     return SeedResult(user, n, total_notes, len(plan_rows), len(replies), starts[0],
                       starts[-1], time.perf_counter() - t0)
@@ -242,10 +245,31 @@ def _reply_text(area: str, scale: str, overall: float) -> str:
             f"{area.replace('_', ' ')}: slow down and focus on it next time.")
 
 
+NOTE_COPY_COLUMNS = ("session_id", "seq", "onset_s", "offset_s", "midi", "cents",
+                     "pitch_class", "note_name", "kind", "in_scale", "in_tune", "confidence",
+                     "level_db", "user_id")
+
+
 def _copy_notes(conn: psycopg.Connection[Any], rng: Any, session_ids: list[uuid.UUID],
                 scales: list[Any], scale_ix: Any, n_notes: Any, ioi: Any,
-                in_scale_ratio: Any, pitch: Any, user: str) -> int:
-    """Generate every note with numpy and COPY it as CSV text in large blocks."""
+                in_scale_ratio: Any, pitch: Any, user: str, chunk: int = 4000) -> int:
+    """COPY every session's notes, generated a few thousand sessions at a time (bounded
+    memory: 5 million notes as numpy string arrays at once would need gigabytes)."""
+    total = 0
+    with conn.cursor().copy(
+            f"COPY seed_notes ({', '.join(NOTE_COPY_COLUMNS)}) FROM STDIN") as copy:
+        for lo in range(0, len(session_ids), chunk):
+            hi = lo + chunk
+            total += _note_block(copy, rng, session_ids[lo:hi], scales, scale_ix[lo:hi],
+                                 n_notes[lo:hi], ioi[lo:hi], in_scale_ratio[lo:hi],
+                                 pitch[lo:hi], user)
+    return total
+
+
+def _note_block(copy: Any, rng: Any, session_ids: list[uuid.UUID], scales: list[Any],
+                scale_ix: Any, n_notes: Any, ioi: Any, in_scale_ratio: Any, pitch: Any,
+                user: str) -> int:
+    """Generate the notes of these sessions with numpy and write them as COPY text."""
     import numpy as np
 
     from fretcoach_cli.music import notes as notes_mod
@@ -309,20 +333,10 @@ def _copy_notes(conn: psycopg.Connection[Any], rng: Any, session_ids: list[uuid.
         np.where(is_note, np.where(in_tune & inscale, "t", "f"), "\\N"),
         col(conf, "%.3f"), col(level, "%.1f"),
     ]
-    cols = ("session_id", "seq", "onset_s", "offset_s", "midi", "cents", "pitch_class",
-            "note_name", "kind", "in_scale", "in_tune", "confidence", "level_db")
-    chunk = 200_000
-    with conn.cursor().copy(
-            f"COPY seed_notes ({', '.join(cols)}, user_id) FROM STDIN") as copy:
-        for lo in range(0, total, chunk):
-            hi = min(total, lo + chunk)
-            buf = io.StringIO()
-            parts = [f[lo:hi] for f in fields]
-            lines = parts[0]
-            for p in parts[1:]:
-                lines = np.char.add(np.char.add(lines, "\t"), p)
-            lines = np.char.add(np.char.add(lines, "\t"), _copy_text(user))
-            buf.write("\n".join(lines.tolist()))
-            buf.write("\n")
-            copy.write(buf.getvalue())
+    parts = fields
+    lines = parts[0]
+    for p in parts[1:]:
+        lines = np.char.add(np.char.add(lines, "\t"), p)
+    lines = np.char.add(np.char.add(lines, "\t"), _copy_text(user))
+    copy.write("\n".join(lines.tolist()) + "\n")
     return total
