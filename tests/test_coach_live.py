@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 
 from fakes.fixtures import *  # noqa: F403
-
 from fretcoach_cli.coach.live import LiveCoach, LiveContext, stream_live_tip
 from fretcoach_cli.coach.providers import LinkSpec, ProviderChain
 from fretcoach_cli.events import NoteEvent

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import pytest
-from fakes.fixtures import *  # noqa: F403
 from pydantic import ValidationError
 
+from fakes.fixtures import *  # noqa: F403
 from fretcoach_cli.coach.plans import (
     PracticePlan,
     offline_plan,

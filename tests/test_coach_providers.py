@@ -4,8 +4,8 @@ servers: streaming, fallbacks on 429 / 5xx / timeouts, configuration and pings."
 from __future__ import annotations
 
 import pytest
-from fakes.fixtures import *  # noqa: F403
 
+from fakes.fixtures import *  # noqa: F403
 from fretcoach_cli import config
 from fretcoach_cli.coach.providers import (
     AllLinksFailed,
@@ -130,7 +130,7 @@ def test_chain_specs_from_settings_and_fallback_syntax():
     assert [sp.label for sp in specs] == [
         "openai:deepseek-chat@https://api.deepseek.com/v1", "gemini:gemini-2.5-flash",
         "openai:llama3@http://127.0.0.1:11434/v1", "openai:MiniMax-M1@https://api.minimax.io/v1"]
-    assert [sp.key_origin for sp in specs] == ["config", "env:GEMINI_API_KEY",
+    assert [sp.key_origin for sp in specs] == ["flag", "env:GEMINI_API_KEY",
                                                "none (local server)", "env:MINIMAX_KEY"]
     assert all(not sp.problem for sp in specs)
     assert "sk-1" not in repr(specs[0])

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from fakes import FakeOpik
 from fakes.fixtures import *  # noqa: F403
-
 from fretcoach_cli.coach.live import LiveCoach, LiveContext
 from fretcoach_cli.coach.plans import recommend, recommendation_input
 from fretcoach_cli.coach.providers import LinkSpec, ProviderChain

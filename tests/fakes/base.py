@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import threading
@@ -56,12 +57,10 @@ class _Handler(BaseHTTPRequestHandler):
                        body, raw)
         with self.server.fake.lock:
             self.server.fake.requests.append(rec)
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.server.fake.handle(self, rec)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _dispatch  # noqa: N815
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _dispatch
 
     # helpers for subclasses
     def send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:

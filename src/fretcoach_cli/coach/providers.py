@@ -114,8 +114,9 @@ def chain_specs(settings: Any, env: Mapping[str, str] | None = None) -> list[Lin
     if provider in PROVIDERS:
         model = settings.llm_model or DEFAULT_MODELS[provider]
         base_url = settings.llm_base_url or ""
-        key, origin = (settings.llm_api_key, "config") if settings.llm_api_key else \
-            _env_key(provider, env)
+        origins = getattr(settings, "origins", None) or {}
+        key, origin = (settings.llm_api_key, origins.get("llm_api_key", "config")) \
+            if settings.llm_api_key else _env_key(provider, env)
         primary = _finish(provider, model, base_url, key, origin)
         specs.append(primary)
     for item in settings.llm_fallbacks or []:
