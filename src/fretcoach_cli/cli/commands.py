@@ -19,6 +19,7 @@ _MODULES = (
     "fretcoach_cli.cli.sessions",
     "fretcoach_cli.cli.doctor",
     "fretcoach_cli.cli.chat",
+    "fretcoach_cli.cli.analyze",
     "fretcoach_cli.cli.devices",
     "fretcoach_cli.cli.models",
     "fretcoach_cli.cli.recommend",

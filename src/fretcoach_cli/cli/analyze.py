@@ -1,0 +1,218 @@
+"""`fretcoach analyze FILE --scale S`: score a recording with the same engine as practice.
+
+The JSON shape printed with ``--json`` is a documented, stable API (README "analyze --json").
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from fretcoach_cli.cli import context
+from fretcoach_cli.errors import NoNotesError, NotFoundError
+
+METRIC_ROWS = (
+    ("pitch_accuracy", "Pitch accuracy", "in_tune_ratio", "mean_abs_cents"),
+    ("scale_conformity", "Scale conformity", "in_scale_ratio", None),
+    ("timing_stability", "Timing stability", "ioi_cv", "mean_abs_grid_dev_ms"),
+    ("clean_playing", "Clean playing", "clean_ratio", None),
+    ("scale_coverage", "Scale coverage", "coverage_ratio", None),
+    ("overall_score", "Overall", None, None),
+)
+JSON_VERSION = 1
+
+
+def _fmt(value: float | None, spec: str = ".0f", none: str = "—") -> str:
+    return none if value is None else format(value, spec)
+
+
+def note_dict(event: Any, verdict: Any) -> dict[str, Any]:
+    """One note of the --json output (stable field names)."""
+    return {
+        "onset_s": round(event.onset_s, 4),
+        "offset_s": round(event.offset_s, 4),
+        "midi": None if event.midi is None else round(event.midi, 3),
+        "cents": None if verdict.cents is None else round(verdict.cents, 1),
+        "pitch_class": verdict.pitch_class,
+        "note": verdict.name,
+        "kind": event.kind,
+        "in_scale": verdict.in_scale,
+        "in_tune": verdict.in_tune,
+        "degree": verdict.degree_label,
+        "grid_offset_ms": None if verdict.grid_offset_ms is None
+        else round(verdict.grid_offset_ms, 1),
+        "confidence": round(event.confidence, 3),
+    }
+
+
+def analysis_document(path: Path, scale: Any, analysis: Any, metrics: Any, verdicts: list[Any],
+                      *, a4: float, bpm: float | None, strictness: float, sensitivity: float,
+                      session_id: str | None) -> dict[str, Any]:
+    return {
+        "version": JSON_VERSION,
+        "file": str(path),
+        "scale": {"name": scale.display_name, "root": scale.root_name, "type": scale.type_key,
+                  "notes": list(scale.note_names())},
+        "pitch_model": analysis.pitch_model,
+        "duration_s": round(analysis.duration_s, 3),
+        "a4_hz": a4,
+        "bpm": bpm,
+        "strictness": strictness,
+        "sensitivity": sensitivity,
+        "notes": [note_dict(e, v) for e, v in zip(analysis.notes, verdicts, strict=True)],
+        "metrics": metrics.to_dict(),
+        "session_id": session_id,
+    }
+
+
+def _save(settings: Any, scale: Any, path: Path, analysis: Any, verdicts: list[Any],
+          summary: dict[str, Any], *, bpm: float | None) -> str:
+    """Store the analysis as a completed session (source = file) with its notes."""
+    from fretcoach_cli.practice.store_sink import StoreSink
+    from fretcoach_cli.practice.summary import note_row
+
+    meta = {
+        "scale_chosen": scale.display_name, "scale_root": scale.root_name,
+        "scale_type": scale.type_key, "bpm": bpm, "strictness": settings.strictness,
+        "sensitivity": settings.sensitivity, "a4_hz": settings.a4_hz,
+        "pitch_model": analysis.pitch_model, "input_source": f"file:{path}",
+    }
+    sink = StoreSink(settings)
+    try:
+        sid = sink.create_session(meta, str(uuid.uuid4()))
+        rows = [note_row(i, e, v) for i, (e, v) in enumerate(zip(analysis.notes, verdicts,
+                                                                  strict=True))]
+        for start in range(0, len(rows), 500):
+            sink.add_notes(sid, rows[start:start + 500])
+        sink.finish(sid, summary)
+    finally:
+        sink.close()
+    return str(sid)
+
+
+MOSTLY_CHORDS = 0.4  # share of onsets that were chords at which a note score would be fake
+
+
+def _no_notes_message(path: Path, analysis: Any) -> NoNotesError | None:
+    """Why this recording cannot be scored, or None when it can."""
+    poly = sum(1 for e in analysis.notes if e.kind == "polyphonic")
+    unclear = sum(1 for e in analysis.notes if e.kind == "unclear")
+    clear = sum(1 for e in analysis.notes if e.is_note)
+    if clear and poly / len(analysis.notes) >= MOSTLY_CHORDS:
+        return NoNotesError(
+            f"{path.name} is mostly chords: {poly} of {len(analysis.notes)} onsets were "
+            "chords/double stops — fretcoach scores one note at a time",
+            hint="play the scale note by note")
+    if clear:
+        return None
+    if poly:
+        return NoNotesError(
+            f"no single notes detected in {path.name}: {poly} chord(s)/double stop(s) "
+            f"and {unclear} unclear onset(s) — fretcoach scores one note at a time",
+            hint="play the scale note by note")
+    if unclear:
+        return NoNotesError(
+            f"no clear notes detected in {path.name}: {unclear} onset(s) without a stable pitch",
+            hint="check the recording level and that the guitar is audible")
+    return NoNotesError(f"no notes detected in {path.name} ({analysis.duration_s:.1f} s of audio)",
+                        hint="is it silent, noise, or too quiet? try --sensitivity 0.8")
+
+
+def analyze(
+    file: Path = typer.Argument(..., help="Recording: WAV, FLAC, OGG or MP3; any sample rate."),
+    scale: str = typer.Option(..., "--scale", "-s", help='Scale, e.g. "A minor pentatonic".'),
+    bpm: float | None = typer.Option(None, "--bpm", help="Judge timing against this tempo."),
+    pitch_model: str | None = typer.Option(None, "--pitch-model", "-m",
+                                           help="Pitch backend: swift (default) or crepe."),
+    strictness: float | None = typer.Option(None, "--strictness", help="0 lenient … 1 strict."),
+    sensitivity: float | None = typer.Option(None, "--sensitivity",
+                                             help="Input gate: 0 loud notes only … 1 quiet too."),
+    channel: int | None = typer.Option(None, "--channel", help="Channel of a multi-channel "
+                                       "file (1-based); default: mix."),
+    as_json: bool = typer.Option(False, "--json", help="Print the analysis as JSON on stdout."),
+    save: bool = typer.Option(False, "--save", help="Store it as a session (source = file)."),
+    show_notes: bool = typer.Option(False, "--notes", help="Also list every note."),
+) -> None:
+    """Score a recording: notes, pitch, scale, timing — the same engine as practice."""
+    from fretcoach_cli.music.scales import parse_scale
+    from fretcoach_cli.scoring.judge import validate_bpm
+
+    settings = context.settings(strictness=strictness, sensitivity=sensitivity,
+                                pitch_model=pitch_model)
+    the_scale = parse_scale(scale)
+    if bpm is not None:
+        validate_bpm(bpm)
+    if not file.exists():
+        raise NotFoundError(f"no such file: {file}")
+    if file.is_dir():
+        raise NotFoundError(f"{file} is a directory, not a recording")
+
+    from fretcoach_cli.audio.engine import analyze_file
+    from fretcoach_cli.scoring.judge import judge_notes
+    from fretcoach_cli.scoring.metrics import compute_metrics
+
+    with _progress(file) as progress:
+        analysis = analyze_file(file, pitch_model=settings.pitch_model, a4=settings.a4_hz,
+                                sensitivity=settings.sensitivity, channel=channel,
+                                models_dir=settings.data_path / "models", progress=progress)
+    problem = _no_notes_message(file, analysis)
+    if problem is not None:
+        raise problem
+    metrics = compute_metrics(analysis.notes, the_scale, strictness=settings.strictness, bpm=bpm)
+    verdicts = judge_notes(analysis.notes, the_scale, strictness=settings.strictness, bpm=bpm)
+
+    session_id = None
+    if save:
+        summary = metrics.to_dict()
+        summary["duration_seconds"] = round(analysis.duration_s, 3)
+        session_id = _save(settings, the_scale, file, analysis, verdicts, summary, bpm=bpm)
+
+    if as_json:
+        doc = analysis_document(file, the_scale, analysis, metrics, verdicts,
+                                a4=settings.a4_hz, bpm=bpm, strictness=settings.strictness,
+                                sensitivity=settings.sensitivity, session_id=session_id)
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    from fretcoach_cli.cli.render_analysis import render
+
+    render(file, the_scale, analysis, metrics, verdicts, show_notes=show_notes,
+           session_id=session_id)
+
+
+class _progress:
+    """A progress bar on stderr for long files when stderr is a terminal; else a no-op."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Any:
+        if not sys.stderr.isatty():
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._progress = Progress(TextColumn("analysing {task.description}"), BarColumn(),
+                                  TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn(),
+                                  console=Console(stderr=True), transient=True)
+        self._progress.start()
+        self._task = self._progress.add_task(self.path.name, total=1.0)
+        return self._update
+
+    def _update(self, done_s: float, total_s: float) -> None:
+        if total_s > 0:
+            self._progress.update(self._task, completed=min(1.0, done_s / total_s))
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("analyze", rich_help_panel="Practice")(analyze)
