@@ -218,13 +218,14 @@ def import_data(conn: psycopg.Connection[Any], data: dict[str, Any]) -> ImportRe
             report.sessions_updated += res.updated
             report.sessions_unchanged += res.unchanged
             report.sessions_kept_newer += res.kept_newer
-            replies = []
+            replies, notes = [], []
             for s in page:
-                notes = [dict(zip(note_cols, n, strict=True)) if isinstance(n, list) else n
-                         for n in s.get("notes") or []]
-                report.notes_inserted += transfer.apply_notes(conn, s["session_id"], notes)
+                notes += [{**(dict(zip(note_cols, n, strict=True)) if isinstance(n, list)
+                              else n), "session_id": s["session_id"]}
+                          for n in s.get("notes") or []]
                 replies += [{**r, "session_id": s["session_id"]}
                             for r in s.get("coach_replies") or []]
+            report.notes_inserted += transfer.apply_note_rows(conn, notes)
             report.coach_replies_inserted += transfer.apply_replies(conn, replies)
     with conn.transaction():
         transfer.mark_sync(conn)

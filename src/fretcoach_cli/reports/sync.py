@@ -167,8 +167,8 @@ def sync(local: psycopg.Connection[Any], peer: psycopg.Connection[Any], directio
         changed = res.changed_ids
         notes = transfer.read_notes(src, changed)
         replies = transfer.read_replies(src, changed)
-        for sid, ns in notes.items():
-            report.sessions.notes += transfer.apply_notes(dst, sid, transfer.as_json_rows(ns))
+        flat = [{**n, "session_id": sid} for sid, ns in notes.items() for n in ns]
+        report.sessions.notes += transfer.apply_note_rows(dst, transfer.as_json_rows(flat))
         report.sessions.coach_replies += transfer.apply_replies(
             dst, transfer.as_json_rows(replies))
         report.links_fixed += transfer.link_plans(dst, transfer.link_pairs([], data))

@@ -157,6 +157,20 @@ def apply_notes(conn: psycopg.Connection[Any], session_id: Any,
     return max(cur.rowcount, 0)
 
 
+def apply_note_rows(conn: psycopg.Connection[Any], rows: Sequence[dict[str, Any]]) -> int:
+    """Like :func:`apply_notes` for notes of many sessions at once (rows carry session_id)."""
+    if not rows:
+        return 0
+    cols = note_columns()
+    cur = conn.execute(f"""
+        INSERT INTO fretcoach.session_notes (session_id, user_id, {", ".join(cols)})
+        SELECT r.session_id, {_ME}, {", ".join("r." + c for c in cols)}
+        FROM jsonb_populate_recordset(NULL::fretcoach.session_notes, %s) r
+        WHERE EXISTS (SELECT 1 FROM fretcoach.sessions s WHERE s.session_id = r.session_id)
+        ON CONFLICT (session_id, seq) DO NOTHING""", (_jsonb(rows),))
+    return max(cur.rowcount, 0)
+
+
 def apply_replies(conn: psycopg.Connection[Any], rows: Sequence[dict[str, Any]]) -> int:
     """Insert coach replies that are not there yet (same session, time and text)."""
     if not rows:
