@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fretcoach_cli.audio.onsets import HOP as ONSET_HOP
 from fretcoach_cli.audio.onsets import OnsetDetector
 from fretcoach_cli.audio.pitch import PitchTrack
 from fretcoach_cli.audio.refine import harmonic_share, refine_f0
@@ -32,6 +33,8 @@ CHANGE_SEMITONES = 0.6  # a held deviation this large starts a new note
 CHANGE_FRAMES_S = 0.045  # ... when it lasts this long
 START_FRAMES_S = 0.045  # voiced sound out of silence for this long starts a note
 SKIP_S = 0.04  # pluck transient left out of the pitch estimate
+SETTLE_FRACTION = 0.4  # ... and this share of a longer note (plucks start sharp)
+SETTLE_MAX_S = 0.3
 RELEASE_S = 0.03  # level below the gate for this long ends a note
 RISE_DB = 2.5  # an onset inside a ringing note needs this much level rise (re-pluck)
 MIN_NOTE_S = 0.05
@@ -62,7 +65,7 @@ class NoteTracker:
     """Feed audio blocks and their pitch frames; get NoteEvents in onset order."""
 
     def __init__(self, *, frame_period: float, a4: float = 440.0, sensitivity: float = 0.5,
-                 report_after_s: float = 0.2, refine: bool = True) -> None:
+                 report_after_s: float = 1.0, refine: bool = True) -> None:
         self.fp = frame_period
         self.a4 = float(a4)
         self.onsets = OnsetDetector(sensitivity)
@@ -107,6 +110,13 @@ class NoteTracker:
         a = max(0, int(t0 * RATE) - self._audio_base)
         b = max(0, int(t1 * RATE) - self._audio_base)
         return self._audio[a:b]
+
+    def _floor(self, t: float) -> float:
+        """Background level: 10th percentile of the levels of the last 3 s (and the note)."""
+        lv = self.onsets.levels_db
+        a = max(0, int((t - 3.0) * RATE / ONSET_HOP))
+        window = lv[a:] if len(lv) > a else lv[-1:]
+        return float(np.percentile(window, 10)) if window else -140.0
 
     def _level(self, t: float) -> float:
         return self.onsets.level_at(t - self.fp / 2, t + self.fp / 2)
@@ -255,18 +265,20 @@ class NoteTracker:
         peak = float(levels.max())
         if peak < self.gate:
             return None
-        skip = min(SKIP_S, 0.3 * dur)
+        # judge the settled part: skip the transient and, in longer notes, the sharp start
+        skip = min(max(SKIP_S, SETTLE_FRACTION * dur), SETTLE_MAX_S) if dur > 2 * SKIP_S \
+            else 0.3 * dur
         settled = n.voiced(n.onset_s + skip)
         allv = n.voiced(n.onset_s)
         confs = np.asarray(n.confs)
         frac_voiced = len(allv) / max(1, len(n.midis))
-        seg = self._segment_audio(n.onset_s + skip, end)
+        seg = self._segment_audio(max(n.onset_s + skip, end - 0.4), end)
         before = self._segment_audio(n.onset_s - 0.07, n.onset_s - 0.01)
         if len(settled) < 2:
             settled = allv
         if len(settled) == 0 or frac_voiced < 0.3:
-            if n.cause != "onset" or dur < MIN_NOTE_S:
-                return None  # a flicker, not a pluck
+            if n.cause != "onset" or dur < MIN_NOTE_S or peak < self._floor(n.onset_s) + 12:
+                return None  # a flicker or steady noise, not a pluck
             kind = "unclear"
             f0s = [self.a4 * 2 ** ((m - 69) / 12) for m in allv]
             if f0s and peak >= self.gate + 12 and harmonic_share(seg, float(np.median(f0s)),

@@ -1,0 +1,152 @@
+"""Notes from real rendered guitar audio (fluidsynth, sampled guitars) through the engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audio_fixtures import (
+    CLEAN,
+    DISTORTION,
+    NYLON,
+    STEEL,
+    NoteSpec,
+    load,
+    notes_clip,
+    render_clip,
+    scale_clip,
+    silence_clip,
+    sustained,
+)
+from fretcoach_cli.audio import synth
+from fretcoach_cli.audio.engine import analyze_file, analyze_source
+from fretcoach_cli.audio.pitch import get_backend
+from fretcoach_cli.audio.sources import ArraySource, FileSource
+
+
+@pytest.fixture(scope="module")
+def swift():
+    return get_backend("swift")
+
+
+def _notes(path: Path, **kw):
+    return [n for n in analyze_file(path, **kw).notes]
+
+
+def _match(notes, truth, tol_s=0.05, tol_cents=50):
+    """(matched pairs, unmatched truth) by onset and pitch."""
+    pairs, left, used = [], [], set()
+    for ref in truth["notes"]:
+        for j, n in enumerate(notes):
+            if j in used or not n.is_note:
+                continue
+            if abs(n.onset_s - ref["onset_s"]) <= tol_s and \
+                    abs(n.midi - ref["midi"]) * 100 <= tol_cents:
+                pairs.append((ref, n))
+                used.add(j)
+                break
+        else:
+            left.append(ref)
+    return pairs, left
+
+
+@pytest.mark.parametrize("program", [CLEAN, STEEL, NYLON])
+@pytest.mark.parametrize("midi", [40, 45])  # low E2 and A2: where trackers slip an octave
+def test_low_strings_sustained_no_octave_error_and_accurate_cents(midi: int, program: int):
+    path, truth = sustained(midi, seconds=2.0, program=program)
+    notes = _notes(path)
+    pitched = [n for n in notes if n.is_note]
+    assert len(pitched) == 1, notes
+    n = pitched[0]
+    assert n.nearest_midi == midi
+    assert abs(n.midi - truth["notes"][0]["midi"]) * 100 <= 3.0
+    assert abs(n.onset_s - truth["notes"][0]["onset_s"]) <= 0.05
+
+
+def test_scale_run_with_repeated_notes_is_found_note_for_note():
+    path, truth = notes_clip([57, 57, 57, 60, 60, 62, 62, 62, 64, 64], spacing_s=0.3,
+                             duration_s=0.25)
+    notes = _notes(path)
+    pairs, missed = _match(notes, truth)
+    assert not missed, missed
+    assert len([n for n in notes if n.kind == "note"]) == len(truth["notes"])
+
+
+def test_humanised_scale_run_clean_electric():
+    path, truth = scale_clip("A", "minor pentatonic", bpm=100, seed=3)
+    notes = _notes(path)
+    pairs, missed = _match(notes, truth)
+    assert len(missed) <= 1
+    assert len(notes) <= len(truth["notes"]) + 1
+    assert np.median([abs(n.midi - r["midi"]) * 100 for r, n in pairs]) < 5
+
+
+def test_notes_after_silence():
+    path, truth = render_clip([NoteSpec(0.4, 0.5, 52), NoteSpec(2.5, 0.5, 55),
+                               NoteSpec(4.5, 0.3, 59)], total_s=5.5)
+    notes = _notes(path)
+    pairs, missed = _match(notes, truth)
+    assert not missed and len(notes) == 3
+
+
+def test_chord_strum_is_one_polyphonic_event():
+    strum = [NoteSpec(0.5 + 0.012 * i, 1.5, m, program=STEEL)
+             for i, m in enumerate([40, 47, 52, 56, 59, 64])]
+    path, _ = render_clip(strum)
+    notes = _notes(path)
+    assert [n.kind for n in notes] == ["polyphonic"]
+    assert notes[0].midi is None and abs(notes[0].onset_s - 0.5) < 0.05
+
+
+def test_distorted_power_chord_is_polyphonic():
+    path, _ = render_clip([NoteSpec(0.5, 1.5, m, program=DISTORTION) for m in (40, 47, 52)])
+    assert [n.kind for n in _notes(path)] == ["polyphonic"]
+
+
+def test_noise_only_gives_no_notes():
+    path, _ = silence_clip(3.0, augment=[("noise", -40, "white", 1)])
+    assert _notes(path) == []
+    path, _ = silence_clip(2.0)
+    assert _notes(path) == []
+
+
+def test_sensitivity_is_the_input_gate(tmp_path: Path):
+    path, truth = notes_clip([57, 60, 62], spacing_s=0.5)
+    x, sr = load(path)
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, x * 10 ** (-40 / 20), sr)  # peaks near −50 dBFS
+    assert len([n for n in _notes(quiet, sensitivity=1.0) if n.is_note]) == 3
+    assert _notes(quiet, sensitivity=0.0) == []
+
+
+def test_a4_reference_shifts_cents():
+    path, truth = sustained(57, seconds=1.5)
+    at440 = [n for n in _notes(path) if n.is_note][0]
+    at442 = [n for n in _notes(path, a4=442.0) if n.is_note][0]
+    shift = (at440.midi - at442.midi) * 100
+    assert abs(shift - 1200 * np.log2(442 / 440)) < 0.5
+
+
+def test_exactly_tuned_plucks_measure_to_a_cent(swift):
+    """Karplus–Strong strings with exact fractional-delay tuning: cents are known truth."""
+    plucks = [synth.Pluck(0.3 + i * 0.9, 0.8, m + c / 100, 0.5)
+              for i, (m, c) in enumerate([(40, 0), (45, 20), (52, -15), (57, 0), (64, 10)])]
+    audio = synth.render(plucks)
+    notes = [n for n in analyze_source(ArraySource(audio), backend=swift).notes if n.is_note]
+    assert len(notes) == len(plucks)
+    for p, n in zip(plucks, notes, strict=True):
+        assert abs(n.midi - p.midi) * 100 < 2.0, (p, n)
+
+
+def test_streaming_equals_offline_whatever_the_block_size(swift):
+    path, _ = scale_clip("E", "major", bpm=120, program=STEEL, seed=1)
+    ref = analyze_source(FileSource(path), backend=swift)
+    for block in (160, 1000, 4096):
+        other = analyze_source(FileSource(path), backend=swift, block=block)
+        assert other.notes == ref.notes
+        assert np.array_equal(other.f0, ref.f0)
+    assert len(ref.notes) > 10
+    assert len(ref.times) == len(ref.f0) == len(ref.confidence) > 100
