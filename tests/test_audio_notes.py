@@ -70,7 +70,7 @@ def test_scale_run_with_repeated_notes_is_found_note_for_note():
     path, truth = notes_clip([57, 57, 57, 60, 60, 62, 62, 62, 64, 64], spacing_s=0.3,
                              duration_s=0.25)
     notes = _notes(path)
-    pairs, missed = _match(notes, truth)
+    _pairs, missed = _match(notes, truth)
     assert not missed, missed
     assert len([n for n in notes if n.kind == "note"]) == len(truth["notes"])
 
@@ -88,7 +88,7 @@ def test_notes_after_silence():
     path, truth = render_clip([NoteSpec(0.4, 0.5, 52), NoteSpec(2.5, 0.5, 55),
                                NoteSpec(4.5, 0.3, 59)], total_s=5.5)
     notes = _notes(path)
-    pairs, missed = _match(notes, truth)
+    _pairs, missed = _match(notes, truth)
     assert not missed and len(notes) == 3
 
 
@@ -114,7 +114,7 @@ def test_noise_only_gives_no_notes():
 
 
 def test_sensitivity_is_the_input_gate(tmp_path: Path):
-    path, truth = notes_clip([57, 60, 62], spacing_s=0.5)
+    path, _truth = notes_clip([57, 60, 62], spacing_s=0.5)
     x, sr = load(path)
     quiet = tmp_path / "quiet.wav"
     sf.write(quiet, x * 10 ** (-40 / 20), sr)  # peaks near −50 dBFS
@@ -123,9 +123,9 @@ def test_sensitivity_is_the_input_gate(tmp_path: Path):
 
 
 def test_a4_reference_shifts_cents():
-    path, truth = sustained(57, seconds=1.5)
-    at440 = [n for n in _notes(path) if n.is_note][0]
-    at442 = [n for n in _notes(path, a4=442.0) if n.is_note][0]
+    path, _truth = sustained(57, seconds=1.5)
+    at440 = next(n for n in _notes(path) if n.is_note)
+    at442 = next(n for n in _notes(path, a4=442.0) if n.is_note)
     shift = (at440.midi - at442.midi) * 100
     assert abs(shift - 1200 * np.log2(442 / 440)) < 0.5
 

@@ -97,7 +97,7 @@ def test_empty_file(tmp_path: Path) -> None:
 def test_non_audio_file(tmp_path: Path) -> None:
     p = tmp_path / "notes.wav"
     p.write_text("this is not audio\n" * 50)
-    with pytest.raises(AudioError, match="cannot read notes.wav"):
+    with pytest.raises(AudioError, match=r"cannot read notes\.wav"):
         FileSource(p).open()
 
 
