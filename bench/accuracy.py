@@ -31,11 +31,14 @@ import metrics
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def _analyze(path: Path, model: str, sensitivity: float) -> tuple[Any, float]:
+def _analyze(
+    path: Path, model: str, sensitivity: float, models_dir: Path | None = None
+) -> tuple[Any, float]:
     from fretcoach_cli.audio.engine import analyze_file
 
     t0 = time.process_time()
-    analysis = analyze_file(path, pitch_model=model, sensitivity=sensitivity)
+    analysis = analyze_file(path, pitch_model=model, sensitivity=sensitivity,
+                            models_dir=models_dir)  # fmt: skip
     return analysis, time.process_time() - t0
 
 
@@ -87,7 +90,7 @@ def run(args: argparse.Namespace) -> dict:
     scores: list[metrics.ClipScore] = []
     chords: list[dict] = []
     for name, category, path, truth in items:
-        analysis, cpu = _analyze(path, args.model, args.sensitivity)
+        analysis, cpu = _analyze(path, args.model, args.sensitivity, args.models_dir)
         if truth.get("polyphonic"):
             c = {"name": name, **score_chords(truth, analysis.notes)}
             chords.append(c)
@@ -173,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Engine accuracy on the rendered devset.")
     p.add_argument("--model", default="swift", choices=("swift", "crepe"))
     p.add_argument("--sensitivity", type=float, default=0.5)
+    p.add_argument("--models-dir", type=Path, help="where installed pitch models live")
     p.add_argument("--category", action="append", choices=devset.CATEGORIES)
     p.add_argument("--examples", action="store_true", help="also score examples/")
     p.add_argument("--examples-only", action="store_true", help="score only examples/")
