@@ -131,3 +131,23 @@ def test_session_summary_streams_and_falls_back(fake_openai):
     fake_openai.push("error", status=503)
     fallback = _coach(fake_openai).summary(ctx.metrics, ctx.notes, SCALE, 3.5)
     assert fallback.source == "offline" and "Work on:" in fallback.text
+
+
+def test_an_unconsumed_stream_can_be_given_up():
+    coach = LiveCoach(None)
+    live = coach.stream(_context())
+    assert coach.busy and coach.stream(_context()) is None
+    live.close()
+    assert not coach.busy
+    assert list(live) == []  # a given-up stream yields nothing
+    again = coach.stream(_context())
+    assert "".join(again).startswith("Your G3")
+
+
+def test_warm_up_builds_the_models_in_the_background(fake_openai):
+    coach = _coach(fake_openai)
+    thread = coach.warm_up()
+    thread.join(60)
+    assert coach.chain.links[0]._model is not None
+    assert fake_openai.chat_requests() == []  # building a model calls nothing
+    assert LiveCoach(None).warm_up() is None

@@ -83,8 +83,18 @@ class LiveStream:
         self.source: str | None = None
         self.reply: CoachReply | None = None
         self.dropped = False
+        self._started = False
+
+    def close(self) -> None:
+        """Give up a stream that was never iterated (frees the coach for the next tick)."""
+        if not self._started:
+            self._started = True
+            self._coach._release()
 
     def __iter__(self) -> Iterator[str]:
+        if self._started:
+            return
+        self._started = True
         coach, ctx = self._coach, self._ctx
         started = time.monotonic()
         text, attempts, truncated = "", [], False
@@ -167,6 +177,24 @@ class LiveCoach:
             chain = None
         kwargs.setdefault("user_id", getattr(settings, "user", None))
         return cls(chain, tracer=tracer_from_settings(settings), **kwargs)
+
+    def warm_up(self) -> threading.Thread | None:
+        """Build the models (importing LangChain: ~3 s cold) in the background so the first
+        live tip is not late. Returns the thread, or None when there is nothing to build."""
+        if self.chain is None or not self.chain.configured:
+            return None
+
+        def build() -> None:
+            for link in self.chain.links if self.chain else ():
+                if not link.disabled:
+                    try:
+                        _ = link.model
+                    except Exception as exc:
+                        log.info("warm-up of %s failed: %s", link.spec.label, exc)
+
+        thread = threading.Thread(target=build, name="fretcoach-coach-warmup", daemon=True)
+        thread.start()
+        return thread
 
     # -- state ---------------------------------------------------------------------------
 

@@ -9,6 +9,11 @@ HTTP statuses to types (``openai.RateLimitError``, ``APIStatusError.status_code`
 ``google.genai.errors.APIError.code``/``status``, langchain-core's ``ModelError`` family,
 ``httpx.TimeoutException``), and message texts change between versions and providers.
 
+Any failure of a link moves on to the next one; the classification decides what happens to
+the link afterwards: transient kinds (rate limit, 5xx, timeout, connection) cool it down for
+:data:`COOLDOWN_S`, permanent ones (auth, not found, bad request) disable it for the life of
+the chain, and unusable output (no structured result, invalid plan) is retried once first.
+
 LangChain is imported inside the functions that build models, never at module import.
 """
 
