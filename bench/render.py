@@ -507,6 +507,9 @@ def write_clip(
     audio = render_notes(notes, total_s=total_s)
     for fn in augment or ():
         audio = fn(audio)
+    peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
+    if peak > 0.99:  # added noise can push peaks past full scale: scale, never clip by accident
+        audio = (audio * (0.98 / peak)).astype(np.float32)
     write_audio(path, audio)
     truth = truth_dict(
         notes,
