@@ -294,7 +294,7 @@ def aggregate(scores: Sequence[ClipScore]) -> dict[str, Any]:
         "mean_abs_cents": float(np.mean(cents)) if cents else None,
         "p95_abs_cents": float(np.percentile(cents, 95)) if cents else None,
         "cents_bias": float(np.median([c for s in scores for c in s.cents_signed]))
-        if cents
+        if any(s.cents_signed for s in scores)
         else None,
         "attack_cents_bias": float(np.median([c for s in scores for c in s.attack_signed]))
         if any(s.attack_signed for s in scores)
