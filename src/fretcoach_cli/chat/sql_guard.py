@@ -134,10 +134,43 @@ def _flatten(value: Any, node_cls: type) -> Iterator[Any]:
             yield from _flatten(item, node_cls)
 
 
+#: Output column names of allowed set-returning functions.
+FUNCTION_COLUMNS: frozenset[str] = frozenset({"key", "value", "ordinality", "generate_series",
+                                             "unnest", "?column?"})
+
+
+def _defined_names(root: Any) -> set[str]:
+    """Every column/alias name the query itself defines (select-list aliases, table and
+    column aliases, CTE names and column lists)."""
+    from pglast import ast
+
+    names: set[str] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.ResTarget) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.Alias):
+            names.add(node.aliasname)
+            names.update(_names(node.colnames))
+        elif isinstance(node, ast.CommonTableExpr):
+            names.add(node.ctename)
+            names.update(_names(node.aliascolnames))
+        stack.extend(_children(node))
+    return names
+
+
 class _Checker:
-    def __init__(self) -> None:
+    def __init__(self, defined: set[str]) -> None:
+        from fretcoach_cli.chat.schema import COLUMNS
+
         self.relations: set[str] = set()
         self.functions: set[str] = set()
+        # what a qualified column reference may name: real columns, names the query
+        # defines, default output names — never a function ("s.to_json" would call
+        # to_json(s): PostgreSQL's functional notation)
+        self.known_fields = ({c for cols in COLUMNS.values() for c in cols} | defined
+                             | FUNCTION_COLUMNS | ALLOWED_FUNCTIONS)
 
     def visit(self, node: Any, ctes: frozenset[str]) -> None:
         kind = type(node).__name__
@@ -241,6 +274,26 @@ class _Checker:
             if child is not None:
                 self.visit(child, ctes)
 
+    def _ColumnRef(self, node: Any, ctes: frozenset[str]) -> None:
+        fields = list(node.fields or ())
+        if len(fields) >= 2:
+            self._field(getattr(fields[-1], "sval", None))
+        for child in fields:
+            self.visit(child, ctes)
+
+    def _A_Indirection(self, node: Any, ctes: frozenset[str]) -> None:
+        for item in node.indirection or ():
+            if type(item).__name__ == "String":
+                self._field(item.sval)
+            else:
+                self.visit(item, ctes)
+        self.visit(node.arg, ctes)
+
+    def _field(self, name: str | None) -> None:
+        if name is not None and name not in self.known_fields:
+            raise SqlRejected(f"no column {name}{_suggest(name, self.known_fields)} "
+                              "(call describe_schema for the columns)")
+
     def _SortBy(self, node: Any, ctes: frozenset[str]) -> None:
         if node.useOp:
             self._operator(node.useOp)
@@ -309,7 +362,7 @@ def check_sql(sql: str) -> CheckedSql:
     kind = type(stmt).__name__
     if kind != "SelectStmt":
         raise SqlRejected(f"only SELECT is allowed, not {_describe_node(kind)}")
-    checker = _Checker()
+    checker = _Checker(_defined_names(stmt))
     checker.visit(stmt, frozenset())
     canonical = RawStream()(stmt)
     # belt and braces: what we run must itself be exactly one SELECT
