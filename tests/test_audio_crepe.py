@@ -14,8 +14,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from audio_fixtures import NoteSpec, render_clip
 
+from audio_fixtures import NoteSpec, render_clip
 from fretcoach_cli.audio.engine import analyze_file
 from fretcoach_cli.audio.pitch import crepe_build, status
 

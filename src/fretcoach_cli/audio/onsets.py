@@ -43,7 +43,9 @@ class OnsetDetector:
         self._buf = np.zeros(FRAME // 2, dtype=np.float32)
         self._base = -FRAME // 2  # absolute sample index of _buf[0]
         self._n = 0  # samples received
-        self._next = 0  # next hop index to compute (frame centred at hop*HOP)
+        # next hop to compute (frame centred at hop*HOP); the first is the first whole frame,
+        # so the file's start is not mistaken for a pluck
+        self._next = FRAME // 2 // HOP
         self._prev_mag: np.ndarray | None = None
         self._od: deque[float] = deque(maxlen=HISTORY)
         self._db: deque[float] = deque(maxlen=HISTORY)
@@ -111,8 +113,9 @@ class OnsetDetector:
 
     def level_at(self, t0: float, t1: float) -> float:
         """Max per-hop level (dBFS) between two times, from what has been computed."""
-        a = max(0, int(t0 * RATE / HOP))
-        b = min(len(self.levels_db), int(np.ceil(t1 * RATE / HOP)) + 1)
+        first = FRAME // 2 // HOP  # levels_db[0] is hop `first`
+        a = max(0, int(t0 * RATE / HOP) - first)
+        b = min(len(self.levels_db), int(np.ceil(t1 * RATE / HOP)) + 1 - first)
         if b <= a:
             return -140.0
         return float(max(self.levels_db[a:b]))

@@ -39,7 +39,7 @@ RELEASE_S = 0.03  # level below the gate for this long ends a note
 RISE_DB = 2.5  # an onset inside a ringing note needs this much level rise (re-pluck)
 MIN_NOTE_S = 0.05
 EARLY_CHANGE_S = 0.12  # a pitch change this soon after a pluck is the model catching up
-POLY_SHARE = 0.72  # harmonic share below this (with a strong level) = chord / double stop
+POLY_SHARE = 0.8  # harmonic share below this (with a strong level) = chord / double stop
 KEEP_S = 3.0
 
 
@@ -112,9 +112,9 @@ class NoteTracker:
         return self._audio[a:b]
 
     def _floor(self, t: float) -> float:
-        """Background level: 10th percentile of the levels of the last 3 s (and the note)."""
+        """Background level: 10th percentile of the hop levels of the 3 s up to ``t``."""
         lv = self.onsets.levels_db
-        a = max(0, int((t - 3.0) * RATE / ONSET_HOP))
+        a = max(0, int((t - 3.0) * RATE / ONSET_HOP) - 2)  # levels_db starts at hop 2
         window = lv[a:] if len(lv) > a else lv[-1:]
         return float(np.percentile(window, 10)) if window else -140.0
 
@@ -225,6 +225,9 @@ class NoteTracker:
             del cur.times[:first], cur.midis[:first], cur.confs[:first], cur.levels[:first]
             cur.dev, cur.ref = [], None
             return []
+        if self._is_chord(cur, start_t):
+            cur.dev = []
+            return []  # a chord's pitch track wanders between its notes: not a new note
         # a pluck the level test rejected, just before the change, is the better onset time
         near = [o for o in self._rejected if start_t - 0.12 <= o <= start_t + 0.02
                 and o > cur.onset_s + MIN_NOTE_S]
@@ -238,6 +241,14 @@ class NoteTracker:
         for t, mm, c, lv in zip(*moved, strict=True):
             self._add(t, mm, c, lv)
         return out
+
+    def _is_chord(self, cur: _Note, until: float) -> bool:
+        if cur.ref is None or until - cur.onset_s < SKIP_S + 0.05:
+            return False
+        seg = self._segment_audio(cur.onset_s + SKIP_S, until)
+        before = self._segment_audio(cur.onset_s - 0.07, cur.onset_s - 0.01)
+        f0 = self.a4 * 2 ** ((cur.ref - 69) / 12)
+        return harmonic_share(seg, f0, before=before) < POLY_SHARE
 
     # ------------------------------------------------------------------ notes
     def _start(self, onset: float, cause: str) -> list[NoteEvent]:
@@ -277,8 +288,10 @@ class NoteTracker:
         if len(settled) < 2:
             settled = allv
         if len(settled) == 0 or frac_voiced < 0.3:
-            if n.cause != "onset" or dur < MIN_NOTE_S or peak < self._floor(n.onset_s) + 12:
-                return None  # a flicker or steady noise, not a pluck
+            level_before = self.onsets.level_at(n.onset_s - 0.06, n.onset_s - 0.015)
+            if (n.cause != "onset" or dur < MIN_NOTE_S or peak < self._floor(end) + 12
+                    or peak < level_before + 6):
+                return None  # a flicker, steady noise or a string being damped: not a pluck
             kind = "unclear"
             f0s = [self.a4 * 2 ** ((m - 69) / 12) for m in allv]
             if f0s and peak >= self.gate + 12 and harmonic_share(seg, float(np.median(f0s)),
@@ -289,6 +302,9 @@ class NoteTracker:
         midi = float(np.median(settled))
         f0 = self.a4 * 2 ** ((midi - 69) / 12)
         if peak >= self.gate + 12 and harmonic_share(seg, f0, before=before) < POLY_SHARE:
+            level_before = self.onsets.level_at(n.onset_s - 0.06, n.onset_s - 0.015)
+            if peak < level_before + 3:
+                return None  # no new attack: a string being damped or a ringing blend
             return NoteEvent(n.onset_s, end, None, float(np.median(confs)), "polyphonic", peak)
         if self.refine:
             better = refine_f0(seg, f0)
