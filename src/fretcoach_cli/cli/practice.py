@@ -95,6 +95,8 @@ def practice(
             result = run_tui(session, coach_every_s=coach_s, coach=not no_coach)
         else:
             result = run_headless(session)
+            if not no_coach and not as_json and result.notes:
+                add_coach_summary(settings, session, result)
     finally:
         _close(source)
     render_result(result, as_json=as_json, interactive=interactive)
@@ -197,9 +199,11 @@ def _close(source: Any) -> None:
 
 # -- running --------------------------------------------------------------------------------
 def run_tui(session: Any, *, coach_every_s: float, coach: bool) -> Any:
+    from fretcoach_cli.practice.coach_link import CoachLink
     from fretcoach_cli.tui.app import PracticeApp
 
-    app = PracticeApp(session, coach_every_s=coach_every_s, coach=coach)
+    app = PracticeApp(session, coach_every_s=coach_every_s, coach=coach,
+                      coach_link=CoachLink(context.settings()))
     app.run()
     if app.error is not None:
         if isinstance(app.error, FretcoachError):
@@ -261,6 +265,19 @@ class LiveLine:
             self.stream.flush()
 
 
+def add_coach_summary(settings: Any, session: Any, result: Any) -> None:
+    """The coach's closing words under the headless summary (offline if no model answers)."""
+    from fretcoach_cli.practice.coach_link import CoachLink
+
+    link = CoachLink(settings)
+    try:
+        result.extra["tip"] = link.summary(result, session.events, session.options.scale)
+    except Exception as exc:  # never lose the summary over the coach
+        result.extra["tip"] = f"(coach unavailable: {exc})"
+    finally:
+        link.close()
+
+
 def _n(value: float | None) -> str:
     return " —" if value is None else f"{value:3.0f}"
 
@@ -303,7 +320,7 @@ def render_result(result: Any, *, as_json: bool, interactive: bool) -> None:
     elif not interactive:
         from rich.console import Console
 
-        from fretcoach_cli.tui.screens.summary import (
+        from fretcoach_cli.tui.summary_view import (
             advice,
             degree_table,
             headline,

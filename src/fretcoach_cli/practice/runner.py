@@ -118,8 +118,13 @@ class PracticeSession:
         """Block until the input ends (file exhausted, duration reached or engine error)."""
         return self.input_done.wait(timeout)
 
-    def finish(self, reason: str = "finished") -> SessionResult:
-        """Stop listening, compute the final figures and save them; blocking (use a worker)."""
+    def finish(self, reason: str = "finished",
+               before_end: Callable[[SessionResult], None] | None = None) -> SessionResult:
+        """Stop listening, compute the final figures and save them; blocking (use a worker).
+
+        ``before_end(result)`` may add to the result (e.g. the coach's closing words) before
+        subscribers are told the session ended.
+        """
         with self._finish_lock:
             if self.result is not None:
                 return self.result
@@ -147,6 +152,8 @@ class PracticeSession:
             self.result = build_result(self.options, events, self.position_s,
                                        row=summary_row, outcome=outcome, previous=previous,
                                        reason=self.end_reason or reason)
+            if before_end is not None:
+                before_end(self.result)
             self._set_state("finished")
             self._emit(SessionEnded(self.result, reason=self.end_reason or reason))
             return self.result
@@ -178,7 +185,7 @@ class PracticeSession:
             self._check_limit()
         elif isinstance(event, EngineError):
             self.error = event
-            self.end_reason = "error"
+            self.end_reason = f"error: {event.message}"
             self._emit(event)
             self.input_done.set()
         elif isinstance(event, EngineFinished):

@@ -18,10 +18,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
 from fretcoach_cli.events import EngineError, EngineFinished
+from fretcoach_cli.practice.coach_link import CoachLink
 from fretcoach_cli.practice.messages import NoteJudged, SessionEnded, StateChanged, StorageStatus
 from fretcoach_cli.practice.runner import PracticeSession
 from fretcoach_cli.scoring.judge import tolerance_cents
-from fretcoach_cli.tui import coach_link
 from fretcoach_cli.tui.bridge import Bridge, SessionMessage, Tick
 from fretcoach_cli.tui.live_view import (
     MarkTrail,
@@ -61,14 +61,14 @@ class PracticeApp(App[Any]):
 
     def __init__(self, session: PracticeSession, *, coach_every_s: float = 30.0,
                  coach: bool = True, finish_on_end: bool = True,
-                 coach_fn: Any = coach_link.stream_tip) -> None:
+                 coach_link: CoachLink | None = None) -> None:
         super().__init__()
         self.session = session
         self.options = session.options
         self.coach_every_s = coach_every_s
         self.coach_enabled = coach
         self.finish_on_end = finish_on_end
-        self.coach_fn = coach_fn
+        self.coach_link = coach_link or CoachLink()
         self.bridge = Bridge(self)
         self.trail = MarkTrail()
         self.tolerance = tolerance_cents(self.options.strictness)
@@ -79,6 +79,7 @@ class PracticeApp(App[Any]):
         self._finishing = False
         self._last_coach_at = 0.0
         self._window: Any = None
+        self._last_verdict: Any = None
         session.subscribe(self.bridge)
 
     # -- layout --------------------------------------------------------------------------
@@ -134,22 +135,41 @@ class PracticeApp(App[Any]):
 
     def _finish_session(self) -> None:
         self._started.wait()
+        self.coach_link.close()
         try:
-            self.result = self.session.finish()
+            self.result = self.session.finish(before_end=self._add_coach_summary)
         except BaseException as exc:
             self.error = exc
             self.call_from_thread(self.exit, None, 1)
 
+    def _add_coach_summary(self, result: Any) -> None:
+        """The coach's closing words for the summary screen (offline if no model answers)."""
+        if not self.coach_enabled or not result.notes:
+            return
+        try:
+            text = self.coach_link.summary(result, self.session.events, self.options.scale)
+        except Exception as exc:  # the summary must appear even if the coach cannot
+            text = f"(coach unavailable: {exc})"
+        if text:
+            result.extra["tip"] = text
+
     def _coach_reply(self, metrics: Any, context: dict[str, Any]) -> None:
         pane = self.query_one(CoachPane)
         try:
-            source, tokens = self.coach_fn(metrics, context)
-            self.call_from_thread(setattr, pane, "source", source)
-            self.call_from_thread(pane.begin)
-            for token in tokens:
-                self.call_from_thread(pane.feed, token)
+            reply = self.coach_link(metrics, context)
         except Exception as exc:  # the coach is optional: show why it is quiet
             self.call_from_thread(pane.say, f"(coach unavailable: {exc})")
+            return
+        if reply is None:  # the previous reply is still streaming: skip this tick
+            return
+        source, tokens = reply
+        self.call_from_thread(setattr, pane, "source", source)
+        self.call_from_thread(pane.begin)
+        try:
+            for token in tokens:
+                self.call_from_thread(pane.feed, token)
+        except Exception as exc:
+            self.call_from_thread(pane.feed, f" (coach stopped: {exc})")
         finally:
             self.call_from_thread(pane.end)
 
@@ -181,12 +201,14 @@ class PracticeApp(App[Any]):
                 f"db ✓ {payload.saved_notes} notes saved" if payload.online
                 else f"db offline — journaling ({payload.message})")
         elif isinstance(payload, EngineFinished):
-            self.query_one(SessionHeader).elapsed_s = self.session.position_s
+            header = self.query_one(SessionHeader)
+            header.elapsed_s = self.session.position_s
+            if self._last_verdict is not None:  # the needle rests on the last settled note
+                self.query_one(Tuner).reading = reading_from_verdict(self._last_verdict)
             if self.finish_on_end:
                 self.action_finish()
-            else:
-                self.notify(f"Input finished ({payload.reason}). Press q to save.",
-                            title="fretcoach")
+            elif not self._finishing:
+                header.state = "input ended · q saves"
         elif isinstance(payload, EngineError):
             self.notify(payload.message, severity="error", timeout=10)
             self.action_finish()
@@ -201,6 +223,7 @@ class PracticeApp(App[Any]):
         self.query_one(MetricBars).rows = metric_rows(msg.window, msg.session)
         if verdict.judged:
             self.query_one(Tuner).reading = reading_from_verdict(verdict)
+            self._last_verdict = verdict
         header = self.query_one(SessionHeader)
         header.elapsed_s = self.session.position_s
         self._window = msg.window
@@ -214,8 +237,10 @@ class PracticeApp(App[Any]):
         if self._last_coach_at and now - self._last_coach_at < self.coach_every_s:
             return
         self._last_coach_at = now
-        context = {"scale": self.options.scale.display_name, "position_s": now,
-                   "notes": msg.seq, "session": msg.session}
+        first = max(0, msg.seq - self.options.window_notes)
+        context = {"scale": self.options.scale, "position_s": now,
+                   "notes": list(self.session.events[first:msg.seq]),
+                   "session": msg.session}
         self.run_worker(lambda: self._coach_reply(msg.window, context), thread=True,
                         group="coach", exclusive=True, name="coach")
 

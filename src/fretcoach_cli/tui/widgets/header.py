@@ -73,7 +73,7 @@ class SessionHeader(Widget):
         bottom.append("  ")
         bottom.append_text(level_meter(self.rms_db, self.clipped))
         if self.rms_db is not None:
-            bottom.append(f" {self.rms_db:4.0f} dB", style=DIM)
+            bottom.append(f" {max(self.rms_db, -99.0):4.0f} dB", style=DIM)
         if self.clipped:
             bottom.append(" CLIP", style=f"bold {BAD}")
         if self.storage:
