@@ -260,13 +260,16 @@ def test_cancelled_turn_leaves_a_usable_thread(database, user_id, chat_for, fake
         if isinstance(event, ToolStarted):
             cancel.set()
     assert isinstance(seen[-1], Done) and seen[-1].result.cancelled
+    dangling = chat.messages()[-1]
+    assert dangling.type == "ai" and dangling.tool_calls[0]["id"] == "x1"  # never answered
     fake_openai.push("text", content="Fine.")
     result, _ = _run(chat, "never mind")
     assert result.answer == "Fine."
     msgs = fake_openai.chat_requests()[-1].body["messages"]
     call_ids = [tc["id"] for m in msgs for tc in m.get("tool_calls") or []]
     answered = [m["tool_call_id"] for m in msgs if m["role"] == "tool"]
-    assert call_ids == ["x1"] and answered == ["x1"]
+    assert call_ids == answered and "x1" not in call_ids  # the half-done call is gone
+    assert [m["content"] for m in msgs if m["role"] == "user"] == ["count them", "never mind"]
 
 
 def test_thread_resumed_in_a_new_process(database, user_id, fake_openai):

@@ -541,15 +541,17 @@ def _unsaved_draft(messages: list[Any]) -> PlanDraft | None:
 
 
 def _repairs(messages: list[Any]) -> list[Any]:
-    """Tool results for tool calls left unanswered by a cancelled turn (OpenAI rejects a
-    conversation where an assistant tool call has no result)."""
-    from langchain_core.messages import ToolMessage
+    """Removals for what a cancelled turn left half done: an assistant message whose tool
+    calls were not all answered, and the answers it did get. OpenAI rejects a conversation
+    with an unanswered tool call, and a later message cannot be slotted in after it."""
+    from langchain_core.messages import RemoveMessage
 
     answered = {getattr(m, "tool_call_id", None) for m in messages if m.type == "tool"}
     out = []
     for m in messages:
-        for tc in getattr(m, "tool_calls", None) or []:
-            if tc.get("id") and tc["id"] not in answered:
-                out.append(ToolMessage("cancelled by the user", tool_call_id=tc["id"],
-                                       name=tc.get("name")))
+        calls = [tc.get("id") for tc in getattr(m, "tool_calls", None) or []]
+        if calls and not all(c in answered for c in calls) and m.id:
+            out.append(RemoveMessage(id=m.id))
+            out += [RemoveMessage(id=t.id) for t in messages
+                    if t.type == "tool" and t.tool_call_id in calls and t.id]
     return out
