@@ -182,3 +182,65 @@ def test_relative_dates_and_inverted_period() -> None:
         build_filter(since="today", until="yesterday", timezone=TZ, now=NOW)
     with pytest.raises(UsageError):
         build_filter(timezone="Mars/Olympus_Mons")
+
+
+def _approx_equal(a: Any, b: Any) -> None:
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            _approx_equal(a[k], b[k])
+    elif isinstance(a, list):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            _approx_equal(x, y)
+    elif isinstance(a, float):
+        assert a == pytest.approx(b, rel=1e-6, abs=1e-3)
+    else:
+        assert a == b
+
+
+def test_rollup_follows_every_write_and_matches_the_scan(conn: Any, database: Any,
+                                                          user_id: str) -> None:
+    ids = insert_dataset(conn)
+    today = date(2026, 1, 15)
+    before = practice_stats(conn, flt(), today=today)  # registers the zone, builds the days
+    zone = conn.execute("SELECT count(*) FROM fretcoach.report_days WHERE tz = %s",
+                        (TZ,)).fetchone()[0]
+    conn.commit()
+    assert zone == 5
+    # every kind of write after the build: insert, update (score, scale, status), delete
+    conn.execute("UPDATE fretcoach.sessions SET overall_score = 10, scale_chosen = 'C major' "
+                 "WHERE session_id = %s", (ids["s1"],))
+    conn.execute("UPDATE fretcoach.sessions SET status = 'completed', overall_score = 75, "
+                 "duration_seconds = 60 WHERE session_id = %s", (ids["s6"],))
+    conn.execute("DELETE FROM fretcoach.sessions WHERE session_id = %s", (ids["s3"],))
+    conn.execute("INSERT INTO fretcoach.sessions (user_id, start_time, duration_seconds, "
+                 "scale_chosen, overall_score, status) VALUES "
+                 "(current_setting('fretcoach.user_id'), '2026-01-15T04:00Z', 30, 'G major', "
+                 "55, 'completed')")
+    conn.commit()
+    after = practice_stats(conn, flt(), today=today)
+    # s3 gone; s6 now completed; one new session (Jan 14, 23:00 in New York)
+    assert after.totals.sessions == 6 and after.totals.practice_seconds == 3600 - 900 + 60 + 30
+    assert after.metrics["overall_score"].mean == pytest.approx((10 + 70 + 50 + 90 + 75 + 55)
+                                                                / 6)
+    assert {s.scale: s.sessions for s in after.scales} == {
+        "A minor pentatonic": 2, "G major": 2, "C major": 2}
+    assert before.totals.sessions == 5
+    for by in (None, "day", "week", "scale"):
+        for period in ({}, {"since": "2026-01-06", "until": "2026-01-14"}):
+            fast = practice_stats(conn, flt(**period), by=by, today=today)
+            scan = practice_stats(conn, flt(**period), by=by, today=today, use_rollup=False)
+            _approx_equal(fast.to_dict(), scan.to_dict())
+
+
+def test_read_only_reader_gets_the_same_numbers(conn: Any, database: Any,
+                                                 user_id: str) -> None:
+    insert_dataset(conn)
+    with database.connect(user_id, role="reader") as reader:
+        st = practice_stats(reader, flt(), today=date(2026, 1, 15))
+        assert st.totals.sessions == 5 and st.longest_streak.days == 3
+    zones = conn.execute("SELECT count(*) FROM fretcoach.report_zones").fetchone()[0]
+    assert zones == 0  # the reader could not (and did not) register the zone
+    sub_day = practice_stats(conn, flt(since="2026-01-06T12:00"), today=date(2026, 1, 15))
+    assert sub_day.totals.sessions == 4  # a period inside a day is computed from sessions

@@ -12,6 +12,7 @@ being played, or crashed ones not yet recovered) unless the filter names statuse
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -152,64 +153,223 @@ def _base(flt: SessionFilter) -> tuple[str, dict[str, Any]]:
     return f"SELECT * FROM fretcoach.sessions WHERE {where}", params
 
 
-def _local(ts: datetime | None, tz: str) -> datetime | None:
-    return None if ts is None else ts.astimezone(ZoneInfo(tz))
+WEAKEST_CHOICES = (*AREAS, "scale_coverage")
 
 
-def totals_and_trends(conn: psycopg.Connection[Any], flt: SessionFilter,
-                      ) -> tuple[Totals, dict[str, MetricTrend], dict[str, float | None]]:
-    """One scan: totals, per-metric level and trend, raw-figure means."""
-    base, params = _base(flt)
-    metric_cols = []
-    for m in METRICS:
-        metric_cols += [
-            f"count({m})", f"avg({m})", f"min({m})", f"max({m})",
-            f"regr_slope({m}, extract(epoch FROM start_time) / {SECONDS_PER_WEEK})",
-            f"avg({m}) FILTER (WHERE half = 1)", f"avg({m}) FILTER (WHERE half = 2)",
-        ]
-    raw_cols = [f"avg({r})" for r in RAW]
+def _aggregate_sql(flt: SessionFilter, by: str | None,
+                   rollup: bool = False) -> tuple[str, dict[str, Any]]:
+    """One statement over the (local day, scale) groups of ddl/011_report_rollup.sql.
+
+    The groups hold sums, counts, min/max and the least-squares sums (Σx, Σx², Σxy with
+    x = weeks) of every metric; every figure of the report is combined from them (hundreds
+    to thousands of rows instead of every session) and comes back as one JSON document.
+    ``rollup`` reads the materialised groups (``report_days``; the period must be whole
+    local days), otherwise ``report_groups()`` computes them from the sessions in one scan.
+    """
+    params: dict[str, Any] = {"tz": flt.timezone, "f_scale": flt.scale}
+    if rollup:
+        conds = ["user_id = current_setting('fretcoach.user_id', true)", "tz = %(tz)s"]
+        first, last = day_bounds(flt)
+        if first is not None:
+            conds.append("day >= %(d_first)s")
+            params["d_first"] = first
+        if last is not None:
+            conds.append("day <= %(d_last)s")
+            params["d_last"] = last
+        if flt.scale is not None:
+            conds.append("scale = %(f_scale)s")
+        source = f"SELECT * FROM fretcoach.report_days WHERE {' AND '.join(conds)}"
+    else:
+        params.update(f_since=flt.period.start, f_until=flt.period.end)
+        source = ("SELECT * FROM fretcoach.report_groups(current_setting('fretcoach.user_id', "
+                  "true), %(tz)s, %(f_since)s, %(f_until)s, %(f_scale)s)")
+    day_sums = ", ".join(f"sum({m}_n) AS {m}_n, sum({m}_s) AS {m}_s" for m in METRICS)
+
+    def mean(m: str, cond: str = "") -> str:
+        f = f" FILTER (WHERE {cond})" if cond else ""
+        return f"sum({m}_s){f} / nullif(sum({m}_n){f}, 0)"
+
+    def slope(m: str) -> str:
+        n, sx, sxx, sxy, sy = (f"sum({m}_n)", f"sum({m}_sx)", f"sum({m}_sxx)",
+                               f"sum({m}_sxy)", f"sum({m}_s)")
+        den = f"({n} * {sxx} - {sx} * {sx})"
+        return (f"CASE WHEN {n} >= 2 AND {den} > 1e-9 * {n} * {n} "
+                f"THEN ({n} * {sxy} - {sx} * {sy}) / {den} END")
+
+    metric_json = ", ".join(
+        f"""'{m}', json_build_object(
+                'sessions', sum({m}_n), 'mean', {mean(m)}, 'min', min({m}_lo),
+                'max', max({m}_hi), 'slope_per_week', {slope(m)},
+                'first_half', {mean(m, "h.first")}, 'second_half', {mean(m, "NOT h.first")})"""
+        for m in METRICS)
+    raw_json = ", ".join(f"'{r}', sum({r}_s) / nullif(sum({r}_n), 0)" for r in RAW)
+    area_json = ", ".join(f"'{a}', sum(w_{a})" for a in WEAKEST_CHOICES)
+    bucket_means = ", ".join(f"'{m}', {mean(m)}" for m in METRICS)
+    if by == "scale":
+        bucket_sql = f"""SELECT coalesce(json_agg(b ORDER BY b.sessions DESC, b.key), '[]')
+            FROM (SELECT coalesce(nullif(scale, ''), '(none)') AS key, NULL::date AS start,
+                         sum(n) AS sessions, sum(secs) AS practice_seconds, sum(notes) AS notes,
+                         json_build_object({bucket_means}) AS metrics
+                  FROM g GROUP BY scale) b"""
+    elif by in ("day", "week", "month"):
+        bucket_sql = f"""SELECT coalesce(json_agg(b ORDER BY b.start), '[]')
+            FROM (SELECT NULL AS key, date_trunc('{by}', day)::date AS start,
+                         sum(n) AS sessions, sum(secs) AS practice_seconds, sum(notes) AS notes,
+                         json_build_object({bucket_means}) AS metrics
+                  FROM days GROUP BY 2) b"""
+    else:
+        bucket_sql = "SELECT '[]'::json"
     sql = f"""
-        WITH s AS ({base}),
-        h AS (SELECT s.*, ntile(2) OVER (ORDER BY start_time, session_id) AS half FROM s)
-        SELECT count(*), coalesce(sum(duration_seconds), 0),
-               coalesce(sum(total_notes_played), 0), coalesce(sum(correct_notes_played), 0),
-               coalesce(sum(bad_notes_played), 0),
-               count(DISTINCT (start_time AT TIME ZONE %(tz)s)::date),
-               min(start_time), max(start_time),
-               {", ".join(metric_cols + raw_cols)}
-        FROM h"""
-    row = conn.execute(sql, params).fetchone()
+    WITH g AS MATERIALIZED (SELECT * FROM ({source}) src WHERE n > 0),
+    days AS MATERIALIZED (
+        SELECT day, sum(n) AS n, sum(secs) AS secs, sum(notes) AS notes, {day_sums}
+        FROM g GROUP BY day),
+    h AS (SELECT day, sum(n) OVER (ORDER BY day) - n < (SELECT sum(n) FROM days) / 2.0 AS first
+          FROM days),
+    runs AS (
+        SELECT min(day) AS first, max(day) AS last, count(*) AS len
+        FROM (SELECT day, day - (row_number() OVER (ORDER BY day))::int AS grp FROM days) r
+        GROUP BY grp)
+    SELECT json_build_object(
+        'totals', (SELECT json_build_object(
+            'sessions', coalesce(sum(n), 0), 'practice_seconds', coalesce(sum(secs), 0),
+            'notes', coalesce(sum(notes), 0), 'correct_notes', coalesce(sum(correct), 0),
+            'bad_notes', coalesce(sum(bad), 0), 'days_practised', count(DISTINCT day),
+            'first_session', min(first_at), 'last_session', max(last_at)) FROM g),
+        'metrics', (SELECT json_build_object({metric_json}) FROM g JOIN h USING (day)),
+        'raw', (SELECT json_build_object({raw_json}) FROM g),
+        'areas', (SELECT json_build_object({area_json}) FROM g),
+        'scales', (SELECT coalesce(json_agg(x ORDER BY x.sessions DESC, x.scale), '[]') FROM (
+            SELECT scale, sum(n) AS sessions, sum(secs) AS practice_seconds,
+                   sum(notes) AS notes, {mean("overall_score")} AS overall_score,
+                   {mean("pitch_accuracy")} AS pitch_accuracy,
+                   {mean("scale_conformity")} AS scale_conformity,
+                   {mean("timing_stability")} AS timing_stability, max(last_at) AS last_played
+            FROM g WHERE scale <> '' GROUP BY scale) x),
+        'longest', (SELECT json_build_object('days', len, 'first', first, 'last', last)
+                    FROM runs ORDER BY len DESC, last DESC LIMIT 1),
+        'current', (SELECT json_build_object('days', len, 'first', first, 'last', last)
+                    FROM runs WHERE last >= %(today)s::date - 1 AND last <= %(today)s::date
+                    ORDER BY last DESC LIMIT 1),
+        'buckets', ({bucket_sql}))"""
+    return sql, params
+
+
+def _ts(text: str | None, tz: str) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text).astimezone(ZoneInfo(tz))
+
+
+def _d(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
+
+
+def _bucket_key(by: str, start: date | None, key: str | None) -> str:
+    if by == "scale" or start is None:
+        return key or "(none)"
+    if by == "month":
+        return start.strftime("%Y-%m")
+    if by == "week":
+        iso = start.isocalendar()
+        return f"{iso.year}-W{iso.week:02d}"
+    return start.isoformat()
+
+
+class _NotWholeDays(Exception):
+    pass
+
+
+def _local_day(moment: datetime | None, tz: ZoneInfo) -> date | None:
+    if moment is None:
+        return None
+    local = moment.astimezone(tz)
+    if (local.hour, local.minute, local.second, local.microsecond) != (0, 0, 0, 0):
+        raise _NotWholeDays
+    return local.date()
+
+
+def day_bounds(flt: SessionFilter) -> tuple[date | None, date | None]:
+    """First and last local day of the period (inclusive); _NotWholeDays if it starts or
+    ends inside a day (an ISO date-time was given)."""
+    tz = ZoneInfo(flt.timezone)
+    first = _local_day(flt.period.start, tz)
+    end = _local_day(flt.period.end, tz)
+    return first, (end - timedelta(days=1) if end is not None else None)
+
+
+def ensure_rollup(conn: psycopg.Connection[Any], tz: str) -> bool:
+    """Make sure ``report_days`` is maintained for this user and zone; False if it cannot be
+    (read-only connection, lock not granted quickly): the caller then computes the groups
+    from the sessions instead."""
+    import psycopg
+    from psycopg.pq import TransactionStatus
+
+    idle = conn.info.transaction_status == TransactionStatus.IDLE
+    with conn.transaction():
+        row = conn.execute(
+            "SELECT 1 FROM fretcoach.report_zones WHERE user_id = "
+            "current_setting('fretcoach.user_id', true) AND tz = %s", (tz,)).fetchone()
+    if row is not None:
+        return True
+    if not idle:
+        return False  # never take the table lock inside the caller's open transaction
+    try:
+        with conn.transaction():
+            conn.execute("SELECT set_config('lock_timeout', '3s', true)")
+            # writers wait while the groups are built, so none is missed
+            conn.execute("LOCK TABLE fretcoach.sessions IN SHARE MODE")
+            made = conn.execute(
+                "INSERT INTO fretcoach.report_zones (user_id, tz) VALUES "
+                "(current_setting('fretcoach.user_id', true), %s) ON CONFLICT DO NOTHING "
+                "RETURNING 1", (tz,)).fetchone()
+            if made:
+                conn.execute("SELECT set_config('work_mem', '64MB', true)")
+                conn.execute("SELECT fretcoach.report_days_refresh("
+                             "current_setting('fretcoach.user_id', true), %s, NULL)", (tz,))
+    except (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientPrivilege,
+            psycopg.errors.LockNotAvailable):
+        return False
+    return True
+
+
+def aggregate(conn: psycopg.Connection[Any], flt: SessionFilter, *, by: str | None = None,
+              today: date, use_rollup: bool = True) -> dict[str, Any]:
+    """Run the single report statement and return its JSON document (parsed).
+
+    Reads the maintained per-day groups when the period is whole local days (and they can
+    be set up), else computes the groups from the sessions: same numbers either way.
+    """
+    if by is not None and by not in GROUPINGS:
+        raise UsageError(f"unknown grouping {by!r}", hint=f"use {', '.join(GROUPINGS)}")
+    rollup = False
+    if use_rollup:
+        try:
+            day_bounds(flt)
+            rollup = ensure_rollup(conn, flt.timezone)
+        except _NotWholeDays:
+            rollup = False
+    sql, params = _aggregate_sql(flt, by, rollup=rollup)
+    params["today"] = today
+    with conn.transaction():
+        # enough memory to hash the groups instead of sorting on disk
+        conn.execute("SELECT set_config('work_mem', '64MB', true)")
+        row = conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
     assert row is not None
-    tz = flt.timezone
-    totals = Totals(int(row[0]), float(row[1]), int(row[2]), int(row[3]), int(row[4]),
-                    int(row[5]), _local(row[6], tz), _local(row[7], tz))
-    metrics: dict[str, MetricTrend] = {}
-    i = 8
-    for m in METRICS:
-        n, mean, lo, hi, slope, h1, h2 = row[i:i + 7]
-        i += 7
-        h1, h2 = _f(h1), _f(h2)
-        change = h2 - h1 if h1 is not None and h2 is not None and int(n) >= 2 else None
-        metrics[m] = MetricTrend(m, int(n), _f(mean), _f(lo), _f(hi), _f(slope),
-                                 h1 if int(n) >= 2 else None, h2 if int(n) >= 2 else None,
-                                 change)
-    raw = {r: _f(v) for r, v in zip(RAW, row[i:], strict=True)}
-    return totals, metrics, raw
+    doc = row[0]
+    return json.loads(doc) if isinstance(doc, str) else doc
 
 
-def scale_summaries(conn: psycopg.Connection[Any], flt: SessionFilter) -> list[ScaleSummary]:
-    """Per scale, most practised first."""
-    base, params = _base(flt)
-    rows = conn.execute(f"""
-        SELECT scale_chosen, count(*), coalesce(sum(duration_seconds), 0),
-               coalesce(sum(total_notes_played), 0), avg(overall_score), avg(pitch_accuracy),
-               avg(scale_conformity), avg(timing_stability), max(start_time)
-        FROM ({base}) s
-        WHERE scale_chosen IS NOT NULL
-        GROUP BY scale_chosen
-        ORDER BY count(*) DESC, scale_chosen""", params).fetchall()
-    return [ScaleSummary(r[0], int(r[1]), float(r[2]), int(r[3]), _f(r[4]), _f(r[5]),
-                         _f(r[6]), _f(r[7]), _local(r[8], flt.timezone)) for r in rows]
+def _metric(m: str, d: dict[str, Any]) -> MetricTrend:
+    n = int(d["sessions"] or 0)
+    h1, h2 = (_f(d["first_half"]), _f(d["second_half"])) if n >= 2 else (None, None)
+    change = h2 - h1 if h1 is not None and h2 is not None else None
+    return MetricTrend(m, n, _f(d["mean"]), _f(d["min"]), _f(d["max"]),
+                       _f(d["slope_per_week"]), h1, h2, change)
+
+
+def _streak(d: dict[str, Any] | None) -> Streak:
+    if not d:
+        return Streak(0, None, None)
+    return Streak(int(d["days"]), _d(d["first"]), _d(d["last"]))
 
 
 def best_and_worst(scales: list[ScaleSummary], min_sessions: int = 2,
@@ -224,75 +384,20 @@ def best_and_worst(scales: list[ScaleSummary], min_sessions: int = 2,
     return ranked[0].scale, ranked[-1].scale
 
 
-def streaks(conn: psycopg.Connection[Any], flt: SessionFilter, today: date,
-            ) -> tuple[Streak, Streak]:
-    """(current, longest) runs of consecutive practice days, gaps-and-islands in SQL.
-
-    The current streak is the run that ends today or yesterday: not having played *yet*
-    today does not break it.
-    """
-    base, params = _base(flt)
-    params["today"] = today
-    rows = conn.execute(f"""
-        WITH d AS (SELECT DISTINCT (start_time AT TIME ZONE %(tz)s)::date AS day
-                   FROM ({base}) s),
-        g AS (SELECT day, day - (row_number() OVER (ORDER BY day))::int AS grp FROM d),
-        runs AS (SELECT min(day) AS first, max(day) AS last, count(*) AS len
-                 FROM g GROUP BY grp)
-        (SELECT 'longest', len, first, last FROM runs ORDER BY len DESC, last DESC LIMIT 1)
-        UNION ALL
-        (SELECT 'current', len, first, last FROM runs
-         WHERE last >= %(today)s::date - 1 AND last <= %(today)s::date
-         ORDER BY last DESC LIMIT 1)""", params).fetchall()
-    found = {r[0]: Streak(int(r[1]), r[2], r[3]) for r in rows}
-    none = Streak(0, None, None)
-    return found.get("current", none), found.get("longest", none)
-
-
-def weakest_area(conn: psycopg.Connection[Any], flt: SessionFilter,
-                 metrics: dict[str, MetricTrend]) -> WeakestArea:
-    base, params = _base(flt)
-    row = conn.execute(f"""
-        SELECT weakest_area, count(*) FROM ({base}) s
-        WHERE weakest_area IS NOT NULL
-        GROUP BY weakest_area ORDER BY count(*) DESC, weakest_area LIMIT 1""",
-                       params).fetchone()
-    means = [(metrics[a].mean, a) for a in AREAS if metrics[a].mean is not None]
-    lowest = min(means)[1] if means else None
-    return WeakestArea(row[0] if row else None, int(row[1]) if row else 0, lowest)
-
-
 def buckets(conn: psycopg.Connection[Any], flt: SessionFilter, by: str) -> list[Bucket]:
     """Sessions grouped by local day/week (ISO, Monday first)/month, or by scale; oldest
-    period first (scales: most practised first)."""
-    if by not in GROUPINGS:
-        raise UsageError(f"unknown grouping {by!r}", hint=f"use {', '.join(GROUPINGS)}")
-    base, params = _base(flt)
-    means = ", ".join(f"avg({m})" for m in METRICS)
-    if by == "scale":
-        sql = f"""SELECT scale_chosen, NULL::date, count(*), coalesce(sum(duration_seconds), 0),
-                         coalesce(sum(total_notes_played), 0), {means}
-                  FROM ({base}) s GROUP BY scale_chosen
-                  ORDER BY count(*) DESC, scale_chosen NULLS LAST"""
-    else:
-        sql = f"""SELECT NULL, date_trunc('{by}', start_time AT TIME ZONE %(tz)s)::date AS k,
-                         count(*), coalesce(sum(duration_seconds), 0),
-                         coalesce(sum(total_notes_played), 0), {means}
-                  FROM ({base}) s GROUP BY k ORDER BY k"""
+    period first (scales: most practised first); only groups with sessions."""
+    today = now_in(flt.timezone).date()
+    return _buckets(aggregate(conn, flt, by=by, today=today)["buckets"], by)
+
+
+def _buckets(rows: list[dict[str, Any]], by: str) -> list[Bucket]:
     out = []
-    for r in conn.execute(sql, params).fetchall():
-        start = r[1]
-        if by == "scale":
-            key = r[0] or "(none)"
-        elif by == "month":
-            key = start.strftime("%Y-%m")
-        elif by == "week":
-            iso = start.isocalendar()
-            key = f"{iso.year}-W{iso.week:02d}"
-        else:
-            key = start.isoformat()
-        out.append(Bucket(key, start, int(r[2]), float(r[3]), int(r[4]),
-                          {m: _f(v) for m, v in zip(METRICS, r[5:], strict=True)}))
+    for b in rows:
+        start = _d(b["start"])
+        out.append(Bucket(_bucket_key(by, start, b["key"]), start, int(b["sessions"]),
+                          float(b["practice_seconds"]), int(b["notes"]),
+                          {m: _f(b["metrics"][m]) for m in METRICS}))
     return out
 
 
@@ -311,21 +416,32 @@ def daily_seconds(conn: psycopg.Connection[Any], flt: SessionFilter, first: date
 
 
 def practice_stats(conn: psycopg.Connection[Any], flt: SessionFilter, *,
-                   by: str | None = None, today: date | None = None) -> PracticeStats:
+                   by: str | None = None, today: date | None = None,
+                   use_rollup: bool = True) -> PracticeStats:
     """Everything `fretcoach stats` reports, for the sessions ``flt`` selects.
 
-    ``conn`` is a user-scoped connection; ``today`` (the user's local date) defaults to now
-    in the filter's time zone. Read-only; runs in one transaction.
+    ``conn`` is a user-scoped connection (a read-only one works: nothing is written);
+    ``today`` (the user's local date, for the current streak) defaults to now in the
+    filter's time zone. One SQL statement, one scan of the sessions.
     """
-    if by is not None and by not in GROUPINGS:
-        raise UsageError(f"unknown grouping {by!r}", hint=f"use {', '.join(GROUPINGS)}")
     today = today or now_in(flt.timezone).date()
-    with conn.transaction():
-        totals, metrics, raw = totals_and_trends(conn, flt)
-        scales = scale_summaries(conn, flt)
-        current, longest = streaks(conn, flt, today)
-        weak = weakest_area(conn, flt, metrics)
-        groups = buckets(conn, flt, by) if by else []
+    doc = aggregate(conn, flt, by=by, today=today, use_rollup=use_rollup)
+    tz = flt.timezone
+    t = doc["totals"]
+    totals = Totals(int(t["sessions"]), float(t["practice_seconds"]), int(t["notes"]),
+                    int(t["correct_notes"]), int(t["bad_notes"]), int(t["days_practised"]),
+                    _ts(t["first_session"], tz), _ts(t["last_session"], tz))
+    metrics = {m: _metric(m, doc["metrics"][m]) for m in METRICS}
+    raw = {r: _f(doc["raw"][r]) for r in RAW}
+    scales = [ScaleSummary(x["scale"], int(x["sessions"]), float(x["practice_seconds"]),
+                           int(x["notes"]), _f(x["overall_score"]), _f(x["pitch_accuracy"]),
+                           _f(x["scale_conformity"]), _f(x["timing_stability"]),
+                           _ts(x["last_played"], tz)) for x in doc["scales"]]
+    areas = {a: int(v or 0) for a, v in doc["areas"].items()}
+    top = max(sorted(areas), key=lambda a: areas[a]) if any(areas.values()) else None
+    means = [(metrics[a].mean, a) for a in AREAS if metrics[a].mean is not None]
+    weak = WeakestArea(top, areas.get(top, 0) if top else 0, min(means)[1] if means else None)
     best, worst = best_and_worst(scales)
     return PracticeStats(flt.as_dict(), today, totals, metrics, raw, scales, best, worst,
-                         current, longest, weak, by, groups)
+                         _streak(doc["current"]), _streak(doc["longest"]), weak, by,
+                         _buckets(doc["buckets"], by) if by else [])
