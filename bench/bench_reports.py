@@ -131,6 +131,24 @@ def main() -> None:
     results = {}
     with db.connect(USER) as conn:
         newest = list_sessions(conn, build_filter(timezone=tz), limit=1)[0]["session_id"]
+        conn.commit()
+        # the per-day groups: built once per user and time zone, then kept by triggers
+        t0 = time.perf_counter()
+        conn.execute("SELECT set_config('work_mem', '64MB', true)")
+        conn.execute("SELECT fretcoach.report_days_refresh(%s, %s, NULL)", (USER, tz))
+        conn.rollback()
+        print(f"building report_days from scratch (done once per user and zone): "
+              f"{1000 * (time.perf_counter() - t0):.0f} ms")
+        cases["stats without report_days (one scan of the sessions)"] = (
+            lambda c: practice_stats(c, build_filter(timezone=tz), use_rollup=False))
+        t0 = time.perf_counter()
+        conn.execute("UPDATE fretcoach.sessions SET overall_score = overall_score "
+                     "WHERE session_id = %s", (newest,))
+        conn.execute("UPDATE fretcoach.sessions SET updated_at = now() WHERE session_id = %s",
+                     (newest,))
+        conn.rollback()
+        print(f"a session update incl. the report_days trigger: "
+              f"{1000 * (time.perf_counter() - t0) / 2:.1f} ms")
         cases["sessions show (newest)"] = lambda c: session_detail(c, newest, timezone=tz)
         for name, fn in cases.items():
             results[name] = median_time(lambda fn=fn: (fn(conn), conn.commit()), args.repeat)

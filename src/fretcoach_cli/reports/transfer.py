@@ -142,23 +142,8 @@ def apply_sessions(conn: psycopg.Connection[Any], rows: Sequence[dict[str, Any]]
     }, respect_deletions)
 
 
-def apply_notes(conn: psycopg.Connection[Any], session_id: Any,
-                rows: Sequence[dict[str, Any]]) -> int:
-    """Insert the notes of one session that the destination lacks; returns rows added."""
-    if not rows:
-        return 0
-    cols = note_columns()
-    cur = conn.execute(f"""
-        INSERT INTO fretcoach.session_notes (session_id, user_id, {", ".join(cols)})
-        SELECT %s, {_ME}, {", ".join("r." + c for c in cols)}
-        FROM jsonb_populate_recordset(NULL::fretcoach.session_notes, %s) r
-        WHERE EXISTS (SELECT 1 FROM fretcoach.sessions s WHERE s.session_id = %s)
-        ON CONFLICT (session_id, seq) DO NOTHING""", (session_id, _jsonb(rows), session_id))
-    return max(cur.rowcount, 0)
-
-
 def apply_note_rows(conn: psycopg.Connection[Any], rows: Sequence[dict[str, Any]]) -> int:
-    """Like :func:`apply_notes` for notes of many sessions at once (rows carry session_id)."""
+    """Insert notes the destination lacks (rows carry session_id); returns rows added."""
     if not rows:
         return 0
     cols = note_columns()
