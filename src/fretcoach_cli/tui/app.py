@@ -245,6 +245,13 @@ class PracticeApp(App[Any]):
                         group="coach", exclusive=True, name="coach")
 
     # -- actions -------------------------------------------------------------------------
+    LIVE_ACTIONS: ClassVar[frozenset[str]] = frozenset(
+        {"toggle_pause", "finish", "toggle_coach", "toggle_metronome", "help"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The live keys belong to the live view: hidden and inert on the summary."""
+        return not (action in self.LIVE_ACTIONS and isinstance(self.screen, SummaryScreen))
+
     def action_toggle_pause(self) -> None:
         if self._finishing:
             return

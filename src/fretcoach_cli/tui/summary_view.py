@@ -45,7 +45,7 @@ def headline(result: SessionResult) -> Text:
         out.append(f"✓ saved as session {result.session_id}", style=GOOD)
     else:
         out.append(f"! {result.save_message}", style=WARN)
-    if result.reason and result.reason not in {"finished", "end of input"}:
+    if result.reason and result.reason not in {"finished", "end of input", "stopped"}:
         out.append(f"  ({result.reason})", style=DIM)
     return out
 
