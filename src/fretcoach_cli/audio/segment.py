@@ -38,7 +38,7 @@ SETTLE_MAX_S = 0.3
 RELEASE_S = 0.03  # level below the gate for this long ends a note
 RISE_DB = 2.5  # an onset inside a ringing note needs this much level rise (re-pluck)
 MIN_NOTE_S = 0.05
-EARLY_CHANGE_S = 0.12  # a pitch change this soon after a pluck is the model catching up
+EARLY_CHANGE_S = 0.06  # a pitch change this soon after a pluck is the model catching up
 POLY_SHARE = 0.8  # harmonic share below this (with a strong level) = chord / double stop
 KEEP_S = 3.0
 
