@@ -351,6 +351,11 @@ class Repl:
                     self.last = result
             except FretcoachError as err:
                 self.console.print(f"[red]{_esc(err.one_line())}[/]")
+            except Exception as exc:  # keep the REPL alive; --debug shows the traceback
+                if context.debug():
+                    self.console.print_exception()
+                self.console.print(f"[red]chat failed: {_esc(type(exc).__name__)}: "
+                                   f"{_esc(str(exc).splitlines()[0] if str(exc) else '')}[/]")
         self.runner.wait()
 
     def command(self, text: str) -> bool:
