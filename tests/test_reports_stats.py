@@ -244,3 +244,19 @@ def test_read_only_reader_gets_the_same_numbers(conn: Any, database: Any,
     assert zones == 0  # the reader could not (and did not) register the zone
     sub_day = practice_stats(conn, flt(since="2026-01-06T12:00"), today=date(2026, 1, 15))
     assert sub_day.totals.sessions == 4  # a period inside a day is computed from sessions
+
+
+def test_rollup_after_a_bulk_load_spanning_many_days(conn: Any, user_id: str) -> None:
+    from fretcoach_cli.reports.seed import seed
+
+    empty = practice_stats(conn, flt(), today=date(2026, 1, 15))  # registers the zone
+    assert empty.totals.sessions == 0
+    seed(conn, user=user_id, sessions=80, notes_per_session=3, timezone=TZ,
+         end=datetime(2026, 1, 15, tzinfo=UTC))
+    days = conn.execute("SELECT count(DISTINCT day) FROM fretcoach.report_days").fetchone()[0]
+    conn.commit()
+    assert days > 31  # the refresh took its one-pass branch
+    fast = practice_stats(conn, flt(), by="week", today=date(2026, 1, 15))
+    scan = practice_stats(conn, flt(), by="week", today=date(2026, 1, 15), use_rollup=False)
+    assert fast.totals.sessions == 80
+    _approx_equal(fast.to_dict(), scan.to_dict())

@@ -1,0 +1,351 @@
+-- 012_report_groups_range.sql — refreshing one day reads only that day's sessions.
+--
+-- In 011 the trigger's refresh of a day ran report_groups() through a cached PL/pgSQL plan
+-- whose period test ("p_from IS NULL OR start_time >= p_from") could not become an index
+-- range: every refresh scanned all of the user's sessions (≈100 ms at 100,000 sessions).
+-- Open ends are now -infinity/infinity and each day is inserted with EXECUTE (planned with
+-- its real bounds), so sessions_user_start_idx bounds the scan. Same signatures and results.
+
+CREATE OR REPLACE FUNCTION fretcoach.report_groups(p_user text, p_tz text,
+                                                   p_from timestamptz, p_to timestamptz,
+                                                   p_scale text)
+RETURNS TABLE (
+    day date,
+    scale text,
+    n bigint,
+    secs double precision,
+    notes bigint,
+    correct bigint,
+    bad bigint,
+    first_at timestamptz,
+    last_at timestamptz,
+    mean_abs_cents_n bigint,
+    mean_abs_cents_s double precision,
+    in_scale_ratio_n bigint,
+    in_scale_ratio_s double precision,
+    in_tune_ratio_n bigint,
+    in_tune_ratio_s double precision,
+    ioi_cv_n bigint,
+    ioi_cv_s double precision,
+    w_pitch_accuracy bigint,
+    w_scale_conformity bigint,
+    w_timing_stability bigint,
+    w_clean_playing bigint,
+    w_scale_coverage bigint,
+    overall_score_n bigint,
+    overall_score_s double precision,
+    overall_score_lo double precision,
+    overall_score_hi double precision,
+    overall_score_sx double precision,
+    overall_score_sxx double precision,
+    overall_score_sxy double precision,
+    pitch_accuracy_n bigint,
+    pitch_accuracy_s double precision,
+    pitch_accuracy_lo double precision,
+    pitch_accuracy_hi double precision,
+    pitch_accuracy_sx double precision,
+    pitch_accuracy_sxx double precision,
+    pitch_accuracy_sxy double precision,
+    scale_conformity_n bigint,
+    scale_conformity_s double precision,
+    scale_conformity_lo double precision,
+    scale_conformity_hi double precision,
+    scale_conformity_sx double precision,
+    scale_conformity_sxx double precision,
+    scale_conformity_sxy double precision,
+    timing_stability_n bigint,
+    timing_stability_s double precision,
+    timing_stability_lo double precision,
+    timing_stability_hi double precision,
+    timing_stability_sx double precision,
+    timing_stability_sxx double precision,
+    timing_stability_sxy double precision,
+    clean_playing_n bigint,
+    clean_playing_s double precision,
+    clean_playing_lo double precision,
+    clean_playing_hi double precision,
+    clean_playing_sx double precision,
+    clean_playing_sxx double precision,
+    clean_playing_sxy double precision,
+    scale_coverage_n bigint,
+    scale_coverage_s double precision,
+    scale_coverage_lo double precision,
+    scale_coverage_hi double precision,
+    scale_coverage_sx double precision,
+    scale_coverage_sxx double precision,
+    scale_coverage_sxy double precision
+)
+LANGUAGE sql STABLE AS $$
+    SELECT day,
+           scale,
+           n,
+           secs,
+           notes,
+           correct,
+           bad,
+           first_at,
+           last_at,
+           mean_abs_cents_n,
+           mean_abs_cents_s,
+           in_scale_ratio_n,
+           in_scale_ratio_s,
+           in_tune_ratio_n,
+           in_tune_ratio_s,
+           ioi_cv_n,
+           ioi_cv_s,
+           w_pitch_accuracy,
+           w_scale_conformity,
+           w_timing_stability,
+           w_clean_playing,
+           w_scale_coverage,
+           overall_score_n,
+           coalesce(overall_score_n * overall_score_ay, 0),
+           overall_score_lo,
+           overall_score_hi,
+           coalesce(overall_score_n * overall_score_ax, 0),
+           coalesce(overall_score_cxx + overall_score_n * overall_score_ax * overall_score_ax, 0),
+           coalesce(overall_score_cxy + overall_score_n * overall_score_ax * overall_score_ay, 0),
+           pitch_accuracy_n,
+           coalesce(pitch_accuracy_n * pitch_accuracy_ay, 0),
+           pitch_accuracy_lo,
+           pitch_accuracy_hi,
+           coalesce(pitch_accuracy_n * pitch_accuracy_ax, 0),
+           coalesce(pitch_accuracy_cxx + pitch_accuracy_n * pitch_accuracy_ax * pitch_accuracy_ax, 0),
+           coalesce(pitch_accuracy_cxy + pitch_accuracy_n * pitch_accuracy_ax * pitch_accuracy_ay, 0),
+           scale_conformity_n,
+           coalesce(scale_conformity_n * scale_conformity_ay, 0),
+           scale_conformity_lo,
+           scale_conformity_hi,
+           coalesce(scale_conformity_n * scale_conformity_ax, 0),
+           coalesce(scale_conformity_cxx + scale_conformity_n * scale_conformity_ax * scale_conformity_ax, 0),
+           coalesce(scale_conformity_cxy + scale_conformity_n * scale_conformity_ax * scale_conformity_ay, 0),
+           timing_stability_n,
+           coalesce(timing_stability_n * timing_stability_ay, 0),
+           timing_stability_lo,
+           timing_stability_hi,
+           coalesce(timing_stability_n * timing_stability_ax, 0),
+           coalesce(timing_stability_cxx + timing_stability_n * timing_stability_ax * timing_stability_ax, 0),
+           coalesce(timing_stability_cxy + timing_stability_n * timing_stability_ax * timing_stability_ay, 0),
+           clean_playing_n,
+           coalesce(clean_playing_n * clean_playing_ay, 0),
+           clean_playing_lo,
+           clean_playing_hi,
+           coalesce(clean_playing_n * clean_playing_ax, 0),
+           coalesce(clean_playing_cxx + clean_playing_n * clean_playing_ax * clean_playing_ax, 0),
+           coalesce(clean_playing_cxy + clean_playing_n * clean_playing_ax * clean_playing_ay, 0),
+           scale_coverage_n,
+           coalesce(scale_coverage_n * scale_coverage_ay, 0),
+           scale_coverage_lo,
+           scale_coverage_hi,
+           coalesce(scale_coverage_n * scale_coverage_ax, 0),
+           coalesce(scale_coverage_cxx + scale_coverage_n * scale_coverage_ax * scale_coverage_ax, 0),
+           coalesce(scale_coverage_cxy + scale_coverage_n * scale_coverage_ax * scale_coverage_ay, 0)
+    FROM (
+        SELECT (start_time AT TIME ZONE p_tz)::date AS day,
+               coalesce(scale_chosen, '') AS scale,
+               count(*) AS n,
+               coalesce(sum(duration_seconds), 0) AS secs,
+               coalesce(sum(total_notes_played), 0) AS notes,
+               coalesce(sum(correct_notes_played), 0) AS correct,
+               coalesce(sum(bad_notes_played), 0) AS bad,
+               min(start_time) AS first_at,
+               max(start_time) AS last_at,
+               count(mean_abs_cents) AS mean_abs_cents_n,
+               coalesce(sum(mean_abs_cents), 0) AS mean_abs_cents_s,
+               count(in_scale_ratio) AS in_scale_ratio_n,
+               coalesce(sum(in_scale_ratio), 0) AS in_scale_ratio_s,
+               count(in_tune_ratio) AS in_tune_ratio_n,
+               coalesce(sum(in_tune_ratio), 0) AS in_tune_ratio_s,
+               count(ioi_cv) AS ioi_cv_n,
+               coalesce(sum(ioi_cv), 0) AS ioi_cv_s,
+               count(*) FILTER (WHERE weakest_area = 'pitch_accuracy') AS w_pitch_accuracy,
+               count(*) FILTER (WHERE weakest_area = 'scale_conformity') AS w_scale_conformity,
+               count(*) FILTER (WHERE weakest_area = 'timing_stability') AS w_timing_stability,
+               count(*) FILTER (WHERE weakest_area = 'clean_playing') AS w_clean_playing,
+               count(*) FILTER (WHERE weakest_area = 'scale_coverage') AS w_scale_coverage,
+               regr_count(overall_score, x) AS overall_score_n,
+               regr_avgy(overall_score, x) AS overall_score_ay,
+               regr_avgx(overall_score, x) AS overall_score_ax,
+               regr_sxx(overall_score, x) AS overall_score_cxx,
+               regr_sxy(overall_score, x) AS overall_score_cxy,
+               min(overall_score) AS overall_score_lo,
+               max(overall_score) AS overall_score_hi,
+               regr_count(pitch_accuracy, x) AS pitch_accuracy_n,
+               regr_avgy(pitch_accuracy, x) AS pitch_accuracy_ay,
+               regr_avgx(pitch_accuracy, x) AS pitch_accuracy_ax,
+               regr_sxx(pitch_accuracy, x) AS pitch_accuracy_cxx,
+               regr_sxy(pitch_accuracy, x) AS pitch_accuracy_cxy,
+               min(pitch_accuracy) AS pitch_accuracy_lo,
+               max(pitch_accuracy) AS pitch_accuracy_hi,
+               regr_count(scale_conformity, x) AS scale_conformity_n,
+               regr_avgy(scale_conformity, x) AS scale_conformity_ay,
+               regr_avgx(scale_conformity, x) AS scale_conformity_ax,
+               regr_sxx(scale_conformity, x) AS scale_conformity_cxx,
+               regr_sxy(scale_conformity, x) AS scale_conformity_cxy,
+               min(scale_conformity) AS scale_conformity_lo,
+               max(scale_conformity) AS scale_conformity_hi,
+               regr_count(timing_stability, x) AS timing_stability_n,
+               regr_avgy(timing_stability, x) AS timing_stability_ay,
+               regr_avgx(timing_stability, x) AS timing_stability_ax,
+               regr_sxx(timing_stability, x) AS timing_stability_cxx,
+               regr_sxy(timing_stability, x) AS timing_stability_cxy,
+               min(timing_stability) AS timing_stability_lo,
+               max(timing_stability) AS timing_stability_hi,
+               regr_count(clean_playing, x) AS clean_playing_n,
+               regr_avgy(clean_playing, x) AS clean_playing_ay,
+               regr_avgx(clean_playing, x) AS clean_playing_ax,
+               regr_sxx(clean_playing, x) AS clean_playing_cxx,
+               regr_sxy(clean_playing, x) AS clean_playing_cxy,
+               min(clean_playing) AS clean_playing_lo,
+               max(clean_playing) AS clean_playing_hi,
+               regr_count(scale_coverage, x) AS scale_coverage_n,
+               regr_avgy(scale_coverage, x) AS scale_coverage_ay,
+               regr_avgx(scale_coverage, x) AS scale_coverage_ax,
+               regr_sxx(scale_coverage, x) AS scale_coverage_cxx,
+               regr_sxy(scale_coverage, x) AS scale_coverage_cxy,
+               min(scale_coverage) AS scale_coverage_lo,
+               max(scale_coverage) AS scale_coverage_hi
+        FROM (SELECT s.*, (date_part('epoch', s.start_time) - 1577836800) / 604800.0 AS x
+              FROM fretcoach.sessions s
+              WHERE s.user_id = p_user
+                AND s.status IN ('completed', 'interrupted')
+                AND s.start_time >= coalesce(p_from, '-infinity')
+                AND s.start_time < coalesce(p_to, 'infinity')
+                AND (p_scale IS NULL OR s.scale_chosen = p_scale)) q
+        GROUP BY 1, 2) g
+$$;
+
+-- Recompute the given local days (all days when p_days is NULL) of one user and zone.
+CREATE OR REPLACE FUNCTION fretcoach.report_days_refresh(p_user text, p_tz text, p_days date[])
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    d date;
+    lo date;
+    hi date;
+BEGIN
+    IF p_days IS NULL THEN
+        DELETE FROM fretcoach.report_days WHERE user_id = p_user AND tz = p_tz;
+        INSERT INTO fretcoach.report_days
+        SELECT p_user, p_tz, g.scale, g.day, g.n,
+                   g.secs,
+                   g.notes,
+                   g.correct,
+                   g.bad,
+                   g.first_at,
+                   g.last_at,
+                   g.mean_abs_cents_n,
+                   g.mean_abs_cents_s,
+                   g.in_scale_ratio_n,
+                   g.in_scale_ratio_s,
+                   g.in_tune_ratio_n,
+                   g.in_tune_ratio_s,
+                   g.ioi_cv_n,
+                   g.ioi_cv_s,
+                   g.w_pitch_accuracy,
+                   g.w_scale_conformity,
+                   g.w_timing_stability,
+                   g.w_clean_playing,
+                   g.w_scale_coverage,
+                   g.overall_score_n,
+                   g.overall_score_s,
+                   g.overall_score_lo,
+                   g.overall_score_hi,
+                   g.overall_score_sx,
+                   g.overall_score_sxx,
+                   g.overall_score_sxy,
+                   g.pitch_accuracy_n,
+                   g.pitch_accuracy_s,
+                   g.pitch_accuracy_lo,
+                   g.pitch_accuracy_hi,
+                   g.pitch_accuracy_sx,
+                   g.pitch_accuracy_sxx,
+                   g.pitch_accuracy_sxy,
+                   g.scale_conformity_n,
+                   g.scale_conformity_s,
+                   g.scale_conformity_lo,
+                   g.scale_conformity_hi,
+                   g.scale_conformity_sx,
+                   g.scale_conformity_sxx,
+                   g.scale_conformity_sxy,
+                   g.timing_stability_n,
+                   g.timing_stability_s,
+                   g.timing_stability_lo,
+                   g.timing_stability_hi,
+                   g.timing_stability_sx,
+                   g.timing_stability_sxx,
+                   g.timing_stability_sxy,
+                   g.clean_playing_n,
+                   g.clean_playing_s,
+                   g.clean_playing_lo,
+                   g.clean_playing_hi,
+                   g.clean_playing_sx,
+                   g.clean_playing_sxx,
+                   g.clean_playing_sxy,
+                   g.scale_coverage_n,
+                   g.scale_coverage_s,
+                   g.scale_coverage_lo,
+                   g.scale_coverage_hi,
+                   g.scale_coverage_sx,
+                   g.scale_coverage_sxx,
+                   g.scale_coverage_sxy
+        FROM fretcoach.report_groups(p_user, p_tz, NULL, NULL, NULL) g;
+        RETURN;
+    END IF;
+    DELETE FROM fretcoach.report_days
+    WHERE user_id = p_user AND tz = p_tz AND day = ANY (p_days);
+    -- EXECUTE: planned with the real bounds, so only those days' sessions are read through
+    -- sessions_user_start_idx (a cached generic plan would scan them all). Many days (a sync
+    -- batch, a bulk load): one pass over their whole range; a few: one query per day.
+    IF cardinality(p_days) > 31 THEN
+        SELECT min(x), max(x) INTO lo, hi FROM unnest(p_days) AS x;
+        EXECUTE 'INSERT INTO fretcoach.report_days SELECT $1, $2, scale, day, '
+             || 'n, secs, notes, correct, bad, first_at, last_at, mean_abs_cents_n, '
+             || 'mean_abs_cents_s, in_scale_ratio_n, in_scale_ratio_s, '
+             || 'in_tune_ratio_n, in_tune_ratio_s, ioi_cv_n, ioi_cv_s, '
+             || 'w_pitch_accuracy, w_scale_conformity, w_timing_stability, '
+             || 'w_clean_playing, w_scale_coverage, overall_score_n, overall_score_s, '
+             || 'overall_score_lo, overall_score_hi, overall_score_sx, '
+             || 'overall_score_sxx, overall_score_sxy, pitch_accuracy_n, '
+             || 'pitch_accuracy_s, pitch_accuracy_lo, pitch_accuracy_hi, '
+             || 'pitch_accuracy_sx, pitch_accuracy_sxx, pitch_accuracy_sxy, '
+             || 'scale_conformity_n, scale_conformity_s, scale_conformity_lo, '
+             || 'scale_conformity_hi, scale_conformity_sx, scale_conformity_sxx, '
+             || 'scale_conformity_sxy, timing_stability_n, timing_stability_s, '
+             || 'timing_stability_lo, timing_stability_hi, timing_stability_sx, '
+             || 'timing_stability_sxx, timing_stability_sxy, clean_playing_n, '
+             || 'clean_playing_s, clean_playing_lo, clean_playing_hi, '
+             || 'clean_playing_sx, clean_playing_sxx, clean_playing_sxy, '
+             || 'scale_coverage_n, scale_coverage_s, scale_coverage_lo, '
+             || 'scale_coverage_hi, scale_coverage_sx, scale_coverage_sxx, '
+             || 'scale_coverage_sxy'
+             || ' FROM fretcoach.report_groups($1, $2, $3, $4, NULL) WHERE day = ANY ($5)'
+        USING p_user, p_tz, (lo::timestamp AT TIME ZONE p_tz),
+              ((hi + 1)::timestamp AT TIME ZONE p_tz), p_days;
+        RETURN;
+    END IF;
+    FOR d IN SELECT DISTINCT x FROM unnest(p_days) AS x LOOP
+        EXECUTE 'INSERT INTO fretcoach.report_days SELECT $1, $2, scale, day, '
+             || 'n, secs, notes, correct, bad, first_at, last_at, mean_abs_cents_n, '
+             || 'mean_abs_cents_s, in_scale_ratio_n, in_scale_ratio_s, '
+             || 'in_tune_ratio_n, in_tune_ratio_s, ioi_cv_n, ioi_cv_s, '
+             || 'w_pitch_accuracy, w_scale_conformity, w_timing_stability, '
+             || 'w_clean_playing, w_scale_coverage, overall_score_n, overall_score_s, '
+             || 'overall_score_lo, overall_score_hi, overall_score_sx, '
+             || 'overall_score_sxx, overall_score_sxy, pitch_accuracy_n, '
+             || 'pitch_accuracy_s, pitch_accuracy_lo, pitch_accuracy_hi, '
+             || 'pitch_accuracy_sx, pitch_accuracy_sxx, pitch_accuracy_sxy, '
+             || 'scale_conformity_n, scale_conformity_s, scale_conformity_lo, '
+             || 'scale_conformity_hi, scale_conformity_sx, scale_conformity_sxx, '
+             || 'scale_conformity_sxy, timing_stability_n, timing_stability_s, '
+             || 'timing_stability_lo, timing_stability_hi, timing_stability_sx, '
+             || 'timing_stability_sxx, timing_stability_sxy, clean_playing_n, '
+             || 'clean_playing_s, clean_playing_lo, clean_playing_hi, '
+             || 'clean_playing_sx, clean_playing_sxx, clean_playing_sxy, '
+             || 'scale_coverage_n, scale_coverage_s, scale_coverage_lo, '
+             || 'scale_coverage_hi, scale_coverage_sx, scale_coverage_sxx, '
+             || 'scale_coverage_sxy'
+             || ' FROM fretcoach.report_groups($1, $2, $3, $4, NULL)'
+        USING p_user, p_tz, (d::timestamp AT TIME ZONE p_tz),
+              ((d + 1)::timestamp AT TIME ZONE p_tz);
+    END LOOP;
+END $$;
