@@ -39,12 +39,15 @@ def sync(
                     db_errors(f"sync with {mask_url(url)} failed"):
                 def progress(table: str, rep: object, url: str = url,
                              direction: str = direction) -> None:
-                    err.write(f"\r{direction} {mask_url(url)}: {table} …")
-                    err.flush()
+                    if err.isatty():  # a live line on a terminal, nothing in logs
+                        err.write(f"\r\033[K{direction} {mask_url(url)}: {table}, "
+                                  f"{getattr(rep, 'batches', 0)} batches …")
+                        err.flush()
 
                 report = run_sync(local, peer, direction,  # type: ignore[arg-type]
                                   batch_size=batch, on_batch=progress)
-                err.write("\r\033[K" if err.isatty() else "\n")
+                if err.isatty():
+                    err.write("\r\033[K")
             reports.append((url, report))
     if as_json:
         dump_json([{"url": mask_url(u), **r.as_dict()} for u, r in reports])
