@@ -270,6 +270,13 @@ def test_missing_column_suggestion(runner: SqlRunner) -> None:
     assert result.error.startswith("no column pitch_acuracy; did you mean pitch_accuracy")
 
 
+def test_percent_signs_reach_the_server_intact(runner: SqlRunner) -> None:
+    result = runner.run("SELECT 7 % 3 AS m, count(*) FILTER (WHERE scale_chosen LIKE "
+                        "'%penta%') AS p, '%s %(x)s' AS t FROM sessions")
+    assert result.ok, result.error
+    assert result.rows[0][0] == 1 and result.rows[0][2] == "%s %(x)s"
+
+
 def test_own_rows_are_readable(runner: SqlRunner, people: dict[str, Any]) -> None:
     result = runner.run("SELECT count(DISTINCT s.session_id), count(n.*) FROM sessions s "
                         "JOIN session_notes n USING (session_id)")
