@@ -1,0 +1,44 @@
+"""`db seed`: synthetic history that looks like months of real practice."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from typer.testing import CliRunner
+
+from fretcoach_cli.cli.main import _register_commands, app
+from fretcoach_cli.reports.filters import build_filter
+from fretcoach_cli.reports.seed import seed
+from fretcoach_cli.reports.stats import practice_stats
+
+
+def test_seeded_history_is_realistic(conn: Any, user_id: str) -> None:
+    end = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    result = seed(conn, user=user_id, sessions=200, notes_per_session=20,
+                  timezone="Europe/Berlin", end=end)
+    assert (result.sessions, result.plans) == (200, 17)
+    notes = conn.execute("SELECT count(*) FROM fretcoach.session_notes").fetchone()[0]
+    stored = conn.execute("SELECT sum(total_notes_played) FROM fretcoach.sessions").fetchone()[0]
+    assert notes == stored == result.notes
+    hours = {r[0] for r in conn.execute(
+        "SELECT DISTINCT extract(hour FROM start_time AT TIME ZONE 'Europe/Berlin')::int "
+        "FROM fretcoach.sessions")}
+    conn.commit()
+    assert hours <= set(range(17, 24))  # evening practice, local time
+    st = practice_stats(conn, build_filter(timezone="Europe/Berlin", now=end),
+                        today=date(2026, 6, 1))
+    assert len(st.scales) >= 6 and st.scales[0].scale == "A minor pentatonic"
+    assert st.metrics["overall_score"].change > 3            # players improve
+    assert st.metrics["overall_score"].slope_per_week > 0
+    assert 2 <= st.longest_streak.days < st.totals.days_practised  # streaks break
+    assert st.worst_scale in ("B mixolydian", "F# harmonic minor", "D dorian")
+
+
+def test_db_seed_command(user_id: str, database: Any) -> None:
+    _register_commands()
+    out = CliRunner().invoke(app, ["--user", user_id, "db", "seed", "-n", "15", "--json",
+                                   "--notes-per-session", "4"], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    assert '"sessions": 15' in out.stdout
+    assert database.row_counts(user_id)["sessions"] == 15
