@@ -33,12 +33,17 @@ SCALE_HELP = "Only this scale, e.g. 'A minor pentatonic' or 'am pent'."
 # -- shared by the report commands --------------------------------------------------------
 @contextmanager
 def user_connection() -> Iterator[psycopg.Connection[Any]]:
-    """A connection scoped to the current user (settings.user), database errors as one line."""
-    from fretcoach_cli.store import db_errors, open_database
+    """A connection scoped to the current user (settings.user), database errors as one line.
+
+    Sessions whose writer died (kill -9, power cut) are marked interrupted first, so reports
+    never show a dead session as still active.
+    """
+    from fretcoach_cli.store import Sessions, db_errors, open_database
 
     settings = context.settings()
     with open_database(settings) as db, db.connect(settings.user) as conn, \
             db_errors("database query failed"):
+        Sessions(conn).mark_interrupted()
         yield conn
 
 
