@@ -58,6 +58,12 @@ def _choice(*options: str) -> Callable[[Any], None]:
     return check
 
 
+def _speech(value: Any) -> None:
+    engine = str(value).split(":", 1)[0]
+    if engine not in ("espeak", "openai") or (engine == "espeak" and value != "espeak"):
+        raise ValueError("must be espeak, openai or openai:MODEL")
+
+
 @dataclass(frozen=True)
 class Setting:
     """One configurable key: its type, default, doc and the environment names it reads."""
@@ -115,6 +121,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("input_channel", int, lambda: 1, "input channel (1-based)", check=_bounded(1, 64)),
     Setting("coach_every", float, lambda: 30.0, "seconds between live coach replies",
             check=_bounded(5, 3600)),
+    Setting("speech", str, lambda: "espeak",
+            "voice of 'practice --speak': espeak (espeak-ng, offline) or openai[:MODEL]",
+            check=_speech),
+    Setting("speech_voice", str, lambda: "",
+            "voice for --speak (espeak-ng e.g. en-us, OpenAI e.g. alloy); empty = default"),
     Setting("llm_provider", str, lambda: "", "openai, gemini or empty for the offline coach",
             check=_choice("", "none", "offline", "openai", "gemini")),
     Setting("llm_model", str, lambda: "", "model name for the primary provider"),

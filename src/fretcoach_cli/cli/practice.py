@@ -36,8 +36,9 @@ def register(app: typer.Typer) -> None:
 
 
 def practice(
-    scale: str = typer.Option(..., "--scale", "-s",
-                              help='Scale to practise, e.g. "A minor pentatonic", "Bb dorian".'),
+    scale: str | None = typer.Option(None, "--scale", "-s",
+                                     help='Scale to practise, e.g. "A minor pentatonic", '
+                                          '"Bb dorian" (optional with --plan).'),
     bpm: float | None = typer.Option(None, "--bpm", help="Target tempo: shows a click and judges "
                                      "timing against its grid."),
     duration: str | None = typer.Option(None, "--duration", "-d",
@@ -57,7 +58,11 @@ def practice(
                                            help='Seconds between coach replies, e.g. "30s".'),
     no_coach: bool = typer.Option(False, "--no-coach", help="No live coach."),
     plan: str | None = typer.Option(None, "--plan",
-                                    help="Practise a plan: its id, or 'latest' pending one."),
+                                    help="Practise a plan: its id (or a prefix), or 'latest' "
+                                         "pending one. Its scale, tempo, strictness and "
+                                         "sensitivity apply unless given as flags."),
+    speak: bool = typer.Option(False, "--speak", help="Read the coach's replies aloud "
+                               "(espeak-ng, or OpenAI speech with 'speech = openai')."),
     no_tui: bool = typer.Option(False, "--no-tui", help="No full-screen UI: a live line on "
                                 "stderr, the summary on stdout."),
     as_json: bool = typer.Option(False, "--json", help="Print the stored session row as JSON "
@@ -73,7 +78,7 @@ def practice(
     settings = context.settings(strictness=strictness, sensitivity=sensitivity,
                                 pitch_model=pitch_model, input_device=device,
                                 input_channel=channel)
-    the_scale = parse_scale(scale)
+    the_scale = parse_scale(scale) if scale is not None else None
     tempo = validate_bpm(bpm) if bpm is not None else None
     duration_s = parse_duration(duration) if duration is not None else None
     coach_s = (parse_duration(coach_every, option="--coach-every") if coach_every is not None
@@ -82,22 +87,44 @@ def practice(
         raise UsageError("--fast only applies to --input FILE")
     if input_file is not None and (device is not None):
         raise UsageError("give either --input FILE or --device, not both")
+    if speak and no_coach:
+        raise UsageError("--speak reads the coach aloud: it cannot go with --no-coach")
+    if the_scale is None and not plan:
+        raise UsageError("which scale? give --scale",
+                         hint='e.g. --scale "A minor pentatonic", or practise a plan: '
+                              "--plan latest")
     interactive = not (no_tui or as_json) and sys.stdout.isatty() and sys.stdin.isatty()
 
+    plan_id = None
+    if plan:
+        chosen = resolve_plan(settings, plan)
+        plan_id = str(chosen.practice_id)
+        the_scale, tempo, settings = apply_plan(chosen, settings, scale=the_scale, bpm=tempo,
+                                                strictness=strictness, sensitivity=sensitivity)
     check_pitch_model(settings.pitch_model)
     source, kind, label = open_source(settings, input_file, fast=fast,
                                       channel=channel if input_file is not None else None)
+    warnings = WarningRelay()
+    speaker = make_speaker(settings, warnings) if speak else None
     try:
-        plan_id = resolve_plan(settings, plan) if plan else None
         session = build_session(settings, the_scale, source, kind=kind, label=label,
                                 bpm=tempo, duration_s=duration_s, plan_id=plan_id)
+        link = None
+        if not no_coach:
+            from fretcoach_cli.practice.coach_link import CoachLink
+
+            link = CoachLink(settings)
+            if speaker is not None:
+                link.on_reply(speaker)
         if interactive:
-            result = run_tui(session, coach_every_s=coach_s, coach=not no_coach)
+            result = run_tui(session, coach_every_s=coach_s, coach=not no_coach,
+                             link=link, warnings=warnings)
         else:
-            result = run_headless(session)
-            if not no_coach and not as_json and result.notes:
-                add_coach_summary(settings, session, result)
+            result = run_headless(session, link=link, coach_every_s=coach_s,
+                                  warnings=warnings)
     finally:
+        if speaker is not None:  # headless: let the closing words finish (bounded)
+            speaker.close(wait_s=0.0 if interactive else SPEECH_DRAIN_S)
         _close(source)
     render_result(result, as_json=as_json, interactive=interactive)
 
@@ -140,8 +167,11 @@ def check_pitch_model(name: str) -> None:
         raise AudioError(f"pitch model {name!r} cannot run here: {state.detail}")
 
 
-def resolve_plan(settings: Any, spec: str) -> str:
-    """A plan id that exists (``latest`` = newest pending plan), checked before starting."""
+def resolve_plan(settings: Any, spec: str) -> Any:
+    """The plan to practise (``latest`` = newest pending plan; else an id or a unique prefix
+    of one, as `recommend` and `plans` show them), checked before starting: a finished or
+    dismissed plan is refused."""
+    from fretcoach_cli.cli.plans import resolve_plan_id
     from fretcoach_cli.store import Plans, open_database
 
     with open_database(settings) as db, db.connect(settings.user) as conn:
@@ -152,8 +182,37 @@ def resolve_plan(settings: Any, spec: str) -> str:
                 raise NotFoundError("no pending practice plan",
                                     hint="create one with 'fretcoach recommend'")
         else:
-            row = plans.require(spec.strip())
-        return str(row.practice_id)
+            row = plans.require(resolve_plan_id(plans, spec))
+    if row.status in ("completed", "dismissed"):
+        raise UsageError(f"plan {str(row.practice_id)[:8]} is {row.status}",
+                         hint="pick a pending one in 'fretcoach plans', or get a new one with "
+                              "'fretcoach recommend --new'")
+    return row
+
+
+def apply_plan(row: Any, settings: Any, *, scale: Any, bpm: float | None,
+               strictness: float | None, sensitivity: float | None) -> tuple[Any, Any, Any]:
+    """The plan's scale, tempo, strictness and sensitivity, each unless given as a flag.
+    Returns (scale, bpm, settings)."""
+    from fretcoach_cli.music.scales import parse_scale
+    from fretcoach_cli.scoring.judge import validate_bpm
+
+    doc = row.practice_plan or {}
+    short = str(row.practice_id)[:8]
+    if scale is None:
+        if not doc.get("scale"):
+            raise UsageError(f"plan {short} names no scale", hint="give --scale")
+        scale = parse_scale(str(doc["scale"]))
+    if bpm is None and doc.get("target_tempo_bpm"):
+        bpm = validate_bpm(float(doc["target_tempo_bpm"]))
+    overrides = {}
+    if strictness is None and doc.get("strictness") is not None:
+        overrides["strictness"] = float(doc["strictness"])
+    if sensitivity is None and doc.get("sensitivity") is not None:
+        overrides["sensitivity"] = float(doc["sensitivity"])
+    if overrides:
+        settings = settings.with_overrides(**overrides)
+    return scale, bpm, settings
 
 
 def previous_lookup(settings: Any):
@@ -198,13 +257,16 @@ def _close(source: Any) -> None:
 
 
 # -- running --------------------------------------------------------------------------------
-def run_tui(session: Any, *, coach_every_s: float, coach: bool) -> Any:
-    from fretcoach_cli.practice.coach_link import CoachLink
+def run_tui(session: Any, *, coach_every_s: float, coach: bool, link: Any,
+            warnings: WarningRelay) -> Any:
     from fretcoach_cli.tui.app import PracticeApp
 
-    app = PracticeApp(session, coach_every_s=coach_every_s, coach=coach,
-                      coach_link=CoachLink(context.settings()))
-    app.run()
+    app = PracticeApp(session, coach_every_s=coach_every_s, coach=coach, coach_link=link)
+    warnings.target = app.warn_from_thread  # nothing printed over the practice room
+    try:
+        app.run()
+    finally:
+        warnings.target = None
     if app.error is not None:
         if isinstance(app.error, FretcoachError):
             raise app.error
@@ -226,6 +288,7 @@ class LiveLine:
         self._last = 0.0
         self._text = ""
         self.storage = ""
+        self._lock = threading.RLock()
 
     def __call__(self, message: Any) -> None:
         from fretcoach_cli.practice.messages import NoteJudged, StorageStatus
@@ -247,7 +310,18 @@ class LiveLine:
         now = time.monotonic()
         if now - self._last >= self.every:
             self._last = now
-            self.draw()
+            with self._lock:
+                self.draw()
+
+    def message(self, text: str) -> None:
+        """A line of its own (a coach tip, a warning) above the live line."""
+        with self._lock:
+            if self.tty:
+                self.stream.write("\r\033[K")
+            self.stream.write(text + "\n")
+            self.stream.flush()
+            if self.tty:
+                self.draw()
 
     def draw(self) -> None:
         if not self._text:
@@ -265,27 +339,70 @@ class LiveLine:
             self.stream.flush()
 
 
-def add_coach_summary(settings: Any, session: Any, result: Any) -> None:
-    """The coach's closing words under the headless summary (offline if no model answers)."""
-    from fretcoach_cli.practice.coach_link import CoachLink
+def closing_words(link: Any, session: Any):
+    """``before_end`` hook: the coach's closing words (offline if no model answers), stored
+    with the session through the link's listeners."""
 
-    link = CoachLink(settings)
-    try:
-        result.extra["tip"] = link.summary(result, session.events, session.options.scale)
-    except Exception as exc:  # never lose the summary over the coach
-        result.extra["tip"] = f"(coach unavailable: {exc})"
-    finally:
-        link.close()
+    def add(result: Any) -> None:
+        if not result.notes:
+            return
+        try:
+            text = link.summary(result, session.events, session.options.scale)
+        except Exception as exc:  # never lose the summary over the coach
+            text = f"(coach unavailable: {exc})"
+        if text:
+            result.extra["tip"] = text
+
+    return add
+
+
+class WarningRelay:
+    """Where one-line warnings (speech) go: stderr, or the practice room while it is open."""
+
+    def __init__(self) -> None:
+        self.target: Any = None
+
+    def __call__(self, line: str) -> None:
+        target = self.target
+        if target is not None:
+            target(line)
+        else:
+            sys.stderr.write(f"fretcoach: warning: {line}\n")
+            sys.stderr.flush()
+
+
+def make_speaker(settings: Any, warnings: WarningRelay) -> Any:
+    """The spoken coach, or None (one warning line) when nothing can speak here."""
+    from fretcoach_cli.coach.speech import speaker_from_settings
+
+    return speaker_from_settings(settings, on_warning=warnings)
+
+
+SPEECH_DRAIN_S = 30.0  # headless: how long the closing words may take to be read out
 
 
 def _n(value: float | None) -> str:
     return " —" if value is None else f"{value:3.0f}"
 
 
-def run_headless(session: Any) -> Any:
-    """Run until the input ends, the duration is reached, or Ctrl+C/SIGTERM (which save)."""
+def run_headless(session: Any, *, link: Any = None, coach_every_s: float = 30.0,
+                 warnings: WarningRelay | None = None) -> Any:
+    """Run until the input ends, the duration is reached, or Ctrl+C/SIGTERM (which save).
+
+    With a coach ``link``, live tips come every ``coach_every_s`` seconds of audio (printed
+    on stderr like the live line) and its closing words go into the result and the store.
+    """
     line = LiveLine(session)
     session.subscribe(line)
+    if warnings is not None:
+        warnings.target = line.message
+    if link is not None:
+        from fretcoach_cli.practice.coach_link import HeadlessCoach, store_replies
+
+        store_replies(link, session)
+        link.on_reply(lambda reply: line.message(
+            f"coach ({reply.source}): {reply.text}") if reply.kind == "live" else None)
+        session.subscribe(HeadlessCoach(link, session, coach_every_s))
     stop = threading.Event()
     previous = {}
 
@@ -298,11 +415,18 @@ def run_headless(session: Any) -> Any:
         session.start()
         while not stop.is_set() and not session.wait(0.1):
             pass
-        result = session.finish("stopped by user" if stop.is_set() else "finished")
+        if link is not None:
+            link.close()  # a tip still streaming now is dropped, not stored
+        result = session.finish("stopped by user" if stop.is_set() else "finished",
+                                before_end=closing_words(link, session) if link else None)
     finally:
+        if link is not None:
+            link.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         line.close()
+        if warnings is not None:
+            warnings.target = None
     if session.error is not None and not result.notes:
         raise AudioError(session.error.message)
     return result

@@ -2,14 +2,43 @@
 end-of-session summary, built lazily (in a worker thread) from the settings.
 
 ``fretcoach_cli.coach.live.LiveCoach`` does the work (model chain with fallbacks, or the
-offline coach); this adapter only gives the room the ``(source, tokens)`` shape it renders.
+offline coach); this adapter gives the room the ``(source, tokens)`` shape it renders, and
+tells its listeners (the session's reply store, the speaker, the headless printer) about
+every reply that was shown in full. A reply cut off because the session ended is not
+published: what was never shown is neither stored nor spoken.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: No live tip before this many notes: the window says too little before that.
+MIN_NOTES_FOR_COACH = 8
+
+ReplyListener = Callable[[Any], None]  # gets a coach.live.CoachReply
+
+
+class CoachSchedule:
+    """When a live tip is due: every ``every_s`` seconds of *audio* time (so ``--fast`` file
+    sessions get the same number of chances as real-time ones), after a few notes."""
+
+    def __init__(self, every_s: float, min_notes: int = MIN_NOTES_FOR_COACH) -> None:
+        self.every_s = every_s
+        self.min_notes = min_notes
+        self._last_at: float | None = None
+
+    def due(self, seq: int, position_s: float) -> bool:
+        if seq < self.min_notes:
+            return False
+        if self._last_at is not None and position_s - self._last_at < self.every_s:
+            return False
+        self._last_at = position_s
+        return True
 
 
 class CoachLink:
@@ -19,6 +48,7 @@ class CoachLink:
         self._settings = settings
         self._coach = coach
         self._lock = threading.Lock()
+        self._listeners: list[ReplyListener] = []
 
     @property
     def coach(self) -> Any:
@@ -32,6 +62,22 @@ class CoachLink:
                     self._coach = LiveCoach.from_settings(self._settings)
             return self._coach
 
+    # -- listeners -----------------------------------------------------------------------
+    def on_reply(self, listener: ReplyListener) -> None:
+        """``listener(reply)`` for every reply shown in full (live tips and the summary),
+        called on the thread that produced it; it must not block."""
+        self._listeners.append(listener)
+
+    def _publish(self, reply: Any) -> None:
+        if reply is None or not str(reply.text).strip():
+            return
+        for listener in list(self._listeners):
+            try:
+                listener(reply)
+            except Exception:  # a listener never breaks the coach (or the room)
+                log.exception("coach reply listener failed")
+
+    # -- live tips -----------------------------------------------------------------------
     def __call__(self, metrics: Any, context: dict[str, Any]) -> tuple[str, Iterator[str]] | None:
         from fretcoach_cli.coach.live import LiveContext
 
@@ -42,18 +88,80 @@ class CoachLink:
         first = next(tokens, None)
         if first is None:
             return live.source or "offline", iter(())
-        return live.source or "offline", _chain(first, tokens)
+        return live.source or "offline", self._published(live, first, tokens)
 
+    def _published(self, live: Any, first: str, rest: Iterator[str]) -> Iterator[str]:
+        yield first
+        yield from rest
+        if live.reply is not None and not live.dropped:
+            self._publish(live.reply)
+
+    def tick(self, metrics: Any, context: dict[str, Any]) -> bool:
+        """Start one live tip in a background thread and return at once (safe on the audio
+        analysis thread); False when one is still in flight. Listeners hear about it when it
+        is complete."""
+        from fretcoach_cli.coach.live import LiveContext
+
+        live = self.coach.stream(LiveContext(metrics, context["notes"], context["scale"]))
+        if live is None:
+            return False
+
+        def drain() -> None:
+            try:
+                for _ in live:
+                    pass
+            except Exception:
+                log.exception("live coach failed")
+            if live.reply is not None and not live.dropped:
+                self._publish(live.reply)
+
+        threading.Thread(target=drain, name="fretcoach-coach-tick", daemon=True).start()
+        return True
+
+    # -- end of session ------------------------------------------------------------------
     def summary(self, result: Any, events: list[Any], scale: Any) -> str | None:
         """The coach's end-of-session words (offline when no model answers)."""
         reply = self.coach.summary(result.metrics, events, scale, result.duration_s)
-        return reply.text if reply is not None else None
+        if reply is None:
+            return None
+        self._publish(reply)
+        return reply.text
 
     def close(self) -> None:
+        """End of the live part: a tip still streaming is dropped (and not published)."""
         if self._coach is not None:
             self._coach.close()
 
 
-def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
-    yield first
-    yield from rest
+def store_replies(link: CoachLink, session: Any) -> None:
+    """Every reply the link publishes is stored with the session (journal first; dropped
+    once the session has ended)."""
+    link.on_reply(lambda reply: session.record_reply(reply.source, reply.kind, reply.text))
+
+
+class HeadlessCoach:
+    """Session subscriber for front ends without a UI loop: asks for a live tip when one is
+    due. Runs on the analysis thread, so it only starts the tip (``CoachLink.tick``)."""
+
+    def __init__(self, link: CoachLink, session: Any, every_s: float) -> None:
+        self.link = link
+        self.session = session
+        self.schedule = CoachSchedule(every_s)
+        self.started = 0
+
+    def __call__(self, message: Any) -> None:
+        from fretcoach_cli.practice.messages import NoteJudged
+
+        if not isinstance(message, NoteJudged):
+            return
+        if not self.schedule.due(message.seq, message.note.onset_s):
+            return
+        first = max(0, message.seq - self.session.options.window_notes)
+        context = {"scale": self.session.options.scale, "position_s": message.note.onset_s,
+                   "notes": list(self.session.events[first:message.seq]),
+                   "session": message.session}
+        try:
+            if self.link.tick(message.window, context):
+                self.started += 1
+        except Exception:  # the coach is optional; the session goes on
+            log.exception("live coach tick failed")

@@ -1,7 +1,7 @@
 """Persists a practice session while it happens, from its own writer thread.
 
-Every operation (start, a batch of notes, finish) is appended to the session's journal
-(fsync'd) and then applied to the database. Batches hold at most ~1 s of playing, so a crash
+Every operation (start, a batch of notes, a coach reply, finish) is appended to the session's
+journal (fsync'd) and then applied to the database. Batches hold at most ~1 s of playing, so a crash
 loses at most that much from the database and nothing from the journal. When the database is
 unreachable the operations pile up in the journal and are retried every few seconds; at the
 end of the session, or at the latest on the next run (:func:`replay_journals`), they reach
@@ -31,6 +31,7 @@ class SessionSink(Protocol):
 
     def create_session(self, meta: dict[str, Any], session_uuid: str) -> Any: ...
     def add_notes(self, session_id: Any, notes: list[dict[str, Any]]) -> None: ...
+    def add_reply(self, session_id: Any, reply: dict[str, Any]) -> None: ...
     def finish(self, session_id: Any, summary: dict[str, Any]) -> dict[str, Any]: ...
     def mark_interrupted(self, session_id: Any) -> None: ...
     def sweep(self) -> None: ...
@@ -87,6 +88,9 @@ class SessionRecorder:
         self._message = ""
         self._outcome: FinishOutcome | None = None
         self._done = threading.Event()
+        self._closing = threading.Lock()
+        self._finishing = False
+        self._saved_replies = 0
         self.session_uuid = ""
         self.session_id: Any = None
         self.journal: Journal | None = None
@@ -98,9 +102,13 @@ class SessionRecorder:
         With ``replay``, journals left by earlier crashed runs are written first (in the
         writer thread, so the caller does not wait for the database).
         """
+        from datetime import UTC, datetime
+
         self.session_uuid = str(uuidlib.uuid4())
         self.session_id = self.session_uuid  # the database row is created under this id
         self.journal = Journal.create(self._data_dir, self.session_uuid)
+        # the row may reach the database seconds later (or on the next run): keep the real start
+        meta = {"started_at": datetime.now(UTC), **meta}
         op = {"op": "start", "uuid": self.session_uuid, "meta": meta}
         self.journal.append(op)
         self._backlog.append(op)
@@ -113,8 +121,20 @@ class SessionRecorder:
         """Queue one note row (it must carry ``seq`` and ``onset_s``)."""
         self._queue.put(row)
 
+    def add_reply(self, reply: dict[str, Any]) -> bool:
+        """Queue one coach reply (``at``, ``source``, ``kind``, ``text``). False, and nothing
+        stored, once :meth:`finish` or :meth:`abandon` was called: a reply arriving after the
+        session ended is dropped."""
+        with self._closing:
+            if self._finishing or self._thread is None:
+                return False
+            self._queue.put(("reply", reply))
+            return True
+
     def finish(self, summary: dict[str, Any], timeout: float = 20.0) -> FinishOutcome:
         """Flush, write the summary, and wait (bounded) for the database to confirm."""
+        with self._closing:
+            self._finishing = True
         self._queue.put(("finish", summary))
         self._done.wait(timeout)
         if self._outcome is None:
@@ -126,6 +146,8 @@ class SessionRecorder:
 
     def abandon(self) -> None:
         """Stop writing without a summary: the session stays interrupted (recoverable)."""
+        with self._closing:
+            self._finishing = True
         self._queue.put(_STOP)
         if self._thread is not None:
             self._thread.join(10)
@@ -164,6 +186,11 @@ class SessionRecorder:
                 self._finish_outcome()
                 self._done.set()
                 return
+            if isinstance(item, tuple) and item[0] == "reply":
+                self._spool({"op": "reply", "reply": item[1]})
+                if self._online:
+                    self._try_db()
+                continue
             if isinstance(item, dict):
                 self._pending.append(item)
                 span = item["onset_s"] - self._pending[0]["onset_s"]
@@ -216,6 +243,9 @@ class SessionRecorder:
         elif kind == "notes":
             self._sink.add_notes(self.session_id, op["notes"])
             self._saved_notes += len(op["notes"])
+        elif kind == "reply":
+            self._sink.add_reply(self.session_id, op["reply"])
+            self._saved_replies += 1
         elif kind == "finish":
             self._outcome_row = self._sink.finish(self.session_id, op["summary"])
 
@@ -260,10 +290,11 @@ class ReplayReport:
 def replay_journals(data_dir: Path, sink_factory: Callable[..., SessionSink]) -> ReplayReport:
     """Write journals left by dead processes to the database, then delete them.
 
-    Notes are idempotent (by ``seq``), so replaying what already reached the database is
-    harmless. A journal with a ``finish`` record completes its session; one without leaves
-    it ``interrupted`` for ``fretcoach sessions recover``. Each journal is written as the
-    user who played it (``sink_factory(user)``), whoever runs the replay.
+    Notes (by ``seq``) and coach replies (by time, kind and text) are idempotent, so
+    replaying what already reached the database is harmless. A journal with a ``finish``
+    record completes its session; one without leaves it ``interrupted`` for ``fretcoach
+    sessions recover``. Each journal is written as the user who played it
+    (``sink_factory(user)``), whoever runs the replay.
     """
     journals = finished = interrupted = notes = 0
     sinks: dict[str | None, SessionSink] = {}
@@ -285,6 +316,8 @@ def replay_journals(data_dir: Path, sink_factory: Callable[..., SessionSink]) ->
                 if rec["op"] == "notes":
                     sink.add_notes(session_id, rec["notes"])
                     notes += len(rec["notes"])
+                elif rec["op"] == "reply":
+                    sink.add_reply(session_id, rec["reply"])
                 elif rec["op"] == "finish":
                     sink.finish(session_id, rec["summary"])
                     done = True

@@ -118,12 +118,26 @@ class PracticeSession:
         """Block until the input ends (file exhausted, duration reached or engine error)."""
         return self.input_done.wait(timeout)
 
+    def record_reply(self, source: str, kind: str, text: str) -> bool:
+        """Store a coach reply shown in this session (journal first, then the database).
+
+        Thread-safe and non-blocking (a queue put). False when it was not stored: no text, no
+        recorder, or the session has ended (a late reply is dropped, not stored).
+        """
+        from datetime import UTC, datetime
+
+        if self._recorder is None or not text.strip() or self.result is not None:
+            return False
+        return self._recorder.add_reply({"at": datetime.now(UTC), "source": source or "offline",
+                                         "kind": kind, "text": text.strip()})
+
     def finish(self, reason: str = "finished",
                before_end: Callable[[SessionResult], None] | None = None) -> SessionResult:
         """Stop listening, compute the final figures and save them; blocking (use a worker).
 
-        ``before_end(result)`` may add to the result (e.g. the coach's closing words) before
-        subscribers are told the session ended.
+        ``before_end(result)`` may add to the result (e.g. the coach's closing words, which it
+        may store with :meth:`record_reply`) before the summary is saved and subscribers are
+        told the session ended.
         """
         with self._finish_lock:
             if self.result is not None:
@@ -139,21 +153,24 @@ class PracticeSession:
             from fretcoach_cli.practice.summary import summary_fields
 
             fields = summary_fields(self.options, events, self.position_s)
+            result = build_result(self.options, events, self.position_s, row=None,
+                                  outcome=None, previous=None, reason=self.end_reason or reason)
+            if before_end is not None:  # before saving: closing words go in with the session
+                before_end(result)
             if self._recorder is not None:
                 outcome = self._recorder.finish(fields)
                 summary_row = outcome.row
-            previous = None
+                result.row = summary_row
+                result.session_id = outcome.session_id
+                result.saved = outcome.saved
+                result.save_message = outcome.message
             if self._previous_lookup is not None:
                 try:
-                    previous = self._previous_lookup(self.options,
-                                                     outcome.session_id if outcome else None)
+                    result.previous = self._previous_lookup(
+                        self.options, outcome.session_id if outcome else None)
                 except Exception:  # a comparison is a nicety, never a failure
-                    previous = None
-            self.result = build_result(self.options, events, self.position_s,
-                                       row=summary_row, outcome=outcome, previous=previous,
-                                       reason=self.end_reason or reason)
-            if before_end is not None:
-                before_end(self.result)
+                    result.previous = None
+            self.result = result
             self._set_state("finished")
             self._emit(SessionEnded(self.result, reason=self.end_reason or reason))
             return self.result

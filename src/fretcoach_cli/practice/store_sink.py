@@ -27,6 +27,13 @@ def note_record(row: dict[str, Any]) -> Any:
                       row.get("note_name"))
 
 
+def _when(value: Any) -> Any:
+    """A journal time (ISO text after a round trip through the journal) as a datetime."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
 class StoreSink:
     """Implements ``recorder.SessionSink`` over fretcoach.store."""
 
@@ -50,6 +57,7 @@ class StoreSink:
             pitch_model=meta.get("pitch_model"), a4_hz=meta.get("a4_hz"),
             sensitivity=meta.get("sensitivity"), strictness=meta.get("strictness"),
             tempo_bpm=meta.get("bpm"), practice_id=plan_id,
+            start_time=_when(meta.get("started_at")),
         )
         if plan_id:
             self.plans.link_session(plan_id, sid)  # pending → in_progress
@@ -57,6 +65,12 @@ class StoreSink:
 
     def add_notes(self, session_id: Any, notes: list[dict[str, Any]]) -> None:
         self.sessions.add_notes(session_id, [note_record(n) for n in notes])
+
+    def add_reply(self, session_id: Any, reply: dict[str, Any]) -> None:
+        """One coach reply, stored as the session's own (idempotent on replay)."""
+        self.sessions.add_reply(session_id, at=_when(reply["at"]),
+                                source=str(reply.get("source") or "offline"),
+                                kind=str(reply.get("kind") or "live"), text=str(reply["text"]))
 
     def finish(self, session_id: Any, summary: dict[str, Any]) -> dict[str, Any]:
         from fretcoach_cli.store import SessionSummary

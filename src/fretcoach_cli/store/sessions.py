@@ -312,6 +312,22 @@ class Sessions:
         ).fetchone()
         return bool(row and row[0])
 
+    def add_reply(self, session_id: UUID | str, *, at: datetime, source: str, kind: str,
+                  text: str) -> bool:
+        """Store one coach reply of a session; a replayed one (same time, kind and text) is
+        skipped, so journals can be replayed safely. Returns whether a row was added."""
+        sid = as_uuid(session_id, "session id")
+        cur = self.conn.execute(
+            f"""
+            INSERT INTO fretcoach.coach_replies (session_id, user_id, at, source, kind, text)
+            SELECT %s, {_ME}, %s, %s, %s, %s
+             WHERE NOT EXISTS (SELECT 1 FROM fretcoach.coach_replies
+                                WHERE session_id = %s AND at = %s AND kind = %s AND text = %s)
+            """,
+            (sid, at, source, kind, text, sid, at, kind, text))
+        self._commit()
+        return cur.rowcount > 0
+
     def delete(self, session_id: UUID | str) -> bool:
         """Delete a session with its notes and coach replies; False if there was none."""
         sid = as_uuid(session_id, "session id")

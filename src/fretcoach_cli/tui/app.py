@@ -18,7 +18,12 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
 from fretcoach_cli.events import EngineError, EngineFinished
-from fretcoach_cli.practice.coach_link import CoachLink
+from fretcoach_cli.practice.coach_link import (
+    MIN_NOTES_FOR_COACH,
+    CoachLink,
+    CoachSchedule,
+    store_replies,
+)
 from fretcoach_cli.practice.messages import NoteJudged, SessionEnded, StateChanged, StorageStatus
 from fretcoach_cli.practice.runner import PracticeSession
 from fretcoach_cli.scoring.judge import tolerance_cents
@@ -42,7 +47,7 @@ from fretcoach_cli.tui.widgets import (
     Tuner,
 )
 
-MIN_NOTES_FOR_COACH = 8
+__all__ = ["MIN_NOTES_FOR_COACH", "PracticeApp"]
 
 
 class PracticeApp(App[Any]):
@@ -69,6 +74,7 @@ class PracticeApp(App[Any]):
         self.coach_enabled = coach
         self.finish_on_end = finish_on_end
         self.coach_link = coach_link or CoachLink()
+        store_replies(self.coach_link, session)  # what the pane shows in full is stored
         self.bridge = Bridge(self)
         self.trail = MarkTrail()
         self.tolerance = tolerance_cents(self.options.strictness)
@@ -77,7 +83,7 @@ class PracticeApp(App[Any]):
         self.frames = 0  # refreshes of the live view, for bench/bench_tui.py
         self._started = threading.Event()
         self._finishing = False
-        self._last_coach_at = 0.0
+        self._schedule = CoachSchedule(coach_every_s)
         self._window: Any = None
         self._last_verdict: Any = None
         session.subscribe(self.bridge)
@@ -173,6 +179,14 @@ class PracticeApp(App[Any]):
         finally:
             self.call_from_thread(pane.end)
 
+    def warn_from_thread(self, line: str) -> None:
+        """A one-line warning from another thread (e.g. speech), shown as a notification:
+        nothing is ever printed over the practice room."""
+        if threading.get_ident() == self._thread_id:
+            self.notify(line, severity="warning", timeout=8)
+        else:
+            self.call_from_thread(self.notify, line, severity="warning", timeout=8)
+
     # -- session messages ----------------------------------------------------------------
     @on(Tick)
     def _on_tick(self) -> None:
@@ -231,12 +245,11 @@ class PracticeApp(App[Any]):
         self._maybe_coach(msg)
 
     def _maybe_coach(self, msg: NoteJudged) -> None:
-        if not self.coach_enabled or msg.seq < MIN_NOTES_FOR_COACH:
+        if not self.coach_enabled:
             return
         now = msg.note.onset_s
-        if self._last_coach_at and now - self._last_coach_at < self.coach_every_s:
+        if not self._schedule.due(msg.seq, now):
             return
-        self._last_coach_at = now
         first = max(0, msg.seq - self.options.window_notes)
         context = {"scale": self.options.scale, "position_s": now,
                    "notes": list(self.session.events[first:msg.seq]),
