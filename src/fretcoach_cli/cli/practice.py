@@ -395,7 +395,7 @@ def run_headless(session: Any, *, link: Any = None, coach_every_s: float = 30.0,
     line = LiveLine(session)
     session.subscribe(line)
     if warnings is not None:
-        warnings.target = line.message
+        warnings.target = lambda text: line.message(f"fretcoach: warning: {text}")
     if link is not None:
         from fretcoach_cli.practice.coach_link import HeadlessCoach, store_replies
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())  # never Python's last-resort stderr handler
 
 ESPEAK = "espeak-ng"
 OPENAI_TTS_MODEL = "gpt-4o-mini-tts"

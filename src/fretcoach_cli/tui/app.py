@@ -15,6 +15,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Footer
 
 from fretcoach_cli.events import EngineError, EngineFinished
@@ -48,6 +49,14 @@ from fretcoach_cli.tui.widgets import (
 )
 
 __all__ = ["MIN_NOTES_FOR_COACH", "PracticeApp"]
+
+
+class Warned(Message):
+    """A one-line warning from a background thread (speech), for a notification."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__()
+        self.line = line
 
 
 class PracticeApp(App[Any]):
@@ -84,6 +93,7 @@ class PracticeApp(App[Any]):
         self._started = threading.Event()
         self._finishing = False
         self._schedule = CoachSchedule(coach_every_s)
+        self._early_warnings: list[str] = []
         self._window: Any = None
         self._last_verdict: Any = None
         session.subscribe(self.bridge)
@@ -127,6 +137,9 @@ class PracticeApp(App[Any]):
         self.query_one(MetricBars).window_label = f"last {o.window_notes} notes"
         if not self.coach_enabled:
             self.query_one("#coach-panel").add_class("hidden")
+        for line in self._early_warnings:
+            self.notify(line, severity="warning", timeout=8)
+        self._early_warnings.clear()
         self.run_worker(self._start_session, thread=True, group="session", name="start")
 
     # -- workers -------------------------------------------------------------------------
@@ -180,12 +193,14 @@ class PracticeApp(App[Any]):
             self.call_from_thread(pane.end)
 
     def warn_from_thread(self, line: str) -> None:
-        """A one-line warning from another thread (e.g. speech), shown as a notification:
-        nothing is ever printed over the practice room."""
-        if threading.get_ident() == self._thread_id:
-            self.notify(line, severity="warning", timeout=8)
-        else:
-            self.call_from_thread(self.notify, line, severity="warning", timeout=8)
+        """A one-line warning from any thread (e.g. speech), shown as a notification: nothing
+        is ever printed over the practice room. Never blocks (a posted message)."""
+        if not self.post_message(Warned(line)):
+            self._early_warnings.append(line)
+
+    @on(Warned)
+    def _on_warned(self, message: Warned) -> None:
+        self.notify(message.line, severity="warning", timeout=8)
 
     # -- session messages ----------------------------------------------------------------
     @on(Tick)
