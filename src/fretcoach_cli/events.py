@@ -57,6 +57,41 @@ class NoteEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class NoteStarted:
+    """A note has begun: shown at once, judged later by its ``NoteEvent``.
+
+    A ``NoteEvent`` is only emitted once the settled pitch is known (the note ended, or 1 s of
+    it rang), because plucks start sharp. This provisional event comes as soon as the onset
+    has a first stable pitch estimate (typically 100–200 ms after it), so the UI can show the
+    note while the player still hears it. ``midi`` is that rough estimate (None when no clear
+    pitch yet), ``emitted_at_s`` the audio position at which it was sent.
+
+    Contract (engine): every ``NoteEvent`` is preceded by exactly one ``NoteStarted`` with the
+    same ``onset_s`` (bit-identical), and every ``NoteStarted`` is followed by exactly one
+    ``NoteEvent`` or one :class:`NoteDropped` with that ``onset_s``. The ``onset_s`` is the
+    note's identity; nothing else about the final note may be inferred from this event.
+    """
+
+    onset_s: float
+    midi: float | None
+    confidence: float
+    emitted_at_s: float
+
+    @property
+    def nearest_midi(self) -> int | None:
+        return None if self.midi is None else round(self.midi)
+
+
+@dataclass(frozen=True, slots=True)
+class NoteDropped:
+    """The note announced by the ``NoteStarted`` with this ``onset_s`` was not a note after all
+    (a flicker, noise, a string being damped): forget it. No ``NoteEvent`` will follow."""
+
+    onset_s: float
+    emitted_at_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class LevelUpdate:
     """Input level of the latest block, for the meter (dBFS) and clipping warnings."""
 

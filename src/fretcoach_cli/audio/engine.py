@@ -4,6 +4,10 @@
 :func:`analyze_file`, offline analysis: both feed the *same* streaming pitch tracker and
 note segmenter, so a recording gives the same notes whichever way it is played. Callbacks
 run on the analysis thread; an exception inside it becomes an ``EngineError`` event.
+
+Live, the engine also announces notes early (``NoteStarted``, then the note's ``NoteEvent`` or
+a ``NoteDropped``), so the player sees a note ~0.1–0.2 s after plucking it rather than when
+it ends; offline analysis has no use for them and never computes them.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from fretcoach_cli.events import (
     EngineError,
     EngineFinished,
     LevelUpdate,
+    NoteDropped,
     NoteEvent,
+    NoteStarted,
     PitchUpdate,
 )
 
@@ -35,11 +41,11 @@ class Pipeline:
     """Pitch stream + note tracker over 16 kHz blocks; no threads, no wall clock."""
 
     def __init__(self, backend: PitchBackend, *, a4: float = 440.0, sensitivity: float = 0.5,
-                 keep_track: bool = False) -> None:
+                 keep_track: bool = False, provisional: bool = False) -> None:
         self.backend = backend
         self.stream = backend.stream()
         self.tracker = NoteTracker(frame_period=backend.hop / MODEL_RATE, a4=a4,
-                                   sensitivity=sensitivity)
+                                   sensitivity=sensitivity, provisional=provisional)
         self.samples = 0
         self.keep_track = keep_track
         self.track_parts: list[PitchTrack] = []
@@ -63,6 +69,10 @@ class Pipeline:
 
     def track(self) -> PitchTrack:
         return PitchTrack.concat(self.track_parts)
+
+    def take_events(self) -> list[NoteStarted | NoteEvent | NoteDropped]:
+        """With ``provisional=True``: NoteStarted/NoteEvent/NoteDropped in emission order."""
+        return self.tracker.take_events()
 
 
 def level_of(block: np.ndarray, t: float) -> LevelUpdate:
@@ -149,7 +159,8 @@ class Engine:
         try:
             backend = self._backend or get_backend(self.pitch_model,
                                                    models_dir=self._models_dir)
-            pipe = Pipeline(backend, a4=self.a4, sensitivity=self.sensitivity)
+            pipe = Pipeline(backend, a4=self.a4, sensitivity=self.sensitivity,
+                            provisional=True)
             self.pipeline = pipe
             self.source.open()
             try:
@@ -168,18 +179,14 @@ class Engine:
                     if len(block) == 0:
                         continue
                     t_end = (self._samples + len(block)) / MODEL_RATE
-                    notes, frames = pipe.push(block)
+                    _, frames = pipe.push(block)
                     self._samples += len(block)
                     self._emit(level_of(block, t_end))
                     if len(frames):
                         self._emit_pitch(pipe)
-                    for n in notes:
-                        self.notes.append(n)
-                        self._emit(n)
-                notes, _ = pipe.finish()
-                for n in notes:
-                    self.notes.append(n)
-                    self._emit(n)
+                    self._emit_notes(pipe)
+                pipe.finish()
+                self._emit_notes(pipe)
             finally:
                 _call(self.source, "close")
         except FretcoachError as err:
@@ -197,6 +204,12 @@ class Engine:
             return
         self._emit(EngineFinished(self.position_s, reason,
                                   {"notes": len(self.notes), **_source_stats(self.source)}))
+
+    def _emit_notes(self, pipe: Pipeline) -> None:
+        for event in pipe.take_events():
+            if isinstance(event, NoteEvent):
+                self.notes.append(event)
+            self._emit(event)
 
     def _emit_pitch(self, pipe: Pipeline) -> None:
         last = pipe.tracker.last_pitch

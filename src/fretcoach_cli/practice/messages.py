@@ -1,8 +1,8 @@
 """What a :class:`PracticeSession` tells its subscribers (the TUI, the headless line printer).
 
 Engine events (``LevelUpdate``, ``PitchUpdate``, ``EngineError``) are forwarded unchanged;
-these add the session's own view: judged notes with live metrics, state changes, storage
-health and the final result.
+these add the session's own view: notes heard (provisional) and then judged with live
+metrics, state changes, storage health and the final result.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from fretcoach_cli.events import NoteEvent
+from fretcoach_cli.events import NoteEvent, NoteStarted
 
 SessionState = Literal["starting", "recording", "paused", "finishing", "finished"]
 
@@ -50,3 +50,30 @@ class SessionEnded:
     result: Any  # practice.summary.SessionResult
     reason: str = "finished"
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NoteHeard:
+    """A note just heard, not judged yet (from the engine's ``NoteStarted``).
+
+    Shown at once so the player is not left waiting for the settled pitch; the ``NoteJudged``
+    with the same ``note.onset_s`` replaces it, or a ``NoteRetracted`` removes it. ``name``,
+    ``in_scale`` and ``degree`` are the scale's view of the rough pitch (None if unknown).
+    Never scored, stored or sent to the coach.
+    """
+
+    note: NoteStarted
+    name: str | None = None
+    in_scale: bool | None = None
+    degree: str | None = None
+
+    @property
+    def onset_s(self) -> float:
+        return self.note.onset_s
+
+
+@dataclass(frozen=True, slots=True)
+class NoteRetracted:
+    """The ``NoteHeard`` with this onset was not a note after all: remove it."""
+
+    onset_s: float

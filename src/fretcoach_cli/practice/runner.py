@@ -15,9 +15,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fretcoach_cli.events import EngineError, EngineFinished, LevelUpdate, NoteEvent, PitchUpdate
+from fretcoach_cli.events import (
+    EngineError,
+    EngineFinished,
+    LevelUpdate,
+    NoteDropped,
+    NoteEvent,
+    NoteStarted,
+    PitchUpdate,
+)
 from fretcoach_cli.music.scales import Scale
-from fretcoach_cli.practice.messages import NoteJudged, SessionEnded, StateChanged, StorageStatus
+from fretcoach_cli.practice.messages import (
+    NoteHeard,
+    NoteJudged,
+    NoteRetracted,
+    SessionEnded,
+    StateChanged,
+    StorageStatus,
+)
 from fretcoach_cli.practice.recorder import RecorderStatus, SessionRecorder
 from fretcoach_cli.practice.summary import SessionResult, build_result, note_row, session_meta
 from fretcoach_cli.scoring.judge import Verdict, judge_note, make_grid, tolerance_cents
@@ -196,6 +211,11 @@ class PracticeSession:
     def _on_engine_event(self, event: Any) -> None:
         if isinstance(event, NoteEvent):
             self._on_note(event)
+        elif isinstance(event, NoteStarted):
+            self._on_note_started(event)
+        elif isinstance(event, NoteDropped):
+            if not self._past_limit(event.onset_s):
+                self._emit(NoteRetracted(event.onset_s))
         elif isinstance(event, LevelUpdate | PitchUpdate):
             self.position_s = max(self.position_s, event.time_s)
             self._emit(event)
@@ -218,9 +238,24 @@ class PracticeSession:
             self.end_reason = "duration reached"
             self.engine.stop()
 
-    def _on_note(self, event: NoteEvent) -> None:
+    def _past_limit(self, onset_s: float) -> bool:
         limit = self.options.duration_s
-        if limit and event.onset_s >= limit:
+        return limit is not None and limit > 0 and onset_s >= limit
+
+    def _on_note_started(self, event: NoteStarted) -> None:
+        """Provisional: shown, never judged, stored or counted (its NoteEvent will be)."""
+        if self._past_limit(event.onset_s):
+            return  # its NoteEvent will be ignored too
+        scale = self.options.scale
+        if event.midi is None:
+            self._emit(NoteHeard(event))
+            return
+        pc = round(event.midi) % 12
+        self._emit(NoteHeard(event, scale.note_name(event.midi), scale.contains(pc),
+                             scale.degree_label(pc)))
+
+    def _on_note(self, event: NoteEvent) -> None:
+        if self._past_limit(event.onset_s):
             return
         with self._lock:
             self.events.append(event)
