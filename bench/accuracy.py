@@ -5,6 +5,7 @@
     python bench/accuracy.py --category low --category noisy10 --per-clip
     python bench/accuracy.py --examples           # also the committed examples/ recordings
     python bench/accuracy.py --json > result.json
+    python bench/accuracy.py --from-json result.json   # print a saved result as the table
 
 Columns (definitions in bench/metrics.py): onset P/R/F1 (±50 ms, one-to-one), note F1
 (onset ±50 ms and pitch within 50 cents), RPA/RCA (frames within 50 cents, chroma), mean and
@@ -184,7 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-clip", action="store_true", help="add one line per clip")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
+    p.add_argument("--from-json", type=Path, help="print the table of a saved --json result")
     args = p.parse_args(argv)
+    if args.from_json:
+        print_table(json.loads(args.from_json.read_text()))
+        return 0
     try:
         import fretcoach_cli.audio.engine  # noqa: F401
     except ImportError as exc:
