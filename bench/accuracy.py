@@ -157,7 +157,8 @@ def print_table(doc: dict) -> None:
         if name == "overall":
             print("-" * len(head))
         cells = [
-            f"{_f(agg[key], fmt):>{w}s}" for (_, key, fmt), w in zip(COLUMNS, widths, strict=True)
+            f"{_f(agg.get(key), fmt):>{w}s}"
+            for (_, key, fmt), w in zip(COLUMNS, widths, strict=True)
         ]
         print(f"{name:10s} " + " ".join(cells))
     for c in doc.get("chords", []):
