@@ -72,3 +72,44 @@ def test_speak_needs_the_coach(user_id):
     assert proc.returncode == ExitCode.USAGE
     assert proc.stderr == ("fretcoach: error: --speak reads the coach aloud: it cannot go "
                            "with --no-coach\n")
+
+
+async def test_in_the_practice_room_a_speech_warning_is_a_notification(database, user_id,
+                                                                       tmp_path, capfd):
+    from fretcoach_cli import config
+    from fretcoach_cli.audio.sources import FileSource
+    from fretcoach_cli.coach.speech import speaker_from_settings
+    from fretcoach_cli.music.scales import parse_scale
+    from fretcoach_cli.practice.coach_link import CoachLink
+    from fretcoach_cli.practice.recorder import SessionRecorder
+    from fretcoach_cli.practice.runner import PracticeOptions, PracticeSession
+    from fretcoach_cli.practice.store_sink import sink_factory
+    from fretcoach_cli.tui.app import PracticeApp
+    from fretcoach_cli.tui.screens.summary import SummaryScreen
+
+    settings = config.load().with_overrides(user=user_id)
+    options = PracticeOptions(scale=parse_scale("A minor pentatonic"), user=user_id,
+                              source_kind="file", source_label=EXAMPLE.name)
+    session = PracticeSession(options, FileSource(EXAMPLE),
+                              recorder=SessionRecorder(sink_factory(settings), tmp_path))
+    link = CoachLink()
+    room = PracticeApp(session, coach_every_s=5.0, coach_link=link)
+    speaker = speaker_from_settings(settings, on_warning=room.warn_from_thread)
+    assert speaker is not None
+    link.on_reply(speaker)
+    capfd.readouterr()
+    try:
+        async with room.run_test(size=(120, 40)) as pilot:
+            for _ in range(2400):
+                if isinstance(room.screen, SummaryScreen) and speaker.silent:
+                    break
+                await pilot.pause(0.05)
+            await pilot.pause(0.2)
+            shown = [n.message for n in room._notifications]
+            await pilot.press("q")
+    finally:
+        speaker.close()
+    assert [m for m in shown if "speech" in m] == [
+        "cannot play speech: Error querying device -1; the coach is text-only from now on"]
+    out, err = capfd.readouterr()
+    assert "speech" not in out + err  # nothing printed over the practice room

@@ -106,27 +106,31 @@ def practice(
                                       channel=channel if input_file is not None else None)
     warnings = WarningRelay()
     speaker = make_speaker(settings, warnings) if speak else None
+    drain_s = 0.0
     try:
-        session = build_session(settings, the_scale, source, kind=kind, label=label,
-                                bpm=tempo, duration_s=duration_s, plan_id=plan_id)
-        link = None
-        if not no_coach:
-            from fretcoach_cli.practice.coach_link import CoachLink
+        try:
+            session = build_session(settings, the_scale, source, kind=kind, label=label,
+                                    bpm=tempo, duration_s=duration_s, plan_id=plan_id)
+            link = None
+            if not no_coach:
+                from fretcoach_cli.practice.coach_link import CoachLink
 
-            link = CoachLink(settings)
-            if speaker is not None:
-                link.on_reply(speaker)
-        if interactive:
-            result = run_tui(session, coach_every_s=coach_s, coach=not no_coach,
-                             link=link, warnings=warnings)
-        else:
-            result = run_headless(session, link=link, coach_every_s=coach_s,
-                                  warnings=warnings)
+                link = CoachLink(settings)
+                if speaker is not None:
+                    link.on_reply(speaker)
+            if interactive:
+                result = run_tui(session, coach_every_s=coach_s, coach=not no_coach,
+                                 link=link, warnings=warnings)
+            else:
+                result = run_headless(session, link=link, coach_every_s=coach_s,
+                                      warnings=warnings)
+                drain_s = SPEECH_DRAIN_S  # the closing words are read out after the summary
+        finally:
+            _close(source)
+        render_result(result, as_json=as_json, interactive=interactive)
     finally:
-        if speaker is not None:  # headless: let the closing words finish (bounded)
-            speaker.close(wait_s=0.0 if interactive else SPEECH_DRAIN_S)
-        _close(source)
-    render_result(result, as_json=as_json, interactive=interactive)
+        if speaker is not None:
+            speaker.close(wait_s=drain_s)
 
 
 # -- building -------------------------------------------------------------------------------
