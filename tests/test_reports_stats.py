@@ -39,6 +39,8 @@ DATASET = (
 )
 
 
+
+
 def insert_dataset(conn: Any) -> dict[str, str]:
     """Insert DATASET for the connection's user; returns name → session id."""
     ids = {}
@@ -55,6 +57,11 @@ def insert_dataset(conn: Any) -> dict[str, str]:
             (start, secs, scale, overall, pitch, conf, timing, clean, notes, notes, status,
              weakest)).fetchone()
         ids[name] = str(row[0])
+        if status == "active":
+            # An active session has a live writer holding its lock (as `practice` does);
+            # without one, reports would rightly mark it interrupted.
+            conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))",
+                         (_WRITER_LOCK_CLASS, ids[name]))
     conn.commit()
     return ids
 
