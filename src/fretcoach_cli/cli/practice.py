@@ -62,7 +62,8 @@ def practice(
                                          "pending one. Its scale, tempo, strictness and "
                                          "sensitivity apply unless given as flags."),
     speak: bool = typer.Option(False, "--speak", help="Read the coach's replies aloud "
-                               "(espeak-ng, or OpenAI speech with 'speech = openai')."),
+                               "(espeak-ng, or OpenAI speech with 'speech = openai'): one at "
+                               "a time; a newer reply replaces one still waiting."),
     no_tui: bool = typer.Option(False, "--no-tui", help="No full-screen UI: a live line on "
                                 "stderr, the summary on stdout."),
     as_json: bool = typer.Option(False, "--json", help="Print the stored session row as JSON "
