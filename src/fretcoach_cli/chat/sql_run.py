@@ -3,12 +3,15 @@
 On top of :mod:`sql_guard` (the parser), every query runs:
 
 * on a connection of the read-only ``fretcoach_reader`` role, scoped to the user by row-level
-  security (``store.Database.connect(user, role="reader")``);
+  security (``store.Database.connect(user, role="reader")``) — whose session user is, where
+  possible, the unprivileged ``fretcoach_agent`` login (``RESET ROLE`` gains nothing) and whose
+  user is pinned by the owner (``fretcoach.agent_scope()``), see ``store/roles.py``;
 * inside ``BEGIN READ ONLY`` with ``statement_timeout``, ``lock_timeout`` and
   ``idle_in_transaction_session_timeout`` set locally and the ``search_path`` pinned;
 * through a server-side cursor, fetching at most ``max_rows + 1`` rows (so a huge result is
   never materialised on our side) — the extra row only tells us to set ``truncated``;
-* with a trip-wire: before rolling back, the role and user scope must be what they were;
+* with a trip-wire: before rolling back, the session user, role, user setting and pinned
+  scope must be what they were (a query that cannot even be checked counts as a change);
 * always rolled back.
 
 Errors come back as one short sentence for the model ("no column X; did you mean Y?").
@@ -143,7 +146,7 @@ class SqlRunner:
         self._conn: psycopg.Connection[Any] | None = None
         self.max_rows = int(max_rows)
         self.timeout_s = float(timeout_s)
-        self._expected: tuple[str, str] | None = None
+        self._expected: tuple[str, ...] | None = None
         #: serialises use of the connection (LangGraph may run tool calls in threads)
         self.lock = threading.RLock()
 
@@ -152,11 +155,7 @@ class SqlRunner:
         if self._conn is None or self._conn.closed:
             self._conn = self._connect()
             self._conn.autocommit = True  # we issue BEGIN READ ONLY / ROLLBACK ourselves
-            row = self._conn.execute(
-                "SELECT current_user::text, coalesce(current_setting('fretcoach.user_id', "
-                "true), '')").fetchone()
-            assert row is not None
-            self._expected = (row[0], row[1])
+            self._expected = _identity(self._conn)
         return self._conn
 
     def close(self) -> None:
@@ -215,10 +214,26 @@ class SqlRunner:
         result.rows = [[plain(v) for v in r] for r in rows[: self.max_rows]]
 
     def _tripwire(self, conn: psycopg.Connection[Any]) -> None:
-        row = conn.execute("SELECT current_user::text, coalesce(current_setting("
-                           "'fretcoach.user_id', true), '')").fetchone()
-        if row is None or (row[0], row[1]) != self._expected:
+        import psycopg
+
+        try:
+            now = _identity(conn)
+        except psycopg.Error:  # e.g. role reset to fretcoach_agent: no access to the schema
+            now = None
+        if now != self._expected:
             raise ScopeViolation("the agent's query changed the connection's role or user")
+
+
+_IDENTITY = ("SELECT session_user::text, current_user::text, "
+             "coalesce(current_setting('fretcoach.user_id', true), ''), "
+             "coalesce(fretcoach.agent_scope(), '')")
+
+
+def _identity(conn: psycopg.Connection[Any]) -> tuple[str, ...]:
+    """Who the connection is and whose rows it may see (what the trip-wire compares)."""
+    row = conn.execute(_IDENTITY).fetchone()
+    assert row is not None
+    return tuple(str(v) for v in row)
 
 
 def allowed_tables() -> list[str]:

@@ -11,9 +11,12 @@ works out how rows can be scoped to a user:
 * ``none``  — the connecting user bypasses RLS and cannot switch role: user connections are
   refused rather than silently unscoped.
 
-The ``fretcoach.user_id`` setting is chosen by whoever holds the connection; RLS keeps our
-own code honest, it is not a boundary against SQL a user writes (the chat agent's SQL guard
-must forbid ``set_config``/``SET``/``RESET``).
+The ``fretcoach.user_id`` setting is chosen by whoever holds the connection; for app
+connections RLS keeps our own code honest, it is not a boundary against SQL a user writes.
+Reader connections (the chat agent's) are different: see :mod:`store.roles` — their session
+user is the unprivileged ``fretcoach_agent`` login where possible (embedded server, or
+``FRETCOACH_AGENT_DATABASE_URL``), and their user scope is pinned by the owner, not by the
+setting. Where neither is possible the status says so (WARN) and only the SQL guard protects.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from fretcoach_cli.errors import DatabaseError, UsageError
-from fretcoach_cli.store import migrations
+from fretcoach_cli.store import migrations, roles
 
 if TYPE_CHECKING:
     import psycopg
@@ -85,6 +88,9 @@ class Security:
     reader_role: bool
     rls_tables: dict[str, bool] = field(default_factory=dict)  # table -> enabled and forced
     problems: list[str] = field(default_factory=list)
+    #: the chat agent's queries run with fretcoach_agent (or FRETCOACH_AGENT_DATABASE_URL's
+    #: login) as session user, not on a session of the connecting user
+    agent_login: bool = False
 
     @property
     def ok(self) -> bool:
@@ -102,6 +108,8 @@ class Database:
     data_dir: Path | None = None
     migrations_applied: list[migrations.Migration] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    #: where reader (chat agent) connections log in; None = a session of ``url``'s user
+    agent_url: str | None = field(default=None, repr=False)
 
     @property
     def display_location(self) -> str:
@@ -117,7 +125,9 @@ class Database:
                 autocommit: bool = False) -> psycopg.Connection[Any]:
         """A connection that sees and writes only ``user_id``'s rows.
 
-        ``role="reader"`` gives the read-only role the chat agent uses. The returned psycopg
+        ``role="reader"`` gives the read-only role the chat agent uses: on the agent login
+        when there is one (see :mod:`store.roles`), else ``SET ROLE`` on our own session. Its
+        user is pinned by the owner too (``fretcoach.agent_scopes``). The returned psycopg
         connection is a context manager (commits on success, closes on exit).
         """
         if not user_id or not user_id.strip():
@@ -129,11 +139,19 @@ class Database:
                 hint="create roles fretcoach_app and fretcoach_reader (NOLOGIN), grant them to "
                      "this user, then run 'fretcoach db migrate'",
             )
+        if role == "reader" and self.agent_url and self.security.mode == "role":
+            conn = roles.open_agent(self.agent_url, self.url, user_id, connect=_connect)
+            conn.autocommit = autocommit
+            return conn
         conn = _connect(self.url, autocommit=False)
         try:
             conn.execute("SELECT set_config('fretcoach.user_id', %s, false)", (user_id,))
             conn.execute("SELECT set_config('search_path', 'fretcoach, public', false)")
             if self.security.mode == "role":
+                if role == "reader":  # the restrictive agent_scope policies need the pin
+                    pid = conn.execute("SELECT pg_backend_pid()").fetchone()
+                    conn.commit()
+                    roles.register_scope(conn, int(pid[0]) if pid else 0, user_id)
                 conn.execute(f"SET ROLE {APP_ROLE if role == 'app' else READER_ROLE}")
             elif role == "reader":
                 conn.execute("SET default_transaction_read_only = on")
@@ -154,7 +172,7 @@ class Database:
         """Apply pending migrations now (they are also applied on open)."""
         with self.admin() as conn, db_errors("migration failed"):
             done = migrations.migrate(conn)
-        self.security = _inspect_security(self.url)
+        self._refresh_security()
         return done
 
     def migration_state(self) -> migrations.MigrationState:
@@ -189,8 +207,15 @@ class Database:
         with self.admin() as conn, db_errors("reset failed"):
             migrations.drop_schema(conn)
             done = migrations.migrate(conn)
-        self.security = _inspect_security(self.url)
+        self._refresh_security()
         return done
+
+    def _refresh_security(self) -> None:
+        with _connect(self.url, autocommit=True) as conn, db_errors("cannot inspect roles"):
+            self.security = inspect_security(conn)
+            if self.kind == "embedded" and self.agent_url is None:
+                self.agent_url = _embedded_agent(conn, self.url)
+        _note_agent(self.security, self.agent_url)
 
     def close(self) -> None:
         """Nothing pooled yet; the embedded server is released when the process exits."""
@@ -216,9 +241,16 @@ def _connect(url: str, *, autocommit: bool) -> psycopg.Connection[Any]:
         ) from None
 
 
-def _inspect_security(url: str) -> Security:
-    with _connect(url, autocommit=True) as conn, db_errors("cannot inspect roles"):
-        return inspect_security(conn)
+def _embedded_agent(conn: psycopg.Connection[Any], url: str) -> str | None:
+    """The agent's login on the embedded server (LOGIN turned on here), or None."""
+    return roles.embedded_agent_url(url) if roles.enable_embedded_login(conn) else None
+
+
+def _note_agent(security: Security, agent_url: str | None) -> None:
+    """Record whether the agent has its own login; say so when it has not."""
+    security.agent_login = bool(agent_url) and security.mode == "role"
+    if not security.agent_login and roles.SHARED_SESSION_WARNING not in security.problems:
+        security.problems.append(roles.SHARED_SESSION_WARNING)
 
 
 def inspect_security(conn: psycopg.Connection[Any]) -> Security:
@@ -227,13 +259,13 @@ def inspect_security(conn: psycopg.Connection[Any]) -> Security:
         "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
     ).fetchone()
     superuser, bypass = (bool(me[0]), bool(me[1])) if me else (False, False)
-    roles = {}
+    have = {}
     for role in (APP_ROLE, READER_ROLE):
         row = conn.execute(
             "SELECT pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = %s",
             (role,),
         ).fetchone()
-        roles[role] = bool(row and row[0])
+        have[role] = bool(row and row[0])
     # every fretcoach table with a user_id column must have RLS enabled and forced
     tables = {
         name: bool(enabled and forced)
@@ -249,7 +281,7 @@ def inspect_security(conn: psycopg.Connection[Any]) -> Security:
     for table in sorted(set(USER_TABLES) | set(tables)):
         if not tables.get(table):
             problems.append(f"row-level security is not enabled+forced on {table}")
-    if roles[APP_ROLE]:
+    if have[APP_ROLE]:
         mode: ScopeMode = "role"
     elif not (superuser or bypass):
         mode = "owner"
@@ -259,10 +291,11 @@ def inspect_security(conn: psycopg.Connection[Any]) -> Security:
         mode = "none"
         problems.append(f"role {APP_ROLE} missing and the connecting user bypasses RLS: "
                         "user connections are refused")
-    if not roles[READER_ROLE]:
+    if not have[READER_ROLE]:
         problems.append(f"role {READER_ROLE} missing or not granted: the chat agent falls "
                         "back to read-only transactions")
-    return Security(mode, roles[APP_ROLE], roles[READER_ROLE], tables, problems)
+    problems += roles.agent_policy_problems(conn) + roles.agent_role_problems(conn)
+    return Security(mode, have[APP_ROLE], have[READER_ROLE], tables, problems)
 
 
 def resolve(settings: Settings) -> tuple[Kind, str, Path | None, dict[str, float]]:
@@ -278,9 +311,16 @@ def resolve(settings: Settings) -> tuple[Kind, str, Path | None, dict[str, float
     return "embedded", emb.uri, server.pgdata_for(data_dir), {key: emb.seconds}
 
 
-def open_database(settings: Settings, *, migrate: bool = True) -> Database:
-    """Open the configured database; applies pending migrations unless ``migrate=False``."""
+def open_database(settings: Settings, *, migrate: bool = True,
+                  agent_url: str | None = None) -> Database:
+    """Open the configured database; applies pending migrations unless ``migrate=False``.
+
+    ``agent_url`` (default: ``FRETCOACH_AGENT_DATABASE_URL``) is the chat agent's own login on
+    an external server; the embedded server always uses ``fretcoach_agent``.
+    """
     kind, url, data_dir, timings = resolve(settings)
+    configured = roles.configured_agent_url() if agent_url is None else agent_url.strip()
+    agent = normalise_url(configured) if kind == "external" and configured else None
     t0 = time.perf_counter()
     done: list[migrations.Migration] = []
     with _connect(url, autocommit=True) as conn, db_errors("cannot open the database"):
@@ -289,6 +329,10 @@ def open_database(settings: Settings, *, migrate: bool = True) -> Database:
         if migrate:
             done = migrations.migrate(conn)
         security = inspect_security(conn)
+        if kind == "embedded":
+            agent = _embedded_agent(conn, url)
+    _note_agent(security, agent)
     timings["open"] = time.perf_counter() - t0
     return Database(url=url, kind=kind, server_version=version, security=security,
-                    data_dir=data_dir, migrations_applied=done, timings=timings)
+                    data_dir=data_dir, migrations_applied=done, timings=timings,
+                    agent_url=agent)
