@@ -48,6 +48,7 @@ async def test_notes_flow_in_and_q_saves_exactly_what_was_heard(database, conn, 
         await pilot.pause()
         feed, bars = app.query_one(NoteFeed), app.query_one(MetricBars)
         assert feed.count == len(session.events) > 40
+        assert not feed.pending and len(feed.lines) == feed.count  # no provisional ghost left
         assert bars.updates > 40  # the bars moved with the notes
         assert all(r.session is not None for r in bars.rows)
         assert app.query_one(SessionHeader).elapsed_s == pytest.approx(session.position_s)

@@ -276,7 +276,7 @@ class NoteTracker:
 
     # ------------------------------------------------------------------ announcements
     def _maybe_announce(self, cur: _Note, t: float) -> None:
-        """Announce the note once the first frames after the transient agree on a pitch.
+        """Announce the note once its first voiced frames agree on a pitch (or at a deadline).
 
         The estimate is rough (plucks start sharp); only the note name is meant to be shown.
         """

@@ -25,13 +25,21 @@ from fretcoach_cli.practice.coach_link import (
     CoachSchedule,
     store_replies,
 )
-from fretcoach_cli.practice.messages import NoteJudged, SessionEnded, StateChanged, StorageStatus
+from fretcoach_cli.practice.messages import (
+    NoteHeard,
+    NoteJudged,
+    NoteRetracted,
+    SessionEnded,
+    StateChanged,
+    StorageStatus,
+)
 from fretcoach_cli.practice.runner import PracticeSession
 from fretcoach_cli.scoring.judge import tolerance_cents
 from fretcoach_cli.tui.bridge import Bridge, SessionMessage, Tick
 from fretcoach_cli.tui.live_view import (
     MarkTrail,
     feed_row,
+    heard_row,
     metric_rows,
     reading_from_pitch,
     reading_from_verdict,
@@ -94,6 +102,7 @@ class PracticeApp(App[Any]):
         self._finishing = False
         self._schedule = CoachSchedule(coach_every_s)
         self._early_warnings: list[str] = []
+        self.warnings: list[str] = []  # every warning notified, in order
         self._window: Any = None
         self._last_verdict: Any = None
         session.subscribe(self.bridge)
@@ -138,6 +147,7 @@ class PracticeApp(App[Any]):
         if not self.coach_enabled:
             self.query_one("#coach-panel").add_class("hidden")
         for line in self._early_warnings:
+            self.warnings.append(line)
             self.notify(line, severity="warning", timeout=8)
         self._early_warnings.clear()
         self.run_worker(self._start_session, thread=True, group="session", name="start")
@@ -200,6 +210,7 @@ class PracticeApp(App[Any]):
 
     @on(Warned)
     def _on_warned(self, message: Warned) -> None:
+        self.warnings.append(message.line)
         self.notify(message.line, severity="warning", timeout=8)
 
     # -- session messages ----------------------------------------------------------------
@@ -222,6 +233,12 @@ class PracticeApp(App[Any]):
         payload = message.payload
         if isinstance(payload, NoteJudged):
             self._on_note(payload)
+        elif isinstance(payload, NoteHeard):
+            self._on_heard(payload)
+        elif isinstance(payload, NoteRetracted):
+            self.query_one(NoteFeed).retract(payload.onset_s)
+            self.trail.retract(payload.onset_s)
+            self.query_one(Fretboard).marks = self.trail.marks()
         elif isinstance(payload, StateChanged):
             self.query_one(SessionHeader).state = payload.state
             self.query_one(SessionHeader).elapsed_s = self.session.position_s
@@ -244,10 +261,16 @@ class PracticeApp(App[Any]):
         elif isinstance(payload, SessionEnded):
             self.push_screen(SummaryScreen(payload.result))
 
+    def _on_heard(self, msg: NoteHeard) -> None:
+        """Shown at once, dimmed; its NoteJudged rewrites it in place (same onset)."""
+        self.query_one(NoteFeed).add_provisional(msg.onset_s, heard_row(msg))
+        self.trail.add_pending(msg.onset_s, msg.note.midi)
+        self.query_one(Fretboard).marks = self.trail.marks()
+
     def _on_note(self, msg: NoteJudged) -> None:
         verdict = msg.judgement
-        self.query_one(NoteFeed).add(feed_row(verdict))
-        self.trail.add(verdict)
+        self.query_one(NoteFeed).settle(msg.note.onset_s, feed_row(verdict))
+        self.trail.settle(msg.note.onset_s, verdict)
         self.query_one(Fretboard).marks = self.trail.marks()
         self.query_one(MetricBars).rows = metric_rows(msg.window, msg.session)
         if verdict.judged:

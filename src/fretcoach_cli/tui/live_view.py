@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fretcoach_cli.music.fretboard import likely_position
+from fretcoach_cli.practice.messages import NoteHeard
 from fretcoach_cli.practice.summary import METRIC_LABELS
 from fretcoach_cli.scoring.judge import Verdict
 from fretcoach_cli.tui.widgets.fretboard import FretMark
@@ -41,6 +42,12 @@ def feed_row(verdict: Verdict) -> FeedRow:
                    verdict.in_tune, verdict.degree_label, verdict.grid_offset_ms, verdict.kind)
 
 
+def heard_row(heard: NoteHeard) -> FeedRow:
+    """A provisional row: the note's name only (its cents are not settled yet)."""
+    return FeedRow(heard.onset_s, heard.name, None, heard.in_scale, None, heard.degree,
+                   provisional=True)
+
+
 def reading_from_verdict(verdict: Verdict) -> TunerReading:
     if not verdict.judged:
         return TunerReading()
@@ -58,12 +65,19 @@ def reading_from_pitch(midi: float, scale: Any, tolerance: float) -> TunerReadin
 
 
 class MarkTrail:
-    """The last few played notes placed on the neck, following the hand from note to note."""
+    """The last few played notes placed on the neck, following the hand from note to note.
+
+    A note heard but not judged yet is placed at once as "pending"; its verdict then replaces
+    that mark in place (placed again from the same previous position, so the trail ends up
+    exactly as if only judged notes had been added), or a retraction removes it.
+    """
 
     def __init__(self, size: int = 6) -> None:
         self.size = size
         self.items: list[tuple[int, int, str]] = []
         self._previous: tuple[int, int] | None = None
+        # onset → (index in items, position the hand was at before it)
+        self._pending: dict[float, tuple[int, tuple[int, int] | None]] = {}
 
     def add(self, verdict: Verdict) -> None:
         if not verdict.judged or verdict.midi is None:
@@ -74,7 +88,66 @@ class MarkTrail:
         self._previous = pos
         status = "wrong" if not verdict.in_scale else ("good" if verdict.in_tune else "off")
         self.items.append((pos[0], pos[1], status))
-        del self.items[:-self.size]
+        self._trim()
+
+    def add_pending(self, onset_s: float, midi: float | None) -> None:
+        """A note just heard (rough pitch): lit now, settled or retracted later."""
+        if midi is None or onset_s in self._pending:
+            return
+        pos = likely_position(midi, self._previous, max_fret=15)
+        if pos is None:
+            return
+        self._pending[onset_s] = (len(self.items), self._previous)
+        self._previous = pos
+        self.items.append((pos[0], pos[1], "pending"))
+        self._trim()
+
+    def settle(self, onset_s: float, verdict: Verdict) -> None:
+        """The verdict for a note: replaces its pending mark (or is added as a new one)."""
+        index = self._drop_pending(onset_s)
+        if index is None:
+            self.add(verdict)
+            return
+        if not verdict.judged or verdict.midi is None:
+            return
+        pos = likely_position(verdict.midi, self._previous, max_fret=15)
+        if pos is None:
+            return
+        self._previous = pos
+        status = "wrong" if not verdict.in_scale else ("good" if verdict.in_tune else "off")
+        self.items.insert(index, (pos[0], pos[1], status))
+        self._shift(index, +1)
+        self._trim()
+
+    def retract(self, onset_s: float) -> None:
+        if self._drop_pending(onset_s) is not None:
+            self._trim()
+
+    def _drop_pending(self, onset_s: float) -> int | None:
+        """Remove a pending mark (restoring the hand position before it); its index."""
+        key = next((k for k in self._pending if abs(k - onset_s) <= 0.001), None)
+        if key is None:
+            return None
+        index, before = self._pending.pop(key)
+        if not 0 <= index < len(self.items):  # it fell off the trail meanwhile
+            return None
+        del self.items[index]
+        self._shift(index, -1)
+        self._previous = before
+        return index
+
+    def _trim(self) -> None:
+        """Keep ``size`` judged marks; pending ones ride on top, so dropping one later
+        leaves the trail exactly as if it had never been heard."""
+        extra = len(self.items) - self.size - len(self._pending)
+        if extra > 0:
+            del self.items[:extra]
+            self._shift(0, -extra)
+
+    def _shift(self, start: int, by: int) -> None:
+        """Keep pending indices pointing at their items after an insert/delete at ``start``."""
+        self._pending = {k: ((i + by) if i >= start else i, b)
+                         for k, (i, b) in self._pending.items()}
 
     def marks(self) -> tuple[FretMark, ...]:
         n = len(self.items)

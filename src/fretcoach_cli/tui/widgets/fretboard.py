@@ -15,7 +15,7 @@ from textual.widget import Widget
 
 from fretcoach_cli.tui.palette import ACCENT, BAD, DIM, FAINT, GOOD, TEXT, WARN
 
-MarkStatus = Literal["good", "off", "wrong"]
+MarkStatus = Literal["good", "off", "wrong", "pending"]  # pending: heard, not judged yet
 STANDARD_TUNING = (40, 45, 50, 55, 59, 64)  # E2 A2 D3 G3 B3 E4, low to high
 STRING_NAMES = ("E", "A", "D", "G", "B", "e")
 INLAYS = {3: "•", 5: "•", 7: "•", 9: "•", 12: "••", 15: "•"}
@@ -31,7 +31,8 @@ class FretMark:
     age: int = 0
 
 
-_MARK_COLOUR = {"good": GOOD, "off": WARN, "wrong": BAD}
+_MARK_COLOUR = {"good": GOOD, "off": WARN, "wrong": BAD, "pending": TEXT}
+_MARK_GLYPH = {"wrong": "✖", "pending": "◇"}
 
 
 class Fretboard(Widget):
@@ -61,7 +62,7 @@ class Fretboard(Widget):
         mark = marks.get((string, fret))
         if mark is not None:
             colour = _MARK_COLOUR[mark.status]
-            glyph = "✖" if mark.status == "wrong" else "◆"
+            glyph = _MARK_GLYPH.get(mark.status, "◆")
             style = f"bold {colour} reverse" if mark.age == 0 else f"bold {colour}"
             if mark.age >= 3:
                 style = colour

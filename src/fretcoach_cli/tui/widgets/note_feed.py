@@ -1,10 +1,19 @@
-"""The scrolling note feed: one line per note with its verdicts, newest at the bottom."""
+"""The scrolling note feed: one line per note with its verdicts, newest at the bottom.
+
+A note appears as soon as it is heard, dimmed and without cents (its pitch is not settled
+yet); when it is judged the same line is rewritten in place with its verdicts, and a note
+that turns out not to be one has its line removed — so the feed never keeps a ghost.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.measure import measure_renderables
+from rich.segment import Segment
 from rich.text import Text
+from textual.geometry import Size
+from textual.strip import Strip
 from textual.widgets import RichLog
 
 from fretcoach_cli.tui.palette import BAD, DIM, GOOD, TEXT, WARN
@@ -22,12 +31,18 @@ class FeedRow:
     degree: str | None = None
     timing_ms: float | None = None
     kind: str = "note"
+    provisional: bool = False  # heard, not judged yet
 
 
 def format_row(row: FeedRow) -> Text:
     m, s = divmod(max(0.0, row.time_s), 60)
     out = Text()
     out.append(f"{int(m):02d}:{s:04.1f} ", style=DIM)
+    if row.provisional:  # kept narrower than any judged row (the log's width only grows)
+        out.append(f"{row.name or '…':<4}", style=f"bold {DIM}")
+        out.append("   …¢ ", style=DIM)
+        out.append("settling", style=f"italic {DIM}")
+        return out
     if row.name is None:
         label = "chord" if row.kind == "polyphonic" else "unclear"
         out.append(f"{label:<7}", style=f"italic {WARN}")
@@ -50,7 +65,12 @@ def format_row(row: FeedRow) -> Text:
 
 
 class NoteFeed(RichLog):
-    """A bounded log of judged notes that keeps scrolling to the newest."""
+    """A bounded log of notes that keeps scrolling to the newest.
+
+    ``count`` is the number of judged rows; ``pending`` maps the onset of each note still
+    shown provisionally to its absolute line number (every row is exactly one line);
+    ``heard`` and ``retracted`` count provisional rows shown and removed.
+    """
 
     DEFAULT_CSS = """
     NoteFeed { height: 1fr; padding: 0 1; background: $surface; scrollbar-size-vertical: 1; }
@@ -59,7 +79,87 @@ class NoteFeed(RichLog):
     def __init__(self, **kwargs) -> None:
         super().__init__(max_lines=500, wrap=False, markup=False, auto_scroll=True, **kwargs)
         self.count = 0
+        self.pending: dict[float, int] = {}
+        self.heard = 0
+        self.retracted = 0
+        self._written = 0  # rows ever written and not removed = absolute line numbers
 
     def add(self, row: FeedRow) -> None:
+        """A judged note that was never shown provisionally: a new line."""
         self.count += 1
-        self.write(format_row(row))
+        self._append(format_row(row))
+
+    def add_provisional(self, onset_s: float, row: FeedRow) -> None:
+        """A note just heard: a dimmed line, rewritten by :meth:`settle` or removed by
+        :meth:`retract` (same ``onset_s``)."""
+        if self._find(onset_s) is not None:
+            return
+        self.pending[onset_s] = self._written
+        self.heard += 1
+        self._append(format_row(row))
+
+    def settle(self, onset_s: float, row: FeedRow) -> None:
+        """The judged note: rewrite its provisional line in place (or add a line)."""
+        key = self._find(onset_s)
+        if key is None:
+            self.add(row)
+            return
+        self.count += 1
+        self._replace(self.pending.pop(key), format_row(row))
+
+    def retract(self, onset_s: float) -> None:
+        """Not a note after all: remove its provisional line."""
+        key = self._find(onset_s)
+        if key is None:
+            return
+        line = self.pending.pop(key)
+        self.retracted += 1
+        self._replace(line, None)
+        self._written -= 1
+        self.pending = {k: (v - 1 if v > line else v) for k, v in self.pending.items()}
+
+    # -- lines ---------------------------------------------------------------------------
+    def _find(self, onset_s: float) -> float | None:
+        if onset_s in self.pending:
+            return onset_s
+        near = [k for k in self.pending if abs(k - onset_s) <= 0.001]
+        return near[0] if near else None
+
+    def _append(self, text: Text) -> None:
+        self._written += 1
+        self.write(text)
+
+    def _replace(self, line: int, text: Text | None) -> None:
+        """Rewrite (or with None delete) absolute line ``line``, rendered as ``write`` would."""
+        if not self._size_known:  # nothing rendered yet: edit the queued writes
+            queued = self._deferred_renders
+            i = line - self._start_line - len(self.lines)
+            if 0 <= i < len(queued):
+                if text is None:
+                    del queued[i]
+                else:
+                    queued[i] = queued[i]._replace(content=text.copy())
+            return
+        i = line - self._start_line
+        if not 0 <= i < len(self.lines):
+            return  # already scrolled out of the bounded log
+        if text is None:
+            del self.lines[i]
+        else:
+            self.lines[i] = self._strip(text)
+        self._line_cache.clear()
+        self.virtual_size = Size(self._widest_line_width, len(self.lines))
+        self.refresh()
+
+    def _strip(self, text: Text) -> Strip:
+        """One unwrapped line, at the width ``RichLog.write`` would give it."""
+        console = self.app.console
+        options = console.options.update(overflow="ignore", no_wrap=True)
+        natural = measure_renderables(console, options, [text]).maximum
+        width = max(min(natural, self.scrollable_content_region.width), self.min_width)
+        lines = list(Segment.split_lines(console.render(text, options.update_width(width))))
+        if not lines:
+            return Strip.blank(width)
+        strip = Strip(lines[0])
+        self._widest_line_width = max(self._widest_line_width, strip.cell_length)
+        return strip
