@@ -68,7 +68,8 @@ def test_session_result_is_the_final_notes_only():
     messages = run_headless(session)
     assert any(isinstance(m, NoteRetracted) for m in messages)
     assert session.events == analyze_file(WITH_DROP).notes
-    assert session.result is not None and session.result.notes == sum(e.is_note for e in session.events)
+    assert session.result is not None
+    assert session.result.notes == sum(e.is_note for e in session.events)
 
 
 def test_duration_limit_applies_to_provisional_notes_too():
