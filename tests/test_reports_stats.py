@@ -17,6 +17,7 @@ from fretcoach_cli.errors import UsageError
 from fretcoach_cli.reports.filters import build_filter
 from fretcoach_cli.reports.history import count_sessions, list_sessions
 from fretcoach_cli.reports.stats import buckets, daily_seconds, practice_stats
+from fretcoach_cli.store.sessions import _WRITER_LOCK_CLASS
 
 TZ = "America/New_York"
 NOW = datetime(2026, 1, 15, 17, 0, tzinfo=UTC)  # Jan 15, 12:00 in New York
