@@ -100,6 +100,7 @@ class PracticeApp(App[Any]):
         self.frames = 0  # refreshes of the live view, for bench/bench_tui.py
         self._started = threading.Event()
         self._finishing = False
+        self._exit_after_finish = False
         self._schedule = CoachSchedule(coach_every_s)
         self._early_warnings: list[str] = []
         self.warnings: list[str] = []  # every warning notified, in order
@@ -150,7 +151,31 @@ class PracticeApp(App[Any]):
             self.warnings.append(line)
             self.notify(line, severity="warning", timeout=8)
         self._early_warnings.clear()
+        self._catch_hangup()
         self.run_worker(self._start_session, thread=True, group="session", name="start")
+
+    def _catch_hangup(self) -> None:
+        """Closing the terminal (SIGHUP) or SIGTERM saves the session like `q`, then exits.
+
+        Without this the process dies mid-loop and the embedded database server it started
+        stays up until the next fretcoach run notices the dead handle.
+        """
+        import asyncio
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self._hang_up)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                return
+
+    def _hang_up(self) -> None:
+        if isinstance(self.screen, SummaryScreen) or self.error is not None:
+            self.exit()
+            return
+        self._exit_after_finish = True
+        self.action_finish()
 
     # -- workers -------------------------------------------------------------------------
     def _start_session(self) -> None:
@@ -170,6 +195,16 @@ class PracticeApp(App[Any]):
         except BaseException as exc:
             self.error = exc
             self.call_from_thread(self.exit, None, 1)
+            return
+        if self._exit_after_finish:
+            # The terminal is gone: the session is saved and there is nothing to show or
+            # restore. Textual's shutdown would block writing to the dead tty, so run the
+            # exit hooks (they release the embedded database server) and leave now.
+            import atexit
+            import os
+
+            atexit._run_exitfuncs()
+            os._exit(129)
 
     def _add_coach_summary(self, result: Any) -> None:
         """The coach's closing words for the summary screen (offline if no model answers)."""
