@@ -19,6 +19,8 @@ FRAME = 512
 HOP = 128
 HISTORY = 40  # hops of onset function kept for the adaptive threshold (~0.3 s)
 MIN_GAP_S = 0.06  # a second onset closer than this is the same pluck
+FLOOR_RISE = 0.004  # log-magnitude units per hop the noise floor may rise (~0.5 per second)
+FLOOR_MARGIN = 0.7  # flicker of noise above its floor that is not a pluck
 LATENCY_FIX_S = 0.004  # flux peaks this far before the audible onset (measured on examples)
 
 
@@ -32,7 +34,7 @@ class OnsetDetector:
     """Feed 16 kHz blocks; get onset times (s) and per-hop RMS levels (dBFS)."""
 
     def __init__(self, sensitivity: float = 0.5, *, threshold: float = 0.25,
-                 ratio: float = 1.5) -> None:
+                 ratio: float = 1.1) -> None:
         self.gate = gate_db(sensitivity)
         self.threshold = threshold
         self.ratio = ratio
@@ -47,6 +49,7 @@ class OnsetDetector:
         # so the file's start is not mistaken for a pluck
         self._next = FRAME // 2 // HOP
         self._prev_mag: np.ndarray | None = None
+        self._floor: np.ndarray | None = None
         self._od: deque[float] = deque(maxlen=HISTORY)
         self._db: deque[float] = deque(maxlen=HISTORY)
         self._pending: list[tuple[int, float, float]] = []  # (hop, od, db) awaiting lookahead
@@ -62,6 +65,7 @@ class OnsetDetector:
         rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
         db = 20 * np.log10(np.maximum(rms, 1e-7))
         mag = np.log1p(1000.0 * np.abs(np.fft.rfft(frames * self._win, axis=1)))
+        mag = self._whiten(mag)
         prev = np.vstack([self._prev_mag if self._prev_mag is not None else mag[:1], mag[:-1]])
         flux = (np.maximum(mag - prev, 0.0) * self._weight).mean(axis=1)
         self._prev_mag = mag[-1]
@@ -72,6 +76,20 @@ class OnsetDetector:
             self._base += drop
         self.levels_db.extend(db.tolist())
         return list(zip(hops.tolist(), flux.tolist(), db.tolist(), strict=True))
+
+    def _whiten(self, mag: np.ndarray) -> np.ndarray:
+        """Subtract a per-bin noise floor (minimum statistics) so steady noise makes no flux.
+
+        The floor follows a bin down at once and creeps up slowly, so it settles on the noise
+        between notes; a pluck rises far above it while noise only flickers around it.
+        """
+        out = np.empty_like(mag)
+        floor = self._floor
+        for i, row in enumerate(mag):
+            floor = row.copy() if floor is None else np.minimum(row, floor + FLOOR_RISE)
+            out[i] = np.maximum(row - floor - FLOOR_MARGIN, 0.0)
+        self._floor = floor
+        return out
 
     def _pick(self, frames: list[tuple[int, float, float]]) -> list[float]:
         """Peak-pick with one hop of lookahead: a local max above an adaptive threshold."""
