@@ -307,131 +307,52 @@ DECLARE
     d date;
     lo date;
     hi date;
+    -- EXECUTE: planned with the real bounds, so only those days' sessions are read through
+    -- sessions_user_start_idx (a cached generic plan would scan them all). $5 optionally
+    -- keeps only some days of the range.
+    ins constant text :=
+        'INSERT INTO fretcoach.report_days SELECT $1, $2, scale, day, '
+           || 'n, secs, notes, correct, bad, first_at, last_at, mean_abs_cents_n, '
+           || 'mean_abs_cents_s, in_scale_ratio_n, in_scale_ratio_s, '
+           || 'in_tune_ratio_n, in_tune_ratio_s, ioi_cv_n, ioi_cv_s, '
+           || 'w_pitch_accuracy, w_scale_conformity, w_timing_stability, '
+           || 'w_clean_playing, w_scale_coverage, overall_score_n, overall_score_s, '
+           || 'overall_score_lo, overall_score_hi, overall_score_sx, '
+           || 'overall_score_sxx, overall_score_sxy, pitch_accuracy_n, '
+           || 'pitch_accuracy_s, pitch_accuracy_lo, pitch_accuracy_hi, '
+           || 'pitch_accuracy_sx, pitch_accuracy_sxx, pitch_accuracy_sxy, '
+           || 'scale_conformity_n, scale_conformity_s, scale_conformity_lo, '
+           || 'scale_conformity_hi, scale_conformity_sx, scale_conformity_sxx, '
+           || 'scale_conformity_sxy, timing_stability_n, timing_stability_s, '
+           || 'timing_stability_lo, timing_stability_hi, timing_stability_sx, '
+           || 'timing_stability_sxx, timing_stability_sxy, clean_playing_n, '
+           || 'clean_playing_s, clean_playing_lo, clean_playing_hi, '
+           || 'clean_playing_sx, clean_playing_sxx, clean_playing_sxy, '
+           || 'scale_coverage_n, scale_coverage_s, scale_coverage_lo, '
+           || 'scale_coverage_hi, scale_coverage_sx, scale_coverage_sxx, '
+           || 'scale_coverage_sxy'
+           || ' FROM fretcoach.report_groups($1, $2, $3, $4, NULL)'
+           || ' WHERE $5::date[] IS NULL OR day = ANY ($5)';
 BEGIN
     IF p_days IS NULL THEN
         DELETE FROM fretcoach.report_days WHERE user_id = p_user AND tz = p_tz;
-        INSERT INTO fretcoach.report_days
-        SELECT p_user, p_tz, g.scale, g.day, g.n,
-                   g.secs,
-                   g.notes,
-                   g.correct,
-                   g.bad,
-                   g.first_at,
-                   g.last_at,
-                   g.mean_abs_cents_n,
-                   g.mean_abs_cents_s,
-                   g.in_scale_ratio_n,
-                   g.in_scale_ratio_s,
-                   g.in_tune_ratio_n,
-                   g.in_tune_ratio_s,
-                   g.ioi_cv_n,
-                   g.ioi_cv_s,
-                   g.w_pitch_accuracy,
-                   g.w_scale_conformity,
-                   g.w_timing_stability,
-                   g.w_clean_playing,
-                   g.w_scale_coverage,
-                   g.overall_score_n,
-                   g.overall_score_s,
-                   g.overall_score_lo,
-                   g.overall_score_hi,
-                   g.overall_score_sx,
-                   g.overall_score_sxx,
-                   g.overall_score_sxy,
-                   g.pitch_accuracy_n,
-                   g.pitch_accuracy_s,
-                   g.pitch_accuracy_lo,
-                   g.pitch_accuracy_hi,
-                   g.pitch_accuracy_sx,
-                   g.pitch_accuracy_sxx,
-                   g.pitch_accuracy_sxy,
-                   g.scale_conformity_n,
-                   g.scale_conformity_s,
-                   g.scale_conformity_lo,
-                   g.scale_conformity_hi,
-                   g.scale_conformity_sx,
-                   g.scale_conformity_sxx,
-                   g.scale_conformity_sxy,
-                   g.timing_stability_n,
-                   g.timing_stability_s,
-                   g.timing_stability_lo,
-                   g.timing_stability_hi,
-                   g.timing_stability_sx,
-                   g.timing_stability_sxx,
-                   g.timing_stability_sxy,
-                   g.clean_playing_n,
-                   g.clean_playing_s,
-                   g.clean_playing_lo,
-                   g.clean_playing_hi,
-                   g.clean_playing_sx,
-                   g.clean_playing_sxx,
-                   g.clean_playing_sxy,
-                   g.scale_coverage_n,
-                   g.scale_coverage_s,
-                   g.scale_coverage_lo,
-                   g.scale_coverage_hi,
-                   g.scale_coverage_sx,
-                   g.scale_coverage_sxx,
-                   g.scale_coverage_sxy
-        FROM fretcoach.report_groups(p_user, p_tz, NULL, NULL, NULL) g;
+        EXECUTE ins USING p_user, p_tz, '-infinity'::timestamptz, 'infinity'::timestamptz,
+                          NULL::date[];
         RETURN;
     END IF;
     DELETE FROM fretcoach.report_days
     WHERE user_id = p_user AND tz = p_tz AND day = ANY (p_days);
-    -- EXECUTE: planned with the real bounds, so only those days' sessions are read through
-    -- sessions_user_start_idx (a cached generic plan would scan them all). Many days (a sync
-    -- batch, a bulk load): one pass over their whole range; a few: one query per day.
+    -- Many days (a sync batch, a bulk load): one pass over their whole range; a few: one
+    -- query per day.
     IF cardinality(p_days) > 31 THEN
         SELECT min(x), max(x) INTO lo, hi FROM unnest(p_days) AS x;
-        EXECUTE 'INSERT INTO fretcoach.report_days SELECT $1, $2, scale, day, '
-             || 'n, secs, notes, correct, bad, first_at, last_at, mean_abs_cents_n, '
-             || 'mean_abs_cents_s, in_scale_ratio_n, in_scale_ratio_s, '
-             || 'in_tune_ratio_n, in_tune_ratio_s, ioi_cv_n, ioi_cv_s, '
-             || 'w_pitch_accuracy, w_scale_conformity, w_timing_stability, '
-             || 'w_clean_playing, w_scale_coverage, overall_score_n, overall_score_s, '
-             || 'overall_score_lo, overall_score_hi, overall_score_sx, '
-             || 'overall_score_sxx, overall_score_sxy, pitch_accuracy_n, '
-             || 'pitch_accuracy_s, pitch_accuracy_lo, pitch_accuracy_hi, '
-             || 'pitch_accuracy_sx, pitch_accuracy_sxx, pitch_accuracy_sxy, '
-             || 'scale_conformity_n, scale_conformity_s, scale_conformity_lo, '
-             || 'scale_conformity_hi, scale_conformity_sx, scale_conformity_sxx, '
-             || 'scale_conformity_sxy, timing_stability_n, timing_stability_s, '
-             || 'timing_stability_lo, timing_stability_hi, timing_stability_sx, '
-             || 'timing_stability_sxx, timing_stability_sxy, clean_playing_n, '
-             || 'clean_playing_s, clean_playing_lo, clean_playing_hi, '
-             || 'clean_playing_sx, clean_playing_sxx, clean_playing_sxy, '
-             || 'scale_coverage_n, scale_coverage_s, scale_coverage_lo, '
-             || 'scale_coverage_hi, scale_coverage_sx, scale_coverage_sxx, '
-             || 'scale_coverage_sxy'
-             || ' FROM fretcoach.report_groups($1, $2, $3, $4, NULL) WHERE day = ANY ($5)'
-        USING p_user, p_tz, (lo::timestamp AT TIME ZONE p_tz),
-              ((hi + 1)::timestamp AT TIME ZONE p_tz), p_days;
+        EXECUTE ins USING p_user, p_tz, (lo::timestamp AT TIME ZONE p_tz),
+                          ((hi + 1)::timestamp AT TIME ZONE p_tz), p_days;
         RETURN;
     END IF;
     FOR d IN SELECT DISTINCT x FROM unnest(p_days) AS x LOOP
-        EXECUTE 'INSERT INTO fretcoach.report_days SELECT $1, $2, scale, day, '
-             || 'n, secs, notes, correct, bad, first_at, last_at, mean_abs_cents_n, '
-             || 'mean_abs_cents_s, in_scale_ratio_n, in_scale_ratio_s, '
-             || 'in_tune_ratio_n, in_tune_ratio_s, ioi_cv_n, ioi_cv_s, '
-             || 'w_pitch_accuracy, w_scale_conformity, w_timing_stability, '
-             || 'w_clean_playing, w_scale_coverage, overall_score_n, overall_score_s, '
-             || 'overall_score_lo, overall_score_hi, overall_score_sx, '
-             || 'overall_score_sxx, overall_score_sxy, pitch_accuracy_n, '
-             || 'pitch_accuracy_s, pitch_accuracy_lo, pitch_accuracy_hi, '
-             || 'pitch_accuracy_sx, pitch_accuracy_sxx, pitch_accuracy_sxy, '
-             || 'scale_conformity_n, scale_conformity_s, scale_conformity_lo, '
-             || 'scale_conformity_hi, scale_conformity_sx, scale_conformity_sxx, '
-             || 'scale_conformity_sxy, timing_stability_n, timing_stability_s, '
-             || 'timing_stability_lo, timing_stability_hi, timing_stability_sx, '
-             || 'timing_stability_sxx, timing_stability_sxy, clean_playing_n, '
-             || 'clean_playing_s, clean_playing_lo, clean_playing_hi, '
-             || 'clean_playing_sx, clean_playing_sxx, clean_playing_sxy, '
-             || 'scale_coverage_n, scale_coverage_s, scale_coverage_lo, '
-             || 'scale_coverage_hi, scale_coverage_sx, scale_coverage_sxx, '
-             || 'scale_coverage_sxy'
-             || ' FROM fretcoach.report_groups($1, $2, $3, $4, NULL)'
-        USING p_user, p_tz, (d::timestamp AT TIME ZONE p_tz),
-              ((d + 1)::timestamp AT TIME ZONE p_tz);
+        EXECUTE ins USING p_user, p_tz, (d::timestamp AT TIME ZONE p_tz),
+                          ((d + 1)::timestamp AT TIME ZONE p_tz), NULL::date[];
     END LOOP;
 END $$;
 
