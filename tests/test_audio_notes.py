@@ -92,6 +92,20 @@ def test_notes_after_silence():
     assert not missed and len(notes) == 3
 
 
+def test_staccato_notes_in_loud_noise_end_where_they_die_away():
+    """Hiss at 10 dB SNR keeps the level above the input gate between staccato notes; each
+    note must still end where it fades into the noise, so the hiss is not judged with it
+    (as a chord) and its end is near the true one."""
+    path, truth = notes_clip([57, 55, 57, 55, 50, 52, 48, 50], spacing_s=0.46, duration_s=0.23,
+                             augment=[("noise", 10, "white", 7)])
+    notes = _notes(path)
+    pairs, missed = _match(notes, truth)
+    assert not missed, (missed, notes)
+    assert [n.kind for n in notes] == ["note"] * len(truth["notes"])
+    for ref, n in pairs:
+        assert n.offset_s - ref["offset_s"] < 0.15, (ref, n)
+
+
 def test_chord_strum_is_one_polyphonic_event():
     strum = [NoteSpec(0.5 + 0.012 * i, 1.5, m, program=STEEL)
              for i, m in enumerate([40, 47, 52, 56, 59, 64])]

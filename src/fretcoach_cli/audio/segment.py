@@ -42,6 +42,10 @@ SKIP_S = 0.04  # pluck transient left out of the pitch estimate
 SETTLE_FRACTION = 0.4  # ... and this share of a longer note (plucks start sharp)
 SETTLE_MAX_S = 0.3
 RELEASE_S = 0.03  # level below the gate for this long ends a note
+# ... and so does pitchless sound near the background level for this long (a note that has
+# died away into room noise or hum, which keeps the level above the gate)
+FADE_RELEASE_S = 0.045
+FADE_MARGIN_DB = 8.0
 RISE_DB = 2.5  # an onset inside a ringing note needs this much level rise (re-pluck)
 MIN_NOTE_S = 0.05
 EARLY_CHANGE_S = 0.06  # a pitch change this soon after a pluck is the model catching up
@@ -93,6 +97,7 @@ class NoteTracker:
         self._rejected: list[float] = []  # energy onsets inside a note without a level rise
         self._cur: _Note | None = None
         self._quiet = 0
+        self._faded = 0
         self._run: list[tuple[float, float]] = []  # voiced frames out of silence
         self._audio = np.zeros(0, dtype=np.float32)
         self._audio_base = 0
@@ -191,6 +196,13 @@ class NoteTracker:
                 return out
         else:
             self._quiet = 0
+        if not voiced and level < self._floor(t) + FADE_MARGIN_DB:
+            self._faded += 1
+            if self._faded * self.fp >= FADE_RELEASE_S:
+                out.extend(self._close(t - (self._faded - 0.5) * self.fp))
+                return out
+        else:
+            self._faded = 0
         out.extend(self._check_change(cur))
         cur = self._cur
         if cur is not None and self.provisional and not cur.announced:
@@ -300,13 +312,13 @@ class NoteTracker:
     def _start(self, onset: float, cause: str) -> list[NoteEvent]:
         out = self._close(onset) if self._cur is not None else []
         self._cur = _Note(onset_s=max(0.0, onset), cause=cause)
-        self._quiet = 0
+        self._quiet = self._faded = 0
         self._run = []
         return out
 
     def _close(self, end: float) -> list[NoteEvent]:
         cur, self._cur = self._cur, None
-        self._quiet = 0
+        self._quiet = self._faded = 0
         if cur is None or cur.reported:
             return []
         return self._report(cur, end)
