@@ -106,6 +106,37 @@ def test_staccato_notes_in_loud_noise_end_where_they_die_away():
         assert n.offset_s - ref["offset_s"] < 0.15, (ref, n)
 
 
+def test_fast_run_in_a_reverberant_room_keeps_its_notes():
+    """In a wet room the previous note's tail is still louder than the new pluck for a while,
+    so the pitch track changes late and the two overlap; that is a new note, not a chord."""
+    path, truth = notes_clip([57, 60, 62, 64, 62, 60, 57, 55, 57, 60], spacing_s=0.25,
+                             duration_s=0.22, augment=[("reverb", 0.8, 0.35, 11)])
+    notes = _notes(path)
+    _pairs, missed = _match(notes, truth)
+    assert not missed and len(notes) == len(truth["notes"]), (missed, notes)
+
+
+def _with_vibrato(path: Path, out: Path, *, start_s: float, cents: float, hz: float) -> Path:
+    """The recording with a guitarist's vibrato from ``start_s``: the string is pushed up
+    and released, so the pitch swings between its own and ``cents`` above, ``hz`` times a
+    second (a variable-rate read of the audio, as a bend does to the string)."""
+    x, sr = sf.read(path, always_2d=False)
+    x = x.mean(axis=1) if x.ndim > 1 else x
+    t = np.arange(len(x)) / sr
+    swing = np.where(t > start_s, cents * 0.5 * (1 - np.cos(2 * np.pi * hz * (t - start_s))), 0)
+    read_at = np.cumsum(2 ** (swing / 1200)) - 1
+    sf.write(out, np.interp(read_at, np.arange(len(x)), x), sr)
+    return out
+
+
+def test_held_note_with_vibrato_is_one_note(tmp_path: Path):
+    path, truth = sustained(57, seconds=2.0, program=CLEAN)
+    wobbly = _with_vibrato(path, tmp_path / "vibrato.wav", start_s=0.6, cents=60, hz=6.0)
+    notes = _notes(wobbly)
+    assert [(n.kind, n.nearest_midi) for n in notes] == [("note", 57)], notes
+    assert abs(notes[0].onset_s - truth["notes"][0]["onset_s"]) <= 0.05
+
+
 def test_chord_strum_is_one_polyphonic_event():
     strum = [NoteSpec(0.5 + 0.012 * i, 1.5, m, program=STEEL)
              for i, m in enumerate([40, 47, 52, 56, 59, 64])]

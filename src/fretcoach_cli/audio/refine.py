@@ -58,11 +58,13 @@ def _power(x: np.ndarray, n_fft: int) -> np.ndarray:
 
 
 def harmonic_share(x: np.ndarray, f0: float, *, before: np.ndarray | None = None,
-                   fmax: float = 4000.0) -> float:
+                   fmax: float = 4000.0, wobble_cents: float = 0.0) -> float:
     """Share (0–1) of *new* spectral-peak energy lying on harmonics of ``f0``.
 
     ``before`` is the audio just before the onset: its spectrum is subtracted so strings
     still ringing from earlier notes (normal in a scale run) do not look like a chord.
+    ``wobble_cents`` is how far the pitch itself moved in ``x`` (vibrato, a bend): each
+    harmonic then spreads that much further, and still belongs to the note.
     """
     if f0 <= 0 or len(x) < 256:
         return 0.0
@@ -81,6 +83,23 @@ def harmonic_share(x: np.ndarray, f0: float, *, before: np.ndarray | None = None
         return 0.0
     pf, pe = f[peaks], s[peaks]
     h = pf / f0
-    near = np.abs(h - np.round(h)) <= 0.03 * np.maximum(np.round(h), 1.0) ** 0.5
+    k = np.maximum(np.round(h), 1.0)
+    near = np.abs(h - np.round(h)) <= 0.03 * k ** 0.5 + k * (2 ** (wobble_cents / 1200) - 1)
     near &= np.round(h) >= 1
     return float(pe[near].sum() / pe.sum())
+
+
+def new_energy(x: np.ndarray, before: np.ndarray, *, fmax: float = 4000.0) -> float:
+    """Share (0–1) of ``x``'s energy in the guitar band that was not in ``before`` (same length).
+
+    A new note brings energy of its own; a held chord or a decaying string brings none,
+    however its pitch track wanders.
+    """
+    if len(x) < 256 or len(before) < 256:
+        return 0.0
+    n_fft = 1 << int(np.ceil(np.log2(max(len(x), len(before), 2048))))
+    now, then = _power(x, n_fft), _power(before, n_fft)
+    band = slice(int(55.0 * n_fft / RATE), int(fmax * n_fft / RATE) + 1)
+    total = float(now[band].sum())
+    return float(np.maximum(now[band] - then[band], 0.0).sum() / total) if total > 0 else 0.0
+

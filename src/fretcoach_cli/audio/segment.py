@@ -30,7 +30,7 @@ import numpy as np
 from fretcoach_cli.audio.onsets import HOP as ONSET_HOP
 from fretcoach_cli.audio.onsets import OnsetDetector
 from fretcoach_cli.audio.pitch import PitchTrack
-from fretcoach_cli.audio.refine import harmonic_share, refine_f0
+from fretcoach_cli.audio.refine import harmonic_share, new_energy, refine_f0
 from fretcoach_cli.events import NoteDropped, NoteEvent, NoteStarted
 
 RATE = 16000
@@ -47,9 +47,17 @@ RELEASE_S = 0.03  # level below the gate for this long ends a note
 FADE_RELEASE_S = 0.045
 FADE_MARGIN_DB = 8.0
 RISE_DB = 2.5  # an onset inside a ringing note needs this much level rise (re-pluck)
+PLUCK_S = 0.04  # ... or this much audio after it must be mostly new sound
+PLUCK_NEW = 0.35
 MIN_NOTE_S = 0.05
 EARLY_CHANGE_S = 0.06  # a pitch change this soon after a pluck is the model catching up
+# ... and so is one this soon after a pluck whose first frames still showed the previous
+# note's pitch (its ring or a room's reverb tail, louder at first than the new attack)
+TAIL_CHANGE_S = 0.25
+FRESH_S = 0.08  # audio compared either side of a pitch change
+FRESH_ENERGY = 0.3  # ... of which at least this share must be new to be a new note
 POLY_SHARE = 0.8  # harmonic share below this (with a strong level) = chord / double stop
+VIBRATO_CENTS = 120.0  # widest pitch spread (p10–p90) of a note still taken as vibrato
 KEEP_S = 3.0
 # Announcing a note (provisional mode): measured on the examples, the first two voiced frames
 # from the onset on name the same semitone as the settled pitch as often as frames after the
@@ -70,6 +78,7 @@ class _Note:
     levels: list[float] = field(default_factory=list)
     reported: bool = False
     announced: bool = False  # a NoteStarted went out (provisional mode)
+    masked: bool = False  # plucked under a louder sound (its onset barely raised the level)
     dev: list[int] = field(default_factory=list)  # indices of frames deviating from ref
     ref: float | None = None
 
@@ -98,6 +107,8 @@ class NoteTracker:
         self._cur: _Note | None = None
         self._quiet = 0
         self._faded = 0
+        self._prev_ref: float | None = None  # settled pitch of the note before the current one
+        self._masked = False  # the onset just accepted was a masked pluck
         self._run: list[tuple[float, float]] = []  # voiced frames out of silence
         self._audio = np.zeros(0, dtype=np.float32)
         self._audio_base = 0
@@ -168,8 +179,10 @@ class NoteTracker:
         # energy onsets that are due by this frame
         while self._pending and self._pending[0] <= t + self.fp / 2:
             onset = self._pending.pop(0)
+            self._masked = False
             if self._accept_onset(onset):
                 out.extend(self._start(onset, "onset"))
+                self._cur.masked = self._masked
             else:
                 self._rejected = [*self._rejected[-4:], onset]
         cur = self._cur
@@ -228,7 +241,14 @@ class NoteTracker:
             return False
         before = self.onsets.level_at(onset - 0.035, onset - 0.012)
         after = self.onsets.level_at(onset, onset + 0.04)
-        return after - before >= RISE_DB
+        if after - before >= RISE_DB:
+            return True
+        # a pluck under a loud tail (reverb, a ringing neighbour) barely raises the level,
+        # but most of what sounds just after it is new
+        fresh = new_energy(self._segment_audio(onset, onset + PLUCK_S),
+                           self._segment_audio(onset - PLUCK_S - 0.005, onset - 0.005))
+        self._masked = fresh >= PLUCK_NEW
+        return self._masked
 
     def _check_change(self, cur: _Note) -> list[NoteEvent]:
         """Start a new note where the pitch moved by more than a semitone-ish and stayed."""
@@ -256,12 +276,14 @@ class NoteTracker:
             return []
         first = cur.dev[-need]
         start_t = cur.times[first] - self.fp / 2
-        if cur.cause == "onset" and start_t - cur.onset_s < EARLY_CHANGE_S:
+        if cur.cause == "onset" and (start_t - cur.onset_s < EARLY_CHANGE_S or (
+                cur.masked and start_t - cur.onset_s < TAIL_CHANGE_S and self._prev_ref is not None
+                and abs(cur.ref - self._prev_ref) <= CHANGE_SEMITONES)):
             # the first frames still showed the previous note: drop them, keep the onset
             del cur.times[:first], cur.midis[:first], cur.confs[:first], cur.levels[:first]
             cur.dev, cur.ref = [], None
             return []
-        if self._is_chord(cur, start_t):
+        if self._is_chord(cur, start_t) and not self._fresh_pitch(start_t, float(np.median(devs))):
             cur.dev = []
             return []  # a chord's pitch track wanders between its notes: not a new note
         # a pluck the level test rejected, just before the change, is the better onset time
@@ -285,6 +307,22 @@ class NoteTracker:
         before = self._segment_audio(cur.onset_s - 0.07, cur.onset_s - 0.01)
         f0 = self.a4 * 2 ** ((cur.ref - 69) / 12)
         return harmonic_share(seg, f0, before=before) < POLY_SHARE
+
+    def _fresh_pitch(self, t: float, midi: float) -> bool:
+        """Whether the sound that appeared at ``t`` is one harmonic series at ``midi``.
+
+        A legato change or a new note over a reverberant tail brings energy that is all on
+        the new pitch's harmonics; a chord whose pitch track wanders brings nothing new.
+        """
+        span = min(FRESH_S, self._n / RATE - t)
+        if span < 0.03:
+            return False
+        after = self._segment_audio(t, t + span)
+        before = self._segment_audio(t - span, t)
+        if new_energy(after, before) < FRESH_ENERGY:
+            return False
+        f0 = self.a4 * 2 ** ((midi - 69) / 12)
+        return harmonic_share(after, f0, before=before) >= POLY_SHARE
 
     # ------------------------------------------------------------------ announcements
     def _maybe_announce(self, cur: _Note, t: float) -> None:
@@ -310,6 +348,7 @@ class NoteTracker:
 
     # ------------------------------------------------------------------ notes
     def _start(self, onset: float, cause: str) -> list[NoteEvent]:
+        self._prev_ref = self._cur.ref if self._cur is not None else None
         out = self._close(onset) if self._cur is not None else []
         self._cur = _Note(onset_s=max(0.0, onset), cause=cause)
         self._quiet = self._faded = 0
@@ -367,7 +406,11 @@ class NoteTracker:
             return NoteEvent(n.onset_s, end, None, conf, kind, peak)  # type: ignore[arg-type]
         midi = float(np.median(settled))
         f0 = self.a4 * 2 ** ((midi - 69) / 12)
-        if peak >= self.gate + 12 and harmonic_share(seg, f0, before=before) < POLY_SHARE:
+        # vibrato moves a note's harmonics; a chord's pitch track jumps by semitones instead
+        spread = 100.0 * float(np.percentile(settled, 90) - np.percentile(settled, 10))
+        wobble = spread / 2 if spread <= VIBRATO_CENTS else 0.0
+        if peak >= self.gate + 12 and harmonic_share(seg, f0, before=before,
+                                                     wobble_cents=wobble) < POLY_SHARE:
             level_before = self.onsets.level_at(n.onset_s - 0.06, n.onset_s - 0.015)
             if peak < level_before + 3:
                 return None  # no new attack: a string being damped or a ringing blend
