@@ -10,6 +10,7 @@ grid from sample 0, so results never depend on how the audio was split into bloc
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import deque
 
 import numpy as np
@@ -28,6 +29,14 @@ def gate_db(sensitivity: float) -> float:
     """Input gate in dBFS: sensitivity 0 → −30 dB (only loud notes), 1 → −70 dB."""
     s = min(1.0, max(0.0, float(sensitivity)))
     return -30.0 - 40.0 * s
+
+
+def _median(xs: list[float]) -> float:
+    """Median of an already sorted list (0 when empty), as ``np.median`` would give."""
+    n = len(xs)
+    if n == 0:
+        return 0.0
+    return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
 
 
 class OnsetDetector:
@@ -51,7 +60,7 @@ class OnsetDetector:
         self._prev_mag: np.ndarray | None = None
         self._floor: np.ndarray | None = None
         self._od: deque[float] = deque(maxlen=HISTORY)
-        self._db: deque[float] = deque(maxlen=HISTORY)
+        self._od_sorted: list[float] = []  # the same values kept sorted: a cheap running median
         self._pending: list[tuple[int, float, float]] = []  # (hop, od, db) awaiting lookahead
         self._last_onset = -1e9
         self.levels_db: list[float] = []  # per hop, for the segmenter's level queries
@@ -100,10 +109,11 @@ class OnsetDetector:
                 continue
             (_h0, od0, _), (h1, od1, db1), (_, od2, db2) = self._pending[-3:]
             self._pending = self._pending[-2:]
-            history = list(self._od)
+            base = _median(self._od_sorted)
+            if len(self._od) == HISTORY:
+                del self._od_sorted[bisect_left(self._od_sorted, self._od[0])]
             self._od.append(od1)
-            self._db.append(db1)
-            base = float(np.median(history)) if history else 0.0
+            insort(self._od_sorted, od1)
             if not (od1 >= od0 and od1 > od2):
                 continue
             if od1 < self.threshold or od1 < self.ratio * base + 0.1:
