@@ -45,7 +45,8 @@ class Pipeline:
         self.backend = backend
         self.stream = backend.stream()
         self.tracker = NoteTracker(frame_period=backend.hop / MODEL_RATE, a4=a4,
-                                   sensitivity=sensitivity, provisional=provisional)
+                                   sensitivity=sensitivity, provisional=provisional,
+                                   probe=getattr(backend, "probe", None), probe_hop=backend.hop)
         self.samples = 0
         self.keep_track = keep_track
         self.track_parts: list[PitchTrack] = []

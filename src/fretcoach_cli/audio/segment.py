@@ -23,6 +23,7 @@ frames, so results depend only on the audio, never on block sizes or wall-clock 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,6 +67,12 @@ ANNOUNCE_SKIP_S = 0.0  # frames earlier than this after the onset are not used t
 ANNOUNCE_FRAMES = 2  # voiced frames that must agree to announce a note
 ANNOUNCE_SPREAD = 0.35  # ... within this many semitones
 ANNOUNCE_DEADLINE_S = 0.2  # announce anyway (pitch maybe unknown) this long after the onset
+# A plucked note is named sooner by a probe: one extra pitch-model call on the audio up to
+# PROBE_S after the onset, ahead of the regular frames. Measured on 1,042 plucks of the
+# examples and devset: at 80 ms 94 % are named and 0.4 % of those named wrongly; at 70 ms
+# 4 % of the names are wrong, so 80 ms it is.
+PROBE_S = 0.08
+PROBE_FRAMES = 8  # model frames of audio the probe looks at (128 ms)
 
 
 @dataclass
@@ -93,7 +100,9 @@ class NoteTracker:
 
     def __init__(self, *, frame_period: float, a4: float = 440.0, sensitivity: float = 0.5,
                  report_after_s: float = 1.0, refine: bool = True,
-                 provisional: bool = False) -> None:
+                 provisional: bool = False,
+                 probe: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+                 probe_hop: int = 256) -> None:
         self.fp = frame_period
         self.a4 = float(a4)
         self.onsets = OnsetDetector(sensitivity)
@@ -102,6 +111,10 @@ class NoteTracker:
         self.refine = refine
         self.provisional = provisional
         self._outbox: list[NoteStarted | NoteEvent | NoteDropped] = []
+        self._probe = probe if provisional else None
+        self._probe_hop = probe_hop
+        self._probe_due: list[float] = []  # onsets waiting for PROBE_S of audio
+        self._probed: set[float] = set()  # onsets already announced by a probe
         self._pending: list[float] = []
         self._rejected: list[float] = []  # energy onsets inside a note without a level rise
         self._cur: _Note | None = None
@@ -124,11 +137,16 @@ class NoteTracker:
 
     def push(self, audio: np.ndarray, frames: PitchTrack) -> list[NoteEvent]:
         self._keep_audio(audio)
-        self._pending.extend(self.onsets.push(audio))
+        onsets = self.onsets.push(audio)
+        self._pending.extend(onsets)
+        if self._probe is not None:
+            self._probe_due.extend(onsets)
+            self._run_probes()
         return self._frames(frames)
 
     def flush(self, frames: PitchTrack) -> list[NoteEvent]:
         """End of input: the last onsets and frames, then close whatever still sounds."""
+        self._probe_due = []  # too close to the end to probe: named the regular way
         self._pending.extend(self.onsets.flush())
         out = self._frames(frames)
         end = self._n / RATE
@@ -183,8 +201,12 @@ class NoteTracker:
             if self._accept_onset(onset):
                 out.extend(self._start(onset, "onset"))
                 self._cur.masked = self._masked
+                self._cur.announced = onset in self._probed
             else:
                 self._rejected = [*self._rejected[-4:], onset]
+                if onset in self._probed:
+                    self._outbox.append(NoteDropped(onset, self._n / RATE))
+            self._probed.discard(onset)
         cur = self._cur
         if cur is None:
             if voiced:
@@ -239,6 +261,10 @@ class NoteTracker:
             return True
         if onset - cur.onset_s < MIN_NOTE_S:
             return False
+        return self._pluck_evidence(onset)
+
+    def _pluck_evidence(self, onset: float) -> bool:
+        """Whether the audio around an onset inside sounding notes shows a new pluck."""
         before = self.onsets.level_at(onset - 0.035, onset - 0.012)
         after = self.onsets.level_at(onset, onset + 0.04)
         if after - before >= RISE_DB:
@@ -325,6 +351,41 @@ class NoteTracker:
         return harmonic_share(after, f0, before=before) >= POLY_SHARE
 
     # ------------------------------------------------------------------ announcements
+    def _run_probes(self) -> None:
+        """Name plucks PROBE_S after their onset, before the regular frames reach them."""
+        assert self._probe is not None
+        now = self._n / RATE
+        while self._probe_due and self._probe_due[0] + PROBE_S <= now:
+            onset = self._probe_due.pop(0)
+            if self.onsets.level_at(onset, onset + PROBE_S) < self.gate:
+                continue
+            quiet_before = self.onsets.level_at(onset - 0.035, onset - 0.012) < self.gate
+            if not quiet_before and not self._pluck_evidence(onset):
+                continue  # most likely a wiggle inside a note: the frames will decide
+            end = round((onset + PROBE_S) * RATE)
+            start = end - PROBE_FRAMES * self._probe_hop
+            audio = self._segment_audio(max(0, start) / RATE, end / RATE)
+            if start < 0:
+                audio = np.concatenate([np.zeros(-start, dtype=np.float32), audio])
+            if len(audio) != end - start:
+                continue  # (the audio kept always covers it; never guess)
+            f0, conf = self._probe(audio)
+            times = start / RATE + np.arange(len(f0)) * self._probe_hop / RATE
+            ok = (times >= onset) & (conf >= VOICED) & (f0 > 0)
+            if ok.sum() < ANNOUNCE_FRAMES:
+                continue
+            midis = 69.0 + 12.0 * np.log2(f0[ok][-ANNOUNCE_FRAMES:] / self.a4)
+            if float(midis.max() - midis.min()) > ANNOUNCE_SPREAD:
+                continue
+            if onset in self._pending:  # the regular frames have not reached it yet
+                self._probed.add(onset)
+            elif self._cur is not None and self._cur.onset_s == onset and not self._cur.announced:
+                self._cur.announced = True  # they have, and started it; announce it now
+            else:
+                continue  # already announced, or not a note at all
+            self._outbox.append(NoteStarted(onset, float(np.median(midis)),
+                                            round(float(np.median(conf[ok])), 4), now))
+
     def _maybe_announce(self, cur: _Note, t: float) -> None:
         """Announce the note once its first voiced frames agree on a pitch (or at a deadline).
 

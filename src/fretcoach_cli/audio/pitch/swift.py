@@ -18,8 +18,8 @@ from fretcoach_cli.audio.pitch import PitchTrack
 from fretcoach_cli.errors import AudioError
 
 HOP = 256
-LEFT = 4  # frames of left context (11 = full receptive field; 4 measured as accurate, cheaper)
-CHUNK = 4  # frames computed per model call (64 ms)
+LEFT = 3  # frames of left context (11 = full receptive field; 3 measured as accurate, cheaper)
+CHUNK = 8  # frames computed per model call (128 ms)
 LOOKAHEAD = 3  # frames of future audio each call sees past its chunk
 SILENCE_PEAK = 1e-3
 
@@ -61,6 +61,11 @@ class SwiftBackend:
             peaks = np.abs(audio[:n * HOP].reshape(n, HOP)).max(axis=1)
             conf[peaks < SILENCE_PEAK] = 0.0
         return pitch, conf
+
+    def probe(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(f0, confidence) of each ``HOP`` frame of a short excerpt, the first centred on
+        its first sample: one call, for naming a note before its regular frames arrive."""
+        return self._run(audio)
 
     def track(self, audio: np.ndarray) -> PitchTrack:
         """Whole-signal batch result (the package's exact offline answer)."""
