@@ -201,10 +201,16 @@ def main(argv: list[str] | None = None) -> int:
     # what a player sees: a microphone delivers ~10 ms blocks (512 frames at 48 kHz)
     mic_lat: list[float] = []
     named: list[bool] = []
+    mic_cpu = 0.0
     for audio, truth in clips:
         run = pipeline_run(backend, audio, block=args.mic_block)
+        mic_cpu += run["cpu"]
         mic_lat += latencies(run, truth)[1]
         named += run["named"]
+    print(
+        f"  pipeline CPU s per audio s with {args.mic_block}-sample blocks: "
+        f"{mic_cpu / total_s:.4f}  ({total_s / mic_cpu:.0f}x real time; one run)"
+    )
     print(
         f"  onset → NoteStarted with {args.mic_block}-sample blocks "
         f"({args.mic_block / 16:.1f} ms, as from a microphone): p50 {pct(mic_lat, 50):.0f}  "

@@ -50,6 +50,7 @@ class OnsetDetector:
         self._win = np.hanning(FRAME).astype(np.float32)
         k = np.arange(FRAME // 2 + 1, dtype=np.float32)
         self._weight = np.sqrt(np.maximum(k, 1.0)) / np.sqrt(FRAME / 2)
+        self._flux_weight = (self._weight / len(k)).astype(np.float64)  # weighted mean as a dot
         # zero history so the first frame is centred on sample 0
         self._buf = np.zeros(FRAME // 2, dtype=np.float32)
         self._base = -FRAME // 2  # absolute sample index of _buf[0]
@@ -69,14 +70,18 @@ class OnsetDetector:
         if last_hop < self._next:
             return []
         hops = np.arange(self._next, last_hop + 1)
-        starts = hops * HOP - FRAME // 2 - self._base
-        frames = self._buf[starts[:, None] + np.arange(FRAME)[None, :]]
-        rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
+        first = self._next * HOP - FRAME // 2 - self._base
+        # frames as strided views of the buffer (no gather), one row per hop
+        frames = np.lib.stride_tricks.sliding_window_view(self._buf, FRAME)[first::HOP][:len(hops)]
+        f64 = frames.astype(np.float64)
+        rms = np.sqrt(np.einsum("ij,ij->i", f64, f64) / FRAME)
         db = 20 * np.log10(np.maximum(rms, 1e-7))
         mag = np.log1p(1000.0 * np.abs(np.fft.rfft(frames * self._win, axis=1)))
         mag = self._whiten(mag)
-        prev = np.vstack([self._prev_mag if self._prev_mag is not None else mag[:1], mag[:-1]])
-        flux = (np.maximum(mag - prev, 0.0) * self._weight).mean(axis=1)
+        prev = np.empty_like(mag)
+        prev[0] = self._prev_mag if self._prev_mag is not None else mag[0]
+        prev[1:] = mag[:-1]
+        flux = np.maximum(mag - prev, 0.0) @ self._flux_weight
         self._prev_mag = mag[-1]
         self._next = last_hop + 1
         drop = self._next * HOP - FRAME // 2 - self._base

@@ -60,6 +60,7 @@ FRESH_ENERGY = 0.3  # ... of which at least this share must be new to be a new n
 POLY_SHARE = 0.8  # harmonic share below this (with a strong level) = chord / double stop
 VIBRATO_CENTS = 120.0  # widest pitch spread (p10–p90) of a note still taken as vibrato
 KEEP_S = 3.0
+KEEP = int(KEEP_S * RATE)  # samples of audio kept for segment measurements
 # Announcing a note (provisional mode): measured on the examples, the first two voiced frames
 # from the onset on name the same semitone as the settled pitch as often as frames after the
 # transient do (156/159 notes either way) and come ~25 ms sooner (p50 136 vs 162 ms).
@@ -155,17 +156,25 @@ class NoteTracker:
         return out
 
     def _keep_audio(self, audio: np.ndarray) -> None:
-        self._audio = np.concatenate([self._audio, np.asarray(audio, dtype=np.float32)])
+        """Append to a buffer twice the kept span, moving the tail down only when it fills
+        (a concatenation per ~10 ms live block used to copy all 3 s every time)."""
+        audio = np.asarray(audio, dtype=np.float32)
+        used = self._n - self._audio_base
+        if used + len(audio) > len(self._audio):
+            keep = min(used, KEEP)
+            size = max(2 * KEEP, keep + len(audio))
+            buf = np.empty(size, dtype=np.float32)
+            buf[:keep] = self._audio[used - keep:used]
+            self._audio, self._audio_base, used = buf, self._audio_base + used - keep, keep
+        self._audio[used:used + len(audio)] = audio
         self._n += len(audio)
-        excess = len(self._audio) - int(KEEP_S * RATE)
-        if excess > 0:
-            self._audio = self._audio[excess:]
-            self._audio_base += excess
 
     def _segment_audio(self, t0: float, t1: float) -> np.ndarray:
-        a = max(0, int(t0 * RATE) - self._audio_base)
-        b = max(0, int(t1 * RATE) - self._audio_base)
-        return self._audio[a:b]
+        """Audio between two times, clipped to the last KEEP_S seconds received."""
+        lo = max(0, self._n - KEEP)
+        a = max(int(t0 * RATE), lo)
+        b = min(max(int(t1 * RATE), lo), self._n)
+        return self._audio[a - self._audio_base:max(a, b) - self._audio_base]
 
     def _floor(self, t: float) -> float:
         """Background level: 10th percentile of the hop levels of the 3 s up to ``t``."""
