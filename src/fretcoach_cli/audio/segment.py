@@ -47,6 +47,7 @@ RELEASE_S = 0.03  # level below the gate for this long ends a note
 # died away into room noise or hum, which keeps the level above the gate)
 FADE_RELEASE_S = 0.045
 FADE_MARGIN_DB = 8.0
+FADE_DROP_DB = 3.0  # ... and under the note's peak by this much (a ringing chord is pitchless too)
 RISE_DB = 2.5  # an onset inside a ringing note needs this much level rise (re-pluck)
 PLUCK_S = 0.04  # ... or this much audio after it must be mostly new sound
 PLUCK_NEW = 0.35
@@ -240,7 +241,8 @@ class NoteTracker:
                 return out
         else:
             self._quiet = 0
-        if not voiced and level < self._floor(t) + FADE_MARGIN_DB:
+        if not voiced and level < self._floor(t) + FADE_MARGIN_DB \
+                and level < max(cur.levels) - FADE_DROP_DB:
             self._faded += 1
             if self._faded * self.fp >= FADE_RELEASE_S:
                 out.extend(self._close(t - (self._faded - 0.5) * self.fp))
