@@ -62,9 +62,10 @@ class NoteStarted:
 
     A ``NoteEvent`` is only emitted once the settled pitch is known (the note ended, or 1 s of
     it rang), because plucks start sharp. This provisional event comes as soon as the onset
-    has a first stable pitch estimate (typically 100–200 ms after it), so the UI can show the
-    note while the player still hears it. ``midi`` is that rough estimate (None when no clear
-    pitch yet), ``emitted_at_s`` the audio position at which it was sent.
+    has a confirmed first pitch estimate (typically 64–80 ms after a pluck, up to 200 ms for a
+    legato change), so the UI can show the note while the player still hears it. ``midi`` is
+    that rough estimate (None when no clear pitch yet), ``emitted_at_s`` the audio position at
+    which it was sent.
 
     Contract (engine): every ``NoteEvent`` is preceded by exactly one ``NoteStarted`` with the
     same ``onset_s`` (bit-identical), and every ``NoteStarted`` is followed by exactly one

@@ -2,16 +2,20 @@
 
 Inputs, all on the audio clock: the 16 kHz audio (for levels, onsets and the cents
 refinement) and the pitch frames of a backend. A note starts at an energy onset (a pluck,
-repeated same notes included), at a pitch change that holds for a few frames (legato,
-slides, hammer-ons) or when voiced sound rises out of silence; it ends at the next start or
-when the level falls below the input gate. Its pitch is the median of its *settled* frames
+repeated same notes included, or one masked by a louder tail but bringing mostly new sound),
+at a pitch change that holds for a few frames and brings a fresh harmonic series (legato,
+slides, hammer-ons, a new note over reverb) or when voiced sound rises out of silence; it
+ends at the next start, when the level falls below the input gate, or when it fades into the
+background (pitchless, near the noise floor). Its pitch is the median of its *settled* frames
 (skipping the pluck transient: plucked strings start sharp), refined by a narrow
 cross-correlation search, in fractional MIDI against the configured A4.
 
 A note is reported (one ``NoteEvent``) when it ends, or ``report_after_s`` after its onset
 if it is still ringing, so the live view stays responsive; ``offset_s`` is then the report
 point. With ``provisional=True`` (live use) the tracker also announces each note early: a
-``NoteStarted`` as soon as its first frames agree on a pitch (or a deadline passes), and a
+``NoteStarted`` as soon as a probe (a pitch-model call on the first 64–80 ms after a pluck,
+confirmed by the new sound's harmonics) or its first frames agree on a pitch (or a deadline
+passes), and a
 ``NoteDropped`` if the note then turns out not to be one; these go, in order with the
 ``NoteEvent``s, to an outbox read with :meth:`NoteTracker.take_events`. They never change
 which notes are found or their numbers.
