@@ -137,6 +137,21 @@ def test_held_note_with_vibrato_is_one_note(tmp_path: Path):
     assert abs(notes[0].onset_s - truth["notes"][0]["onset_s"]) <= 0.05
 
 
+@pytest.mark.parametrize("midi", [43, 48, 55, 60])
+def test_held_overdriven_note_is_one_note(midi: int):
+    """An overdriven tone churns (its partials beat and intermodulate), which can look like
+    new sound under the held note; it must stay one note, not a phantom re-pluck."""
+    path, _ = sustained(midi, seconds=1.5, program=DISTORTION)
+    assert [(n.kind, n.nearest_midi) for n in _notes(path)] == [("note", midi)]
+
+
+def test_same_note_picked_again_under_its_own_ring_is_two_notes():
+    path, truth = notes_clip([57, 57, 57, 45, 45, 45, 47, 47], spacing_s=0.35, duration_s=0.34)
+    notes = _notes(path)
+    _pairs, missed = _match(notes, truth)
+    assert not missed and len(notes) == len(truth["notes"]), notes
+
+
 def test_chord_strum_is_one_polyphonic_event():
     strum = [NoteSpec(0.5 + 0.012 * i, 1.5, m, program=STEEL)
              for i, m in enumerate([40, 47, 52, 56, 59, 64])]

@@ -56,6 +56,8 @@ FADE_DROP_DB = 3.0  # ... and under the note's peak by this much (a ringing chor
 RISE_DB = 2.5  # an onset inside a ringing note needs this much level rise (re-pluck)
 PLUCK_S = 0.04  # ... or this much audio after it must be mostly new sound
 PLUCK_NEW = 0.35
+SAME_NOTE_NEW = 0.6  # ... and more than this when the new sound is on the ringing note's harmonics
+REPLUCK_DB = 2.0  # ... or a rise this large from the dip before it (the same note picked again)
 MIN_NOTE_S = 0.05
 EARLY_CHANGE_S = 0.06  # a pitch change this soon after a pluck is the model catching up
 # ... and so is one this soon after a pluck whose first frames still showed the previous
@@ -131,6 +133,7 @@ class NoteTracker:
         self._faded = 0
         self._prev_ref: float | None = None  # settled pitch of the note before the current one
         self._masked = False  # the onset just accepted was a masked pluck
+        self._fresh = 0.0  # ... and the share of new sound after it
         self._run: list[tuple[float, float]] = []  # voiced frames out of silence
         self._audio = np.zeros(0, dtype=np.float32)
         self._audio_base = 0
@@ -280,7 +283,19 @@ class NoteTracker:
             return True
         if onset - cur.onset_s < MIN_NOTE_S:
             return False
-        return self._pluck_evidence(onset)
+        if not self._pluck_evidence(onset):
+            return False
+        if self._masked and cur.ref is not None and self._fresh < SAME_NOTE_NEW:
+            # new sound all on the ringing note's own harmonics is that note fluctuating
+            # (a distorted tone, beating strings) unless most of what sounds is new
+            after = self._segment_audio(onset, onset + PLUCK_S)
+            before = self._segment_audio(onset - PLUCK_S - 0.005, onset - 0.005)
+            f0 = self.a4 * 2 ** ((cur.ref - 69) / 12)
+            if harmonic_share(after, f0, before=before) >= POLY_SHARE:
+                # ... or the same note plucked again: its level dipped just before
+                dip = self.onsets.min_level_at(onset - 0.06, onset)
+                return self.onsets.level_at(onset, onset + 0.04) - dip >= REPLUCK_DB
+        return True
 
     def _pluck_evidence(self, onset: float) -> bool:
         """Whether the audio around an onset inside sounding notes shows a new pluck."""
@@ -292,7 +307,7 @@ class NoteTracker:
         # but most of what sounds just after it is new
         fresh = new_energy(self._segment_audio(onset, onset + PLUCK_S),
                            self._segment_audio(onset - PLUCK_S - 0.005, onset - 0.005))
-        self._masked = fresh >= PLUCK_NEW
+        self._masked, self._fresh = fresh >= PLUCK_NEW, fresh
         return self._masked
 
     def _check_change(self, cur: _Note) -> list[NoteEvent]:
