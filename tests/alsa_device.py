@@ -20,13 +20,22 @@ read returns, so smaller writes would hand it torn frames. Every time the device
 (PortAudio also opens it briefly to learn its capabilities) the recording starts over; the
 pipe's own buffer (64 kB, 1 s) is the device's buffer, so a late reader gets at most that
 in a burst.
+
+``jack_input`` is the other kind of device: one that refuses 16 kHz. A JACK server with its
+``dummy`` driver (real-time paced, no hardware) runs at 44.1 kHz only, and ``jack-play``
+plays the example into it; PortAudio's JACK host API lists each JACK client with output
+ports as an input device and connects to those ports when a stream opens. (alsa-lib cannot
+make such a device: its ``file`` PCM only reads its ``infile`` correctly when nothing
+converts rate or format above it, and no plugin constrains rate without converting.)
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -123,3 +132,57 @@ def alsa_input(recording: Path, tmp: Path) -> Iterator[AlsaInput]:
             fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
             os.close(fd)
         feeder.join(5)
+
+
+JACK_RATE = 44100
+_servers = itertools.count()
+
+
+@dataclass
+class JackInput:
+    env: dict[str, str]  # merge into a subprocess's environment
+    device: str  # the player's JACK client name, which PortAudio lists as a device
+
+
+def _jack_ports(env: dict[str, str]) -> list[str]:
+    out = subprocess.run(["jack_lsp"], capture_output=True, text=True, env=env, timeout=10)
+    return out.stdout.split() if out.returncode == 0 else []
+
+
+def _until(what: str, ok, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not ok():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"JACK test device: {what} did not happen in {seconds:.0f} s")
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def jack_input(recording: Path) -> Iterator[JackInput]:
+    """A private JACK server (dummy driver, 44.1 kHz) with ``recording`` playing into it."""
+    env = {**os.environ, "JACK_DEFAULT_SERVER": f"fretcoach-test-{os.getpid()}-{next(_servers)}",
+           "JACK_NO_AUDIO_RESERVATION": "1"}
+    server = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", str(JACK_RATE),
+                               "-p", "1024"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    player = None
+    try:
+        _until("jackd start", lambda: server.poll() is not None or bool(_jack_ports(env)))
+        if server.poll() is not None:
+            raise RuntimeError(f"jackd exited: {server.stderr.read() if server.stderr else ''}")
+        player = subprocess.Popen(["jack-play", str(recording)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        name = f"jack-play-{player.pid}"
+        _until("jack-play start", lambda: f"{name}:out_1" in _jack_ports(env))
+        yield JackInput({"JACK_DEFAULT_SERVER": env["JACK_DEFAULT_SERVER"]}, name)
+    finally:
+        for proc in (player, server):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(5)
+        if server.stderr:
+            server.stderr.close()
