@@ -142,6 +142,7 @@ _servers = itertools.count()
 class JackInput:
     env: dict[str, str]  # merge into a subprocess's environment
     device: str  # the player's JACK client name, which PortAudio lists as a device
+    server: subprocess.Popen  # jackd: kill it to "unplug" the device
 
 
 def _jack_ports(env: dict[str, str]) -> list[str]:
@@ -174,7 +175,7 @@ def jack_input(recording: Path) -> Iterator[JackInput]:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         name = f"jack-play-{player.pid}"
         _until("jack-play start", lambda: f"{name}:out_1" in _jack_ports(env))
-        yield JackInput({"JACK_DEFAULT_SERVER": env["JACK_DEFAULT_SERVER"]}, name)
+        yield JackInput({"JACK_DEFAULT_SERVER": env["JACK_DEFAULT_SERVER"]}, name, server)
     finally:
         for proc in (player, server):
             if proc is not None and proc.poll() is None:
@@ -186,3 +187,7 @@ def jack_input(recording: Path) -> Iterator[JackInput]:
                     proc.wait(5)
         if server.stderr:
             server.stderr.close()
+        # clients that outlived their server leave their semaphores behind
+        for left in Path("/dev/shm").glob(f"jack*_{env['JACK_DEFAULT_SERVER']}_*"):
+            with contextlib.suppress(OSError):
+                left.unlink()

@@ -160,3 +160,29 @@ def test_practice_from_the_device_saves_a_session(device: AlsaInput) -> None:
     history = fc("history", "--json", dev=device)
     assert history.returncode == 0, history.stderr
     assert row["session_id"] in history.stdout
+
+
+def test_practice_ends_and_saves_when_the_device_goes_away() -> None:
+    """The audio server dies mid-session (like an interface being unplugged): practice must
+    not wait forever for audio time that never comes, nor hang in PortAudio on the dead
+    stream; it ends and saves what was played."""
+    with jack_input(EXAMPLE) as dev:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fretcoach_cli.cli.main", "practice", "--scale",
+             "A minor pentatonic", "--device", dev.device, "--no-tui", "--duration", "60s",
+             "--json"], env={**os.environ, **dev.env}, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        try:
+            # a practice line on stderr means the session is listening
+            assert proc.stderr is not None
+            first = proc.stderr.readline()
+            assert "notes" in first, first
+            dev.server.terminate()
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0, err
+    row = json.loads(out)
+    assert row["total_notes_played"] >= 1, row

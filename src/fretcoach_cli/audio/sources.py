@@ -23,6 +23,7 @@ from fretcoach_cli.errors import AudioError, NotFoundError, UsageError
 BLOCK = 1024  # 64 ms at 16 kHz
 MIN_RATE, MAX_RATE = 8000, 384000
 MIN_SECONDS = 0.05  # shorter than this cannot hold a note onset and a pitch
+STALL_S = 3.0  # a live input silent this long (not paused) has gone: unplugged, server quit
 
 PORTAUDIO_HINT = "install the PortAudio library (Debian/Ubuntu: sudo apt-get install libportaudio2)"
 NO_DEVICE_HINT = "connect a microphone or audio interface, or analyse a file with --input FILE"
@@ -331,6 +332,8 @@ class MicSource:
     Anything more in the callback (resampling, analysis) would hold the GIL in the audio
     thread and cause dropouts; overflows are counted, never raised. During a pause the
     callback drops blocks so audio time stops and nothing stale is analysed on resume.
+    A device that stops delivering (unplugged, its audio server quit) raises AudioError from
+    ``read`` instead of leaving the caller waiting forever for audio time to pass.
     """
 
     def __init__(self, device: str | int | None = None, *, channel: int = 1,
@@ -349,6 +352,8 @@ class MicSource:
         self._stream: Any = None
         self._res: StreamResampler | None = None
         self._paused = threading.Event()
+        self._last_block = 0.0
+        self._dead = False
         self.device: dict[str, Any] = {}
 
     def open(self) -> None:
@@ -382,6 +387,7 @@ class MicSource:
                                           samplerate=rate, blocksize=self._block,
                                           dtype="float32", callback=callback)
             self._stream.start()
+            self._last_block = time.monotonic()
         except Exception as exc:  # PortAudioError: busy, vanished, refused
             self._stream = None
             raise AudioError(f"cannot open input device {dev['name']!r}: {exc}",
@@ -408,8 +414,27 @@ class MicSource:
         try:
             block = self._q.get(timeout=timeout)
         except queue.Empty:
+            self._check_alive()
             return np.zeros(0, dtype=np.float32)
+        self._last_block = time.monotonic()
         return self._res.process(block)
+
+    def _check_alive(self) -> None:
+        """Raise if the stream has died or gone silent (no callbacks) while not paused."""
+        if self._paused.is_set():
+            self._last_block = time.monotonic()
+            return
+        name = self.device.get("name", "?")
+        try:
+            active = bool(self._stream.active)
+        except Exception:  # PortAudioError on a stream whose host API went away
+            active = False
+        silent = time.monotonic() - self._last_block
+        if not active or silent > STALL_S:
+            self._dead = True
+            why = "stopped" if not active else f"delivered no audio for {silent:.0f} s"
+            raise AudioError(f"input device {name!r} {why} (unplugged, or its audio server quit?)",
+                             hint="reconnect it and start again; 'fretcoach devices' lists inputs")
 
     def pause(self) -> None:
         self._paused.set()
@@ -421,15 +446,36 @@ class MicSource:
                     self._q.get_nowait()
                 except queue.Empty:
                     break
+        self._last_block = time.monotonic()
         self._paused.clear()
 
     def close(self) -> None:
-        if self._stream is not None:
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        if not self._dead:
+            stream.stop()
+            stream.close()
+            return
+        # A dead stream's stop can block forever in PortAudio (JACK waits for a server that
+        # has quit): try it on a daemon thread, and give up on the stream if it does not return.
+        def stop() -> None:
             try:
-                self._stream.stop()
-                self._stream.close()
-            finally:
-                self._stream = None
+                stream.abort()
+                stream.close()
+            except Exception:  # already gone: nothing left to stop
+                pass
+
+        t = threading.Thread(target=stop, name="mic-close", daemon=True)
+        t.start()
+        t.join(1.0)
+        if t.is_alive():  # PortAudio is stuck on it: its exit-time Pa_Terminate would be too
+            import atexit
+            import sys
+
+            handler = getattr(sys.modules.get("sounddevice"), "_exit_handler", None)
+            if handler is not None:
+                atexit.unregister(handler)
 
 
 def iter_blocks(source: Source) -> Iterator[np.ndarray]:
