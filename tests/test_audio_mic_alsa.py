@@ -150,6 +150,55 @@ def test_engine_on_a_device_refusing_16k_resamples_its_rate(tmp_path: Path) -> N
     assert run_ >= len(heard) - first - 1, (lag, run_, heard, want[:20])
 
 
+PAUSE = textwrap.dedent("""
+    import json, sys, time
+    from fretcoach_cli.audio.engine import Engine
+    from fretcoach_cli.audio.sources import MicSource
+    from fretcoach_cli.events import NoteEvent
+
+    def until(s):
+        while engine.position_s < s and engine.error is None:
+            time.sleep(0.02)
+
+    mic = MicSource(sys.argv[1])
+    engine = Engine(mic)
+    notes = []
+    engine.subscribe(lambda e: notes.append(e) if isinstance(e, NoteEvent) else None)
+    engine.start()
+    until(2.5)
+    engine.pause()
+    time.sleep(0.3)
+    paused_at = engine.position_s
+    time.sleep(1.7)  # the device keeps playing the recording meanwhile
+    still = engine.position_s
+    engine.resume()
+    until(paused_at + 2.5)
+    engine.stop()
+    engine.join(10)
+    print(json.dumps({"paused_at": paused_at, "still": still, "error": str(engine.error or ""),
+                      "notes": [[n.onset_s, n.nearest_midi] for n in notes if n.is_note]}))
+""")
+
+
+def test_pause_stops_audio_time_and_resumes_without_stale_audio(device: AlsaInput) -> None:
+    """A pause drops what the device plays meanwhile: audio time stands still, and after
+    resuming the notes are the recording's from where it has got to, not a backlog."""
+    out = run([sys.executable, "-c", PAUSE, device.device], device)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert not got["error"] and got["still"] == got["paused_at"], got
+    want = [(n.onset_s, n.nearest_midi) for n in analyze_file(EXAMPLE).notes if n.is_note]
+    before = [(t, m) for t, m in got["notes"] if t < got["paused_at"] - 0.1]
+    after = [(t, m) for t, m in got["notes"] if t > got["paused_at"] + 0.05]
+    assert len(before) >= 4 and len(after) >= 4, got
+    lag_before, run_before, first = _aligned(before, want)
+    assert run_before >= len(before) - first - 1, (before, want[:20])
+    lag_after, run_after, first = _aligned(after, want)
+    assert run_after >= len(after) - first - 1, (after, want[:20])
+    # the recording went on for ~2 s of wall time that audio time skipped
+    assert lag_before - lag_after > 1.0, (lag_before, lag_after, before, after)
+
+
 def test_practice_from_the_device_saves_a_session(device: AlsaInput) -> None:
     out = fc("practice", "--scale", "A minor pentatonic", "--device", device.device,
              "--no-tui", "--duration", "6s", "--json", dev=device)
