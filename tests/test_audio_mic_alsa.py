@@ -235,3 +235,5 @@ def test_practice_ends_and_saves_when_the_device_goes_away() -> None:
     assert proc.returncode == 0, err
     row = json.loads(out)
     assert row["total_notes_played"] >= 1, row
+    warning = [ln for ln in err.splitlines() if ln.startswith("fretcoach: warning:")]
+    assert len(warning) == 1 and "were saved" in warning[0], err

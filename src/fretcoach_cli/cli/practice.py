@@ -432,8 +432,12 @@ def run_headless(session: Any, *, link: Any = None, coach_every_s: float = 30.0,
         line.close()
         if warnings is not None:
             warnings.target = None
-    if session.error is not None and not result.notes:
-        raise AudioError(session.error.message)
+    if session.error is not None:
+        if not result.notes:
+            raise AudioError(session.error.message)
+        # the input died mid-session: what was heard is saved, but say why it ended
+        typer.echo(f"fretcoach: warning: {session.error.message}; the {result.notes} "
+                   "notes heard before that were saved", err=True)
     return result
 
 
