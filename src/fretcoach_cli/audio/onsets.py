@@ -150,18 +150,17 @@ class OnsetDetector:
         out = self._pick(self._frames(n_hops))
         return out
 
-    def min_level_at(self, t0: float, t1: float) -> float:
-        """Min per-hop level (dBFS) between two times, from what has been computed."""
-        first = FRAME // 2 // HOP
-        a = max(0, int(t0 * RATE / HOP) - first)
-        b = min(len(self.levels_db), int(np.ceil(t1 * RATE / HOP)) + 1 - first)
-        return float(min(self.levels_db[a:b])) if b > a else -140.0
-
-    def level_at(self, t0: float, t1: float) -> float:
-        """Max per-hop level (dBFS) between two times, from what has been computed."""
+    def _levels(self, t0: float, t1: float) -> list[float]:
+        """Per-hop levels (dBFS) between two times, from what has been computed."""
         first = FRAME // 2 // HOP  # levels_db[0] is hop `first`
         a = max(0, int(t0 * RATE / HOP) - first)
         b = min(len(self.levels_db), int(np.ceil(t1 * RATE / HOP)) + 1 - first)
-        if b <= a:
-            return -140.0
-        return float(max(self.levels_db[a:b]))
+        return self.levels_db[a:b] if b > a else [-140.0]
+
+    def level_at(self, t0: float, t1: float) -> float:
+        """Max per-hop level (dBFS) between two times."""
+        return float(max(self._levels(t0, t1)))
+
+    def min_level_at(self, t0: float, t1: float) -> float:
+        """Min per-hop level (dBFS) between two times."""
+        return float(min(self._levels(t0, t1)))

@@ -132,8 +132,6 @@ class NoteTracker:
         self._quiet = 0
         self._faded = 0
         self._prev_ref: float | None = None  # settled pitch of the note before the current one
-        self._masked = False  # the onset just accepted was a masked pluck
-        self._fresh = 0.0  # ... and the share of new sound after it
         self._run: list[tuple[float, float]] = []  # voiced frames out of silence
         self._audio = np.zeros(0, dtype=np.float32)
         self._audio_base = 0
@@ -218,10 +216,10 @@ class NoteTracker:
         # energy onsets that are due by this frame
         while self._pending and self._pending[0] <= t + self.fp / 2:
             onset = self._pending.pop(0)
-            self._masked = False
-            if self._accept_onset(onset):
+            accepted, masked = self._accept_onset(onset)
+            if accepted:
                 out.extend(self._start(onset, "onset"))
-                self._cur.masked = self._masked
+                self._cur.masked = masked
                 self._cur.announced = onset in self._probed
             else:
                 self._rejected = [*self._rejected[-4:], onset]
@@ -244,22 +242,15 @@ class NoteTracker:
                 self._run = []
             return out
         self._add(t, midi, conf, level)
-        # release: the level stayed under the gate
-        if level < self.gate:
-            self._quiet += 1
-            if self._quiet * self.fp >= RELEASE_S:
-                out.extend(self._close(t - (self._quiet - 0.5) * self.fp))
+        # release: the level stayed under the gate, or the note faded into the background
+        self._quiet = self._quiet + 1 if level < self.gate else 0
+        faded = (not voiced and level < self._floor(t) + FADE_MARGIN_DB
+                 and level < max(cur.levels) - FADE_DROP_DB)
+        self._faded = self._faded + 1 if faded else 0
+        for frames, needed_s in ((self._quiet, RELEASE_S), (self._faded, FADE_RELEASE_S)):
+            if frames * self.fp >= needed_s:
+                out.extend(self._close(t - (frames - 0.5) * self.fp))
                 return out
-        else:
-            self._quiet = 0
-        if not voiced and level < self._floor(t) + FADE_MARGIN_DB \
-                and level < max(cur.levels) - FADE_DROP_DB:
-            self._faded += 1
-            if self._faded * self.fp >= FADE_RELEASE_S:
-                out.extend(self._close(t - (self._faded - 0.5) * self.fp))
-                return out
-        else:
-            self._faded = 0
         out.extend(self._check_change(cur))
         cur = self._cur
         if cur is not None and self.provisional and not cur.announced:
@@ -276,16 +267,18 @@ class NoteTracker:
         n.confs.append(conf)
         n.levels.append(level)
 
-    def _accept_onset(self, onset: float) -> bool:
-        """A new pluck of a ringing string raises the level; flux wiggles inside a note don't."""
+    def _accept_onset(self, onset: float) -> tuple[bool, bool]:
+        """(accepted, masked): a new pluck of a ringing string raises the level, or is masked
+        by it but brings mostly new sound; flux wiggles inside a note do neither."""
         cur = self._cur
         if cur is None:
-            return True
+            return True, False
         if onset - cur.onset_s < MIN_NOTE_S:
-            return False
-        if not self._pluck_evidence(onset):
-            return False
-        if self._masked and cur.ref is not None and self._fresh < SAME_NOTE_NEW:
+            return False, False
+        plucked, fresh = self._pluck_evidence(onset)
+        if not plucked or fresh is None:
+            return plucked, False
+        if cur.ref is not None and fresh < SAME_NOTE_NEW:
             # new sound all on the ringing note's own harmonics is that note fluctuating
             # (a distorted tone, beating strings) unless most of what sounds is new
             after = self._segment_audio(onset, onset + PLUCK_S)
@@ -294,21 +287,20 @@ class NoteTracker:
             if harmonic_share(after, f0, before=before) >= POLY_SHARE:
                 # ... or the same note plucked again: its level dipped just before
                 dip = self.onsets.min_level_at(onset - 0.06, onset)
-                return self.onsets.level_at(onset, onset + 0.04) - dip >= REPLUCK_DB
-        return True
+                return self.onsets.level_at(onset, onset + 0.04) - dip >= REPLUCK_DB, True
+        return True, True
 
-    def _pluck_evidence(self, onset: float) -> bool:
-        """Whether the audio around an onset inside sounding notes shows a new pluck."""
+    def _pluck_evidence(self, onset: float) -> tuple[bool, float | None]:
+        """(a new pluck?, the share of new sound after it when the level barely rose)."""
         before = self.onsets.level_at(onset - 0.035, onset - 0.012)
         after = self.onsets.level_at(onset, onset + 0.04)
         if after - before >= RISE_DB:
-            return True
+            return True, None
         # a pluck under a loud tail (reverb, a ringing neighbour) barely raises the level,
         # but most of what sounds just after it is new
         fresh = new_energy(self._segment_audio(onset, onset + PLUCK_S),
                            self._segment_audio(onset - PLUCK_S - 0.005, onset - 0.005))
-        self._masked, self._fresh = fresh >= PLUCK_NEW, fresh
-        return self._masked
+        return fresh >= PLUCK_NEW, fresh
 
     def _check_change(self, cur: _Note) -> list[NoteEvent]:
         """Start a new note where the pitch moved by more than a semitone-ish and stayed."""
@@ -410,7 +402,7 @@ class NoteTracker:
         if self.onsets.level_at(onset, onset + after_s) < self.gate:
             return None
         quiet_before = self.onsets.level_at(onset - 0.035, onset - 0.012) < self.gate
-        if not quiet_before and not self._pluck_evidence(onset):
+        if not quiet_before and not self._pluck_evidence(onset)[0]:
             return None  # most likely a wiggle inside a note: the frames will decide
         end = round((onset + after_s) * RATE)
         start = end - PROBE_FRAMES * self._probe_hop
