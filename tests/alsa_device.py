@@ -36,11 +36,13 @@ import errno
 import itertools
 import os
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -161,16 +163,22 @@ def _until(what: str, ok, seconds: float = 10.0) -> None:  # type: ignore[no-unt
 @contextlib.contextmanager
 def jack_input(recording: Path) -> Iterator[JackInput]:
     """A private JACK server (dummy driver, 44.1 kHz) with ``recording`` playing into it."""
+    # jackd logs to a file: an undrained pipe would stall it once xrun messages filled it
+    with tempfile.TemporaryFile("w+") as log:
+        yield from _jack_session(recording, log)
+
+
+def _jack_session(recording: Path, log: IO[str]) -> Iterator[JackInput]:
     env = {**os.environ, "JACK_DEFAULT_SERVER": f"fretcoach-test-{os.getpid()}-{next(_servers)}",
            "JACK_NO_AUDIO_RESERVATION": "1"}
     server = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", str(JACK_RATE),
-                               "-p", "1024"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
+                               "-p", "1024"], env=env, stdout=subprocess.DEVNULL, stderr=log)
     player = None
     try:
         _until("jackd start", lambda: server.poll() is not None or bool(_jack_ports(env)))
         if server.poll() is not None:
-            raise RuntimeError(f"jackd exited: {server.stderr.read() if server.stderr else ''}")
+            log.seek(0)
+            raise RuntimeError(f"jackd exited: {log.read()[-2000:]}")
         player = subprocess.Popen(["jack-play", str(recording)], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         name = f"jack-play-{player.pid}"
@@ -185,8 +193,6 @@ def jack_input(recording: Path) -> Iterator[JackInput]:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(5)
-        if server.stderr:
-            server.stderr.close()
         # clients that outlived their server leave their semaphores behind
         for left in Path("/dev/shm").glob(f"jack*_{env['JACK_DEFAULT_SERVER']}_*"):
             with contextlib.suppress(OSError):
