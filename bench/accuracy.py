@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> dict:
              "rpa": s.rpa_frames / s.voiced_frames if s.voiced_frames else None,
              "mean_abs_cents": sum(s.cents_errors) / len(s.cents_errors) if s.cents_errors
              else None, "octave_errors": s.octave_errors, "in_scale_err": s.in_scale_err,
-             "ioi_cv_err": s.ioi_cv_err}
+             "ioi_cv_err": s.ioi_cv_err, "report_cv_err": s.report_cv_err}
             for s in scores
         ]  # fmt: skip
     return doc
@@ -140,7 +140,8 @@ COLUMNS = [
     ("p95c", "p95_abs_cents", "5.1f"), ("bias¢", "cents_bias", "+5.1f"),
     ("atk¢", "attack_cents_bias", "+5.1f"),
     ("oct", "octave_errors", "4d"), ("scaleE", "in_scale_err", "6.3f"),
-    ("cvE", "ioi_cv_err", "6.3f"), ("biasms", "onset_bias_ms", "+6.1f"),
+    ("cvE", "ioi_cv_err", "6.3f"), ("rcvE", "report_cv_err", "6.3f"),
+    ("biasms", "onset_bias_ms", "+6.1f"),
     ("xRT", "realtime_factor", "6.3f"),
 ]  # fmt: skip
 

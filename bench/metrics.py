@@ -178,8 +178,12 @@ class ClipScore:
     onset_errors_ms: list[float] = field(default_factory=list)
     in_scale_true: float | None = None
     in_scale_est: float | None = None
-    ioi_cv_true: float | None = None
+    ioi_cv_true: float | None = None  # plain std / mean of all IOIs (the truth file's figure)
     ioi_cv_est: float | None = None
+    # the figure `analyze` reports: scoring's IOI CV (pitched notes, phrase breaks dropped,
+    # double/half IOIs folded onto the pulse), on the true onsets and on the engine's
+    report_cv_true: float | None = None
+    report_cv_est: float | None = None
     seconds: float = 0.0
     cpu_s: float = 0.0
 
@@ -203,6 +207,12 @@ class ClipScore:
         if self.ioi_cv_true is None or self.ioi_cv_est is None:
             return None
         return abs(self.ioi_cv_est - self.ioi_cv_true)
+
+    @property
+    def report_cv_err(self) -> float | None:
+        if self.report_cv_true is None or self.report_cv_est is None:
+            return None
+        return abs(self.report_cv_est - self.report_cv_true)
 
 
 def score_clip(
@@ -260,7 +270,17 @@ def score_clip(
         s.in_scale_est = in_scale_ratio(est_midi, scale_pcs(key, scale))
     s.ioi_cv_true = figures.get("ioi_cv")
     s.ioi_cv_est = ioi_cv(est_on)
+    s.report_cv_true = report_ioi_cv(ref_on)
+    s.report_cv_est = report_ioi_cv(o for o, m in zip(est_on, est_midi, strict=True)
+                                    if m is not None)
     return s
+
+
+def report_ioi_cv(onsets: Iterable[float]) -> float | None:
+    """The IOI CV `fretcoach analyze` reports (fretcoach_cli.scoring.metrics.ioi_cv)."""
+    from fretcoach_cli.scoring.metrics import ioi_cv as scoring_ioi_cv
+
+    return scoring_ioi_cv(onsets)[0]
 
 
 def _mean(xs: Iterable[float | None]) -> float | None:
@@ -306,6 +326,7 @@ def aggregate(scores: Sequence[ClipScore]) -> dict[str, Any]:
         "octave_errors": sum(s.octave_errors for s in scores),
         "in_scale_err": _mean(s.in_scale_err for s in scores),
         "ioi_cv_err": _mean(s.ioi_cv_err for s in scores),
+        "report_cv_err": _mean(s.report_cv_err for s in scores),
         "audio_s": seconds,
         "cpu_s": cpu,
         "realtime_factor": cpu / seconds if seconds else None,

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from audio_fixtures import scale_clip
 from fretcoach_cli.audio.engine import Engine, Pipeline, analyze_file
 from fretcoach_cli.audio.pitch import get_backend
 from fretcoach_cli.audio.resample import resample
@@ -78,7 +79,7 @@ def test_announcements_come_within_200_ms_of_the_true_onset():
     assert np.median(lat) < 0.5  # far sooner than the NoteEvent (median 438 ms before)
 
 
-def _mic_block_events(name: str, block: int = 171) -> list:
+def _mic_block_events(name: str | Path, block: int = 171) -> list:
     """The provisional pipeline fed ~10.7 ms blocks, as a 48 kHz microphone delivers them."""
     x = _load(name)
     pipe = Pipeline(get_backend("swift"), provisional=True)
@@ -90,16 +91,26 @@ def _mic_block_events(name: str, block: int = 171) -> list:
     return events + pipe.take_events()
 
 
-def _load(name: str) -> np.ndarray:
+def _load(name: str | Path) -> np.ndarray:
     import soundfile as sf
 
-    x, sr = sf.read(str(EXAMPLES / f"{name}.flac"), dtype="float32", always_2d=True)
+    path = name if isinstance(name, Path) else EXAMPLES / f"{name}.flac"
+    x, sr = sf.read(str(path), dtype="float32", always_2d=True)
     return resample(x.mean(axis=1), sr)
 
 
+def _latencies(starts: list[NoteStarted], truth: dict) -> np.ndarray:
+    """Per true note: audio time from its onset to the first NoteStarted within 50 ms."""
+    lat = []
+    for ref in truth["notes"]:
+        near = [s for s in starts if abs(s.onset_s - ref["onset_s"]) <= 0.05]
+        lat.append(near[0].emitted_at_s - ref["onset_s"] if near else np.inf)
+    return np.asarray(lat)
+
+
 def test_plucks_are_named_within_80_ms_and_named_right():
-    """The probe names most plucks 64 ms after the onset (80 ms at the latest), confirmed by
-    the harmonics of the new sound; a wrong early name would flash the wrong note."""
+    """The probe names most plucks 48–80 ms after the onset, confirmed by the harmonics of
+    the new sound; a wrong early name would flash the wrong note."""
     lat, right = [], []
     for name in MELODIC:
         truth = json.loads((EXAMPLES / f"{name}.truth.json").read_text())
@@ -112,9 +123,24 @@ def test_plucks_are_named_within_80_ms_and_named_right():
             if near and near[0].midi is not None:
                 right.append(round(near[0].midi) == round(ref["midi"]))
     lat_a = np.asarray(lat)
-    assert np.median(lat_a) <= 0.080, f"p50 {np.median(lat_a):.3f} s"
-    assert np.mean(lat_a <= 0.080) >= 0.75
+    assert np.median(lat_a) <= 0.065, f"p50 {np.median(lat_a):.3f} s"
+    assert np.mean(lat_a <= 0.080) >= 0.85
     assert len(right) >= 0.95 * len(lat) and all(right)
+
+
+def test_soft_plucks_in_noise_are_named_within_80_ms():
+    """At 10 dB SNR many plucks raise too little flux to count as onsets: their note starts at
+    the pitch change the frames find ~150 ms later. A probe at the faint flux peak names the
+    new pitch early; the note then takes that announcement over (re-keyed to its own onset
+    when the change is timed differently), so nothing is announced twice or left open."""
+    path, truth = scale_clip("D", "major", low=50, high=74, bpm=120, seed=1,
+                             augment=[("noise", 10, "white", 1)])
+    events = _mic_block_events(path)
+    check_contract(events)
+    lat = _latencies([e for e in events if isinstance(e, NoteStarted)], truth)
+    assert np.mean(lat <= 0.080) >= 0.9, f"{np.mean(lat <= 0.080):.2f}, p50 {np.median(lat):.3f}"
+    # the announcements change nothing about the notes themselves
+    assert [e for e in events if isinstance(e, NoteEvent)] == analyze_file(path).notes
 
 
 def test_the_announced_pitch_names_the_judged_note():

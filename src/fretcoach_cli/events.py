@@ -62,7 +62,7 @@ class NoteStarted:
 
     A ``NoteEvent`` is only emitted once the settled pitch is known (the note ended, or 1 s of
     it rang), because plucks start sharp. This provisional event comes as soon as the onset
-    has a confirmed first pitch estimate (typically 64–80 ms after a pluck, up to 200 ms for a
+    has a confirmed first pitch estimate (typically 48–80 ms after a pluck, up to 200 ms for a
     legato change), so the UI can show the note while the player still hears it. ``midi`` is
     that rough estimate (None when no clear pitch yet), ``emitted_at_s`` the audio position at
     which it was sent.
@@ -70,7 +70,9 @@ class NoteStarted:
     Contract (engine): every ``NoteEvent`` is preceded by exactly one ``NoteStarted`` with the
     same ``onset_s`` (bit-identical), and every ``NoteStarted`` is followed by exactly one
     ``NoteEvent`` or one :class:`NoteDropped` with that ``onset_s``. The ``onset_s`` is the
-    note's identity; nothing else about the final note may be inferred from this event.
+    note's identity; nothing else about the final note may be inferred from this event. (A
+    note announced at a faint flux peak whose pitch change the segmenter then times a little
+    differently is re-keyed: a ``NoteDropped`` and the new ``NoteStarted``, back to back.)
     """
 
     onset_s: float

@@ -6,7 +6,7 @@ note segmenter, so a recording gives the same notes whichever way it is played. 
 run on the analysis thread; an exception inside it becomes an ``EngineError`` event.
 
 Live, the engine also announces notes early (``NoteStarted``, then the note's ``NoteEvent`` or
-a ``NoteDropped``), so the player sees a note ~70 ms after plucking it rather than when
+a ``NoteDropped``), so the player sees a note ~55 ms after plucking it rather than when
 it ends; offline analysis has no use for them and never computes them.
 """
 

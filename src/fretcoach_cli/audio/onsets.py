@@ -27,6 +27,10 @@ MIN_GAP_S = 0.06  # a second onset closer than this is the same pluck
 FLOOR_RISE = 0.004  # log-magnitude units per hop the noise floor may rise (~0.5 per second)
 FLOOR_MARGIN = 0.7  # flicker of noise above its floor that is not a pluck
 LATENCY_FIX_S = 0.004  # flux peaks this far before the audible onset (measured on examples)
+# A flux peak above this share of the thresholds is kept as a *weak* onset: too faint to
+# start a note on its own (a soft pluck in noise, a hammer-on), but the segmenter times a
+# pitch change by it and names it early when a probe hears a new pitch there.
+WEAK_SHARE = 0.5
 
 
 def gate_db(sensitivity: float) -> float:
@@ -69,6 +73,7 @@ class OnsetDetector:
         self._pending: list[tuple[int, float, float]] = []  # (hop, od, db) awaiting lookahead
         self._last_onset = -1e9
         self.levels_db: list[float] = []  # per hop, for the segmenter's level queries
+        self.weak: list[float] = []  # weak onsets found so far (the segmenter takes them)
 
     def _frames(self, last_hop: int) -> list[tuple[int, float, float]]:
         if last_hop < self._next:
@@ -123,14 +128,16 @@ class OnsetDetector:
                 del self._od_sorted[bisect_left(self._od_sorted, self._od[0])]
             self._od.append(od1)
             insort(self._od_sorted, od1)
-            if not (od1 >= od0 and od1 > od2):
+            if not (od1 >= od0 and od1 > od2) or max(db1, db2) < self.gate:
                 continue
-            if od1 < self.threshold or od1 < self.ratio * base + 0.1:
-                continue
-            if max(db1, db2) < self.gate:
+            need = max(self.threshold, self.ratio * base + 0.1)
+            if od1 < WEAK_SHARE * need:
                 continue
             t = h1 * HOP / RATE + LATENCY_FIX_S
             if t - self._last_onset < MIN_GAP_S:
+                continue
+            if od1 < need:
+                self.weak.append(max(0.0, t))
                 continue
             self._last_onset = t
             onsets.append(max(0.0, t))
