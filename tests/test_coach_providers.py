@@ -3,6 +3,8 @@ servers: streaming, fallbacks on 429 / 5xx / timeouts, configuration and pings."
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from fakes.fixtures import *  # noqa: F403
@@ -82,8 +84,9 @@ def test_gemini_streams_through_its_rest_api(fake_gemini):
     stream = _chain(_gemini(fake_gemini)).stream_text([("human", "x")])
     assert "".join(stream) == "Keep the thumb relaxed."
     assert stream.source == "gemini-test"
-    assert fake_gemini.generate_requests()[-1].path.startswith(
-        "/v1beta/models/gemini-test:streamGenerateContent")
+    # google-genai moved from /v1beta to /v1 (3.x); the fake serves both, as Google does
+    assert re.match(r"/v1(beta)?/models/gemini-test:streamGenerateContent",
+                    fake_gemini.generate_requests()[-1].path)
 
 
 def test_all_links_failing_raises_with_every_reason(fake_openai, fake_gemini):

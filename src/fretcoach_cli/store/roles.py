@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from fretcoach_cli.errors import DatabaseError
+from fretcoach_cli.store.migrations import MIGRATION_LOCK_KEY
 
 if TYPE_CHECKING:
     import psycopg
@@ -64,13 +65,21 @@ def enable_embedded_login(admin: psycopg.Connection[Any]) -> bool:
 
     Also refuses to vouch for a role that somehow gained dangerous attributes.
     """
-    row = admin.execute(
-        "SELECT rolcanlogin, rolsuper OR rolbypassrls OR rolcreaterole OR rolcreatedb "
-        "OR rolreplication FROM pg_roles WHERE rolname = %s", (AGENT_ROLE,)).fetchone()
+    query = ("SELECT rolcanlogin, rolsuper OR rolbypassrls OR rolcreaterole OR rolcreatedb "
+             "OR rolreplication FROM pg_roles WHERE rolname = %s")
+    row = admin.execute(query, (AGENT_ROLE,)).fetchone()
     if row is None or row[1]:
         return False
     if not row[0]:
-        admin.execute(f"ALTER ROLE {AGENT_ROLE} LOGIN")
+        # two processes opening a new data directory at once would both ALTER the role and
+        # one would fail ("tuple concurrently updated"): serialise on the migration lock
+        admin.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        try:
+            row = admin.execute(query, (AGENT_ROLE,)).fetchone()
+            if row is not None and not row[0]:
+                admin.execute(f"ALTER ROLE {AGENT_ROLE} LOGIN")
+        finally:
+            admin.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
     return True
 
 
