@@ -78,16 +78,17 @@ ANNOUNCE_SPREAD = 0.35  # ... within this many semitones
 ANNOUNCE_DEADLINE_S = 0.2  # announce anyway (pitch maybe unknown) this long after the onset
 # A plucked note is named sooner by a probe: an extra pitch-model call on the audio up to
 # 48 ms after the onset, ahead of the regular frames, its pitch confirmed by the harmonics of
-# what is new since the onset; if unconfirmed, again at 64 and 80 ms. One confident frame is
-# enough once the harmonics agree: on the devset and examples (2,900 notes, 10.7 ms blocks)
-# that took notes shown within 80 ms from 72 % to 80 % (p50 72 → 57 ms) with no more wrong
-# names (the harmonic check is what keeps them right: without it 7.6 % were wrong).
-PROBE_S = (0.048, 0.064, 0.08)  # ... tried at each of these delays until it names the note
+# what is new since the onset; if unconfirmed, again at 60, 70 and 80 ms (a live block of
+# ~10 ms lands a probe that late after it). One fairly confident frame is enough once the
+# harmonics agree: on the devset and examples (2,900 notes, 10.7 ms blocks) that took notes
+# shown within 80 ms from 72 % to 82 % (p50 72 → 57 ms) with 2 more wrong names of 2,900 (the
+# harmonic check is what keeps them right: without it 7.6 % were wrong).
+PROBE_S = (0.048, 0.06, 0.07, 0.08)  # ... tried at each of these delays until it names it
 PROBE_FRAMES = 6  # model frames of audio the probe looks at (96 ms; 8 named no more)
 PROBE_SHARE = 0.6  # harmonic share of the new sound that confirms the probe's pitch
 PROBE_MIN_FRAMES = 1  # confident frames after the onset the probe needs (its last one is
 # always unsure: its window runs past the audio, so 2 cost a whole probe step)
-PROBE_VOICED = VOICED
+PROBE_VOICED = 0.35  # ... at this model confidence (the attack of an overdriven note reads low)
 # A weak onset (a flux peak too faint to start a note: a soft pluck at 10 dB SNR, a
 # hammer-on) is probed too; if it names a new pitch and the change the frames find comes,
 # that note takes the announcement over. At 10 dB SNR: 64 % → 89 % shown within 80 ms.
