@@ -166,6 +166,19 @@ def test_distorted_power_chord_is_polyphonic():
     assert [n.kind for n in _notes(path)] == ["polyphonic"]
 
 
+@pytest.mark.parametrize("shape", [(50, 57, 62, 66), (45, 52, 57, 61, 64), (45, 52, 57)])
+def test_chords_whose_notes_sit_on_one_series_are_not_read_as_one_note(shape):
+    """D major, A major and an A5 power chord on nylon: most of their energy lies on one
+    note's harmonics (D3, E3, A2), so the harmonic share alone let them through as that note;
+    their fifth, standing a few dB under the series, gives them away."""
+    strum = [NoteSpec(0.5 + 0.012 * i, 1.3, m, velocity=88 - 2 * i, program=NYLON)
+             for i, m in enumerate(shape)]
+    path, _ = render_clip(strum, total_s=2.5)
+    notes = _notes(path)
+    assert notes and all(n.midi is None for n in notes), notes
+    assert any(n.kind == "polyphonic" and abs(n.onset_s - 0.5) < 0.05 for n in notes)
+
+
 def test_noise_only_gives_no_notes():
     path, _ = silence_clip(3.0, augment=[("noise", -40, "white", 1)])
     assert _notes(path) == []

@@ -9,6 +9,8 @@ sits on harmonics of the note's f0 drops when other notes sound with it.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 RATE = 16000
@@ -66,8 +68,25 @@ def harmonic_share(x: np.ndarray, f0: float, *, before: np.ndarray | None = None
     ``wobble_cents`` is how far the pitch itself moved in ``x`` (vibrato, a bend): each
     harmonic then spreads that much further, and still belongs to the note.
     """
+    return harmonic_figures(x, f0, before=before, fmax=fmax, wobble_cents=wobble_cents)[0]
+
+
+# Where a chord's other notes put energy that no single note at f0 has: a fifth or fourth
+# away from its series (f0 × 3/2 is the fifth above, 2/3 the fifth below, 4/3 the fourth...).
+CHORD_INTERVALS = (1 / 2, 2 / 3, 4 / 3, 3 / 2, 5 / 3, 5 / 2, 7 / 2)
+
+
+def harmonic_figures(x: np.ndarray, f0: float, *, before: np.ndarray | None = None,
+                     fmax: float = 4000.0, wobble_cents: float = 0.0) -> tuple[float, float]:
+    """(harmonic share, chord-interval peak in dB) of the new sound in ``x``, one spectrum.
+
+    The second figure is the strongest new peak at ``f0 × CHORD_INTERVALS`` relative to the
+    strongest harmonic, −inf when there is none: a D major strum read as D3 still has 84–92 %
+    of its energy on D3's harmonics, but its A3 stands 3–10 dB under them, where a single
+    note has nothing (above −10 dB in 4 of 2,834 devset notes).
+    """
     if f0 <= 0 or len(x) < 256:
-        return 0.0
+        return 0.0, -math.inf
     n_fft = 1 << int(np.ceil(np.log2(max(len(x), 8192))))
     spec = _power(x, n_fft)
     if before is not None and len(before) >= 256:
@@ -76,17 +95,26 @@ def harmonic_share(x: np.ndarray, f0: float, *, before: np.ndarray | None = None
     band = (freqs >= 55.0) & (freqs <= fmax)
     s, f = spec[band], freqs[band]
     if s.size < 3 or s.max() <= 0:
-        return 0.0
+        return 0.0, -math.inf
     peaks = np.flatnonzero((s[1:-1] > s[:-2]) & (s[1:-1] >= s[2:])) + 1
     peaks = peaks[s[peaks] > s.max() * 1e-3]  # within 30 dB of the strongest peak
     if peaks.size == 0:
-        return 0.0
+        return 0.0, -math.inf
     pf, pe = f[peaks], s[peaks]
     h = pf / f0
     k = np.maximum(np.round(h), 1.0)
     near = np.abs(h - np.round(h)) <= 0.03 * k ** 0.5 + k * (2 ** (wobble_cents / 1200) - 1)
     near &= np.round(h) >= 1
-    return float(pe[near].sum() / pe.sum())
+    share = float(pe[near].sum() / pe.sum())
+    if not near.any():
+        return share, -math.inf
+    at_interval = np.zeros(len(h), dtype=bool)
+    for ratio in CHORD_INTERVALS:
+        at_interval |= np.abs(h / ratio - 1.0) <= 0.02
+    at_interval &= ~near
+    if not at_interval.any():
+        return share, -math.inf
+    return share, float(10 * np.log10(pe[at_interval].max() / pe[near].max()))
 
 
 def new_energy(x: np.ndarray, before: np.ndarray, *, fmax: float = 4000.0) -> float:

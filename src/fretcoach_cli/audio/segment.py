@@ -36,7 +36,7 @@ import numpy as np
 from fretcoach_cli.audio.onsets import HOP as ONSET_HOP
 from fretcoach_cli.audio.onsets import OnsetDetector
 from fretcoach_cli.audio.pitch import PitchTrack
-from fretcoach_cli.audio.refine import harmonic_share, new_energy, refine_f0
+from fretcoach_cli.audio.refine import harmonic_figures, harmonic_share, new_energy, refine_f0
 from fretcoach_cli.events import NoteDropped, NoteEvent, NoteStarted
 
 RATE = 16000
@@ -66,6 +66,10 @@ TAIL_CHANGE_S = 0.25
 FRESH_S = 0.08  # audio compared either side of a pitch change
 FRESH_ENERGY = 0.3  # ... of which at least this share must be new to be a new note
 POLY_SHARE = 0.8  # harmonic share below this (with a strong level) = chord / double stop
+# ... and so is new sound a fifth or a fourth off its series this strong (dB under its
+# strongest harmonic): 108 rendered strums (bench/chords.py) guessed as one note 18 → 9 times,
+# 4 of 2,834 single devset notes over it
+CHORD_INTERVAL_DB = -10.0
 VIBRATO_CENTS = 120.0  # widest pitch spread (p10–p90) of a note still taken as vibrato
 KEEP_S = 3.0
 KEEP = int(KEEP_S * RATE)  # samples of audio kept for segment measurements
@@ -404,6 +408,14 @@ class NoteTracker:
             self._outbox.append(NoteStarted(cur.onset_s, early.midi, early.confidence,
                                             self._n / RATE))
 
+    @staticmethod
+    def _sounds_like_chord(seg: np.ndarray, f0: float, before: np.ndarray,
+                           wobble: float) -> bool:
+        """Not one harmonic series at ``f0``: too little of the new sound is on it, or a
+        strong peak sits a fifth or a fourth off it (a chord's fifth, read as one note)."""
+        share, interval_db = harmonic_figures(seg, f0, before=before, wobble_cents=wobble)
+        return share < POLY_SHARE or interval_db > CHORD_INTERVAL_DB
+
     def _is_chord(self, cur: _Note, until: float) -> bool:
         if cur.ref is None or until - cur.onset_s < SKIP_S + 0.05:
             return False
@@ -618,8 +630,7 @@ class NoteTracker:
         # vibrato moves a note's harmonics; a chord's pitch track jumps by semitones instead
         spread = 100.0 * float(np.percentile(settled, 90) - np.percentile(settled, 10))
         wobble = spread / 2 if spread <= VIBRATO_CENTS else 0.0
-        if peak >= self.gate + 12 and harmonic_share(seg, f0, before=before,
-                                                     wobble_cents=wobble) < POLY_SHARE:
+        if peak >= self.gate + 12 and self._sounds_like_chord(seg, f0, before, wobble):
             level_before = self.onsets.level_at(n.onset_s - 0.06, n.onset_s - 0.015)
             if peak < level_before + 3:
                 return None  # no new attack: a string being damped or a ringing blend
