@@ -2,10 +2,11 @@
 
 Inputs, all on the audio clock: the 16 kHz audio (for levels, onsets and the cents
 refinement) and the pitch frames of a backend. A note starts at an energy onset (a pluck,
-repeated same notes included, or one masked by a louder tail but bringing mostly new sound),
-at a pitch change that holds for a few frames and brings a fresh harmonic series (legato,
-slides, hammer-ons, a new note over reverb; timed by a faint flux peak just before it when
-there is one) or when voiced sound rises out of silence; it ends at the next start, when the
+repeated same notes included, or one masked by a louder tail but bringing mostly new sound,
+or new sound off the ringing note's harmonics), at a pitch change that holds for a few
+frames and brings a fresh harmonic series (legato, slides, hammer-ons, a new note over
+reverb; timed by a faint flux peak just before it when there is one) or when voiced sound
+rises out of silence; it ends at the next start, when the
 level falls below the input gate, or when it fades into the background (pitchless, near the
 noise floor). Its pitch is the median of its *settled* frames (skipping the pluck transient:
 plucked strings start sharp), refined by a narrow cross-correlation search, in fractional
@@ -58,6 +59,11 @@ PLUCK_S = 0.04  # ... or this much audio after it must be mostly new sound
 PLUCK_NEW = 0.35
 SAME_NOTE_NEW = 0.6  # ... and more than this when the new sound is on the ringing note's harmonics
 REPLUCK_DB = 2.0  # ... or a rise this large from the dip before it (the same note picked again)
+# ... or, under a louder tail, at least this share of new sound of which at most this share is
+# on the ringing note's harmonics (a new note in a wet room: devset reverb note F1 0.845 →
+# 0.862, onset precision unchanged)
+OTHER_NOTE_NEW = 0.1
+OTHER_NOTE_SHARE = 0.5
 MIN_NOTE_S = 0.05
 EARLY_CHANGE_S = 0.06  # a pitch change this soon after a pluck is the model catching up
 # ... and so is one this soon after a pluck whose first frames still showed the previous
@@ -313,18 +319,25 @@ class NoteTracker:
         if onset - cur.onset_s < MIN_NOTE_S:
             return False, False
         plucked, fresh = self._pluck_evidence(onset)
-        if not plucked or fresh is None:
-            return plucked, False
-        if cur.ref is not None and fresh < SAME_NOTE_NEW:
+        if fresh is None:
+            return plucked, False  # the level rose: a pluck
+        if cur.ref is None:
+            return plucked, plucked
+        # how much of the new sound is on the ringing note's own harmonics
+        after = self._segment_audio(onset, onset + PLUCK_S)
+        before = self._segment_audio(onset - PLUCK_S - 0.005, onset - 0.005)
+        on_ringing = harmonic_share(after, self.a4 * 2 ** ((cur.ref - 69) / 12), before=before)
+        if not plucked:
+            # under a loud reverberant tail a new note is only a small part of what sounds,
+            # but none of it is on the ringing note's series
+            other = fresh >= OTHER_NOTE_NEW and on_ringing <= OTHER_NOTE_SHARE
+            return other, other
+        if fresh < SAME_NOTE_NEW and on_ringing >= POLY_SHARE:
             # new sound all on the ringing note's own harmonics is that note fluctuating
-            # (a distorted tone, beating strings) unless most of what sounds is new
-            after = self._segment_audio(onset, onset + PLUCK_S)
-            before = self._segment_audio(onset - PLUCK_S - 0.005, onset - 0.005)
-            f0 = self.a4 * 2 ** ((cur.ref - 69) / 12)
-            if harmonic_share(after, f0, before=before) >= POLY_SHARE:
-                # ... or the same note plucked again: its level dipped just before
-                dip = self.onsets.min_level_at(onset - 0.06, onset)
-                return self.onsets.level_at(onset, onset + 0.04) - dip >= REPLUCK_DB, True
+            # (a distorted tone, beating strings) unless most of what sounds is new, or the
+            # same note plucked again: its level dipped just before
+            dip = self.onsets.min_level_at(onset - 0.06, onset)
+            return self.onsets.level_at(onset, onset + 0.04) - dip >= REPLUCK_DB, True
         return True, True
 
     def _pluck_evidence(self, onset: float) -> tuple[bool, float | None]:
