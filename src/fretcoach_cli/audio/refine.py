@@ -9,6 +9,7 @@ sits on harmonics of the note's f0 drops when other notes sound with it.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -52,11 +53,19 @@ def refine_f0(x: np.ndarray, f0: float, *, span_cents: float = 40.0) -> float | 
     return RATE / period
 
 
+@functools.lru_cache(maxsize=64)
+def _window(n: int) -> tuple[np.ndarray, float]:
+    """Hann window of ``n`` samples and its energy (segments come in a few fixed lengths)."""
+    w = np.hanning(n)
+    w.flags.writeable = False
+    return w, float(w @ w)
+
+
 def _power(x: np.ndarray, n_fft: int) -> np.ndarray:
     if len(x) < 64:
         return np.zeros(n_fft // 2 + 1)
-    w = np.hanning(len(x))
-    return np.abs(np.fft.rfft(x * w, n_fft)) ** 2 / float(w @ w)
+    w, energy = _window(len(x))
+    return np.abs(np.fft.rfft(x * w, n_fft)) ** 2 / energy
 
 
 def harmonic_share(x: np.ndarray, f0: float, *, before: np.ndarray | None = None,
