@@ -320,15 +320,19 @@ class NoteTracker:
             return True, False
         if onset - cur.onset_s < MIN_NOTE_S:
             return False, False
+        return self._new_note_evidence(onset, cur.ref)
+
+    def _new_note_evidence(self, onset: float, ringing: float | None) -> tuple[bool, bool]:
+        """(a new note?, masked) for an onset while a note of pitch ``ringing`` sounds."""
         plucked, fresh = self._pluck_evidence(onset)
         if fresh is None:
             return plucked, False  # the level rose: a pluck
-        if cur.ref is None:
+        if ringing is None:
             return plucked, plucked
         # how much of the new sound is on the ringing note's own harmonics
         after = self._segment_audio(onset, onset + PLUCK_S)
         before = self._segment_audio(onset - PLUCK_S - 0.005, onset - 0.005)
-        on_ringing = harmonic_share(after, self.a4 * 2 ** ((cur.ref - 69) / 12), before=before)
+        on_ringing = harmonic_share(after, self.a4 * 2 ** ((ringing - 69) / 12), before=before)
         if not plucked:
             # under a loud reverberant tail a new note is only a small part of what sounds,
             # but none of it is on the ringing note's series
@@ -529,7 +533,8 @@ class NoteTracker:
         if self.onsets.level_at(onset, onset + after_s) < self.gate:
             return None
         quiet_before = self.onsets.level_at(onset - 0.035, onset - 0.012) < self.gate
-        if change_from is None and not quiet_before and not self._pluck_evidence(onset)[0]:
+        if change_from is None and not quiet_before and not self._new_note_evidence(
+                onset, self._pitch_before(onset))[0]:
             return None  # most likely a wiggle inside a note: the frames will decide
         span = round(after_s * RATE)
         new = self._segment_audio(onset, onset + after_s)
