@@ -575,8 +575,14 @@ class NoteTracker:
         settled = cur.voiced(cur.onset_s + ANNOUNCE_SKIP_S)
         if len(settled) >= ANNOUNCE_FRAMES:
             last = settled[-ANNOUNCE_FRAMES:]
-            if float(last.max() - last.min()) <= ANNOUNCE_SPREAD:
-                self._announce(cur, float(np.median(last)))
+            midi = float(np.median(last))
+            # under a louder tail the first frames often still show the previous note (the
+            # segmenter drops them as the model catching up): wait for the new pitch
+            catching_up = (cur.masked and self._prev_ref is not None
+                           and t - cur.onset_s < TAIL_CHANGE_S
+                           and abs(midi - self._prev_ref) <= CHANGE_SEMITONES)
+            if float(last.max() - last.min()) <= ANNOUNCE_SPREAD and not catching_up:
+                self._announce(cur, midi)
                 return
         if t - cur.onset_s >= ANNOUNCE_DEADLINE_S:
             allv = cur.voiced(cur.onset_s)
