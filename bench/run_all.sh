@@ -19,6 +19,7 @@ run() {
 }
 run bench/calibrate.py --verify
 run bench/accuracy.py --examples
+run bench/chords.py
 if [ "${1:-}" = "--crepe" ]; then
     run bench/accuracy.py --model crepe
 fi
