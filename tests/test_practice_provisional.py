@@ -161,6 +161,33 @@ async def test_feed_rewrites_a_heard_row_in_place_and_removes_a_retracted_one():
             assert other.lines[0] == feed.lines[0]
 
 
+def _heard(t: float, name: str) -> FeedRow:
+    return FeedRow(t, name, None, True, None, provisional=True)
+
+
+async def test_feed_keeps_onset_order_when_a_note_is_named_after_the_next_one():
+    """Under a reverberant tail the engine names a note only once the model stops hearing
+    the previous one, which can be after the next pluck was named: its line goes above."""
+    app = FeedApp()
+    async with app.run_test(size=(80, 10)) as pilot:
+        feed = app.query_one(NoteFeed)
+        feed.add(FeedRow(0.5, "A", -3.0, True, True, "1"))
+        feed.add_provisional(1.0, _heard(1.0, "C"))
+        feed.add_provisional(2.0, _heard(2.0, "E"))
+        feed.add_provisional(1.5, _heard(1.5, "D"))  # named late
+        await pilot.pause()
+        assert [t.split()[1] for t in feed_text(feed)] == ["A", "C", "D", "E"]
+        feed.settle(2.0, FeedRow(2.0, "E", 1.0, True, True, "5"))
+        feed.retract(1.0)
+        feed.settle(1.5, FeedRow(1.5, "D", -2.0, True, True, "4"))
+        feed.add_provisional(2.5, _heard(2.5, "G"))
+        await pilot.pause()
+        lines = feed_text(feed)
+        assert [t.split()[1] for t in lines] == ["A", "D", "E", "G"]
+        assert "-2¢" in lines[1] and "+1¢" in lines[2] and "settling" in lines[3]
+        assert feed.pending == {2.5: 3} and feed.count == 3
+
+
 async def test_feed_edits_writes_queued_before_its_size_is_known():
     app = FeedApp(early=True)
     async with app.run_test(size=(80, 10)) as pilot:

@@ -2,7 +2,9 @@
 
 A note appears as soon as it is heard, dimmed and without cents (its pitch is not settled
 yet); when it is judged the same line is rewritten in place with its verdicts, and a note
-that turns out not to be one has its line removed — so the feed never keeps a ghost.
+that turns out not to be one has its line removed — so the feed never keeps a ghost. Lines
+stay in onset order: a note named only after the next one was (the engine waits out a
+reverberant tail before naming a note) is put back above it.
 """
 
 from __future__ import annotations
@@ -83,20 +85,25 @@ class NoteFeed(RichLog):
         self.heard = 0
         self.retracted = 0
         self._written = 0  # rows ever written and not removed = absolute line numbers
+        self._onsets: list[float] = []  # onset of each of those lines, in line order
 
     def add(self, row: FeedRow) -> None:
         """A judged note that was never shown provisionally: a new line."""
         self.count += 1
-        self._append(format_row(row))
+        self._append(row.time_s, format_row(row))
 
     def add_provisional(self, onset_s: float, row: FeedRow) -> None:
         """A note just heard: a dimmed line, rewritten by :meth:`settle` or removed by
         :meth:`retract` (same ``onset_s``)."""
         if self._find(onset_s) is not None:
             return
-        self.pending[onset_s] = self._written
         self.heard += 1
-        self._append(format_row(row))
+        later = len(self._onsets)
+        while later > 0 and self._onsets[later - 1] > onset_s + 0.001:
+            later -= 1
+        if later == len(self._onsets) or not self._insert(later, onset_s, format_row(row)):
+            self.pending[onset_s] = self._written
+            self._append(onset_s, format_row(row))
 
     def settle(self, onset_s: float, row: FeedRow) -> None:
         """The judged note: rewrite its provisional line in place (or add a line)."""
@@ -116,6 +123,7 @@ class NoteFeed(RichLog):
         self.retracted += 1
         self._replace(line, None)
         self._written -= 1
+        del self._onsets[line]
         self.pending = {k: (v - 1 if v > line else v) for k, v in self.pending.items()}
 
     # -- lines ---------------------------------------------------------------------------
@@ -125,9 +133,33 @@ class NoteFeed(RichLog):
         near = [k for k in self.pending if abs(k - onset_s) <= 0.001]
         return near[0] if near else None
 
-    def _append(self, text: Text) -> None:
+    def _append(self, onset_s: float, text: Text) -> None:
         self._written += 1
+        self._onsets.append(onset_s)
         self.write(text)
+
+    def _insert(self, line: int, onset_s: float, text: Text) -> bool:
+        """Put a provisional row at absolute line ``line`` (the later rows move down); False
+        when that line is no longer shown (then it is simply appended)."""
+        if not self._size_known:
+            queued = self._deferred_renders
+            i = line - self._start_line - len(self.lines)
+            if not 0 <= i < len(queued):
+                return False
+            queued.insert(i, queued[i]._replace(content=text.copy()))
+        else:
+            i = line - self._start_line
+            if not 0 <= i < len(self.lines):
+                return False
+            self.lines.insert(i, self._strip(text))
+            self._line_cache.clear()
+            self.virtual_size = Size(self._widest_line_width, len(self.lines))
+            self.refresh()
+        self.pending = {k: (v + 1 if v >= line else v) for k, v in self.pending.items()}
+        self.pending[onset_s] = line
+        self._onsets.insert(line, onset_s)
+        self._written += 1
+        return True
 
     def _replace(self, line: int, text: Text | None) -> None:
         """Rewrite (or with None delete) absolute line ``line``, rendered as ``write`` would."""
