@@ -154,6 +154,7 @@ class NoteTracker:
         # ... announced (onset → NoteStarted), waiting for the pitch change the frames find
         self._weak_named: dict[float, NoteStarted] = {}
         self._named: dict[float, float] = {}  # recent plucks' pitches as their probes named them
+        self._evidence: dict[float, bool] = {}  # recent onsets: is a new note starting there?
         self._cur: _Note | None = None
         self._quiet = 0
         self._faded = 0
@@ -177,6 +178,9 @@ class NoteTracker:
         self._pending.extend(onsets)
         weak = self._take_weak()
         if self._probe is not None:
+            if len(self._evidence) > 64:
+                self._evidence = {o: v for o, v in self._evidence.items()
+                                  if o > self._n / RATE - 1.0}
             for onset in onsets:
                 insort(self._probe_due, (onset + PROBE_S[0], onset, 0))
             for onset in weak:
@@ -329,6 +333,8 @@ class NoteTracker:
             return plucked, False  # the level rose: a pluck
         if ringing is None:
             return plucked, plucked
+        if plucked and fresh >= SAME_NOTE_NEW:
+            return True, True  # mostly new sound, whatever it is
         # how much of the new sound is on the ringing note's own harmonics
         after = self._segment_audio(onset, onset + PLUCK_S)
         before = self._segment_audio(onset - PLUCK_S - 0.005, onset - 0.005)
@@ -533,9 +539,12 @@ class NoteTracker:
         if self.onsets.level_at(onset, onset + after_s) < self.gate:
             return None
         quiet_before = self.onsets.level_at(onset - 0.035, onset - 0.012) < self.gate
-        if change_from is None and not quiet_before and not self._new_note_evidence(
-                onset, self._pitch_before(onset))[0]:
-            return None  # most likely a wiggle inside a note: the frames will decide
+        if change_from is None and not quiet_before:
+            if onset not in self._evidence:  # (the same for each of its probes)
+                self._evidence[onset] = self._new_note_evidence(onset,
+                                                                self._pitch_before(onset))[0]
+            if not self._evidence[onset]:
+                return None  # most likely a wiggle inside a note: the frames will decide
         span = round(after_s * RATE)
         new = self._segment_audio(onset, onset + after_s)
         old = self._segment_audio(onset - after_s - 0.005, onset - 0.005)
