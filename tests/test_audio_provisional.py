@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audio_fixtures import scale_clip
+from audio_fixtures import bench_module, scale_clip
 from fretcoach_cli.audio.engine import Engine, Pipeline, analyze_file
 from fretcoach_cli.audio.pitch import get_backend
 from fretcoach_cli.audio.resample import resample
@@ -64,16 +64,25 @@ def test_every_note_is_announced_before_its_note_event_and_notes_are_unchanged(n
     assert len(reported) == len(notes) > 10
 
 
+def _latencies(starts: list[NoteStarted], truth: dict) -> np.ndarray:
+    """Per true note: audio time from its onset to the first NoteStarted within 50 ms (inf
+    for a note the segmenter missed, e.g. merged into its neighbour: too late)."""
+    lat = []
+    for ref in truth["notes"]:
+        near = [s for s in starts if abs(s.onset_s - ref["onset_s"]) <= 0.05]
+        lat.append(near[0].emitted_at_s - ref["onset_s"] if near else np.inf)
+    return np.asarray(lat)
+
+
+def _starts(events: list) -> list[NoteStarted]:
+    return [e for e in events if isinstance(e, NoteStarted)]
+
+
 def test_announcements_come_within_200_ms_of_the_true_onset():
-    latencies = []
-    for name in MELODIC:
-        truth = json.loads((EXAMPLES / f"{name}.truth.json").read_text())
-        starts = [e for e in engine_events(name) if isinstance(e, NoteStarted)]
-        for ref in truth["notes"]:
-            near = [s for s in starts if abs(s.onset_s - ref["onset_s"]) <= 0.05]
-            # a note the segmenter missed (merged into its neighbour) counts as too late
-            latencies.append(near[0].emitted_at_s - ref["onset_s"] if near else np.inf)
-    lat = np.asarray(latencies)
+    lat = np.concatenate([
+        _latencies(_starts(engine_events(name)),
+                   json.loads((EXAMPLES / f"{name}.truth.json").read_text()))
+        for name in MELODIC])
     assert len(lat) > 100
     assert np.mean(lat <= 0.200) >= 0.9, f"p50 {np.median(lat):.3f} s, max {lat.max():.3f} s"
     assert np.median(lat) < 0.5  # far sooner than the NoteEvent (median 438 ms before)
@@ -81,14 +90,7 @@ def test_announcements_come_within_200_ms_of_the_true_onset():
 
 def _mic_block_events(name: str | Path, block: int = 171) -> list:
     """The provisional pipeline fed ~10.7 ms blocks, as a 48 kHz microphone delivers them."""
-    x = _load(name)
-    pipe = Pipeline(get_backend("swift"), provisional=True)
-    events: list = []
-    for i in range(0, len(x), block):
-        pipe.push(x[i:i + block])
-        events += pipe.take_events()
-    pipe.finish()
-    return events + pipe.take_events()
+    return bench_module("bench_announce").run_clip(get_backend("swift"), _load(name), block)
 
 
 def _load(name: str | Path) -> np.ndarray:
@@ -99,15 +101,6 @@ def _load(name: str | Path) -> np.ndarray:
     return resample(x.mean(axis=1), sr)
 
 
-def _latencies(starts: list[NoteStarted], truth: dict) -> np.ndarray:
-    """Per true note: audio time from its onset to the first NoteStarted within 50 ms."""
-    lat = []
-    for ref in truth["notes"]:
-        near = [s for s in starts if abs(s.onset_s - ref["onset_s"]) <= 0.05]
-        lat.append(near[0].emitted_at_s - ref["onset_s"] if near else np.inf)
-    return np.asarray(lat)
-
-
 def test_plucks_are_named_within_80_ms_and_named_right():
     """The probe names most plucks 48–80 ms after the onset, confirmed by the harmonics of
     the new sound; a wrong early name would flash the wrong note."""
@@ -116,13 +109,13 @@ def test_plucks_are_named_within_80_ms_and_named_right():
         truth = json.loads((EXAMPLES / f"{name}.truth.json").read_text())
         events = _mic_block_events(name)
         check_contract(events)
-        starts = [e for e in events if isinstance(e, NoteStarted)]
+        starts = _starts(events)
+        lat.append(_latencies(starts, truth))
         for ref in truth["notes"]:
             near = [s for s in starts if abs(s.onset_s - ref["onset_s"]) <= 0.05]
-            lat.append(near[0].emitted_at_s - ref["onset_s"] if near else np.inf)
             if near and near[0].midi is not None:
                 right.append(round(near[0].midi) == round(ref["midi"]))
-    lat_a = np.asarray(lat)
+    lat_a = np.concatenate(lat)
     assert np.median(lat_a) <= 0.065, f"p50 {np.median(lat_a):.3f} s"
     assert np.mean(lat_a <= 0.080) >= 0.85
     assert len(right) >= 0.95 * len(lat) and all(right)
@@ -137,7 +130,7 @@ def test_soft_plucks_in_noise_are_named_within_80_ms():
                              augment=[("noise", 10, "white", 1)])
     events = _mic_block_events(path)
     check_contract(events)
-    lat = _latencies([e for e in events if isinstance(e, NoteStarted)], truth)
+    lat = _latencies(_starts(events), truth)
     assert np.mean(lat <= 0.080) >= 0.9, f"{np.mean(lat <= 0.080):.2f}, p50 {np.median(lat):.3f}"
     # the announcements change nothing about the notes themselves
     assert [e for e in events if isinstance(e, NoteEvent)] == analyze_file(path).notes

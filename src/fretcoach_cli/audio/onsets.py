@@ -73,7 +73,7 @@ class OnsetDetector:
         self._pending: list[tuple[int, float, float]] = []  # (hop, od, db) awaiting lookahead
         self._last_onset = -1e9
         self.levels_db: list[float] = []  # per hop, for the segmenter's level queries
-        self.weak: list[float] = []  # weak onsets found so far (the segmenter takes them)
+        self._weak: list[float] = []  # weak onsets found since the last take_weak()
 
     def _frames(self, last_hop: int) -> list[tuple[int, float, float]]:
         if last_hop < self._next:
@@ -137,11 +137,16 @@ class OnsetDetector:
             if t - self._last_onset < MIN_GAP_S:
                 continue
             if od1 < need:
-                self.weak.append(max(0.0, t))
+                self._weak.append(max(0.0, t))
                 continue
             self._last_onset = t
             onsets.append(max(0.0, t))
         return onsets
+
+    def take_weak(self) -> list[float]:
+        """Weak onsets (see ``WEAK_SHARE``) found since the last call, in time order."""
+        out, self._weak = self._weak, []
+        return out
 
     def push(self, audio: np.ndarray) -> list[float]:
         self._buf = np.concatenate([self._buf, np.asarray(audio, dtype=np.float32)])

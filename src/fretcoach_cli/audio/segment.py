@@ -203,7 +203,7 @@ class NoteTracker:
 
     def _take_weak(self) -> list[float]:
         """The detector's new weak onsets (kept: a pitch change near one is timed by it)."""
-        new, self.onsets.weak = self.onsets.weak, []
+        new = self.onsets.take_weak()
         if new:
             self._weak = [*self._weak[-8:], *new]
         return new
@@ -401,10 +401,11 @@ class NoteTracker:
             cur.dev = []
             return []  # a chord's pitch track wanders between its notes: not a new note
         # a pluck the level test rejected, just before the change, is the better onset time
-        near = sorted(o for o in (*self._rejected, *self._weak)
-                      if start_t - 0.12 <= o <= start_t + 0.02 and o > cur.onset_s + MIN_NOTE_S)
-        if near:
-            start_t = near[-1]
+        near = max((o for o in (*self._rejected, *self._weak)
+                    if start_t - 0.12 <= o <= start_t + 0.02 and o > cur.onset_s + MIN_NOTE_S),
+                   default=None)
+        if near is not None:
+            start_t = near
             while first > 0 and cur.times[first - 1] >= start_t:
                 first -= 1
         moved = (cur.times[first:], cur.midis[first:], cur.confs[first:], cur.levels[first:])

@@ -84,8 +84,8 @@ class NoteFeed(RichLog):
         self.pending: dict[float, int] = {}
         self.heard = 0
         self.retracted = 0
-        self._written = 0  # rows ever written and not removed = absolute line numbers
-        self._onsets: list[float] = []  # onset of each of those lines, in line order
+        # onset of every row written and not removed, in line order: index = absolute line
+        self._onsets: list[float] = []
 
     def add(self, row: FeedRow) -> None:
         """A judged note that was never shown provisionally: a new line."""
@@ -101,8 +101,12 @@ class NoteFeed(RichLog):
         later = len(self._onsets)
         while later > 0 and self._onsets[later - 1] > onset_s + 0.001:
             later -= 1
-        if later == len(self._onsets) or not self._insert(later, onset_s, format_row(row)):
-            self.pending[onset_s] = self._written
+        if later < len(self._onsets) and self._splice(later, format_row(row), insert=True):
+            self.pending = {k: (v + 1 if v >= later else v) for k, v in self.pending.items()}
+            self._onsets.insert(later, onset_s)
+            self.pending[onset_s] = later
+        else:  # the newest, or the line it belongs at has scrolled out: at the bottom
+            self.pending[onset_s] = len(self._onsets)
             self._append(onset_s, format_row(row))
 
     def settle(self, onset_s: float, row: FeedRow) -> None:
@@ -112,7 +116,7 @@ class NoteFeed(RichLog):
             self.add(row)
             return
         self.count += 1
-        self._replace(self.pending.pop(key), format_row(row))
+        self._splice(self.pending.pop(key), format_row(row))
 
     def retract(self, onset_s: float) -> None:
         """Not a note after all: remove its provisional line."""
@@ -121,8 +125,7 @@ class NoteFeed(RichLog):
             return
         line = self.pending.pop(key)
         self.retracted += 1
-        self._replace(line, None)
-        self._written -= 1
+        self._splice(line, None)
         del self._onsets[line]
         self.pending = {k: (v - 1 if v > line else v) for k, v in self.pending.items()}
 
@@ -134,54 +137,34 @@ class NoteFeed(RichLog):
         return near[0] if near else None
 
     def _append(self, onset_s: float, text: Text) -> None:
-        self._written += 1
         self._onsets.append(onset_s)
         self.write(text)
 
-    def _insert(self, line: int, onset_s: float, text: Text) -> bool:
-        """Put a provisional row at absolute line ``line`` (the later rows move down); False
-        when that line is no longer shown (then it is simply appended)."""
-        if not self._size_known:
-            queued = self._deferred_renders
+    def _splice(self, line: int, text: Text | None, *, insert: bool = False) -> bool:
+        """Rewrite absolute line ``line`` (delete it with None, or insert before it), rendered
+        as ``write`` would; False when that line is no longer (or not yet) in the log."""
+        if not self._size_known:  # nothing rendered yet: edit the queued writes
+            rows: list = self._deferred_renders
             i = line - self._start_line - len(self.lines)
-            if not 0 <= i < len(queued):
-                return False
-            queued.insert(i, queued[i]._replace(content=text.copy()))
         else:
+            rows = self.lines
             i = line - self._start_line
-            if not 0 <= i < len(self.lines):
-                return False
-            self.lines.insert(i, self._strip(text))
+        if not 0 <= i < len(rows):
+            return False  # already scrolled out of the bounded log
+        if text is None:
+            del rows[i]
+        else:
+            new = (self._strip(text) if rows is self.lines
+                   else rows[i]._replace(content=text.copy()))
+            if insert:
+                rows.insert(i, new)
+            else:
+                rows[i] = new
+        if rows is self.lines:
             self._line_cache.clear()
             self.virtual_size = Size(self._widest_line_width, len(self.lines))
             self.refresh()
-        self.pending = {k: (v + 1 if v >= line else v) for k, v in self.pending.items()}
-        self.pending[onset_s] = line
-        self._onsets.insert(line, onset_s)
-        self._written += 1
         return True
-
-    def _replace(self, line: int, text: Text | None) -> None:
-        """Rewrite (or with None delete) absolute line ``line``, rendered as ``write`` would."""
-        if not self._size_known:  # nothing rendered yet: edit the queued writes
-            queued = self._deferred_renders
-            i = line - self._start_line - len(self.lines)
-            if 0 <= i < len(queued):
-                if text is None:
-                    del queued[i]
-                else:
-                    queued[i] = queued[i]._replace(content=text.copy())
-            return
-        i = line - self._start_line
-        if not 0 <= i < len(self.lines):
-            return  # already scrolled out of the bounded log
-        if text is None:
-            del self.lines[i]
-        else:
-            self.lines[i] = self._strip(text)
-        self._line_cache.clear()
-        self.virtual_size = Size(self._widest_line_width, len(self.lines))
-        self.refresh()
 
     def _strip(self, text: Text) -> Strip:
         """One unwrapped line, at the width ``RichLog.write`` would give it."""
