@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -16,7 +18,7 @@ from fretcoach_cli.store import Plans, Sessions, SessionSummary
 
 _register_commands()
 runner = CliRunner()
-FRETCOACH = "/work/venv/bin/fretcoach"
+FRETCOACH = str(Path(sys.executable).with_name("fretcoach"))
 
 PLAN = {"scale": "D dorian", "focus_area": "timing_stability",
         "reasoning": "Timing averaged 55 over 3 sessions.", "target_tempo_bpm": 66,
