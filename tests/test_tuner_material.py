@@ -98,4 +98,4 @@ def test_hum_and_noise_are_there_and_the_note_rings() -> None:
     resid = x - quiet
     assert 20 * np.log10(np.sqrt(np.mean(resid ** 2))) > -70  # hum dominates the noise floor
     late = quiet[int(5.0 * RATE):]
-    assert 20 * np.log10(np.abs(late).max() / 0.5) > -40  # E2 still rings after 5 s
+    assert 20 * np.log10(np.abs(late).max() / 0.5) > -50  # E2 still rings after 5 s, above the hum
