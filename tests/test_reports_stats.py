@@ -86,11 +86,11 @@ def test_totals_metrics_and_halves(conn: Any, data: dict[str, str]) -> None:
     assert (t.sessions, t.practice_seconds, t.notes, t.days_practised) == (5, 3600, 620, 5)
     o = st.metrics["overall_score"]
     assert (o.sessions, o.mean, o.min, o.max) == (5, 70, 50, 90)
-    # ntile(2) over 5 sessions: s1–s3 then s4–s5
-    assert o.first_half == pytest.approx(70) and o.second_half == pytest.approx(70)
+    # the older floor(5/2) sessions against the rest: s1–s2 then s3–s5
+    assert o.first_half == pytest.approx(65) and o.second_half == pytest.approx(220 / 3)
     p = st.metrics["pitch_accuracy"]
-    assert p.first_half == pytest.approx(200 / 3) and p.second_half == pytest.approx(62.5)
-    assert p.change == pytest.approx(62.5 - 200 / 3)
+    assert p.first_half == pytest.approx(55) and p.second_half == pytest.approx(215 / 3)
+    assert p.change == pytest.approx(215 / 3 - 55)
     # least-squares slope, points per week, checked independently
     weeks = np.array([r[1].timestamp() / 604800 for r in DATASET[:5]])
     for metric, col in (("overall_score", 4), ("timing_stability", 7)):

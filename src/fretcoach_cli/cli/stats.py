@@ -150,9 +150,10 @@ def _print(result: PracticeStats, weekly: list[Any], daily: dict[Any, float],
     for m, tr in result.metrics.items():
         if tr.mean is None:
             continue
-        halves = ("—" if tr.first_half is None else
-                  f"{tr.first_half:.0f} → {tr.second_half:.0f} {_arrow(tr.change)}")
-        row = [LABELS[m], f"{tr.mean:.1f}", f"{tr.min:.0f}", f"{tr.max:.0f}",
+        # either half may lack scores (unscored sessions): never assume a shape of history
+        halves = ("—" if tr.first_half is None and tr.second_half is None else
+                  f"{_num(tr.first_half)} → {_num(tr.second_half)} {_arrow(tr.change)}".rstrip())
+        row = [LABELS[m], f"{tr.mean:.1f}", _num(tr.min), _num(tr.max),
                "—" if tr.slope_per_week is None else f"{tr.slope_per_week:+.2f}", halves]
         if draw:
             series = [b.metrics[m] if b else None for b in weeks[-TREND_WEEKS:]]

@@ -166,7 +166,8 @@ def _aggregate_sql(flt: SessionFilter, by: str | None,
     ``rollup`` reads the materialised groups (``report_days``; the period must be whole
     local days), otherwise ``report_groups()`` computes them from the sessions in one scan.
     """
-    params: dict[str, Any] = {"tz": flt.timezone, "f_scale": flt.scale}
+    params: dict[str, Any] = {"tz": flt.timezone, "f_scale": flt.scale,
+                              "f_since": flt.period.start, "f_until": flt.period.end}
     if rollup:
         conds = ["user_id = current_setting('fretcoach.user_id', true)", "tz = %(tz)s"]
         first, last = day_bounds(flt)
@@ -180,7 +181,6 @@ def _aggregate_sql(flt: SessionFilter, by: str | None,
             conds.append("scale = %(f_scale)s")
         source = f"SELECT * FROM fretcoach.report_days WHERE {' AND '.join(conds)}"
     else:
-        params.update(f_since=flt.period.start, f_until=flt.period.end)
         source = ("SELECT * FROM fretcoach.report_groups(current_setting('fretcoach.user_id', "
                   "true), %(tz)s, %(f_since)s, %(f_until)s, %(f_scale)s)")
     day_sums = ", ".join(f"sum({m}_n) AS {m}_n, sum({m}_s) AS {m}_s" for m in METRICS)
@@ -196,12 +196,22 @@ def _aggregate_sql(flt: SessionFilter, by: str | None,
         return (f"CASE WHEN {n} >= 2 AND {den} > 1e-9 * {n} * {n} "
                 f"THEN ({n} * {sxy} - {sx} * {sy}) / {den} END")
 
+    def half(m: str, first: bool) -> str:
+        # whole days of the half, plus (first) or minus (second) the straddling day's oldest
+        # sessions; the straddling day itself counts with the second half's days
+        cond, sign = ("h.part = 1", "+") if first else ("h.part <> 1", "-")
+        return (f"(coalesce(sum({m}_s) FILTER (WHERE {cond}), 0) {sign} "
+                f"(SELECT {m}_s FROM mid)) / nullif(coalesce(sum({m}_n) FILTER "
+                f"(WHERE {cond}), 0) {sign} (SELECT {m}_n FROM mid), 0)")
+
     metric_json = ", ".join(
         f"""'{m}', json_build_object(
                 'sessions', sum({m}_n), 'mean', {mean(m)}, 'min', min({m}_lo),
                 'max', max({m}_hi), 'slope_per_week', {slope(m)},
-                'first_half', {mean(m, "h.first")}, 'second_half', {mean(m, "NOT h.first")})"""
+                'first_half', {half(m, True)}, 'second_half', {half(m, False)})"""
         for m in METRICS)
+    mid_sums = ", ".join(f"count({m}) AS {m}_n, coalesce(sum({m}), 0) AS {m}_s"
+                         for m in METRICS)
     raw_json = ", ".join(f"'{r}', sum({r}_s) / nullif(sum({r}_n), 0)" for r in RAW)
     area_json = ", ".join(f"'{a}', sum(w_{a})" for a in WEAKEST_CHOICES)
     bucket_means = ", ".join(f"'{m}', {mean(m)}" for m in METRICS)
@@ -224,8 +234,31 @@ def _aggregate_sql(flt: SessionFilter, by: str | None,
     days AS MATERIALIZED (
         SELECT day, sum(n) AS n, sum(secs) AS secs, sum(notes) AS notes, {day_sums}
         FROM g GROUP BY day),
-    h AS (SELECT day, sum(n) OVER (ORDER BY day) - n < (SELECT sum(n) FROM days) / 2.0 AS first
-          FROM days),
+    cut AS (SELECT day, n, sum(n) OVER (ORDER BY day) - n AS before,
+                   floor((SELECT sum(n) FROM days) / 2) AS k
+            FROM days),
+    -- the older half is the oldest floor(N/2) sessions: days wholly inside it (part 1),
+    -- wholly after it (2), and at most one day it splits (0), of which ``take`` count
+    h AS MATERIALIZED (
+        SELECT day, CASE WHEN before + n <= k THEN 1 WHEN before >= k THEN 2 ELSE 0 END AS part,
+               (k - before)::bigint AS take
+        FROM cut),
+    -- that day's oldest ``take`` sessions (start time, then id), read through
+    -- sessions_user_start_idx with the same conditions as the groups
+    mid AS (
+        SELECT {mid_sums}
+        FROM h CROSS JOIN LATERAL (
+            SELECT s.* FROM fretcoach.sessions s
+            WHERE s.user_id = current_setting('fretcoach.user_id', true)
+              AND s.status IN ('completed', 'interrupted')
+              AND s.start_time >= greatest(h.day::timestamp AT TIME ZONE %(tz)s,
+                                           %(f_since)s::timestamptz)
+              AND s.start_time < least((h.day + 1)::timestamp AT TIME ZONE %(tz)s,
+                                       %(f_until)s::timestamptz)
+              AND (%(f_scale)s::text IS NULL OR s.scale_chosen = %(f_scale)s::text)
+            ORDER BY s.start_time, s.session_id
+            LIMIT h.take) s
+        WHERE h.part = 0),
     runs AS (
         SELECT min(day) AS first, max(day) AS last, count(*) AS len
         FROM (SELECT day, day - (row_number() OVER (ORDER BY day))::int AS grp FROM days) r
