@@ -12,7 +12,12 @@ Columns (definitions in bench/metrics.py): onset P/R/F1 (±50 ms, one-to-one), n
 95th-percentile |cents| error of matched notes, their median signed error against the settled
 pitch (bias¢) and against the pitch heard during the pluck (atk¢), octave errors,
 |in-scale ratio error|, |IOI-CV error|, median onset bias (detected − true, ms) and the CPU
-seconds per audio second (xRT).
+seconds per audio second (xRT). Then, for the real-guitar questions: note-offset F1 (mir_eval,
+offset within max(20 % of the duration, 50 ms)), held notes (≥ 1.5 s) and their pitch accuracy
+over the whole sustain (hRPA, median |cents| hMed¢), octave errors on held E2/A2-string notes
+(lowOct), extra detections per held note (xtra/h) and files `fretcoach analyze` would refuse.
+
+    python bench/accuracy.py --real               # only the physical-string categories
 """
 
 from __future__ import annotations
@@ -41,6 +46,15 @@ def _analyze(
     analysis = analyze_file(path, pitch_model=model, sensitivity=sensitivity,
                             models_dir=models_dir)  # fmt: skip
     return analysis, time.process_time() - t0
+
+
+def _refused(path: Path, analysis: Any) -> bool | None:
+    """Would `fretcoach analyze` refuse this file (exit 8)? None if that rule is not found."""
+    try:
+        from fretcoach_cli.cli.analyze import _no_notes_message
+    except ImportError:
+        return None
+    return _no_notes_message(path, analysis) is not None
 
 
 def _frames(analysis: Any) -> tuple[Any, Any] | None:
@@ -101,13 +115,20 @@ def run(args: argparse.Namespace) -> dict:
         s = metrics.score_clip(truth, analysis.notes, name=name, category=category,
                                frames=_frames(analysis))  # fmt: skip
         s.cpu_s = cpu
+        s.refused = _refused(path, analysis)
         scores.append(s)
         if args.verbose:
             print(f"  {name:28s} onset F1 {s.onset_f1:.3f}  note F1 {s.note_f1:.3f}  "
                   f"events {s.n_est}/{s.n_ref}  cpu {cpu:.1f} s", file=sys.stderr)  # fmt: skip
 
+    if any(s.offset_matches is None for s in scores):
+        print("note-offset F1 needs mir_eval: pip install -e '.[dev]' (column left '-')",
+              file=sys.stderr)
+    if any(s.refused is None for s in scores):
+        print("files refused: fretcoach_cli.cli.analyze._no_notes_message not found "
+              "(column left '-')", file=sys.stderr)
     categories = [
-        c for c in (*devset.CATEGORIES, "examples") if any(s.category == c for s in scores)
+        c for c in (*devset.ALL_CATEGORIES, "examples") if any(s.category == c for s in scores)
     ]
     table = {c: metrics.aggregate([s for s in scores if s.category == c]) for c in categories}
     table["overall"] = metrics.aggregate(scores)
@@ -118,7 +139,8 @@ def run(args: argparse.Namespace) -> dict:
     if args.per_clip:
         doc["clips"] = [
             {"name": s.name, "category": s.category, "ref": s.n_ref, "est": s.n_est,
-             "onset_f1": s.onset_f1, "note_f1": s.note_f1,
+             "onset_f1": s.onset_f1, "note_f1": s.note_f1, "offset_f1": s.offset_f1,
+             "held": s.held_notes, "extra": s.held_extra, "refused": s.refused,
              "rpa": s.rpa_frames / s.voiced_frames if s.voiced_frames else None,
              "mean_abs_cents": sum(s.cents_errors) / len(s.cents_errors) if s.cents_errors
              else None, "octave_errors": s.octave_errors, "in_scale_err": s.in_scale_err,
@@ -144,14 +166,21 @@ COLUMNS = [
     ("biasms", "onset_bias_ms", "+6.1f"),
     ("xRT", "realtime_factor", "6.3f"),
 ]  # fmt: skip
+# the second table: note ends, held notes, re-triggers and refusals (issue 15)
+REAL_COLUMNS = [
+    ("clips", "clips", "5d"), ("notes", "ref_notes", "5d"), ("on F1", "onset_f1", "6.3f"),
+    ("noteF1", "note_f1", "6.3f"), ("offF1", "offset_f1", "6.3f"), ("held", "held_notes", "4d"),
+    ("hRPA", "held_rpa", "6.3f"), ("hMed¢", "held_median_cents", "5.1f"),
+    ("lowOct", "low_octave_errors", "6d"), ("xtra/h", "extra_per_held", "6.2f"),
+    ("refused", "files_refused", "7d"),
+]  # fmt: skip
 
 
-def print_table(doc: dict) -> None:
-    widths = [len(format(0, fmt.replace("+", ""))) + ("+" in fmt) for _, _, fmt in COLUMNS]
-    head = f"{'category':10s} " + " ".join(
-        f"{h:>{w}s}" for (h, _, _), w in zip(COLUMNS, widths, strict=True)
+def _print_block(doc: dict, columns: list[tuple[str, str, str]]) -> None:
+    widths = [len(format(0, fmt.replace("+", ""))) + ("+" in fmt) for _, _, fmt in columns]
+    head = f"{'category':11s} " + " ".join(
+        f"{h:>{w}s}" for (h, _, _), w in zip(columns, widths, strict=True)
     )
-    print(f"accuracy — model {doc['model']}, sensitivity {doc['sensitivity']}")
     print(head)
     print("-" * len(head))
     for name, agg in doc["categories"].items():
@@ -159,9 +188,17 @@ def print_table(doc: dict) -> None:
             print("-" * len(head))
         cells = [
             f"{_f(agg.get(key), fmt):>{w}s}"
-            for (_, key, fmt), w in zip(COLUMNS, widths, strict=True)
+            for (_, key, fmt), w in zip(columns, widths, strict=True)
         ]
-        print(f"{name:10s} " + " ".join(cells))
+        print(f"{name:11s} " + " ".join(cells))
+
+
+def print_table(doc: dict) -> None:
+    print(f"accuracy — model {doc['model']}, sensitivity {doc['sensitivity']}")
+    _print_block(doc, COLUMNS)
+    print()
+    print("note ends, held notes (>= 1.5 s), re-triggers, refusals")
+    _print_block(doc, REAL_COLUMNS)
     for c in doc.get("chords", []):
         print(
             f"chords {c['name']}: {c['detected_polyphonic']}/{c['chords']} strums reported as "
@@ -170,8 +207,10 @@ def print_table(doc: dict) -> None:
     for c in doc.get("clips", []):
         print(
             f"  {c['name']:28s} on F1 {c['onset_f1']:.3f} note F1 {c['note_f1']:.3f} "
+            f"off F1 {_f(c.get('offset_f1'), '.3f')} "
             f"RPA {_f(c['rpa'], '.3f')} |c| {_f(c['mean_abs_cents'], '.1f')} "
-            f"events {c['est']}/{c['ref']}"
+            f"events {c['est']}/{c['ref']} held {c.get('held', '-')} "
+            f"extra {c.get('extra', '-')}{' REFUSED' if c.get('refused') else ''}"
         )
 
 
@@ -180,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="swift", choices=("swift", "crepe"))
     p.add_argument("--sensitivity", type=float, default=0.5)
     p.add_argument("--models-dir", type=Path, help="where installed pitch models live")
-    p.add_argument("--category", action="append", choices=devset.CATEGORIES)
+    p.add_argument("--category", action="append", choices=devset.ALL_CATEGORIES)
+    p.add_argument("--real", action="store_true",
+                   help="only the physical-string categories (sustain, letring, ...)")
     p.add_argument("--examples", action="store_true", help="also score examples/")
     p.add_argument("--examples-only", action="store_true", help="score only examples/")
     p.add_argument("--limit", type=int, default=0, help="first N clips only")
@@ -189,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
     p.add_argument("--from-json", type=Path, help="print the table of a saved --json result")
     args = p.parse_args(argv)
+    if args.real:
+        args.category = [*(args.category or []), *devset.STRING_CATEGORIES]
     if args.from_json:
         print_table(json.loads(args.from_json.read_text()))
         return 0

@@ -1,6 +1,6 @@
 """The development set: ~56 rendered guitar clips with exact truth, grouped by difficulty.
 
-    python bench/devset.py                 # build bench/out/devset/ (≈30 s), skip if current
+    python bench/devset.py                 # build bench/out/devset/ (≈80 s), skip if current
     python bench/devset.py --force --list  # rebuild and list the clips
 
 Deterministic: clip *i* of a category draws everything (key, scale, tempo, melody, wrong and
@@ -14,6 +14,12 @@ Categories:
 - ``distorted`` — GM overdrive/distortion guitars, or a clean guitar hard-clipped 12–20 dB
 - ``reverb``    — synthetic room, RT60 0.4–1.5 s, 25–50 % wet
 - ``low``       — E2–E3 register (82–165 Hz), slower tempi, longer notes
+
+Physical-string categories (``string_model.py``, plans in ``string_scenes.py``): ``sustain``,
+``letring``, ``sympathetic``, ``beating``, ``hum``, ``realroom``, ``doublestop`` — what a
+real acoustic guitar does (long decays, beating, sympathetic strings, mains hum, a room and a
+cheap microphone, double stops); their truth adds ``string_offset_s``, ``kind``,
+``end_reason``, ``sympathetic`` and ``double_stops``.
 
 Each clip: 10–20 s, tempo 60–180 BPM, 0–3 wrong (out-of-scale) notes, 1–3 notes detuned by
 ±5–40 cents, onset jitter σ 3–20 ms, repeated notes and rests. ``manifest.json`` lists them.
@@ -32,13 +38,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import augment
 import render
+import string_model
+import string_scenes
 from compose import Hit, humanize
 from render import CLEAN, DISTORTION, JAZZ, NYLON, OVERDRIVE, STEEL, NoteSpec
 
 OUT = Path(__file__).resolve().parent / "out" / "devset"
 CATEGORIES = ("clean", "noisy20", "noisy10", "legato", "distorted", "reverb", "low")
+STRING_CATEGORIES = string_scenes.CATEGORIES  # physical string model, not the soundfont
+ALL_CATEGORIES = CATEGORIES + STRING_CATEGORIES
 PER_CATEGORY = 8
-VERSION = 2
+VERSION = 3
 KEYS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 SCALES = tuple(render.SCALE_INTERVALS)
 CLEAN_PROGRAMS = (NYLON, STEEL, JAZZ, CLEAN)
@@ -137,6 +147,8 @@ def _fingerprint() -> str:
         "compose.py",
         "augment.py",
         "devset.py",
+        "string_model.py",
+        "string_scenes.py",
         "soundfont_calibration.json",
     ):
         h.update((here / name).read_bytes())
@@ -177,6 +189,23 @@ def build(out: Path = OUT, *, force: bool = False, quiet: bool = False) -> dict:
                 print(f"  {name}: {truth['duration_s']:5.1f} s {len(notes):3d} notes  "
                       f"{params['key']} {params['scale']}, {params['bpm']:.0f} BPM, "
                       f"{params['program_name']} {params['augment'] or ''}")  # fmt: skip
+    for category in STRING_CATEGORIES:
+        for i in range(PER_CATEGORY):
+            scene = string_scenes.scene_plan(category, i)
+            name = f"{category}_{i:02d}"
+            path = out / f"{name}.flac"
+            truth = string_model.write(path, scene)
+            truth["params"]["category"] = category
+            string_model.truth_file(path).write_text(json.dumps(truth, indent=1) + "\n")
+            clips.append({
+                "name": name, "category": category, "audio": path.name,
+                "truth": string_model.truth_file(path).name, "duration_s": truth["duration_s"],
+                "notes": truth["figures"]["note_count"],
+            })  # fmt: skip
+            if not quiet:
+                print(f"  {name}: {truth['duration_s']:5.1f} s {len(truth['notes']):3d} notes  "
+                      f"{len(truth['sympathetic'])} sympathetic, held "
+                      f"{truth['figures']['held_notes']}")  # fmt: skip
     manifest = {"fingerprint": fp, "version": VERSION, "clips": clips}
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest

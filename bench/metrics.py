@@ -23,6 +23,20 @@ Definitions (the same as mir_eval's transcription metrics where they overlap):
   octaves within 50 cents.
 - **in-scale ratio / IOI CV errors**: |figure(detected) − figure(truth)|, with in-scale
   judged on the nearest semitone of pitched detections and IOI CV over all detected onsets.
+- **offset F1** (mir_eval ``transcription.match_notes``): a pair needs the onset within 50 ms,
+  the pitch within 50 cents *and* the offset within max(20 % of the true note's duration,
+  50 ms) — mir_eval's "note with offset" F1 over the same reference and detections as note F1.
+- **double stops** (truth notes of ``kind`` "double_stop", grouped in ``double_stops``): one
+  reference event per group that only a ``polyphonic`` detection matches (onset ±50 ms; for
+  offset F1 also its end); they count in onset/note/offset F1 like a note, never in the
+  cents figures.
+- **held notes** (true single notes lasting ≥ 1.5 s): over the whole sustain (onset + 50 ms
+  to offset − 50 ms) the share of frames within 50 cents (**hRPA**; unvoiced = miss) and the
+  median |cents| of voiced frames (**hMed¢**); **lowOct**: held notes on the E2/A2 strings
+  (truth ``string`` 0/1, or MIDI < 50) whose onset-matched detection is whole octaves off
+  or with ≥ 1 % of their frames whole octaves off; **xtra/h**: detections that match no true
+  onset and start inside a held note (after its first 50 ms), per held note.
+- **refused**: files `fretcoach analyze` would refuse (exit 8, e.g. "mostly chords").
 """
 
 from __future__ import annotations
@@ -36,6 +50,12 @@ import numpy as np
 
 ONSET_TOL_S = 0.05
 PITCH_TOL_CENTS = 50.0
+OFFSET_RATIO = 0.2
+OFFSET_MIN_S = 0.05
+HELD_MIN_S = 1.5
+HELD_EDGE_S = 0.05
+POLY_MIDI = -1000.0  # matching "pitch" shared by true double stops and polyphonic detections
+_POLY_HZ, _UNCLEAR_HZ = 1.0, 0.5  # their stand-ins for mir_eval (1200 cents apart)
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
@@ -157,6 +177,100 @@ def frame_accuracy(
     return int(voiced.sum()), int(raw.sum()), int(chroma.sum())
 
 
+def reference_events(truth: dict) -> list[dict]:
+    """The events to find: single notes as they are, each double stop as one event
+    (``kind`` "polyphonic", ``midi`` None) spanning its notes."""
+    out: list[dict] = []
+    groups: dict[Any, list[dict]] = {}
+    for n in truth["notes"]:
+        if n.get("kind", "note") == "note":
+            out.append(n)
+        else:
+            groups.setdefault(n.get("group"), []).append(n)
+    for members in groups.values():
+        out.append({"onset_s": min(m["onset_s"] for m in members),
+                    "offset_s": max(m["offset_s"] for m in members),
+                    "midi": None, "kind": "polyphonic"})  # fmt: skip
+    return sorted(out, key=lambda n: n["onset_s"])
+
+
+def _match_midi(ev: Any) -> float | None:
+    if _get(ev, "kind", "note") == "polyphonic":
+        return POLY_MIDI
+    return event_midi(ev)
+
+
+def offset_matches(ref: Sequence[dict], est: Sequence[Any]) -> int:
+    """mir_eval's note-with-offset matches (onset ±50 ms, pitch ±50 cents, offset within
+    max(20 % of the true duration, 50 ms))."""
+    if not ref or not est:
+        return 0
+    import mir_eval.transcription
+
+    def hz(m: float | None, kind: str) -> float:
+        if kind == "polyphonic":
+            return _POLY_HZ
+        return _UNCLEAR_HZ if m is None else 440.0 * 2 ** ((m - 69.0) / 12.0)
+
+    ri = np.array([[n["onset_s"], max(n["offset_s"], n["onset_s"] + 1e-3)] for n in ref])
+    rp = np.array([hz(n["midi"], n.get("kind", "note")) for n in ref])
+    ei = np.array([[float(_get(e, "onset_s")),
+                    max(float(_get(e, "offset_s", _get(e, "onset_s"))),
+                        float(_get(e, "onset_s")) + 1e-3)] for e in est])  # fmt: skip
+    ep = np.array([hz(event_midi(e), _get(e, "kind", "note")) for e in est])
+    pairs = mir_eval.transcription.match_notes(
+        ri, rp, ei, ep, onset_tolerance=ONSET_TOL_S, pitch_tolerance=PITCH_TOL_CENTS,
+        offset_ratio=OFFSET_RATIO, offset_min_tolerance=OFFSET_MIN_S)  # fmt: skip
+    return len(pairs)
+
+
+def _is_low_string(n: dict) -> bool:
+    s = n.get("string")
+    return s in (0, 1) if s is not None else n["midi"] < 50
+
+
+def held_note_figures(ref: Sequence[dict], est: Sequence[Any], on_pairs: Sequence[tuple],
+                      frames: tuple[np.ndarray, np.ndarray] | None, a4: float = 440.0,
+                      ) -> dict[str, Any]:  # fmt: skip
+    """Frame accuracy over the whole sustain of each held note, low-string octave errors
+    and extra detections inside held notes (see the module docstring)."""
+    held = [i for i, n in enumerate(ref) if n.get("kind", "note") == "note"
+            and n["offset_s"] - n["onset_s"] >= HELD_MIN_S]  # fmt: skip
+    out: dict[str, Any] = {"held": len(held), "frames": 0, "ok": 0, "cents": [],
+                           "low_octave": 0, "extra": 0}  # fmt: skip
+    matched_est = {j for _, j in on_pairs}
+    est_of = dict(on_pairs)
+    for i in held:
+        n = ref[i]
+        lo, hi = n["onset_s"] + HELD_EDGE_S, n["offset_s"] - HELD_EDGE_S
+        octave_frames = 0
+        n_frames = 0
+        if frames is not None:
+            times = np.asarray(frames[0], dtype=float)
+            f0 = np.asarray(frames[1], dtype=float)
+            sel = (times >= lo) & (times <= hi)
+            n_frames = int(sel.sum())
+            f = f0[sel]
+            voiced = np.isfinite(f) & (f > 0)
+            cents = (69.0 + 12.0 * np.log2(f[voiced] / a4) - n["midi"]) * 100.0
+            out["frames"] += n_frames
+            out["ok"] += int(np.sum(np.abs(cents) <= PITCH_TOL_CENTS))
+            out["cents"].extend(np.abs(cents).tolist())
+            k = np.round(cents / 1200.0)
+            octave_frames = int(np.sum((k != 0) & (np.abs(cents - 1200.0 * k) <= PITCH_TOL_CENTS)))
+        if _is_low_string(n):
+            m = event_midi(est[est_of[i]]) if i in est_of else None
+            off = m is not None and round((m - n["midi"]) / 12.0) != 0 and abs(
+                (m - n["midi"]) - 12.0 * round((m - n["midi"]) / 12.0)) * 100 <= PITCH_TOL_CENTS
+            if off or (n_frames and octave_frames >= 0.01 * n_frames):
+                out["low_octave"] += 1
+        for j, e in enumerate(est):
+            t = float(_get(e, "onset_s"))
+            if j not in matched_est and n["onset_s"] + ONSET_TOL_S < t <= n["offset_s"]:
+                out["extra"] += 1
+    return out
+
+
 @dataclass
 class ClipScore:
     """Counts and per-clip figures; :func:`aggregate` sums counts (micro-average)."""
@@ -186,6 +300,20 @@ class ClipScore:
     report_cv_est: float | None = None
     seconds: float = 0.0
     cpu_s: float = 0.0
+    offset_matches: int | None = None  # None: mir_eval missing
+    held_notes: int = 0
+    held_frames: int = 0
+    held_ok_frames: int = 0
+    held_cents: list[float] = field(default_factory=list)
+    low_octave_errors: int = 0
+    held_extra: int = 0
+    refused: bool | None = None
+
+    @property
+    def offset_f1(self) -> float | None:
+        if self.offset_matches is None:
+            return None
+        return prf(self.offset_matches, self.n_ref, self.n_est)[2]
 
     @property
     def onset_f1(self) -> float:
@@ -226,9 +354,10 @@ def score_clip(
     pitch_tol_cents: float = PITCH_TOL_CENTS,
 ) -> ClipScore:
     """Score one clip. ``frames`` = (times_s, f0_hz) of the engine's pitch track."""
-    ref = truth["notes"]
+    ref = reference_events(truth)
     ref_on = [n["onset_s"] for n in ref]
-    ref_midi = [n["midi"] for n in ref]
+    ref_midi = [POLY_MIDI if n.get("kind") == "polyphonic" else n["midi"] for n in ref]
+    single = [n.get("kind", "note") == "note" for n in ref]
     est = sorted(events, key=lambda e: _get(e, "onset_s"))
     est_on = [float(_get(e, "onset_s")) for e in est]
     est_midi = [event_midi(e) for e in est]
@@ -238,9 +367,11 @@ def score_clip(
     on_pairs = match(ref_on, est_on, onset_tol=onset_tol)
     s.onset_matches = len(on_pairs)
     s.onset_errors_ms = [(est_on[j] - ref_on[i]) * 1000.0 for i, j in on_pairs]
-    note_pairs = match(ref_on, est_on, onset_tol=onset_tol, ref_midi=ref_midi, est_midi=est_midi,
+    note_pairs = match(ref_on, est_on, onset_tol=onset_tol, ref_midi=ref_midi,
+                       est_midi=[_match_midi(e) for e in est],
                        pitch_tol_cents=pitch_tol_cents)  # fmt: skip
     s.note_matches = len(note_pairs)
+    note_pairs = [(i, j) for i, j in note_pairs if single[i]]
     s.cents_signed = [(est_midi[j] - ref_midi[i]) * 100.0 for i, j in note_pairs]  # type: ignore[operator]
     s.cents_errors = [abs(c) for c in s.cents_signed]
     # against the pitch heard in the pluck's first 0.05-0.35 s (truth "attack_cents")
@@ -251,16 +382,25 @@ def score_clip(
     ]
     for i, j in on_pairs:
         m = est_midi[j]
-        if m is None:
+        if m is None or not single[i]:
             continue
         d = m - ref_midi[i]
         octaves = round(d / 12.0)
         if octaves != 0 and abs(d - 12.0 * octaves) * 100.0 <= pitch_tol_cents:
             s.octave_errors += 1
+    a4 = float(truth.get("a4_hz", 440.0))
     if frames is not None:
         s.voiced_frames, s.rpa_frames, s.rca_frames = frame_accuracy(
-            ref, frames[0], frames[1], a4=float(truth.get("a4_hz", 440.0))
+            truth["notes"], frames[0], frames[1], a4=a4
         )
+    try:
+        s.offset_matches = offset_matches(ref, est)
+    except ImportError:
+        s.offset_matches = None  # the caller says so (accuracy.py warns once)
+    held = held_note_figures(ref, est, on_pairs, frames, a4)
+    s.held_notes, s.held_frames, s.held_ok_frames = held["held"], held["frames"], held["ok"]
+    s.held_cents, s.low_octave_errors, s.held_extra = held["cents"], held["low_octave"], \
+        held["extra"]
     key, scale = truth.get("key"), truth.get("scale")
     figures = truth.get("figures", {})
     if key and scale and figures.get("in_scale_ratio") is not None:
@@ -299,8 +439,23 @@ def aggregate(scores: Sequence[ClipScore]) -> dict[str, Any]:
     onset_err = [c for s in scores for c in s.onset_errors_ms]
     seconds = sum(s.seconds for s in scores)
     cpu = sum(s.cpu_s for s in scores)
+    offs = [s.offset_matches for s in scores]
+    off = prf(sum(offs), n_ref, n_est) if offs and None not in offs else (None, None, None)  # type: ignore[arg-type]
+    held = sum(s.held_notes for s in scores)
+    held_frames = sum(s.held_frames for s in scores)
+    held_cents = [c for s in scores for c in s.held_cents]
+    judged = [s.refused for s in scores if s.refused is not None]
     return {
         "clips": len(scores),
+        "offset_p": off[0],
+        "offset_r": off[1],
+        "offset_f1": off[2],
+        "held_notes": held,
+        "held_rpa": sum(s.held_ok_frames for s in scores) / held_frames if held_frames else None,
+        "held_median_cents": float(np.median(held_cents)) if held_cents else None,
+        "low_octave_errors": sum(s.low_octave_errors for s in scores),
+        "extra_per_held": sum(s.held_extra for s in scores) / held if held else None,
+        "files_refused": sum(judged) if judged else None,
         "ref_notes": n_ref,
         "est_events": n_est,
         "onset_p": on[0],
