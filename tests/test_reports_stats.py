@@ -220,12 +220,13 @@ def test_rollup_follows_every_write_and_matches_the_scan(conn: Any, database: An
     conn.execute("UPDATE fretcoach.sessions SET overall_score = 10, scale_chosen = 'C major' "
                  "WHERE session_id = %s", (ids["s1"],))
     conn.execute("UPDATE fretcoach.sessions SET status = 'completed', overall_score = 75, "
-                 "duration_seconds = 60 WHERE session_id = %s", (ids["s6"],))
+                 "duration_seconds = 60, total_notes_played = 20 WHERE session_id = %s",
+                 (ids["s6"],))
     conn.execute("DELETE FROM fretcoach.sessions WHERE session_id = %s", (ids["s3"],))
     conn.execute("INSERT INTO fretcoach.sessions (user_id, start_time, duration_seconds, "
-                 "scale_chosen, overall_score, status) VALUES "
+                 "scale_chosen, overall_score, status, total_notes_played) VALUES "
                  "(current_setting('fretcoach.user_id'), '2026-01-15T04:00Z', 30, 'G major', "
-                 "55, 'completed')")
+                 "55, 'completed', 10)")
     conn.commit()
     after = practice_stats(conn, flt(), today=today)
     # s3 gone; s6 now completed; one new session (Jan 14, 23:00 in New York)

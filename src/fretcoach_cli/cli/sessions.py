@@ -37,10 +37,12 @@ def recover(
     """Sessions cut short by a crash, kill or power loss: finish or discard them.
 
     Local journals of dead sessions are written to the database first, so nothing played
-    before the crash is lost. Without --finish/--discard you are asked for each session.
+    before the crash is lost. Sessions that hold no notes are discarded (nothing to
+    finish). Without --finish/--discard you are asked for each other session.
     """
     from fretcoach_cli.practice.recovery import (
         discard_interrupted,
+        drop_empty,
         find_interrupted,
         finish_interrupted,
     )
@@ -63,8 +65,12 @@ def recover(
         if pending.replay and pending.replay.journals and not as_json:
             typer.echo(f"Wrote {pending.replay.notes} journaled notes of "
                        f"{pending.replay.journals} session(s) to the database.", err=True)
-        rows = pending.sessions
         report["replayed_journals"] = pending.replay.journals if pending.replay else 0
+        # sessions with no notes at all are not practice: nothing to finish, so they go
+        rows, empty = drop_empty(conn, pending.sessions)
+        report["discarded"] += [str(r.session_id) for r in empty]
+        if empty and not as_json:
+            typer.echo(f"Discarded {len(empty)} interrupted session(s) with no notes.")
         if not rows:
             if as_json:
                 typer.echo(json.dumps(report, indent=2))

@@ -155,7 +155,11 @@ def recommendation_input(rows: Sequence[Any], *, limit: int = RECENT_SESSIONS
     def when(r: Any) -> datetime | str:
         return _get(r, "start_time") or ""
 
-    ordered = sorted(rows, key=lambda r: str(when(r)), reverse=True)[:limit]
+    from fretcoach_cli.reports.filters import counts_as_practice
+
+    played = [r for r in rows if counts_as_practice(_get(r, "status"),
+                                                    _get(r, "total_notes_played"))]
+    ordered = sorted(played, key=lambda r: str(when(r)), reverse=True)[:limit]
     averages = {m: _mean(_get(r, m) for r in ordered) for m in FOCUS_AREAS}
     trend: dict[str, float | None] = {}
     half = len(ordered) // 2

@@ -33,6 +33,7 @@ class SessionSink(Protocol):
     def add_notes(self, session_id: Any, notes: list[dict[str, Any]]) -> None: ...
     def add_reply(self, session_id: Any, reply: dict[str, Any]) -> None: ...
     def finish(self, session_id: Any, summary: dict[str, Any]) -> dict[str, Any]: ...
+    def discard(self, session_id: Any) -> None: ...
     def mark_interrupted(self, session_id: Any) -> None: ...
     def sweep(self) -> None: ...
     def close(self) -> None: ...
@@ -52,13 +53,23 @@ class RecorderStatus:
 
 @dataclass(frozen=True)
 class FinishOutcome:
-    """``row`` is the stored session row when the database took the summary."""
+    """``row`` is the stored session row when the database took the summary; ``discarded``
+    when the session had no notes and was deleted instead (not saved, not an error)."""
 
     row: dict[str, Any] | None
     session_id: Any
     saved: bool
     journal: Path | None
     message: str
+    discarded: bool = False
+
+
+NO_NOTES_MESSAGE = "no notes heard — session not saved"
+
+
+def no_notes(summary: dict[str, Any]) -> bool:
+    """A session finished before any note was played is not practice: it is not kept."""
+    return not int(summary.get("total_notes_played") or 0)
 
 
 _STOP = object()
@@ -82,15 +93,18 @@ class SessionRecorder:
         self._sink: SessionSink | None = None
         self._backlog: list[dict[str, Any]] = []
         self._pending: list[dict[str, Any]] = []
+        self._recent: dict[int, dict[str, Any]] = {}  # last rows sent, by seq (their ends may move)
         self._online = True
         self._next_retry = 0.0
         self._saved_notes = 0
+        self._saved_seqs: set[int] = set()  # (a lengthened note is sent twice, counted once)
         self._message = ""
         self._outcome: FinishOutcome | None = None
         self._done = threading.Event()
         self._closing = threading.Lock()
         self._finishing = False
         self._saved_replies = 0
+        self._discarded = False
         self.session_uuid = ""
         self.session_id: Any = None
         self.journal: Journal | None = None
@@ -120,6 +134,11 @@ class SessionRecorder:
     def add_note(self, row: dict[str, Any]) -> None:
         """Queue one note row (it must carry ``seq`` and ``onset_s``)."""
         self._queue.put(row)
+
+    def end_note(self, seq: int, offset_s: float) -> None:
+        """Queue a later end for note ``seq`` (it rang on after being judged): the row is sent
+        again with the new ``offset_s`` (the store keeps the later end; replays stay idempotent)."""
+        self._queue.put(("end", seq, offset_s))
 
     def add_reply(self, reply: dict[str, Any]) -> bool:
         """Queue one coach reply (``at``, ``source``, ``kind``, ``text``). False, and nothing
@@ -186,6 +205,9 @@ class SessionRecorder:
                 self._finish_outcome()
                 self._done.set()
                 return
+            if isinstance(item, tuple) and item[0] == "end":
+                self._lengthen(item[1], item[2])
+                continue
             if isinstance(item, tuple) and item[0] == "reply":
                 self._spool({"op": "reply", "reply": item[1]})
                 if self._online:
@@ -193,12 +215,30 @@ class SessionRecorder:
                 continue
             if isinstance(item, dict):
                 self._pending.append(item)
+                self._remember(item)
                 span = item["onset_s"] - self._pending[0]["onset_s"]
                 if span < self._batch_audio_s:
                     continue
             self._flush_notes()
             if not self._online and self._backlog and time.monotonic() >= self._next_retry:
                 self._try_db()
+
+    def _remember(self, row: dict[str, Any]) -> None:
+        self._recent[int(row["seq"])] = row
+        if len(self._recent) > 16:
+            del self._recent[min(self._recent)]
+
+    def _lengthen(self, seq: int, offset_s: float) -> None:
+        """Give a queued or recently sent note row its true end."""
+        for row in self._pending:
+            if int(row["seq"]) == seq:
+                row["offset_s"] = max(float(row["offset_s"]), offset_s)
+                return
+        sent = self._recent.get(seq)
+        if sent is not None and offset_s > float(sent["offset_s"]):
+            row = {**sent, "offset_s": offset_s}
+            self._recent[seq] = row
+            self._pending.append(row)
 
     def _spool(self, op: dict[str, Any]) -> None:
         assert self.journal is not None
@@ -242,16 +282,25 @@ class SessionRecorder:
                 self.journal.append({"op": "created", "id": self.session_id})
         elif kind == "notes":
             self._sink.add_notes(self.session_id, op["notes"])
-            self._saved_notes += len(op["notes"])
+            self._saved_seqs.update(int(n["seq"]) for n in op["notes"])
+            self._saved_notes = len(self._saved_seqs)
         elif kind == "reply":
             self._sink.add_reply(self.session_id, op["reply"])
             self._saved_replies += 1
         elif kind == "finish":
-            self._outcome_row = self._sink.finish(self.session_id, op["summary"])
+            if no_notes(op["summary"]):
+                self._sink.discard(self.session_id)
+                self._discarded = True
+            else:
+                self._outcome_row = self._sink.finish(self.session_id, op["summary"])
 
     def _finish_outcome(self) -> None:
         journal = self.journal.path if self.journal else None
-        if not self._backlog:
+        if not self._backlog and self._discarded:
+            self._outcome = FinishOutcome(None, self.session_id, False, None, NO_NOTES_MESSAGE,
+                                          discarded=True)
+            self._close(delete=True)
+        elif not self._backlog:
             self._outcome = FinishOutcome(getattr(self, "_outcome_row", None), self.session_id,
                                           True, None, "saved")
             self._close(delete=True)
@@ -285,6 +334,7 @@ class ReplayReport:
     sessions_finished: int
     sessions_interrupted: int
     notes: int
+    sessions_discarded: int = 0  # finished with no notes: deleted, not kept
 
 
 def replay_journals(data_dir: Path, sink_factory: Callable[..., SessionSink]) -> ReplayReport:
@@ -292,11 +342,11 @@ def replay_journals(data_dir: Path, sink_factory: Callable[..., SessionSink]) ->
 
     Notes (by ``seq``) and coach replies (by time, kind and text) are idempotent, so
     replaying what already reached the database is harmless. A journal with a ``finish``
-    record completes its session; one without leaves it ``interrupted`` for ``fretcoach
-    sessions recover``. Each journal is written as the user who played it
-    (``sink_factory(user)``), whoever runs the replay.
+    record completes its session (or deletes it when it had no notes); one without leaves
+    it ``interrupted`` for ``fretcoach sessions recover``. Each journal is written as the
+    user who played it (``sink_factory(user)``), whoever runs the replay.
     """
-    journals = finished = interrupted = notes = 0
+    journals = finished = interrupted = notes = discarded = 0
     sinks: dict[str | None, SessionSink] = {}
     try:
         for path in orphaned(data_dir):
@@ -311,7 +361,7 @@ def replay_journals(data_dir: Path, sink_factory: Callable[..., SessionSink]) ->
             sink = sinks[user]
             journals += 1
             session_id = sink.create_session(start["meta"], start["uuid"])  # idempotent
-            done = False
+            done: bool | None = False  # None: finished with no notes, deleted
             for rec in records:
                 if rec["op"] == "notes":
                     sink.add_notes(session_id, rec["notes"])
@@ -319,9 +369,15 @@ def replay_journals(data_dir: Path, sink_factory: Callable[..., SessionSink]) ->
                 elif rec["op"] == "reply":
                     sink.add_reply(session_id, rec["reply"])
                 elif rec["op"] == "finish":
-                    sink.finish(session_id, rec["summary"])
-                    done = True
-            if done:
+                    if no_notes(rec["summary"]):
+                        sink.discard(session_id)
+                        done = None
+                    else:
+                        sink.finish(session_id, rec["summary"])
+                        done = True
+            if done is None:
+                discarded += 1
+            elif done:
                 finished += 1
             else:
                 sink.mark_interrupted(session_id)
@@ -331,4 +387,4 @@ def replay_journals(data_dir: Path, sink_factory: Callable[..., SessionSink]) ->
         for sink in sinks.values():
             with contextlib.suppress(Exception):
                 sink.close()
-    return ReplayReport(journals, finished, interrupted, notes)
+    return ReplayReport(journals, finished, interrupted, notes, discarded)

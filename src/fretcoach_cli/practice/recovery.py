@@ -67,6 +67,24 @@ def finish_interrupted(conn: Any, row: Any) -> Any:
                            end_time=row.end_time)
 
 
+def drop_empty(conn: Any, rows: list[Any]) -> tuple[list[Any], list[Any]]:
+    """Delete the interrupted sessions that hold no notes (stopped or killed before the
+    first one: nothing to finish, and not practice); returns (kept, deleted)."""
+    from fretcoach_cli.store import Sessions
+
+    if not rows:
+        return [], []
+    with_notes = {r[0] for r in conn.execute(
+        "SELECT DISTINCT session_id FROM fretcoach.session_notes WHERE session_id = ANY(%s)",
+        ([r.session_id for r in rows],)).fetchall()}
+    kept = [r for r in rows if r.session_id in with_notes]
+    empty = [r for r in rows if r.session_id not in with_notes]
+    sessions = Sessions(conn)
+    for r in empty:
+        sessions.delete(r.session_id)
+    return kept, empty
+
+
 def discard_interrupted(conn: Any, row: Any) -> bool:
     from fretcoach_cli.store import Sessions
 

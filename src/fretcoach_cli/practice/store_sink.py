@@ -81,6 +81,13 @@ class StoreSink:
             self.plans.set_status(row.practice_id, "completed")
         return json_safe(row)
 
+    def discard(self, session_id: Any) -> None:
+        """Delete a session that ended with no notes; a plan it followed is pending again."""
+        row = self.sessions.get(session_id)
+        self.sessions.delete(session_id)
+        if row is not None and row.practice_id is not None:
+            self.plans.set_status(row.practice_id, "pending")
+
     def mark_interrupted(self, session_id: Any) -> None:
         """Only called for journals of dead processes: their writer is gone for sure."""
         self.sessions.interrupt(session_id)

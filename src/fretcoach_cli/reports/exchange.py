@@ -44,7 +44,7 @@ def _session_pages(conn: psycopg.Connection[Any], flt: SessionFilter,
     from psycopg.rows import dict_row
 
     cols = transfer.session_columns()
-    where, params = flt.where()
+    where, params = flt.where(played_only=False)  # a backup keeps every row
     after: tuple[Any, Any] | None = None
     while True:
         cond = where
@@ -72,7 +72,7 @@ def _plans(conn: psycopg.Connection[Any], flt: SessionFilter) -> list[dict[str, 
     if flt.period.start is None and flt.period.end is None and flt.scale is None:
         cond, params = "true", {}
     else:
-        where, params = flt.where(alias="s")
+        where, params = flt.where(alias="s", played_only=False)
         conds = [f"practice_id IN (SELECT s.practice_id FROM fretcoach.sessions s "
                  f"WHERE {where} AND s.practice_id IS NOT NULL)"]
         if flt.scale is None:

@@ -20,6 +20,16 @@ STATUSES = ("completed", "interrupted", "active")
 # The user-scoping condition: equal to the RLS policy, spelled out so the planner can use it
 # as an index condition.
 USER_COND = "user_id = current_setting('fretcoach.user_id', true)"
+# A session finished before any note was played is not practice: reports leave it out
+# (new ones are not even stored; older rows may remain). Interrupted sessions count until
+# they are recovered, which counts their notes. ddl/012 applies the same rule to the day
+# groups of `stats`.
+PLAYED_COND = "NOT (status = 'completed' AND total_notes_played = 0)"
+
+
+def counts_as_practice(status: str | None, total_notes_played: int | None) -> bool:
+    """The Python side of PLAYED_COND, for rows already read (``recommend``)."""
+    return not (status in (None, "completed") and total_notes_played == 0)
 
 
 def normalise_scale(text: str) -> str:
@@ -57,10 +67,13 @@ class SessionFilter:
         return self.period.timezone
 
     def where(self, default_statuses: tuple[str, ...] = STATUSES,
-              alias: str = "") -> tuple[str, dict[str, Any]]:
-        """SQL conditions (joined with AND) and their bound parameters."""
+              alias: str = "", *, played_only: bool = True) -> tuple[str, dict[str, Any]]:
+        """SQL conditions (joined with AND) and their bound parameters; ``played_only``
+        leaves out sessions finished with no notes (PLAYED_COND)."""
         p = f"{alias}." if alias else ""
         conds = [f"{p}{USER_COND}"]
+        if played_only:
+            conds.append(f"NOT ({p}status = 'completed' AND {p}total_notes_played = 0)")
         params: dict[str, Any] = {}
         if self.period.start is not None:
             conds.append(f"{p}start_time >= %(f_since)s")

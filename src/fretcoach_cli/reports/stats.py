@@ -7,7 +7,8 @@ dataclasses. Days, weeks and months are calendar units in the user's time zone
 when it is already tomorrow in UTC.
 
 Which sessions count: completed and interrupted ones (``active`` rows are sessions still
-being played, or crashed ones not yet recovered) unless the filter names statuses.
+being played, or crashed ones not yet recovered) unless the filter names statuses; never a
+session completed with no notes (``filters.PLAYED_COND``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from fretcoach_cli.errors import UsageError
 from fretcoach_cli.reports.dates import now_in
-from fretcoach_cli.reports.filters import SessionFilter
+from fretcoach_cli.reports.filters import PLAYED_COND, SessionFilter
 
 if TYPE_CHECKING:
     import psycopg
@@ -250,7 +251,7 @@ def _aggregate_sql(flt: SessionFilter, by: str | None,
         FROM h CROSS JOIN LATERAL (
             SELECT s.* FROM fretcoach.sessions s
             WHERE s.user_id = current_setting('fretcoach.user_id', true)
-              AND s.status IN ('completed', 'interrupted')
+              AND s.status IN ('completed', 'interrupted') AND {PLAYED_COND}
               AND s.start_time >= greatest(h.day::timestamp AT TIME ZONE %(tz)s,
                                            %(f_since)s::timestamptz)
               AND s.start_time < least((h.day + 1)::timestamp AT TIME ZONE %(tz)s,

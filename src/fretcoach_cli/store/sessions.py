@@ -192,7 +192,10 @@ class Sessions:
         return session_id
 
     def add_notes(self, session_id: UUID | str, notes: Iterable[NoteRecord]) -> int:
-        """Insert a batch of notes; replayed sequence numbers are skipped. Returns rows added."""
+        """Insert a batch of notes; returns rows added or lengthened.
+
+        A replayed sequence number changes nothing, except a later ``offset_s``: a note judged
+        while it still rang is sent again with its true end (the later end wins)."""
         sid = as_uuid(session_id, "session id")
         params = []
         for rec in notes:
@@ -214,7 +217,8 @@ class Sessions:
                     (session_id, seq, user_id, onset_s, offset_s, midi, cents, pitch_class,
                      note_name, kind, in_scale, in_tune, confidence, level_db)
                 VALUES (%s, %s, {_ME}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-                ON CONFLICT (session_id, seq) DO NOTHING
+                ON CONFLICT (session_id, seq) DO UPDATE SET offset_s = EXCLUDED.offset_s
+                    WHERE EXCLUDED.offset_s > fretcoach.session_notes.offset_s
                 """,
                 params,
             )
@@ -332,6 +336,7 @@ class Sessions:
         """Delete a session with its notes and coach replies; False if there was none."""
         sid = as_uuid(session_id, "session id")
         cur = self.conn.execute("DELETE FROM fretcoach.sessions WHERE session_id = %s", (sid,))
+        self._release_writer_lock(sid)  # the writer itself may be discarding its session
         self._commit()
         return cur.rowcount > 0
 
