@@ -17,7 +17,7 @@ from fretcoach_cli.audio.engine import Engine, Pipeline, analyze_file
 from fretcoach_cli.audio.pitch import get_backend
 from fretcoach_cli.audio.resample import resample
 from fretcoach_cli.audio.sources import FileSource
-from fretcoach_cli.events import NoteDropped, NoteEvent, NoteStarted
+from fretcoach_cli.events import NoteDropped, NoteEnded, NoteEvent, NoteStarted, with_end
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 MELODIC = ["a_minor_pentatonic_clean", "e_major_steel_100bpm", "g_major_overdrive"]
@@ -28,17 +28,23 @@ def engine_events(name: str) -> list:
     events: list = []
     engine.subscribe(events.append)
     engine.run_sync()
-    return [e for e in events if isinstance(e, NoteStarted | NoteEvent | NoteDropped)]
+    return [e for e in events if isinstance(e, NoteStarted | NoteEvent | NoteDropped | NoteEnded)]
 
 
 def check_contract(events: list) -> tuple[dict[float, NoteStarted], int]:
     """Every NoteEvent has exactly one earlier NoteStarted with the same onset; every
-    NoteStarted is closed exactly once. Returns the starts of reported notes and the drops."""
+    NoteStarted is closed exactly once; a NoteEnded only follows its own NoteEvent and moves
+    its end later. Returns the starts of reported notes and the drops."""
     open_: dict[float, NoteStarted] = {}
     reported: dict[float, NoteStarted] = {}
+    ends: dict[float, float] = {}
     drops = 0
     for e in events:
-        if isinstance(e, NoteStarted):
+        if isinstance(e, NoteEnded):
+            assert e.onset_s in ends, f"ended before being reported: {e}"
+            assert e.offset_s > ends[e.onset_s] and e.emitted_at_s >= e.offset_s - 0.001
+            ends[e.onset_s] = e.offset_s
+        elif isinstance(e, NoteStarted):
             assert e.onset_s not in open_, f"announced twice: {e}"
             assert e.emitted_at_s >= e.onset_s
             open_[e.onset_s] = e
@@ -51,6 +57,7 @@ def check_contract(events: list) -> tuple[dict[float, NoteStarted], int]:
             assert start is not None, f"reported without being announced: {e}"
             assert abs(start.onset_s - e.onset_s) <= 0.001
             reported[e.onset_s] = start
+            ends[e.onset_s] = e.offset_s
     assert not open_, f"announced but never reported or dropped: {list(open_)}"
     return reported, drops
 
@@ -60,6 +67,9 @@ def test_every_note_is_announced_before_its_note_event_and_notes_are_unchanged(n
     events = engine_events(name)
     reported, _ = check_contract(events)
     notes = [e for e in events if isinstance(e, NoteEvent)]
+    for e in events:
+        if isinstance(e, NoteEnded):
+            assert with_end(notes, e) is not None
     assert notes == analyze_file(EXAMPLES / f"{name}.flac").notes  # same notes, same numbers
     assert len(reported) == len(notes) > 10
 

@@ -7,7 +7,7 @@ the package and depend on nothing but the standard library.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 NoteKind = Literal["note", "polyphonic", "unclear"]
@@ -92,6 +92,40 @@ class NoteDropped:
 
     onset_s: float
     emitted_at_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class NoteEnded:
+    """The note whose ``NoteEvent`` (same ``onset_s``) went out while it still rang has
+    stopped sounding at ``offset_s``: its true end.
+
+    A ringing note is judged ``report_after_s`` (1 s) after its onset so the player sees the
+    verdict while still playing; that event's ``offset_s`` is only the judging point. When the
+    string stops (it dies away, is damped, or the next note starts) this event gives the real
+    end, later than the judged one. Follow it wherever durations matter (stored notes, the
+    JSON ``offset_s``, metrics): :func:`with_end` applies it to a list of notes. Nothing else
+    about the note changes.
+    """
+
+    onset_s: float
+    offset_s: float
+    emitted_at_s: float
+
+
+def with_end(notes: list[NoteEvent], ended: NoteEnded) -> int | None:
+    """Apply ``ended`` to ``notes`` in place (the matching note is replaced by one with the
+    new ``offset_s``); the index of the note changed, or None when it is not in the list.
+
+    The ended note is almost always the last one (a note ends before the next starts), so
+    the search runs from the end.
+    """
+    for i in range(len(notes) - 1, -1, -1):
+        if notes[i].onset_s == ended.onset_s:
+            notes[i] = replace(notes[i], offset_s=max(notes[i].offset_s, ended.offset_s))
+            return i
+        if notes[i].onset_s < ended.onset_s:
+            break
+    return None
 
 
 @dataclass(frozen=True, slots=True)

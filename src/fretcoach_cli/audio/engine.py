@@ -29,9 +29,11 @@ from fretcoach_cli.events import (
     EngineFinished,
     LevelUpdate,
     NoteDropped,
+    NoteEnded,
     NoteEvent,
     NoteStarted,
     PitchUpdate,
+    with_end,
 )
 
 Callback = Callable[[Any], None]
@@ -50,29 +52,39 @@ class Pipeline:
         self.samples = 0
         self.keep_track = keep_track
         self.track_parts: list[PitchTrack] = []
+        self.notes: list[NoteEvent] = []  # every note so far, with its true end once known
 
     @property
     def position_s(self) -> float:
         return self.samples / MODEL_RATE
 
     def push(self, block: np.ndarray) -> tuple[list[NoteEvent], PitchTrack]:
+        """New notes (as first reported) and the pitch frames of one block."""
         frames = self.stream.push(block)
         self.samples += len(block)
         if self.keep_track:
             self.track_parts.append(frames)
-        return self.tracker.push(block, frames), frames
+        return self._collect(self.tracker.push(block, frames)), frames
 
     def finish(self) -> tuple[list[NoteEvent], PitchTrack]:
         frames = self.stream.flush()
         if self.keep_track:
             self.track_parts.append(frames)
-        return self.tracker.flush(frames), frames
+        return self._collect(self.tracker.flush(frames)), frames
+
+    def _collect(self, new: list[NoteEvent]) -> list[NoteEvent]:
+        """Keep :attr:`notes` whole: add the new ones, then give rung-out notes their ends."""
+        self.notes.extend(new)
+        for ended in self.tracker.take_ended():
+            with_end(self.notes, ended)
+        return new
 
     def track(self) -> PitchTrack:
         return PitchTrack.concat(self.track_parts)
 
-    def take_events(self) -> list[NoteStarted | NoteEvent | NoteDropped]:
-        """With ``provisional=True``: NoteStarted/NoteEvent/NoteDropped in emission order."""
+    def take_events(self) -> list[NoteStarted | NoteEvent | NoteDropped | NoteEnded]:
+        """With ``provisional=True``: NoteStarted/NoteEvent/NoteDropped/NoteEnded in emission
+        order."""
         return self.tracker.take_events()
 
 
@@ -210,6 +222,8 @@ class Engine:
         for event in pipe.take_events():
             if isinstance(event, NoteEvent):
                 self.notes.append(event)
+            elif isinstance(event, NoteEnded):
+                with_end(self.notes, event)
             self._emit(event)
 
     def _emit_pitch(self, pipe: Pipeline) -> None:
@@ -263,7 +277,6 @@ def analyze_source(source: Any, *, pitch_model: str = "swift", a4: float = 440.0
     """
     backend = backend or get_backend(pitch_model, models_dir=models_dir)
     pipe = Pipeline(backend, a4=a4, sensitivity=sensitivity, keep_track=True)
-    notes: list[NoteEvent] = []
     source.open()
     total = float(getattr(source, "duration_s", 0.0) or 0.0)
     next_report = 1.0
@@ -277,14 +290,14 @@ def analyze_source(source: Any, *, pitch_model: str = "swift", a4: float = 440.0
                 next_report = pipe.position_s + 1.0
             if block:  # re-split (tests: block size must not matter)
                 for i in range(0, len(chunk), block):
-                    notes += pipe.push(chunk[i:i + block])[0]
+                    pipe.push(chunk[i:i + block])
             elif len(chunk):
-                notes += pipe.push(chunk)[0]
-        notes += pipe.finish()[0]
+                pipe.push(chunk)
+        pipe.finish()
     finally:
         _call(source, "close")
     tr = pipe.track()
-    return Analysis(notes, pipe.position_s, int(getattr(source, "source_rate", MODEL_RATE)),
+    return Analysis(pipe.notes, pipe.position_s, int(getattr(source, "source_rate", MODEL_RATE)),
                     backend.name, tr.times, tr.f0, tr.confidence)
 
 

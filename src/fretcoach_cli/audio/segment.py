@@ -14,12 +14,14 @@ MIDI against the configured A4.
 
 A note is reported (one ``NoteEvent``) when it ends, or ``report_after_s`` after its onset
 if it is still ringing, so the live view stays responsive; ``offset_s`` is then the report
-point. With ``provisional=True`` (live use) the tracker also announces each note early: a
-``NoteStarted`` as soon as a probe (a pitch-model call on the first 48–80 ms after a pluck or
-a weak onset, confirmed by the new sound's harmonics) or its first frames agree on a pitch
-(or a deadline passes), and a ``NoteDropped`` if the note then turns out not to be one; these
-go, in order with the ``NoteEvent``s, to an outbox read with :meth:`NoteTracker.take_events`.
-They never change which notes are found or their numbers.
+point, and a ``NoteEnded`` follows with the true end once the string stops sounding (it dies
+away, is damped, or the next note starts). With ``provisional=True`` (live use) the tracker
+also announces each note early: a ``NoteStarted`` as soon as a probe (a pitch-model call
+on the first 48–80 ms after a pluck or a weak onset, confirmed by the new sound's harmonics)
+or its first frames agree on a pitch (or a deadline passes), and a ``NoteDropped`` if the
+note then turns out not to be one; these go, in order with the ``NoteEvent``s and
+``NoteEnded``s, to an outbox read with :meth:`NoteTracker.take_events`. They never change
+which notes are found or their numbers.
 
 Frames are processed in time order and the onset detector always runs ahead of the pitch
 frames, so results depend only on the audio, never on block sizes or wall-clock time.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import math
 from bisect import insort
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -38,7 +41,7 @@ from fretcoach_cli.audio.onsets import HOP as ONSET_HOP
 from fretcoach_cli.audio.onsets import OnsetDetector
 from fretcoach_cli.audio.pitch import PitchTrack
 from fretcoach_cli.audio.refine import harmonic_figures, harmonic_share, new_energy, refine_f0
-from fretcoach_cli.events import NoteDropped, NoteEvent, NoteStarted
+from fretcoach_cli.events import NoteDropped, NoteEnded, NoteEvent, NoteStarted
 
 RATE = 16000
 VOICED = 0.5  # model confidence at which a frame counts as pitched
@@ -48,7 +51,17 @@ START_FRAMES_S = 0.045  # voiced sound out of silence for this long starts a not
 SKIP_S = 0.04  # pluck transient left out of the pitch estimate
 SETTLE_FRACTION = 0.4  # ... and this share of a longer note (plucks start sharp)
 SETTLE_MAX_S = 0.3
-RELEASE_S = 0.03  # level below the gate for this long ends a note
+RELEASE_S = 0.03  # level below the note's end level for this long ends a note:
+END_RANGE_DB = 40.0  # ... the string has stopped sounding 40 dB under its own peak
+END_SNR_DB = 6.0  # ... or within this of the background (measured between notes); the input
+# gate only decides what may *start* a note: a held note rings on below it (a real string
+# decays 10–20 dB/s and rings for seconds; ending at the gate cut notes at ~1–2 s and made
+# each beating swell back above it a new note)
+BACKGROUND_S = 10.0  # between-note levels the background is estimated from (20th percentile)
+# The same string swelling back (beating of its two polarisations, sympathetic strings feeding
+# it) after its level dipped below the end level, with no pluck, continues the note it was
+RESUME_S = 1.5  # ... when it comes back within this long
+RESUME_SEMITONES = 0.5  # ... at this pitch
 # ... and so does pitchless sound near the background level for this long (a note that has
 # died away into room noise or hum, which keeps the level above the gate)
 FADE_RELEASE_S = 0.045
@@ -76,6 +89,10 @@ POLY_SHARE = 0.8  # harmonic share below this (with a strong level) = chord / do
 # strongest harmonic): 108 rendered strums (bench/chords.py) guessed as one note 18 → 9 times,
 # 4 of 2,834 single devset notes over it
 CHORD_INTERVAL_DB = -10.0
+# A note that began without an attack (out of silence, or a pitch change with no pluck) whose
+# level stays within this of the background is the background itself: mains hum or a
+# fridge's drone, which the model voices once the string has died away
+BACKGROUND_DB = 4.0
 VIBRATO_CENTS = 120.0  # widest pitch spread (p10–p90) of a note still taken as vibrato
 KEEP_S = 3.0
 KEEP = int(KEEP_S * RATE)  # samples of audio kept for segment measurements
@@ -116,6 +133,10 @@ class _Note:
     confs: list[float] = field(default_factory=list)
     levels: list[float] = field(default_factory=list)
     reported: bool = False
+    judged: bool = False  # its NoteEvent went out (a NoteEnded must follow when it was early)
+    reported_at: float = 0.0  # the offset_s its NoteEvent gave
+    peak: float = -math.inf  # loudest frame level (dBFS)
+    pitch: float | None = None  # judged midi, once its NoteEvent went out
     announced: bool = False  # a NoteStarted went out (provisional mode)
     masked: bool = False  # plucked under a louder sound (its onset barely raised the level)
     dev: list[int] = field(default_factory=list)  # indices of frames deviating from ref
@@ -142,7 +163,8 @@ class NoteTracker:
         self.report_after_s = report_after_s
         self.refine = refine
         self.provisional = provisional
-        self._outbox: list[NoteStarted | NoteEvent | NoteDropped] = []
+        self._outbox: list[NoteStarted | NoteEvent | NoteDropped | NoteEnded] = []
+        self._ended: list[NoteEnded] = []  # true ends of notes judged while ringing
         self._probe = probe if provisional else None
         self._probe_hop = probe_hop
         self._probe_due: list[tuple[float, float, int]] = []  # (due at, onset, attempt)
@@ -159,6 +181,9 @@ class NoteTracker:
         self._quiet = 0
         self._faded = 0
         self._prev_ref: float | None = None  # settled pitch of the note before the current one
+        self._last: _Note | None = None  # the latest note closed (it may swell back: resume)
+        self._last_end = -math.inf
+        self._between: deque[float] = deque(maxlen=max(16, round(BACKGROUND_S / frame_period)))
         self._run: list[tuple[float, float]] = []  # voiced frames out of silence
         self._audio = np.zeros(0, dtype=np.float32)
         self._audio_base = 0
@@ -167,9 +192,15 @@ class NoteTracker:
         self.last_pitch: tuple[float, float | None, float] | None = None
 
     # ------------------------------------------------------------------ input
-    def take_events(self) -> list[NoteStarted | NoteEvent | NoteDropped]:
+    def take_events(self) -> list[NoteStarted | NoteEvent | NoteDropped | NoteEnded]:
         """Provisional mode: every event since the last call, in the order they happened."""
         out, self._outbox = self._outbox, []
+        return out
+
+    def take_ended(self) -> list[NoteEnded]:
+        """True ends of notes that were reported while still ringing, since the last call
+        (both modes; in provisional mode they are in :meth:`take_events` too)."""
+        out, self._ended = self._ended, []
         return out
 
     def push(self, audio: np.ndarray, frames: PitchTrack) -> list[NoteEvent]:
@@ -257,7 +288,8 @@ class NoteTracker:
         out: list[NoteEvent] = []
         self.frames_seen += 1
         level = self._level(t)
-        voiced = conf >= VOICED and f0 > 0 and level >= self.gate
+        heard = conf >= VOICED and f0 > 0
+        voiced = heard and level >= self.gate  # (the gate decides what may start a note)
         midi = self._midi(f0) if voiced else math.nan
         self.last_pitch = (t, None if not voiced else midi, conf)
         # energy onsets that are due by this frame
@@ -277,11 +309,15 @@ class NoteTracker:
             self._drop_weak(t - WEAK_WAIT_S)
         cur = self._cur
         if cur is None:
+            self._between.append(level)
             if voiced:
                 self._run.append((t, midi))
                 need = max(2, round(START_FRAMES_S / self.fp))
                 mids = [m for _, m in self._run[-need:]]
                 if len(self._run) >= need and max(mids) - min(mids) < CHANGE_SEMITONES:
+                    if self._resume(self._run[-need][0], float(np.median(mids))):
+                        self._run = []
+                        return out
                     out.extend(self._start(self._run[-need][0] - self.fp / 2, "voicing"))
                     for tt, mm in self._run[-need:]:
                         self._add(tt, mm, VOICED, self._level(tt))
@@ -290,9 +326,13 @@ class NoteTracker:
             else:
                 self._run = []
             return out
+        if heard and not voiced and level >= self._background() + END_SNR_DB:
+            # a ringing string decays below the gate and still sounds: keep following it
+            voiced, midi = True, self._midi(f0)
+            self.last_pitch = (t, midi, conf)
         self._add(t, midi, conf, level)
         # release: the level stayed under the gate, or the note faded into the background
-        self._quiet = self._quiet + 1 if level < self.gate else 0
+        self._quiet = self._quiet + 1 if self._stopped(cur, level, midi) else 0
         faded = (not voiced and level < self._floor(t) + FADE_MARGIN_DB
                  and level < max(cur.levels) - FADE_DROP_DB)
         self._faded = self._faded + 1 if faded else 0
@@ -308,9 +348,40 @@ class NoteTracker:
             out.extend(self._report(cur, t + self.fp / 2))
         return out
 
+    def _background(self) -> float:
+        """Background level (dBFS) heard between notes; -inf until some has been heard."""
+        if len(self._between) < 5:
+            return -math.inf
+        return float(np.percentile(self._between, 20))
+
+    def _stopped(self, cur: _Note, level: float, midi: float) -> bool:
+        """Whether ``cur``'s string has stopped sounding at this frame: its level is down in
+        the background, or 40 dB under its peak with the model no longer hearing its pitch
+        (a quiet string the model still hears clearly is still ringing)."""
+        if level < self._background() + END_SNR_DB:
+            return True
+        if level >= cur.peak - END_RANGE_DB:
+            return False
+        own = cur.ref is not None and abs(midi - cur.ref) <= CHANGE_SEMITONES  # nan: False
+        return not own
+
+    def _resume(self, t: float, midi: float) -> bool:
+        """Voiced sound with no pluck, soon after the last note dipped out, at its pitch: the
+        same string swelling back (beating, sympathetic feeding). Reopen that note."""
+        last = self._last
+        if (last is None or t - self._last_end > RESUME_S or last.pitch is None
+                or abs(midi - last.pitch) > RESUME_SEMITONES
+                or any(self._last_end - 0.05 <= o <= t for o in self._rejected)):
+            return False
+        self._cur, self._last = last, None
+        self._quiet = self._faded = 0
+        return True
+
     def _add(self, t: float, midi: float, conf: float, level: float) -> None:
         assert self._cur is not None
         n = self._cur
+        if t >= n.onset_s + SKIP_S or not n.times:  # (not the pick's click)
+            n.peak = max(n.peak, level)
         n.times.append(t)
         n.midis.append(midi)
         n.confs.append(conf)
@@ -616,13 +687,24 @@ class NoteTracker:
     def _close(self, end: float) -> list[NoteEvent]:
         cur, self._cur = self._cur, None
         self._quiet = self._faded = 0
-        if cur is None or cur.reported:
+        if cur is None:
+            return []
+        self._last, self._last_end = cur, end
+        if cur.reported:
+            if cur.judged and end > cur.reported_at:
+                ended = NoteEnded(cur.onset_s, end, self._n / RATE)
+                self._ended.append(ended)
+                if self.provisional:
+                    self._outbox.append(ended)
             return []
         return self._report(cur, end)
 
     def _report(self, cur: _Note, end: float) -> list[NoteEvent]:
         cur.reported = True
-        event = self._judge(cur, max(end, cur.onset_s))
+        cur.reported_at = max(end, cur.onset_s)
+        event = self._judge(cur, cur.reported_at)
+        cur.judged = event is not None
+        cur.pitch = event.midi if event is not None else None
         if self.provisional:
             if event is None:
                 if cur.announced:
@@ -639,6 +721,8 @@ class NoteTracker:
         peak = float(levels.max())
         if peak < self.gate:
             return None
+        if n.cause != "onset" and float(np.median(levels)) < self._floor(end) + BACKGROUND_DB:
+            return None  # a steady background tone (hum), voiced once the notes died away
         # judge the settled part: skip the transient and, in longer notes, the sharp start
         skip = min(max(SKIP_S, SETTLE_FRACTION * dur), SETTLE_MAX_S) if dur > 2 * SKIP_S \
             else 0.3 * dur

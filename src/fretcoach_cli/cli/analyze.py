@@ -95,19 +95,26 @@ def _save(settings: Any, scale: Any, path: Path, analysis: Any, verdicts: list[A
     return str(sid)
 
 
-MOSTLY_CHORDS = 0.4  # share of onsets that were chords at which a note score would be fake
+def _chords_warning(path: Path, analysis: Any) -> str | None:
+    """One line saying what was not scored, when chords/double stops sat among the notes.
+
+    A recording is only refused when it has no single note at all: a few onsets that look
+    polyphonic (a double stop, strings ringing in sympathy) never cost the player the score
+    of everything else they played.
+    """
+    poly = sum(1 for e in analysis.notes if e.kind == "polyphonic")
+    clear = sum(1 for e in analysis.notes if e.is_note)
+    if not poly or not clear:
+        return None
+    return (f"{path.name}: {poly} of {len(analysis.notes)} onsets were chords/double stops "
+            f"and are not scored; the score covers the {clear} single note(s)")
 
 
 def _no_notes_message(path: Path, analysis: Any) -> NoNotesError | None:
-    """Why this recording cannot be scored, or None when it can."""
+    """Why this recording cannot be scored (it has no single note), or None when it can."""
     poly = sum(1 for e in analysis.notes if e.kind == "polyphonic")
     unclear = sum(1 for e in analysis.notes if e.kind == "unclear")
     clear = sum(1 for e in analysis.notes if e.is_note)
-    if clear and poly / len(analysis.notes) >= MOSTLY_CHORDS:
-        return NoNotesError(
-            f"{path.name} is mostly chords: {poly} of {len(analysis.notes)} onsets were "
-            "chords/double stops — fretcoach scores one note at a time",
-            hint="play the scale note by note")
     if clear:
         return None
     if poly:
@@ -163,6 +170,9 @@ def analyze(
     problem = _no_notes_message(file, analysis)
     if problem is not None:
         raise problem
+    warning = _chords_warning(file, analysis)
+    if warning is not None:
+        sys.stderr.write(f"fretcoach: note: {warning}\n")
     metrics = compute_metrics(analysis.notes, the_scale, strictness=settings.strictness, bpm=bpm)
     verdicts = judge_notes(analysis.notes, the_scale, strictness=settings.strictness, bpm=bpm)
 

@@ -27,6 +27,21 @@ class NoteJudged:
 
 
 @dataclass(frozen=True, slots=True)
+class NoteLengthened:
+    """The judged note ``seq`` (with this ``onset_s``) rang on until ``offset_s``: its true
+    end, later than the judging point its ``NoteJudged`` carried (the engine's ``NoteEnded``).
+    Nothing else about it changes; the stored note gets the same end."""
+
+    seq: int
+    onset_s: float
+    offset_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return max(0.0, self.offset_s - self.onset_s)
+
+
+@dataclass(frozen=True, slots=True)
 class StateChanged:
     state: SessionState
     position_s: float

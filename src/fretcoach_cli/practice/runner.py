@@ -20,14 +20,17 @@ from fretcoach_cli.events import (
     EngineFinished,
     LevelUpdate,
     NoteDropped,
+    NoteEnded,
     NoteEvent,
     NoteStarted,
     PitchUpdate,
+    with_end,
 )
 from fretcoach_cli.music.scales import Scale
 from fretcoach_cli.practice.messages import (
     NoteHeard,
     NoteJudged,
+    NoteLengthened,
     NoteRetracted,
     SessionEnded,
     StateChanged,
@@ -213,6 +216,8 @@ class PracticeSession:
             self._on_note(event)
         elif isinstance(event, NoteStarted):
             self._on_note_started(event)
+        elif isinstance(event, NoteEnded):
+            self._on_note_ended(event)
         elif isinstance(event, NoteDropped):
             if not self._past_limit(event.onset_s):
                 self._emit(NoteRetracted(event.onset_s))
@@ -269,6 +274,19 @@ class PracticeSession:
         if self._recorder is not None:
             self._recorder.add_note(note_row(seq, event, verdict))
         self._emit(NoteJudged(seq, event, verdict, window, session))
+
+    def _on_note_ended(self, event: NoteEnded) -> None:
+        """A judged note rang on: give it its true end (events, store, subscribers)."""
+        limit = self.options.duration_s
+        end = min(event.offset_s, limit) if limit and limit > 0 else event.offset_s
+        with self._lock:
+            index = with_end(self.events, NoteEnded(event.onset_s, end, event.emitted_at_s))
+        if index is None:
+            return  # past the session's limit (never judged here)
+        seq = index + 1
+        if self._recorder is not None:
+            self._recorder.end_note(seq, end)
+        self._emit(NoteLengthened(seq, event.onset_s, end))
 
     def _maybe_session_metrics(self) -> Any:
         from fretcoach_cli.practice.summary import metrics_of
