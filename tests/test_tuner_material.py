@@ -70,7 +70,7 @@ def chord(midis: list[int], *, seconds: float = 4.0, seed: int = 0) -> np.ndarra
 def write_clip(path: Path, audio: np.ndarray, rate: int = RATE) -> Path:
     import soundfile as sf
 
-    sf.write(str(path), audio, rate, subtype="FLOAT")
+    sf.write(str(path), audio, rate, subtype="PCM_24" if path.suffix == ".flac" else "FLOAT")
     return path
 
 

@@ -25,6 +25,7 @@ _MODULES = (
     "fretcoach_cli.cli.recommend",
     "fretcoach_cli.cli.plans",
     "fretcoach_cli.cli.coach",
+    "fretcoach_cli.cli.tune",
 )
 
 

@@ -1,0 +1,594 @@
+"""The tuner core: 16 kHz blocks in, tuner readings out (note, cents, string, steadiness).
+
+No UI and no threads: the CLI, the headless ``tune --json`` and the Textual tuner all feed
+blocks through :class:`Tuner` and show what it returns, so a file gives the same readings
+however it is played.
+
+How a reading is made (one every ``STEP_S`` of audio, from the audio up to that instant):
+
+* The pitch model (SwiftF0, streamed exactly as the engine streams it) names the note
+  roughly. Its frames arrive up to ``LAG_S`` late, so only frames that old are used: the
+  reading never depends on how the input was split into blocks. SwiftF0 hears nothing below
+  47 Hz; for a bass's low strings a harmonic-sum search over the spectrum stands in.
+* Octaves are checked against the spectrum, inside the tuning's compass: a low E read an
+  octave up still has strong partials at the odd multiples of 82 Hz, which no E3 has.
+* The cents come from the spectrum of the last ``WINDOW_*`` seconds (Hann, zero-padded,
+  parabolic peaks on log magnitude): each partial's frequency divided by its number, partials
+  that disagree (hum, a sympathetic string) dropped, and the slight stretch of a real string's
+  partials (inharmonicity) fitted away, so the answer is the first partial's frequency. On
+  rendered held strings with hum this is within ±0.1 cent at the median (tests/test_tuner*).
+* A chord ("play one string") is new sound not on one harmonic series, judged with the same
+  spectral figures as the engine's polyphony check (``refine.harmonic_figures``).
+* Nothing ends a reading but the sound: a held note is tracked for as long as it rings above
+  the noise, with no note segmentation and no time limit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fretcoach_cli.audio.refine import harmonic_figures
+from fretcoach_cli.audio.resample import MODEL_RATE
+from fretcoach_cli.music import notes
+from fretcoach_cli.music.tunings import STANDARD, Tuning, advice, nearest_string
+
+RATE = MODEL_RATE
+STEP = 800  # samples between readings: 20 a second
+STEP_S = STEP / RATE
+# SwiftF0 streams frames in chunks of 8 with 3 frames of lookahead: frame i is out once the
+# audio reaches frame 8·ceil((i+1)/8)+3, at most 11 frames (176 ms) later.
+LAG = 11 * 256
+LAG_S = LAG / RATE
+FRAMES_S = 0.15  # model frames (that old) that name the note
+VOICED = 0.5  # model confidence of a pitched frame (the engine's figure)
+MIN_VOICED = 3  # pitched frames needed among them
+GATE_DB = -70.0  # RMS level (dBFS) under which there is no pitch whatever the model says
+LEVEL_S = 0.1  # audio the level is measured over
+WINDOW_MIN_S, WINDOW_MAX_S, WINDOW_PERIODS = 0.25, 0.5, 40  # spectrum window: 40 periods
+KEEP = int(WINDOW_MAX_S * RATE) + STEP  # audio kept
+MAX_PARTIAL = 8
+NOISE_MARGIN = 10.0  # a partial is evidence only this far (20 dB) above the median bin
+AGREE_CENTS = 6.0  # a partial further than this from the others' answer is not the note's
+PARTIAL_DB = -40.0  # partials weaker than this under the strongest one are not used
+# The engine's polyphony figures: under this share of new peak energy on one series, or a
+# peak a fifth/fourth off the series this strong, it is more than one string.
+POLY_SHARE = 0.8
+CHORD_INTERVAL_DB = -10.0
+CHORD_VOTES = 3  # readings out of the last 5 that must look like a chord to say so
+# ... judged only while the sound is within this of its peak: a string dying away into the
+# hum and the noise has more and more energy off its series, and is still one string
+CHORD_RANGE_DB = 20.0
+FADED_SHARE = 0.5  # ... where under this share on its series it has faded into the background
+SMOOTH = 3  # readings whose median is shown (150 ms)
+STEADY_S = 0.5  # steadiness: spread of the cents over this much of the latest readings
+SAME_NOTE_CENTS = 35.0  # readings further apart than this are a new note (smoothing restarts)
+SUB_BASS_HZ = 47.0  # SwiftF0's lowest pitch: below it the spectrum's own search names notes
+# Mains hum is a pitch too (50 or 60 Hz and its harmonics): a quiet "note" this close to it
+# is the hum, heard once a string has died away.
+HUM_HZ = (50.0, 60.0, 100.0, 120.0, 150.0, 180.0)
+HUM_CENTS = 8.0
+HUM_MAX_DB = -40.0
+
+PITCH = "pitch"
+NO_PITCH = "no pitch"
+CHORD = "play one string"
+
+
+@dataclass(frozen=True, slots=True)
+class TunerReading:
+    """One reading. ``state`` is PITCH, NO_PITCH or CHORD; the pitch fields are None
+    unless PITCH. ``offset_cents`` is from ``string`` (the guided target, else the nearest
+    open string), ``cents`` from the nearest semitone."""
+
+    t: float
+    state: str
+    level_db: float
+    hz: float | None = None
+    midi: float | None = None
+    note: str | None = None
+    cents: float | None = None
+    string: int | None = None  # index, 0 = lowest string
+    string_name: str | None = None
+    offset_cents: float | None = None
+    advice: str | None = None
+    steadiness: float | None = None  # cents spread over the last STEADY_S; None until known
+
+    @property
+    def pitched(self) -> bool:
+        return self.state == PITCH
+
+
+@dataclass
+class _Partials:
+    numbers: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    hz: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    power: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+class Spectrum:
+    """Magnitude spectrum of one window, Hann and zero-padded four times."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        x = np.asarray(x, dtype=np.float64)
+        self.n_fft = 1 << math.ceil(math.log2(max(len(x), 64) * 4))
+        w = _hann(len(x))
+        self.mag = np.abs(np.fft.rfft((x - x.mean()) * w, self.n_fft))
+        self.bin_hz = RATE / self.n_fft
+        self.floor = float(np.median(self.mag)) + 1e-12  # the noise's typical magnitude
+
+    def peak(self, hz: float, span_cents: float) -> tuple[float, float] | None:
+        """(frequency, magnitude) of the strongest peak within ±``span_cents`` of ``hz``."""
+        lo = int(hz * 2 ** (-span_cents / 1200) / self.bin_hz)
+        hi = math.ceil(hz * 2 ** (span_cents / 1200) / self.bin_hz) + 1
+        if lo < 1 or hi >= len(self.mag) - 1:
+            return None
+        seg = self.mag[lo:hi + 1]
+        i = int(np.argmax(seg))
+        if i == 0 or i == len(seg) - 1:
+            return None  # the slope of something outside the span, not a peak here
+        a, b, c = np.log(seg[i - 1:i + 2] + 1e-30)
+        den = a - 2 * b + c
+        delta = 0.5 * (a - c) / den if den < 0 else 0.0
+        return (lo + i + delta) * self.bin_hz, float(seg[i])
+
+    def partials(self, f0: float, span_cents: float) -> _Partials:
+        ks, fs, ps = [], [], []
+        for k in range(1, MAX_PARTIAL + 1):
+            if k * f0 * 2 ** (span_cents / 1200) > 0.45 * RATE:
+                break
+            found = self.peak(k * f0, span_cents)
+            if found is not None:
+                ks.append(k)
+                fs.append(found[0])
+                ps.append(found[1] ** 2)
+        return _Partials(np.array(ks, float), np.array(fs), np.array(ps))
+
+    def level_at(self, hz: float) -> float:
+        """Magnitude at the bin nearest ``hz`` (0 outside the spectrum)."""
+        i = round(hz / self.bin_hz)
+        return float(self.mag[i]) if 0 <= i < len(self.mag) else 0.0
+
+
+_HANN: dict[int, np.ndarray] = {}
+
+
+def _hann(n: int) -> np.ndarray:
+    w = _HANN.get(n)
+    if w is None:
+        w = _HANN[n] = np.hanning(n)
+    return w
+
+
+def first_partial_hz(spec: Spectrum, f0: float) -> float | None:
+    """The first partial's frequency from all partials near multiples of ``f0`` (±50 cents).
+
+    Each partial k gives f_k / k; those more than AGREE_CENTS from the strongest ones'
+    weighted median are something else (hum, a sympathetic string). With three or more left,
+    f_k / k = F·(1 + c·(k² − 1)) is fitted (a stiff string's stretch, c ≥ 0) and F returned.
+    """
+    p = spec.partials(f0, 50.0)
+    if not len(p.numbers):
+        return None
+    strong = p.power >= p.power.max() * 10 ** (PARTIAL_DB / 10)
+    k, hz, w = p.numbers[strong], p.hz[strong], p.power[strong]
+    y = hz / k
+    centre = _weighted_median(y, w)
+    keep = np.abs(1200 * np.log2(y / centre)) <= AGREE_CENTS
+    k, y, w = k[keep], y[keep], w[keep]
+    if w.sum() <= 0:
+        return None
+    if len(k) >= 3:
+        x = k * k - 1.0
+        sw = np.sqrt(w)
+        (f1, slope), *_ = np.linalg.lstsq(np.stack([np.ones_like(x), x], 1) * sw[:, None],
+                                          y * sw, rcond=None)
+        if 0.0 <= slope <= 1e-3 * f1:
+            return float(f1)
+    return float(np.sum(w * y) / np.sum(w))
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cum, cum[-1] / 2)])
+
+
+def _odd_partials(spec: Spectrum, f0: float) -> tuple[int, float, float, float]:
+    """(odd partials found, power of all, power of the odd ones, strongest partial's power)
+    of the series at ``f0``, counting only peaks within a few cents of k·f0 (a stiff string
+    stretches its partials: the tolerance widens with k)."""
+    p = spec.partials(f0, 30.0)
+    if not len(p.numbers):
+        return 0, 0.0, 0.0, 0.0
+    off = np.abs(1200 * np.log2(p.hz / (p.numbers * f0)))
+    agree = (off <= 4.0 + 0.15 * p.numbers ** 2) & (p.power >= (NOISE_MARGIN * spec.floor) ** 2)
+    odd = agree & (p.numbers % 2 == 1)
+    return (int(odd.sum()), float(p.power[agree].sum()), float(p.power[odd].sum()),
+            float(p.power.max()))
+
+
+def odd_share(spec: Spectrum, f0: float) -> float:
+    """Share of the power on partials 1, 3, 5, 7 of ``f0`` among partials 1–8: near 0 when
+    the true note is an octave up (only the even ones, i.e. 2·f0's series, are there)."""
+    p = spec.partials(f0, 30.0)
+    if not len(p.numbers) or p.power.sum() <= 0:
+        return 0.0
+    return float(p.power[p.numbers % 2 == 1].sum() / p.power.sum())
+
+
+def sub_bass_guess(spec: Spectrum, lo_hz: float, hi_hz: float) -> float | None:
+    """Harmonic-sum pitch search in [lo_hz, hi_hz] (for notes under the model's range):
+    the candidate whose first eight partials hold the most (log-weighted) magnitude."""
+    cands = lo_hz * 2 ** (np.arange(0, 1200 * math.log2(hi_hz / lo_hz), 10) / 1200)
+    if not len(cands):
+        return None
+    floor = spec.floor
+    scores = []
+    for f in cands:
+        s = 0.0
+        for k in range(1, MAX_PARTIAL + 1):
+            s += math.log1p(spec.level_at(k * f) / floor) / k ** 0.5
+        scores.append(s)
+    return float(cands[int(np.argmax(scores))])
+
+
+def _is_hum(hz: float) -> bool:
+    return any(abs(1200 * math.log2(hz / h)) <= HUM_CENTS for h in HUM_HZ)
+
+
+class Tuner:
+    """Feed 16 kHz mono blocks with :meth:`push`; get :class:`TunerReading` back.
+
+    ``target`` (a string index) makes every reading's offset relative to that string, as the
+    guided mode wants; None compares with the nearest open string.
+    """
+
+    def __init__(self, tuning: Tuning = STANDARD, *, a4: float = 440.0,
+                 backend: Any = None, pitch_model: str = "swift",
+                 models_dir: Path | None = None, in_tune_cents: float = 3.0) -> None:
+        if backend is None:
+            from fretcoach_cli.audio.pitch import get_backend
+
+            backend = get_backend(pitch_model, models_dir=models_dir)
+        self.tuning, self.a4 = tuning, float(a4)
+        self.in_tune_cents = in_tune_cents
+        self.target: int | None = None
+        self._stream = backend.stream()
+        self._hop_s = backend.hop / RATE
+        self._audio = np.zeros(0, dtype=np.float32)
+        self._base = 0  # sample index of _audio[0]
+        self._n = 0  # samples received
+        self._next = STEP  # sample index of the next reading
+        self._frames: deque[tuple[float, float, float]] = deque()
+        self._fine: deque[tuple[float, float]] = deque()  # (t, midi) of this note so far
+        self._chord_votes: deque[bool] = deque(maxlen=5)
+        self._peak_db = -math.inf  # loudest level since the last silence
+        self._last = NO_PITCH  # state of the previous reading
+        lowest = min(tuning.strings)
+        highest = max(tuning.strings)
+        # the compass octave checks and guesses stay inside: the tuning, a semitone or more
+        # slack below (a slack string), two octaves above its top (fretted, harmonics)
+        self._lo_midi, self._hi_midi = lowest - 5.0, highest + 24.0
+
+    @property
+    def position_s(self) -> float:
+        return self._n / RATE
+
+    def push(self, block: np.ndarray) -> list[TunerReading]:
+        block = np.asarray(block, dtype=np.float32)
+        if not len(block):
+            return []
+        self._take_frames(self._stream.push(block))
+        self._audio = np.concatenate([self._audio, block])
+        self._n += len(block)
+        out = []
+        while self._next <= self._n:
+            out.append(self._reading(self._next))
+            self._next += STEP
+        drop = len(self._audio) - KEEP
+        if drop > 0:
+            self._audio = self._audio[drop:]
+            self._base += drop
+        return out
+
+    def flush(self) -> list[TunerReading]:
+        """Readings the model's last frames allow (none past the end of the audio)."""
+        self._take_frames(self._stream.flush())
+        return []
+
+    # ------------------------------------------------------------------ internals
+    def _take_frames(self, track: Any) -> None:
+        for t, f0, conf in zip(track.times, track.f0, track.confidence, strict=True):
+            self._frames.append((float(t), float(f0), float(conf)))
+        horizon = (self._n - LAG) / RATE - FRAMES_S - 1.0
+        while self._frames and self._frames[0][0] < horizon:
+            self._frames.popleft()
+
+    def _window(self, end: int, seconds: float) -> np.ndarray:
+        start = max(self._base, end - int(seconds * RATE))
+        return self._audio[start - self._base:end - self._base]
+
+    def _model_pitch(self, end: int) -> float | None:
+        """Median f0 of the pitched model frames of [end − LAG − FRAMES_S, end − LAG]."""
+        hi = (end - LAG) / RATE
+        lo = hi - FRAMES_S
+        f0s = [f for t, f, c in self._frames if lo <= t <= hi and c >= VOICED and f > 0]
+        if len(f0s) < MIN_VOICED:
+            return None
+        return float(np.exp(np.median(np.log(f0s))))
+
+    def _midi(self, hz: float) -> float:
+        return 69.0 + 12.0 * math.log2(hz / self.a4)
+
+    def _hz(self, midi: float) -> float:
+        return self.a4 * 2 ** ((midi - 69.0) / 12.0)
+
+    def _octave(self, spec: Spectrum, f0: float) -> float:
+        """``f0`` moved an octave down or up when the spectrum says so (inside the compass).
+
+        Only partials at the frequencies the note's own partials agree on count (so mains
+        hum, 35 cents off a G1's series, is no evidence). Down: the odd partials of f0/2
+        carry real power. Up: almost nothing lies on f0's odd partials.
+        """
+        fine = first_partial_hz(spec, f0) or f0
+        down = fine / 2
+        if self._midi(down) >= self._lo_midi:
+            odd, total, odd_power, strongest = _odd_partials(spec, down)
+            if (odd >= 2 and total > 0 and odd_power / total >= 0.12
+                    and odd_power >= strongest * 10 ** (-30 / 10)):
+                return down
+        moved = f0
+        for _ in range(2):  # a faint note under hum can be read two octaves low
+            if self._midi(fine * 2) > self._hi_midi:
+                break
+            odd, total, odd_power, _ = _odd_partials(spec, fine)
+            if total > 0 and odd_power / total >= 0.03:
+                break
+            moved = fine = fine * 2
+        return moved
+
+    def _reading(self, end: int) -> TunerReading:
+        t = end / RATE
+        level = self._window(end, LEVEL_S)
+        rms = float(np.sqrt(np.mean(np.square(level, dtype=np.float64)))) if len(level) else 0.0
+        level_db = 20 * math.log10(max(rms, 1e-7))
+        if level_db < GATE_DB:
+            self._peak_db = -math.inf
+            self._last = NO_PITCH
+            return self._silent(t, level_db)
+        self._peak_db = max(self._peak_db, level_db)
+        guess = self._model_pitch(end)
+        if guess is None and self._lo_midi < self._midi(SUB_BASS_HZ):
+            spec = Spectrum(self._window(end, WINDOW_MAX_S))
+            guess = sub_bass_guess(spec, self._hz(self._lo_midi), SUB_BASS_HZ * 1.06)
+            if guess is not None and odd_share(spec, guess) < 0.05:
+                guess = None
+        if guess is None:
+            return self._silent(t, level_db)
+        seconds = min(WINDOW_MAX_S, max(WINDOW_MIN_S, WINDOW_PERIODS / guess))
+        x = self._window(end, seconds)
+        spec = Spectrum(x)
+        f0 = self._octave(spec, guess)
+        fine = first_partial_hz(spec, f0)
+        if fine is None or abs(1200 * math.log2(fine / f0)) > 60:
+            return self._silent(t, level_db)
+        midi = self._midi(fine)
+        if not self._lo_midi <= midi <= self._hi_midi or (
+                level_db < HUM_MAX_DB and _is_hum(fine)):
+            return self._silent(t, level_db)
+        share, interval_db = harmonic_figures(x, fine)
+        if level_db >= self._peak_db - CHORD_RANGE_DB:
+            self._chord_votes.append(share < POLY_SHARE or interval_db > CHORD_INTERVAL_DB)
+        elif share < FADED_SHARE:  # a faint note lost in the background (or a chord's tail)
+            return self._chord(t, level_db) if self._last == CHORD else self._silent(t, level_db)
+        else:
+            self._chord_votes.append(False)
+        if sum(self._chord_votes) >= CHORD_VOTES:
+            return self._chord(t, level_db)
+        return self._pitched(t, level_db, midi)
+
+    def _chord(self, t: float, level_db: float) -> TunerReading:
+        self._fine.clear()
+        self._last = CHORD
+        return TunerReading(t, CHORD, level_db)
+
+    def _silent(self, t: float, level_db: float) -> TunerReading:
+        """No pitch; a chord still sounding loud enough stays a chord."""
+        if self._last == CHORD and level_db >= GATE_DB + 10:
+            return self._chord(t, level_db)
+        self._fine.clear()
+        self._chord_votes.append(False)
+        self._last = NO_PITCH
+        return TunerReading(t, NO_PITCH, level_db)
+
+    def _pitched(self, t: float, level_db: float, midi: float) -> TunerReading:
+        self._last = PITCH
+        if self._fine and abs(midi - self._fine[-1][1]) * 100 > SAME_NOTE_CENTS:
+            self._fine.clear()  # another note: start afresh
+        self._fine.append((t, midi))
+        while self._fine and self._fine[0][0] < t - max(STEADY_S, SMOOTH * STEP_S) - 1e-9:
+            self._fine.popleft()
+        recent = [m for _, m in self._fine]
+        shown = float(np.median(recent[-SMOOTH:]))
+        steady = None
+        if self._fine[0][0] <= t - STEADY_S + STEP_S + 1e-9:
+            steady = (max(recent) - min(recent)) * 100.0
+        if self.target is not None and 0 <= self.target < len(self.tuning.strings):
+            string = self.target
+            offset = (shown - self.tuning.strings[string]) * 100.0
+        else:
+            string, offset = nearest_string(shown, self.tuning)
+        name = notes.note_name(shown, self.tuning.prefer_flats)
+        return TunerReading(t, PITCH, level_db, self._hz(shown), shown, name,
+                            notes.cents_off(shown), string,
+                            self.tuning.string_names()[string], offset,
+                            advice(offset, self.in_tune_cents), steady)
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+SETTLE_S = 0.3  # a note's first readings (the pluck starts sharp) are left out of verdicts
+MIN_SETTLED = 4  # settled readings (200 ms) that make a run count
+WRONG_STRING_CENTS = 400.0  # further than this from the string: another string is ringing
+
+
+@dataclass
+class StringVerdict:
+    index: int
+    name: str
+    target: int
+    heard_cents: float | None
+    verdict: str  # "in tune", "tighten", "loosen", "not played"
+    readings: int
+
+    def to_dict(self, tuning: Tuning) -> dict[str, Any]:
+        return {"string": len(tuning.strings) - self.index, "name": self.name,
+                "target": self.target,
+                "heard_cents": None if self.heard_cents is None else round(self.heard_cents, 1),
+                "verdict": self.verdict, "readings": self.readings}
+
+
+class Summary:
+    """Per-string verdicts from a stream of readings: the median offset of the settled
+    readings (after the first SETTLE_S) of the latest run of pitched readings on each string,
+    so a string tuned while it rang is judged by where it ended up. A reading further than
+    WRONG_STRING_CENTS from its string (guided mode, another string ringing) is not its."""
+
+    def __init__(self, tuning: Tuning, in_tune_cents: float = 3.0) -> None:
+        self.tuning, self.in_tune_cents = tuning, in_tune_cents
+        self._heard: dict[int, list[float]] = {}
+        self._run: tuple[int, float] | None = None  # (string, start time)
+        self._current: list[float] = []
+
+    def add(self, r: TunerReading) -> None:
+        usable = (r.pitched and r.string is not None and r.offset_cents is not None
+                  and abs(r.offset_cents) <= WRONG_STRING_CENTS)
+        if not usable:
+            self._run = None
+            return
+        assert r.string is not None and r.offset_cents is not None
+        if self._run is None or self._run[0] != r.string:
+            self._run = (r.string, r.t)
+            self._current = []
+        if r.t - self._run[1] >= SETTLE_S - 1e-9:
+            self._current.append(r.offset_cents)
+            if len(self._current) >= MIN_SETTLED:
+                self._heard[r.string] = self._current
+
+    def verdicts(self) -> list[StringVerdict]:
+        out = []
+        names = self.tuning.string_names()
+        for i, target in enumerate(self.tuning.strings):
+            heard = self._heard.get(i, [])
+            cents = float(np.median(heard)) if heard else None
+            verdict = "not played" if cents is None else advice(cents, self.in_tune_cents)
+            out.append(StringVerdict(i, names[i], target, cents, verdict, len(heard)))
+        return out
+
+
+def track_entry(r: TunerReading, tuning: Tuning) -> dict[str, Any]:
+    """One entry of ``tune --json``'s track (stable field names)."""
+    pitched = r.pitched
+    return {
+        "t": round(r.t, 3),
+        "state": r.state,
+        "midi": round(r.midi, 3) if pitched and r.midi is not None else None,
+        "cents": round(r.cents, 1) if pitched and r.cents is not None else None,
+        "note": r.note if pitched else None,
+        "string": (len(tuning.strings) - r.string) if pitched and r.string is not None
+        else None,
+        "offset_cents": round(r.offset_cents, 1) if pitched and r.offset_cents is not None
+        else None,
+    }
+
+
+# --------------------------------------------------------------------------- guided mode
+
+
+GUIDE_HOLD_S = 1.0  # in tune and steady this long moves the guide on
+GUIDE_STEADY_CENTS = 2.0  # ... "steady": the shown cents spread no wider than this
+
+
+@dataclass
+class GuideStep:
+    """What guided mode says about the current reading."""
+
+    index: int  # the string being tuned
+    message: str  # "tighten 13¢", "loosen 4¢", "hold it… in tune", "play the 5th string (A2)"
+    done: tuple[bool, ...]  # strings tuned so far
+    finished: bool = False
+    advanced: bool = False  # this reading completed the string and moved on
+
+
+class Guide:
+    """Walks the strings low to high: says tighten/loosen for the current one and moves on
+    when it has stayed within ±``in_tune_cents`` and steady for ``GUIDE_HOLD_S``.
+
+    It sets ``tuner.target``, so the tuner's offsets are relative to the string being tuned
+    even when it is far out (a semitone or more).
+    """
+
+    def __init__(self, tuner: Tuner, in_tune_cents: float = 3.0) -> None:
+        self.tuner = tuner
+        self.tuning = tuner.tuning
+        self.in_tune_cents = in_tune_cents
+        self.done = [False] * len(self.tuning.strings)
+        self.index = 0
+        self._good_since: float | None = None
+        tuner.target = 0
+
+    @property
+    def finished(self) -> bool:
+        return all(self.done)
+
+    def go(self, index: int) -> None:
+        """Tune string ``index`` next (the n/p keys)."""
+        self.index = max(0, min(len(self.tuning.strings) - 1, index))
+        self.tuner.target = self.index
+        self._good_since = None
+
+    def next(self) -> None:
+        self.go(self.index + 1)
+
+    def previous(self) -> None:
+        self.go(self.index - 1)
+
+    def feed(self, r: TunerReading) -> GuideStep:
+        label = self.tuning.label(self.index)
+        if not r.pitched or r.offset_cents is None:
+            self._good_since = None
+            msg = "play one string at a time" if r.state == CHORD else f"play the {label}"
+            return self._step(msg)
+        off = r.offset_cents
+        if abs(off) > WRONG_STRING_CENTS:
+            self._good_since = None
+            return self._step(f"play the {label} (heard {r.note})")
+        steady = r.steadiness is not None and r.steadiness <= GUIDE_STEADY_CENTS
+        if abs(off) <= self.in_tune_cents and steady:
+            if self._good_since is None:
+                self._good_since = r.t
+            if r.t - self._good_since >= GUIDE_HOLD_S - 1e-9:
+                self.done[self.index] = True
+                finished_label = label
+                if not self.finished:
+                    nxt = next((i for i in range(self.index + 1, len(self.done))
+                                if not self.done[i]),
+                               next(i for i, d in enumerate(self.done) if not d))
+                    self.go(nxt)
+                return self._step(f"{finished_label} in tune", advanced=True)
+            return self._step("in tune — hold it…")
+        self._good_since = None
+        if abs(off) <= self.in_tune_cents:
+            return self._step("in tune — let it ring steady")
+        word = advice(off, self.in_tune_cents)
+        return self._step(f"{word} {abs(off):.0f}¢")
+
+    def _step(self, message: str, advanced: bool = False) -> GuideStep:
+        return GuideStep(self.index, message, tuple(self.done), self.finished, advanced)
