@@ -15,7 +15,10 @@ Model (numpy/scipy, deterministic for a seed):
   so the loop's phase delay at f0 is exactly ``sr / f0``: the fundamental is exact to
   round-off (tests: within 1 cent). Computed one period at a time (``lfilter`` with carried
   state on the previous period), ≈50 ms per string-second-pair, no per-sample Python loop.
-- **Two polarisations** at ±``split_cents``/2 with different decays: beating.
+- **Two polarisations** with different decays whose partials sit ±``split_cents``/2 (of the
+  fundamental; the same in Hz for every partial, by a single-sideband shift) around the
+  note: beating, the whole tone swelling and dipping. The truth's pitch is the centre; the
+  heard pitch leans towards the longer-lived polarisation late in the decay.
 - **Pick**: a short DC-free pulse (shorter = harder, brighter) through the pick-position
   comb ``x[n] − x[n − βP]``; a hard re-pick of a ringing string stops the old vibration
   (5 ms), a soft (legato) one keeps half of it; a damp (the player's hand) switches the
@@ -148,6 +151,17 @@ class Loop:
         return cls(n, b, a, g)
 
 
+def freq_shift(x: np.ndarray, hz: float, sr: int = SR) -> np.ndarray:
+    """Shift every component of ``x`` by ``hz`` (single-sideband: analytic signal times
+    e^{j2π hz t}, t = 0 at the first sample, so the attack is unchanged). Zero-padded so the
+    FFT's wrap-around does not leak the attack into the tail."""
+    from scipy.signal import hilbert
+
+    n = len(x)
+    analytic = hilbert(np.concatenate([x, np.zeros(n // 2 + 1024)]))[:n]
+    return np.real(analytic * np.exp(2j * np.pi * hz * np.arange(n) / sr))
+
+
 def _damp_gain(f0: float, seconds: float = 0.07) -> float:
     """Loop gain per period that takes the string down 40 dB in ``seconds``."""
     return 10.0 ** (-2.0 / max(1.0, f0 * seconds))
@@ -278,13 +292,16 @@ def _render_string_voices(scene: Scene, rng: np.random.Generator, n_total: int) 
         x = _excitation(n, f0, p.velocity, pick_pos, rng)
         damp = [(damp_at - start, n)] if damp_at is not None else []
         sig = np.zeros(n)
-        # polarisation 1 (couples to the top: radiates more, dies sooner) and 2
-        for sign, amp, t_mul in ((-1, 1.0, 1.0), (1, balance, rng.uniform(1.3, 1.9))):
+        # polarisation 1 (couples to the top: radiates more, dies sooner) and 2; their
+        # partials sit ±split/2 apart, the same in Hz for every partial (the bridge shifts
+        # each mode a little): all partials swell and dip together, as recordings show
+        dhz = f0 * (2 ** (split / 1200.0) - 1.0)
+        for sign, amp, t_mul in ((-1, 1.0, 1.0), (1, balance, rng.uniform(1.1, 1.5))):
             if amp <= 0:
                 continue
-            fp = f0 * 2 ** (sign * split / 2400.0)
-            loop = Loop.tuned(fp, t60 * t_mul, t60_hi * t_mul)
-            sig += amp * run_loop(x, loop, f0=fp, damp=damp)
+            loop = Loop.tuned(f0, t60 * t_mul, t60_hi * t_mul)
+            y = run_loop(x, loop, f0=f0, damp=damp)
+            sig += amp * (freq_shift(y, sign * dhz / 2) if dhz > 0 else y)
         voices.append(_Voice(p, i, start, sig, cut, damp_at))
     # re-picks: a hard one stops the ringing string in 5 ms, a soft one keeps half of it;
     # a new fret on the same string always stops the old note
@@ -443,8 +460,9 @@ def note_end_s(sig: np.ndarray, start_s: float, floor_db: float, *,
     return end, peak
 
 
-def render(scene: Scene, *, peak_dbfs: float = -3.0) -> tuple[np.ndarray, dict]:
-    """Render a scene: (mono float32 audio at 44.1 kHz, truth dict)."""
+def render(scene: Scene, *, peak_dbfs: float | None = -3.0) -> tuple[np.ndarray, dict]:
+    """Render a scene: (mono float32 audio at 44.1 kHz peak-normalised to ``peak_dbfs``,
+    or unscaled if None; truth dict)."""
     from scipy.signal import fftconvolve
 
     rng = np.random.default_rng(scene.seed)
@@ -527,7 +545,7 @@ def render(scene: Scene, *, peak_dbfs: float = -3.0) -> tuple[np.ndarray, dict]:
 
     notes = _truth_notes(voices, dry, floor_db, ref_db)
     peak = float(np.max(np.abs(mix))) or 1.0
-    gain = 10 ** (peak_dbfs / 20) / peak
+    gain = 1.0 if peak_dbfs is None else 10 ** (peak_dbfs / 20) / peak
     audio = (mix * gain).astype(np.float32)
     truth = _truth_doc(scene, notes, symp, floor_db - ref_db, len(audio) / SR)
     return audio, truth
@@ -546,8 +564,8 @@ def _truth_notes(voices: list[_Voice], dry: list[np.ndarray], floor_db: float,
             hard, reason = v.cut / SR, "repick"
         seg = d[v.start:]
         end, peak = note_end_s(seg, v.start / SR, floor_db, hard_end_s=hard)
-        if hard is None or end < hard - 1e-9:
-            reason = "decay" if hard is None or end < hard else reason
+        if hard is not None and end < hard - 1e-9:
+            reason = "decay"  # it had died away before the hand or the next pluck came
         out.append({
             "onset_s": round(v.start / SR, 6), "string_offset_s": round(end, 6),
             "end_reason": reason, "midi": round(p.midi, 6), "key": OPEN_MIDI[p.string] + p.fret,
@@ -653,14 +671,14 @@ def truth_file(audio_path: Path) -> Path:
 def test_clip_scenes() -> dict[str, Scene]:
     """The committed engine-test clips (``tests/data/real_guitar``)."""
     g3 = Scene((Pluck(0.5, 3, 0, hold=None, velocity=0.85, t60=9.0),), total_s=7.0, seed=301,
-               sympathy_db=-18.0, split_cents=(3.0, 3.0), pol_balance=(0.8, 0.8),
+               sympathy_db=-18.0, split_cents=(5.0, 5.0), pol_balance=(1.0, 1.0),
                hiss_db=-80.0,
                description="open G3 plucked once, rings ~6 s: polarisation beating and the "
                "other open strings in sympathy (one note)")  # fmt: skip
     e4 = Scene((Pluck(0.4, 5, 0, velocity=0.8, t60=10.5),), total_s=6.0, seed=302,
                sympathy_db=-24.0, hiss_db=-80.0,
                description="open high E4 plucked once, rings ~5 s (one note)")  # fmt: skip
-    e2 = Scene((Pluck(0.5, 0, 0, hold=8.0, velocity=0.85, t60=15.0),), total_s=9.3, seed=303,
+    e2 = Scene((Pluck(0.5, 0, 0, hold=8.0, velocity=0.85, t60=24.0),), total_s=9.3, seed=303,
                sympathy_db=-22.0, hiss_db=-80.0,
                description="open low E2 held 8 s then damped (one note)")  # fmt: skip
     phrase = Scene((

@@ -8,7 +8,7 @@ Categories (what a real acoustic guitar does that the soundfont renders never do
 - ``letring``     — arpeggios over open chord shapes, every note left ringing under the next
                     (truth: each note hands over at the next onset, as legato is scored)
 - ``sympathetic`` — single notes while the unplayed open strings ring 15–22 dB under them
-- ``beating``     — long decays whose two polarisations beat (5–16 cents apart, near-equal)
+- ``beating``     — long decays whose two polarisations beat (3–8 cents apart, near-equal)
 - ``hum``         — a phrase under 50/60 Hz mains hum with harmonics, 30–42 dB under the notes
 - ``realroom``    — a phrase in a small room (RT60 0.3–1.2 s) through a cheap microphone,
                     hiss 45–55 dB down, pick clicks, fret squeaks, a same-pitch re-pick
@@ -149,7 +149,7 @@ def scene_plan(category: str, index: int) -> Scene:
                      hiss_db=-70.0, description=desc)  # fmt: skip
     if category == "beating":
         plucks, total = _single_notes(rng, rng.randint(1, 2), (0, 1, 2, 3, 4, 5), (1.8, 2.4))
-        return Scene(tuple(plucks), total, seed, split_cents=(5.0, 16.0),
+        return Scene(tuple(plucks), total, seed, split_cents=(3.0, 8.0),
                      pol_balance=(0.7, 1.0), hiss_db=-70.0, description=desc)  # fmt: skip
     if category == "hum":
         plucks, total = _phrase(rng, rng.randint(5, 7))
