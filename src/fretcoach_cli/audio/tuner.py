@@ -48,6 +48,7 @@ LAG_S = LAG / RATE
 FRAMES_S = 0.15  # model frames (that old) that name the note
 VOICED = 0.5  # model confidence of a pitched frame (the engine's figure)
 MIN_VOICED = 3  # pitched frames needed among them
+HOLD_VOICED = 0.2  # ... or frames this confident on the note already being tracked
 GATE_DB = -70.0  # RMS level (dBFS) under which there is no pitch whatever the model says
 LEVEL_S = 0.1  # audio the level is measured over
 WINDOW_MIN_S, WINDOW_MAX_S, WINDOW_PERIODS = 0.25, 0.5, 40  # spectrum window: 40 periods
@@ -319,7 +320,18 @@ class Tuner:
         hi = (end - LAG) / RATE
         lo = hi - FRAMES_S
         f0s = [f for t, f, c in self._frames if lo <= t <= hi and c >= VOICED and f > 0]
+        if len(f0s) < MIN_VOICED and self._last == PITCH and self._fine:
+            # a held note dying away: the model grows unsure long before the note is gone,
+            # so its frames still count while they stay on the note being tracked
+            held = self._hz(self._fine[-1][1])
+            f0s = [f for t, f, c in self._frames if lo <= t <= hi and c >= HOLD_VOICED
+                   and f > 0 and abs(1200 * math.log2(f / held)) <= SAME_NOTE_CENTS]
         if len(f0s) < MIN_VOICED:
+            if self._last == PITCH and self._fine and not any(
+                    lo <= t <= hi and c > 0 for t, _, c in self._frames):
+                # under the model's silence floor (it returns nothing at all): the note
+                # being tracked is the guess, and the spectrum says whether it still sounds
+                return self._hz(self._fine[-1][1])
             return None
         return float(np.exp(np.median(np.log(f0s))))
 
