@@ -17,6 +17,30 @@ def set_global(*, user: str | None, debug: bool) -> None:
     _state["overrides"] = {"user": user}
     _state["debug"] = debug
     _state["settings"] = None
+    _watch_journals()
+
+
+def _watch_journals() -> None:
+    """When crashed sessions left journals, any command that opens the database first
+    writes them to it (``store.db`` open hook), so no report shows such a session as
+    interrupted and empty. Without journals this is one directory read (and the store is
+    not even imported)."""
+    from fretcoach_cli.practice.journal import any_journals
+
+    try:
+        data_dir = settings().data_path
+    except Exception:  # a broken config is reported by the command itself
+        return
+    if any_journals(data_dir):
+        from fretcoach_cli.store.db import add_open_hook
+
+        add_open_hook(_replay_journals)
+
+
+def _replay_journals(effective: config.Settings) -> None:
+    from fretcoach_cli.practice.recovery import replay_pending
+
+    replay_pending(effective)
 
 
 def debug() -> bool:

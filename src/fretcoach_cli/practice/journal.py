@@ -81,6 +81,15 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+def any_journals(data_dir: Path) -> bool:
+    """Whether any journal file exists (one directory read; nothing is created)."""
+    try:
+        with os.scandir(Path(data_dir).expanduser() / "journal") as entries:
+            return any(e.name.endswith(SUFFIX) for e in entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
 def orphaned(data_dir: Path) -> Iterator[Path]:
     """Journals no live process holds (their session ended without reaching the database)."""
     for path in sorted(journal_dir(data_dir).glob(f"*{SUFFIX}")):

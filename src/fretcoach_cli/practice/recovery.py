@@ -25,6 +25,20 @@ class Pending:
     sessions: list[Any]  # store.SessionRow, status interrupted
 
 
+def replay_pending(settings: Settings) -> ReplayReport | None:
+    """Write the journals of dead sessions to the database (None: there were none).
+
+    Cheap when there is nothing to do (one directory read), so every command that opens
+    the database runs it first (see ``cli.context``): no report then shows a journaled
+    session as interrupted and empty.
+    """
+    from fretcoach_cli.practice.journal import any_journals
+
+    if not any_journals(settings.data_path):
+        return None
+    return replay_journals(settings.data_path, sink_factory(settings))
+
+
 def find_interrupted(settings: Settings, conn: Any) -> Pending:
     """Replay orphaned journals, mark dead writers' sessions, list the interrupted ones."""
     from fretcoach_cli.store import Sessions

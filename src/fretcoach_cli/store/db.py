@@ -21,9 +21,11 @@ setting. Where neither is possible the status says so (WARN) and only the SQL gu
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,35 @@ USER_TABLES = ("sessions", "session_notes", "ai_practice_plans", "user_configs",
 _DRIVER_SUFFIX = re.compile(r"^(postgres(?:ql)?)\+\w+://")
 
 Kind = Literal["embedded", "external"]
+log = logging.getLogger(__name__)
+
+# Called with the settings after every open_database() that migrated (the schema is
+# current): the CLI registers the replay of pending practice journals here, so any command
+# that opens the database first writes what a crashed session left in the journal. A hook
+# that opens the database itself is not re-entered (per thread); its failures are logged,
+# never raised — the command still runs on what the database has.
+_open_hooks: list[Callable[[Settings], None]] = []
+_in_hook = threading.local()
+
+
+def add_open_hook(hook: Callable[[Settings], None]) -> None:
+    """Run ``hook(settings)`` after each open_database() (once registered; idempotent)."""
+    if hook not in _open_hooks:
+        _open_hooks.append(hook)
+
+
+def _run_open_hooks(settings: Settings) -> None:
+    if getattr(_in_hook, "active", False):
+        return
+    _in_hook.active = True
+    try:
+        for hook in list(_open_hooks):
+            try:
+                hook(settings)
+            except Exception as exc:  # e.g. a broken journal: never blocks the command
+                log.warning("after opening the database: %s", _first_line(exc))
+    finally:
+        _in_hook.active = False
 ScopeMode = Literal["role", "owner", "none"]
 
 
@@ -333,6 +364,9 @@ def open_database(settings: Settings, *, migrate: bool = True,
             agent = _embedded_agent(conn, url)
     _note_agent(security, agent)
     timings["open"] = time.perf_counter() - t0
-    return Database(url=url, kind=kind, server_version=version, security=security,
-                    data_dir=data_dir, migrations_applied=done, timings=timings,
-                    agent_url=agent)
+    db = Database(url=url, kind=kind, server_version=version, security=security,
+                  data_dir=data_dir, migrations_applied=done, timings=timings,
+                  agent_url=agent)
+    if migrate and _open_hooks:
+        _run_open_hooks(settings)
+    return db
