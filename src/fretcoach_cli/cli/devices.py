@@ -12,6 +12,12 @@ from fretcoach_cli.cli import context
 devices_app = typer.Typer(help="List and test audio input devices.", invoke_without_command=True)
 
 
+# What to do without a sound card, in forms the commands accept (`analyze` takes the file
+# as its argument; `practice` and `tune` take --input FILE).
+NO_DEVICE_HINT = ("connect a microphone or audio interface, or work from a recording: "
+                  "fretcoach analyze FILE --scale S, or practice --input FILE")
+
+
 @devices_app.callback()
 def devices(ctx: typer.Context,
             as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")
@@ -19,7 +25,7 @@ def devices(ctx: typer.Context,
     """List input devices (index, name, channels, default rate; * = default)."""
     if ctx.invoked_subcommand is not None:
         return
-    from fretcoach_cli.audio.sources import NO_DEVICE_HINT, input_devices
+    from fretcoach_cli.audio.sources import input_devices
     from fretcoach_cli.errors import AudioError
 
     devs = input_devices()
@@ -57,10 +63,17 @@ def test(device: str = typer.Argument(None, help="Index or part of the name (def
     from fretcoach_cli.audio.pitch import get_backend
     from fretcoach_cli.audio.sources import MicSource
 
+    from fretcoach_cli.errors import AudioError
+
     s = context.settings()
-    mic = MicSource(device if device is not None else (s.input_device or None),
-                    channel=channel or int(s.input_channel))
-    mic.open()
+    try:
+        mic = MicSource(device if device is not None else (s.input_device or None),
+                        channel=channel or int(s.input_channel))
+        mic.open()
+    except AudioError as exc:
+        if exc.message == "no audio input device found":
+            raise AudioError(exc.message, hint=NO_DEVICE_HINT) from None
+        raise
     blocks = []
     try:
         got = 0
