@@ -62,7 +62,6 @@ def test(device: str = typer.Argument(None, help="Index or part of the name (def
 
     from fretcoach_cli.audio.pitch import get_backend
     from fretcoach_cli.audio.sources import MicSource
-
     from fretcoach_cli.errors import AudioError
 
     s = context.settings()
