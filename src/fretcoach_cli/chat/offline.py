@@ -76,13 +76,20 @@ class OfflineResponder:
         calls = [ToolCall("practice_stats", {})]
         data = stats_dict(self.ctx)
         calls[0].rows = data["totals"]["sessions"]
+        result = self.answer_from_stats(question, data)
+        result.tool_calls = calls + result.tool_calls
+        return result
+
+    def answer_from_stats(self, question: str, data: dict[str, Any]) -> OfflineAnswer:
+        """The answer given the `stats` figures (``PracticeStats.to_dict()``)."""
+        intent = intent_of(question)
+        if intent in ("help", "unknown"):
+            return self.answer(question)
         if not data["totals"]["sessions"]:
             return OfflineAnswer("You have no recorded sessions yet — play one with "
-                                 "`fretcoach practice` and ask me again.", intent,
-                                 tool_calls=calls)
+                                 "`fretcoach practice` and ask me again.", intent)
         method = getattr(self, f"_{intent}")
         result: OfflineAnswer = method(data)
-        result.tool_calls = calls + result.tool_calls
         result.text += "\n\n_(offline answer from your statistics)_"
         return result
 
@@ -100,15 +107,10 @@ class OfflineResponder:
             slope = m.get("slope_per_week")
             lines.append(f"| {label} | {_fmt(m.get('mean'))} | {halves} | "
                          f"{'—' if slope is None else f'{slope:+.1f}'} |")
-        overall = (data["metrics"].get("overall_score") or {}).get("change")
-        if overall is None:
-            verdict = "Not enough sessions yet to see a trend."
-        elif overall >= 1:
-            verdict = f"You're improving: your overall score is up {overall:.1f} points."
-        elif overall <= -1:
-            verdict = f"Your overall score slipped {-overall:.1f} points recently."
-        else:
-            verdict = "Your overall score is holding steady."
+        from fretcoach_cli.reports.trend import verdict as trend_verdict
+
+        # the change `stats` computed with the one trend rule (reports.trend)
+        verdict = trend_verdict((data["metrics"].get("overall_score") or {}).get("change"))
         t = data["totals"]
         head = (f"Over {t['sessions']} sessions ({_minutes(t['practice_seconds'])}): "
                 f"{verdict}")

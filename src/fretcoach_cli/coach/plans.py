@@ -156,18 +156,18 @@ def recommendation_input(rows: Sequence[Any], *, limit: int = RECENT_SESSIONS
         return _get(r, "start_time") or ""
 
     from fretcoach_cli.reports.filters import counts_as_practice
+    from fretcoach_cli.reports.trend import halves, trend_change
 
     played = [r for r in rows if counts_as_practice(_get(r, "status"),
                                                     _get(r, "total_notes_played"))]
-    ordered = sorted(played, key=lambda r: str(when(r)), reverse=True)[:limit]
+    ordered = sorted(played, key=lambda r: (str(when(r)), str(_get(r, "session_id") or "")),
+                     reverse=True)[:limit]
     averages = {m: _mean(_get(r, m) for r in ordered) for m in FOCUS_AREAS}
     trend: dict[str, float | None] = {}
-    half = len(ordered) // 2
-    for m in FOCUS_AREAS:
-        newer, older = _mean(_get(r, m) for r in ordered[:half]), \
-            _mean(_get(r, m) for r in ordered[half:])
-        trend[m] = None if half == 0 or newer is None or older is None else \
-            round(newer - older, 1)
+    for m in FOCUS_AREAS:  # the rule `stats` and the chat use (reports.trend)
+        values = [_get(r, m) for r in reversed(ordered)]
+        change = trend_change(*halves(values), scored=sum(v is not None for v in values))
+        trend[m] = None if change is None else round(change, 1)
     present = [(m, v) for m, v in averages.items() if v is not None]
     weakest = min(present, key=lambda mv: mv[1])[0] if present else None
     by_scale: dict[str, list[Any]] = {}

@@ -393,9 +393,11 @@ def aggregate(conn: psycopg.Connection[Any], flt: SessionFilter, *, by: str | No
 
 
 def _metric(m: str, d: dict[str, Any]) -> MetricTrend:
+    from fretcoach_cli.reports.trend import MIN_SESSIONS, trend_change
+
     n = int(d["sessions"] or 0)
-    h1, h2 = (_f(d["first_half"]), _f(d["second_half"])) if n >= 2 else (None, None)
-    change = h2 - h1 if h1 is not None and h2 is not None else None
+    h1, h2 = (_f(d["first_half"]), _f(d["second_half"])) if n >= MIN_SESSIONS else (None, None)
+    change = trend_change(h1, h2, scored=n)
     return MetricTrend(m, n, _f(d["mean"]), _f(d["min"]), _f(d["max"]),
                        _f(d["slope_per_week"]), h1, h2, change)
 
