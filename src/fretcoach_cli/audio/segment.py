@@ -57,6 +57,11 @@ END_SNR_DB = 6.0  # ... or within this of the background (measured between notes
 # gate only decides what may *start* a note: a held note rings on below it (a real string
 # decays 10–20 dB/s and rings for seconds; ending at the gate cut notes at ~1–2 s and made
 # each beating swell back above it a new note)
+DAMP_S = 0.1  # ... or its level fell this fast: a damped string (a free decay loses 10–30 dB/s)
+DAMP_DROP_DB = 15.0
+DAMPED_UNDER_DB = 20.0  # ... to this far under its peak
+HOLD_VOICED = 0.3  # model confidence at which a ringing note's own pitch still counts as heard
+# (a decaying string under sympathetic ones reads 0.3–0.5 for a frame or two)
 BACKGROUND_S = 10.0  # between-note levels the background is estimated from (20th percentile)
 # The same string swelling back (beating of its two polarisations, sympathetic strings feeding
 # it) after its level dipped below the end level, with no pluck, continues the note it was
@@ -89,10 +94,12 @@ POLY_SHARE = 0.8  # harmonic share below this (with a strong level) = chord / do
 # strongest harmonic): 108 rendered strums (bench/chords.py) guessed as one note 18 → 9 times,
 # 4 of 2,834 single devset notes over it
 CHORD_INTERVAL_DB = -10.0
-# A note that began without an attack (out of silence, or a pitch change with no pluck) whose
-# level stays within this of the background is the background itself: mains hum or a
-# fridge's drone, which the model voices once the string has died away
+# A note that began without an attack (out of silence, or a pitch change with no pluck) at a
+# mains frequency (50/60 Hz and their first harmonics) whose level stays within this of the
+# background is hum, which the model voices once the string has died away
 BACKGROUND_DB = 4.0
+MAINS_HZ = tuple(sorted({k * f for f in (50.0, 60.0) for k in (1, 2, 3, 4)}))
+MAINS_CENTS = 25.0
 VIBRATO_CENTS = 120.0  # widest pitch spread (p10–p90) of a note still taken as vibrato
 KEEP_S = 3.0
 KEEP = int(KEEP_S * RATE)  # samples of audio kept for segment measurements
@@ -122,6 +129,14 @@ PROBE_VOICED = 0.35  # ... at this model confidence (the attack of an overdriven
 WEAK_ATTEMPTS = 2  # ... at the first this many probe delays only (more: +0.6 % named in time,
 # a third more withdrawn announcements)
 WEAK_WAIT_S = 0.3  # a weak onset's announcement is withdrawn if no note starts there by then
+
+
+def _mains(midis: np.ndarray, a4: float) -> bool:
+    """Whether a pitch track sits on a mains-hum frequency (the median, within MAINS_CENTS)."""
+    if len(midis) == 0:
+        return False
+    hz = a4 * 2 ** ((float(np.median(midis)) - 69) / 12)
+    return any(abs(1200 * math.log2(hz / m)) <= MAINS_CENTS for m in MAINS_HZ)
 
 
 @dataclass
@@ -289,7 +304,9 @@ class NoteTracker:
         self.frames_seen += 1
         level = self._level(t)
         heard = conf >= VOICED and f0 > 0
-        voiced = heard and level >= self.gate  # (the gate decides what may start a note)
+        # what may start a note: above the input gate and clearly above the background heard
+        # between notes (not a dying string's last flickers in hum or noise)
+        voiced = heard and level >= max(self.gate, self._background() + END_SNR_DB)
         midi = self._midi(f0) if voiced else math.nan
         self.last_pitch = (t, None if not voiced else midi, conf)
         # energy onsets that are due by this frame
@@ -332,9 +349,11 @@ class NoteTracker:
             self.last_pitch = (t, midi, conf)
         self._add(t, midi, conf, level)
         # release: the level stayed under the gate, or the note faded into the background
-        self._quiet = self._quiet + 1 if self._stopped(cur, level, midi) else 0
-        faded = (not voiced and level < self._floor(t) + FADE_MARGIN_DB
-                 and level < max(cur.levels) - FADE_DROP_DB)
+        own = (cur.ref is not None and conf >= HOLD_VOICED and f0 > 0
+               and abs(self._midi(f0) - cur.ref) <= CHANGE_SEMITONES)
+        self._quiet = self._quiet + 1 if self._stopped(cur, t, level, own) else 0
+        faded = (not voiced and not own and level < self._floor(t) + FADE_MARGIN_DB
+                 and level < cur.peak - FADE_DROP_DB)
         self._faded = self._faded + 1 if faded else 0
         for frames, needed_s in ((self._quiet, RELEASE_S), (self._faded, FADE_RELEASE_S)):
             if frames * self.fp >= needed_s:
@@ -354,16 +373,19 @@ class NoteTracker:
             return -math.inf
         return float(np.percentile(self._between, 20))
 
-    def _stopped(self, cur: _Note, level: float, midi: float) -> bool:
-        """Whether ``cur``'s string has stopped sounding at this frame: its level is down in
-        the background, or 40 dB under its peak with the model no longer hearing its pitch
-        (a quiet string the model still hears clearly is still ringing)."""
-        if level < self._background() + END_SNR_DB:
+    def _stopped(self, cur: _Note, t: float, level: float, own: bool) -> bool:
+        """Whether ``cur``'s string has stopped sounding at this frame: the model no longer
+        hears its pitch (``own``) and its level is 40 dB under its peak or near the background
+        (heard, it rings on until buried in the background), or it was damped."""
+        background = self._background()
+        if own:  # still heard: gone only once it is buried in the background
+            if level < background + END_SNR_DB / 2:
+                return True
+        elif level < background + END_SNR_DB or level < cur.peak - END_RANGE_DB:
             return True
-        if level >= cur.peak - END_RANGE_DB:
-            return False
-        own = cur.ref is not None and abs(midi - cur.ref) <= CHANGE_SEMITONES  # nan: False
-        return not own
+        # damped (a fretting hand's release, a palm): far faster than any free decay
+        return (level < cur.peak - DAMPED_UNDER_DB
+                and self._level(t - DAMP_S) - level >= DAMP_DROP_DB)
 
     def _resume(self, t: float, midi: float) -> bool:
         """Voiced sound with no pluck, soon after the last note dipped out, at its pitch: the
@@ -371,7 +393,7 @@ class NoteTracker:
         last = self._last
         if (last is None or t - self._last_end > RESUME_S or last.pitch is None
                 or abs(midi - last.pitch) > RESUME_SEMITONES
-                or any(self._last_end - 0.05 <= o <= t for o in self._rejected)):
+                or any(self._last_end - 0.05 <= o <= t for o in (*self._rejected, *self._weak))):
             return False
         self._cur, self._last = last, None
         self._quiet = self._faded = 0
@@ -721,8 +743,9 @@ class NoteTracker:
         peak = float(levels.max())
         if peak < self.gate:
             return None
-        if n.cause != "onset" and float(np.median(levels)) < self._floor(end) + BACKGROUND_DB:
-            return None  # a steady background tone (hum), voiced once the notes died away
+        if (n.cause != "onset" and float(np.median(levels)) < self._floor(end) + BACKGROUND_DB
+                and _mains(n.voiced(n.onset_s), self.a4)):
+            return None  # mains hum, voiced once the notes died away (no attack, no level)
         # judge the settled part: skip the transient and, in longer notes, the sharp start
         skip = min(max(SKIP_S, SETTLE_FRACTION * dur), SETTLE_MAX_S) if dur > 2 * SKIP_S \
             else 0.3 * dur
