@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 from typing import Any, ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Container, Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Footer
 
@@ -36,6 +36,7 @@ from fretcoach_cli.practice.messages import (
 from fretcoach_cli.practice.runner import PracticeSession
 from fretcoach_cli.scoring.judge import tolerance_cents
 from fretcoach_cli.tui.bridge import Bridge, SessionMessage, Tick
+from fretcoach_cli.tui.layout import SIZE_CLASSES, size_classes
 from fretcoach_cli.tui.live_view import (
     MarkTrail,
     feed_row,
@@ -55,6 +56,7 @@ from fretcoach_cli.tui.widgets import (
     SessionHeader,
     Tuner,
 )
+from fretcoach_cli.tui.widgets.size_guard import SizeGuard
 
 __all__ = ["MIN_NOTES_FOR_COACH", "PracticeApp"]
 
@@ -73,11 +75,16 @@ class PracticeApp(App[Any]):
     CSS_PATH = "practice.tcss"
     TITLE = "fretcoach practice"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle_pause", "Pause/Resume"),
+        Binding("space", "toggle_pause", "Pause"),
         Binding("q", "finish", "Finish & save"),
         Binding("ctrl+c", "finish", "Finish", show=False, priority=True),
         Binding("c", "toggle_coach", "Coach"),
         Binding("m", "toggle_metronome", "Metronome"),
+        Binding("m", "no_tempo", "Metronome", show=False),
+        # one key, three meanings: the footer shows the one that applies at this size
+        Binding("f", "show_fretboard", "Fretboard"),
+        Binding("f", "show_notes", "Notes"),
+        Binding("f", "hide_fretboard", "Hide neck"),
         Binding("question_mark", "help", "Help", key_display="?"),
     ]
 
@@ -110,6 +117,10 @@ class PracticeApp(App[Any]):
 
     # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
+        """One widget tree for every size: ``practice.tcss`` arranges it by the classes
+        :func:`~fretcoach_cli.tui.layout.size_classes` sets on the app, so a resize never
+        rebuilds a widget (the feed and the coach keep what they show)."""
+        yield SizeGuard(id="too-small")
         yield SessionHeader(id="header")
         with Horizontal(id="top"):
             with Vertical(id="tuner-panel", classes="panel"):
@@ -117,14 +128,29 @@ class PracticeApp(App[Any]):
                 yield Metronome(id="metronome")
             with Vertical(id="metrics-panel", classes="panel"):
                 yield MetricBars(id="metrics")
-        with Vertical(id="fretboard-panel", classes="panel"):
-            yield Fretboard(id="fretboard")
-        with Horizontal(id="bottom"):
+        with Container(id="body"):
+            with Vertical(id="fretboard-panel", classes="panel"):
+                yield Fretboard(id="fretboard")
             with Vertical(id="feed-panel", classes="panel"):
                 yield NoteFeed(id="feed")
             with Vertical(id="coach-panel", classes="panel"):
                 yield CoachPane(id="coach")
-        yield Footer()
+        yield Footer(show_command_palette=False)
+
+    # -- size ----------------------------------------------------------------------------
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.width, event.size.height)
+
+    def _fit(self, width: int, height: int) -> None:
+        """Switch layout classes for this size; the engine never hears of it."""
+        wanted = size_classes(width, height)
+        if ("-short" in wanted) != self.has_class("-short"):
+            self.remove_class("-swap")  # the player's f applied to the other layout
+        for name in SIZE_CLASSES:
+            self.set_class(name in wanted, name)
+        self.refresh_bindings()
+        for guard in self.query(SizeGuard):
+            guard.refresh()
 
     def on_mount(self) -> None:
         o = self.options
@@ -137,16 +163,14 @@ class PracticeApp(App[Any]):
         self.query_one("#tuner-panel").border_title = "Tuner"
         self.query_one("#metrics-panel").border_title = "Metrics"
         self.query_one("#fretboard-panel").border_title = "Fretboard · standard tuning"
-        self.query_one("#fretboard-panel").border_subtitle = (
-            "◉ root  ● scale  ◆ played  ✖ wrong")
         self.query_one("#feed-panel").border_title = "Notes"
         self.query_one("#coach-panel").border_title = "Coach"
         self.query_one(Fretboard).set_scale(frozenset(o.scale.pitch_classes), o.scale.root_pc)
         self.query_one(Metronome).bpm = o.bpm
         self.query_one(MetricBars).rows = metric_rows(None, None)
         self.query_one(MetricBars).window_label = f"last {o.window_notes} notes"
-        if not self.coach_enabled:
-            self.query_one("#coach-panel").add_class("hidden")
+        self.set_class(not self.coach_enabled, "-no-coach")
+        self._fit(self.size.width, self.size.height)
         for line in self._early_warnings:
             self.warnings.append(line)
             self.notify(line, severity="warning", timeout=8)
@@ -278,9 +302,8 @@ class PracticeApp(App[Any]):
             self.query_one(SessionHeader).state = payload.state
             self.query_one(SessionHeader).elapsed_s = self.session.position_s
         elif isinstance(payload, StorageStatus):
-            self.query_one(SessionHeader).storage = (
-                f"db ✓ {payload.saved_notes} notes saved" if payload.online
-                else f"db offline — journaling ({payload.message})")
+            self.query_one(SessionHeader).set_storage(
+                payload.online, payload.saved_notes, payload.message)
         elif isinstance(payload, EngineFinished):
             header = self.query_one(SessionHeader)
             header.elapsed_s = self.session.position_s
@@ -332,11 +355,48 @@ class PracticeApp(App[Any]):
 
     # -- actions -------------------------------------------------------------------------
     LIVE_ACTIONS: ClassVar[frozenset[str]] = frozenset(
-        {"toggle_pause", "finish", "toggle_coach", "toggle_metronome", "help"})
+        {"toggle_pause", "finish", "toggle_coach", "toggle_metronome", "help",
+         "show_fretboard", "show_notes", "hide_fretboard", "no_tempo"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The live keys belong to the live view: hidden and inert on the summary."""
-        return not (action in self.LIVE_ACTIONS and isinstance(self.screen, SummaryScreen))
+        """The live keys belong to the live view: hidden and inert on the summary. Of the
+        three meanings of ``f`` only the one that applies at this size is active."""
+        if action in self.LIVE_ACTIONS and isinstance(self.screen, SummaryScreen):
+            return False
+        if action == "show_fretboard":
+            return not self.fretboard_shown and not self.has_class("-no-neck")
+        if action == "show_notes":
+            return self.fretboard_shown and self._neck_replaces_notes
+        if action == "hide_fretboard":
+            return self.fretboard_shown and not self._neck_replaces_notes
+        if action in {"toggle_metronome", "no_tempo"}:  # the hint only when there is a click
+            return bool(self.options.bpm) == (action == "toggle_metronome")
+        return True
+
+    @property
+    def _neck_replaces_notes(self) -> bool:
+        """Short and not wide: the neck, when shown, takes the note feed's place."""
+        return self.has_class("-short") and not self.has_class("-wide")
+
+    @property
+    def fretboard_shown(self) -> bool:
+        """Whether the neck is on screen at this size (``-swap`` is the player's ``f``)."""
+        if self.has_class("-tiny") or self.has_class("-no-neck"):
+            return False
+        return self.has_class("-swap") == self._neck_replaces_notes
+
+    def _swap(self) -> None:
+        self.toggle_class("-swap")
+        self.refresh_bindings()
+
+    def action_show_fretboard(self) -> None:
+        self._swap()
+
+    def action_show_notes(self) -> None:
+        self._swap()
+
+    def action_hide_fretboard(self) -> None:
+        self._swap()
 
     def action_toggle_pause(self) -> None:
         if self._finishing:
@@ -353,14 +413,17 @@ class PracticeApp(App[Any]):
 
     def action_toggle_coach(self) -> None:
         self.coach_enabled = not self.coach_enabled
-        self.query_one("#coach-panel").set_class(not self.coach_enabled, "hidden")
+        self.set_class(not self.coach_enabled, "-no-coach")
 
     def action_toggle_metronome(self) -> None:
         metronome = self.query_one(Metronome)
         if not metronome.bpm:
-            self.notify("No tempo set: start with --bpm N for a click.", timeout=3)
+            self.action_no_tempo()
             return
         metronome.enabled = not metronome.enabled
+
+    def action_no_tempo(self) -> None:
+        self.notify("No tempo set: start with --bpm N for a click.", timeout=3)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -64,6 +64,13 @@ def reading_from_pitch(midi: float, scale: Any, tolerance: float) -> TunerReadin
                         scale.degree_label(pc), settled=False)
 
 
+def _place(midi: float, previous: tuple[int, int] | None) -> tuple[int, int] | None:
+    """Where on the neck a note was most likely played: within the first 15 frets as ever,
+    else higher up (a wide terminal shows all 24 frets)."""
+    return (likely_position(midi, previous, max_fret=15)
+            or likely_position(midi, previous, max_fret=24))
+
+
 class MarkTrail:
     """The last few played notes placed on the neck, following the hand from note to note.
 
@@ -82,7 +89,7 @@ class MarkTrail:
     def add(self, verdict: Verdict) -> None:
         if not verdict.judged or verdict.midi is None:
             return
-        pos = likely_position(verdict.midi, self._previous, max_fret=15)
+        pos = _place(verdict.midi, self._previous)
         if pos is None:
             return
         self._previous = pos
@@ -94,7 +101,7 @@ class MarkTrail:
         """A note just heard (rough pitch): lit now, settled or retracted later."""
         if midi is None or onset_s in self._pending:
             return
-        pos = likely_position(midi, self._previous, max_fret=15)
+        pos = _place(midi, self._previous)
         if pos is None:
             return
         self._pending[onset_s] = (len(self.items), self._previous)
@@ -110,7 +117,7 @@ class MarkTrail:
             return
         if not verdict.judged or verdict.midi is None:
             return
-        pos = likely_position(verdict.midi, self._previous, max_fret=15)
+        pos = _place(verdict.midi, self._previous)
         if pos is None:
             return
         self._previous = pos

@@ -21,14 +21,23 @@ RAW_FIGURES = (
 )
 
 
-def raw_figures(result: SessionResult) -> Text:
-    """The raw figures behind the scores, so they can be checked and explained."""
+def raw_figures(result: SessionResult, width: int | None = None) -> Text:
+    """The raw figures behind the scores, so they can be checked and explained; given a
+    ``width``, broken into lines between figures, never inside one."""
     parts = []
     for key, label, spec in RAW_FIGURES:
         value = getattr(result.metrics, key, None)
         if value is not None:
             parts.append(f"{label} {spec.format(value)}")
-    return Text("raw: " + " · ".join(parts), style=DIM) if parts else Text("")
+    if not parts:
+        return Text("")
+    lines = ["raw: " + parts[0]]
+    for part in parts[1:]:
+        if width is not None and len(lines[-1]) + 3 + len(part) > width:
+            lines.append("     " + part)
+        else:
+            lines[-1] += " · " + part
+    return Text("\n".join(lines), style=DIM)
 
 
 def _fmt(value: float | None, spec: str = "{:.0f}") -> str:
@@ -50,18 +59,22 @@ def headline(result: SessionResult) -> Text:
     return out
 
 
-def metrics_table(result: SessionResult) -> Table:
+def metrics_table(result: SessionResult, *, bar_cells: int = 24,
+                  caption: bool = True) -> Table:
+    """Every score with its bar, the previous session's and the change; ``caption`` adds
+    the raw figures under it (the summary screen lays those out itself)."""
     prev = result.previous
     weak = weakest(result.metrics)
     table = Table(title="Metrics", title_justify="left", title_style=f"bold {ACCENT}",
                   expand=False, box=None, padding=(0, 1))
     table.add_column("", style=TEXT)
     table.add_column("score", justify="right")
-    table.add_column("", width=24)
+    table.add_column("", width=bar_cells)
     table.add_column("previous", justify="right", style=DIM)
     table.add_column("change", justify="right")
-    table.caption = raw_figures(result)
-    table.caption_justify = "left"
+    if caption:
+        table.caption = raw_figures(result)
+        table.caption_justify = "left"
     for key, label in SUMMARY_LABELS:
         now = score(result.metrics, key)
         before = score(prev, key) if prev is not None else None
@@ -71,7 +84,7 @@ def metrics_table(result: SessionResult) -> Table:
             change = Text(f"{delta:+.0f}", style=GOOD if delta > 0 else (BAD if delta < 0 else DIM))
         name = Text(label + (" ◀ weakest" if key == weak else ""),
                     style=f"bold {WARN}" if key == weak else TEXT)
-        table.add_row(name, Text(_fmt(now), style=f"bold {score_colour(now)}"), bar(now, 24),
+        table.add_row(name, Text(_fmt(now), style=f"bold {score_colour(now)}"), bar(now, bar_cells),
                       _fmt(before), change)
     return table
 

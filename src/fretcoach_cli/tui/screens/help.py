@@ -10,12 +10,16 @@ from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from fretcoach_cli.tui.widgets.size_guard import SizeGuard
+
 KEYS = (
     ("space", "pause / resume (the clock and the analysis stop)"),
     ("q", "finish, save and show the summary"),
     ("Ctrl+C", "same as q: nothing is lost"),
     ("c", "show / hide the coach"),
     ("m", "metronome display on / off (needs --bpm)"),
+    ("f", "hide / show the fretboard; under 28 rows it takes the notes' place "
+          "(it needs 24 rows, 80 columns)"),
     ("?", "this help"),
 )
 
@@ -31,6 +35,7 @@ class HelpScreen(ModalScreen[None]):
             table.add_row(key, what)
         help_box = Static(table, id="help")
         help_box.border_title = "Keys"
+        yield SizeGuard(id="too-small")
         yield help_box
 
     async def action_dismiss(self, result: None = None) -> None:

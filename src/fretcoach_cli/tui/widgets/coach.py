@@ -49,18 +49,31 @@ class CoachPane(Widget):
         self.feed(text)
         self.end()
 
+    def _lines(self, text: Text, width: int) -> int:
+        return len(text.wrap(self.app.console, max(1, width)))
+
     def render(self) -> Text:
-        out = Text()
+        """The newest reply always shows (with its source); older ones, dimmed, only as far
+        as the pane's height allows, so a short terminal still has the latest advice."""
         if not self.replies:
-            out.append("The coach will chime in once you have played a few notes.", style=DIM)
-        for i, reply in enumerate(self.replies):
-            newest = i == len(self.replies) - 1
-            if i:
-                out.append("\n")
-            out.append("› " if newest else "  ", style=ACCENT)
-            out.append(reply.strip(), style=TEXT if newest else DIM)
-            if newest and self.streaming:
-                out.append("▌", style=ACCENT)
+            text = Text("The coach will chime in once you have played a few notes.",
+                        style=DIM)
+            return text
+        width, height = self.content_size.width or 40, self.content_size.height or 0
+        newest = Text()
+        newest.append("› ", style=ACCENT)
+        newest.append(self.replies[-1].strip(), style=TEXT)
+        if self.streaming:
+            newest.append("▌", style=ACCENT)
         if self.source:
-            out.append(f"\n— {self.source}", style=f"italic {DIM}")
-        return out
+            newest.append(f"\n— {self.source}", style=f"italic {DIM}")
+        used = self._lines(newest, width)
+        shown: list[Text] = [newest]
+        for reply in reversed(self.replies[:-1]):
+            older = Text.assemble(("  ", ACCENT), (reply.strip(), DIM))
+            need = self._lines(older, width)
+            if height and used + need > height:
+                break
+            used += need
+            shown.insert(0, older)
+        return Text("\n").join(shown)

@@ -43,11 +43,23 @@ def _num(value: float | None) -> str:
     return " —" if value is None else f"{value:3.0f}"
 
 
+SHORT_LABELS = {"pitch_accuracy": "Pitch", "scale_conformity": "Scale",
+                "timing_stability": "Timing", "clean_playing": "Clean", "overall_score": "Overall"}
+MIN_CELLS = 6
+MAX_CELLS = 40  # past this a longer bar shows nothing more, so the figures stay near it
+WEAKEST = " ◀ weakest"
+NUMBERS = 10  # "  now  ses" under "  now  session"
+
+
 class MetricBars(Widget):
-    """Pitch accuracy, scale conformity, timing stability, clean playing and overall."""
+    """Pitch accuracy, scale conformity, timing stability, clean playing and overall.
+
+    The bar takes what width is left after the labels and figures; below that, labels are
+    shortened (Timing stability → Timing), so a row never wraps.
+    """
 
     DEFAULT_CSS = """
-    MetricBars { height: auto; min-height: 7; padding: 0 1; }
+    MetricBars { height: auto; min-height: 6; padding: 0 1; text-wrap: nowrap; }
     """
 
     rows: reactive[tuple[MetricRow, ...]] = reactive(tuple)
@@ -57,20 +69,31 @@ class MetricBars(Widget):
     def watch_rows(self) -> None:
         self.updates += 1
 
+    def _labels(self, width: int) -> tuple[list[str], int]:
+        full = [r.label for r in self.rows]
+        label_w = max((len(t) for t in full), default=10) + 1
+        if width - label_w - NUMBERS - len(WEAKEST) >= MIN_CELLS:
+            return full, label_w
+        short = [SHORT_LABELS.get(r.key, r.label) for r in self.rows]
+        return short, max((len(t) for t in short), default=7) + 1
+
     def render(self) -> Text:
-        label_w = max((len(r.label) for r in self.rows), default=10) + 1
-        cells = max(6, self.size.width - label_w - 22)
+        width = self.content_size.width or 44
+        labels, label_w = self._labels(width)
+        cells = max(MIN_CELLS, min(MAX_CELLS, width - label_w - NUMBERS - len(WEAKEST)))
         out = Text()
         out.append(" " * label_w, style=DIM)
-        out.append(f"{self.window_label:<{cells}}", style=DIM)
+        short = " ".join(self.window_label.split()[:2])  # "last 20 notes" → "last 20"
+        heading = next((h for h in (self.window_label, short) if len(h) <= cells), "")
+        out.append(f"{heading:<{cells}}", style=DIM)
         out.append("  now  session", style=DIM)
-        for row in self.rows:
+        for row, label in zip(self.rows, labels, strict=True):
             out.append("\n")
             style = f"bold {WARN}" if row.weakest else TEXT
-            out.append(f"{row.label:<{label_w}}", style=style)
+            out.append(f"{label:<{label_w}}", style=style)
             out.append_text(bar(row.window, cells))
             out.append(f"  {_num(row.window)}", style=f"bold {score_colour(row.window)}")
             out.append(f"  {_num(row.session)}", style=score_colour(row.session))
             if row.weakest:
-                out.append(" ◀ weakest", style=f"bold {WARN}")
+                out.append(WEAKEST, style=f"bold {WARN}")
         return out

@@ -20,7 +20,7 @@ class Metronome(Widget):
     """Four beat lamps, the downbeat accented; dimmed when switched off."""
 
     DEFAULT_CSS = """
-    Metronome { height: 1; padding: 0 1; }
+    Metronome { height: 1; padding: 0 1; text-wrap: nowrap; }
     """
 
     bpm: reactive[float | None] = reactive(None)
@@ -30,7 +30,11 @@ class Metronome(Widget):
     def render(self) -> Text:
         out = Text()
         if not self.bpm:
-            out.append("♩ free tempo (set --bpm for a click)", style=DIM)
+            width = self.content_size.width or 40
+            words = next((w for w in ("♩ free tempo (set --bpm for a click)",
+                                      "♩ free tempo (--bpm for a click)", "♩ free tempo")
+                          if len(w) <= width), "♩")
+            out.append(words, style=DIM)
             return out
         out.append(f"♩ {self.bpm:g} ", style=f"bold {TEXT}")
         if not self.enabled:

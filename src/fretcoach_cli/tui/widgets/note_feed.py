@@ -16,6 +16,7 @@ from rich.segment import Segment
 from rich.text import Text
 from textual.geometry import Size
 from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import RichLog
 
 from fretcoach_cli.tui.palette import BAD, DIM, GOOD, TEXT, WARN
@@ -36,24 +37,36 @@ class FeedRow:
     provisional: bool = False  # heard, not judged yet
 
 
-def format_row(row: FeedRow) -> Text:
+def format_row(row: FeedRow, *, compact: bool = False) -> Text:
+    """One feed line: about 49 cells, or 30 with ``compact`` (symbols for the verdicts:
+    ✓ in scale and in tune, ~ in scale but out of tune, ✖ not in scale)."""
     m, s = divmod(max(0.0, row.time_s), 60)
     out = Text()
     out.append(f"{int(m):02d}:{s:04.1f} ", style=DIM)
     if row.provisional:  # kept narrower than any judged row (the log's width only grows)
         out.append(f"{row.name or '…':<4}", style=f"bold {DIM}")
-        out.append("   …¢ ", style=DIM)
-        out.append("settling", style=f"italic {DIM}")
+        out.append("   …¢ " if not compact else "  …¢ ", style=DIM)
+        out.append("settling" if not compact else "…", style=f"italic {DIM}")
         return out
     if row.name is None:
         label = "chord" if row.kind == "polyphonic" else "unclear"
         out.append(f"{label:<7}", style=f"italic {WARN}")
-        out.append(" not a clean single note", style=DIM)
+        out.append(" not a clean single note" if not compact else " not one note", style=DIM)
         return out
     colour = BAD if row.in_scale is False else (WARN if row.in_tune is False else GOOD)
     out.append(f"{row.name:<4}", style=f"bold {colour}")
-    out.append(f"{row.cents:+4.0f}¢ " if row.cents is not None else "      ", style=colour)
-    if row.in_scale is False:
+    if compact:
+        cents = "" if row.cents is None else f"{row.cents:+.0f}¢"
+        out.append(f"{cents:>4} ", style=colour)
+    else:
+        out.append(f"{row.cents:+4.0f}¢ " if row.cents is not None else "      ", style=colour)
+    if compact:
+        if row.in_scale is False:
+            out.append("✖ not in scale", style=BAD)
+        else:
+            out.append("✓ " if row.in_tune else "~ ", style=GOOD if row.in_tune else WARN)
+            out.append(f"{row.degree or '':<3}", style=TEXT)
+    elif row.in_scale is False:
         out.append("✖ not in scale ", style=BAD)
     else:
         out.append("✓ scale ", style=GOOD)
@@ -62,8 +75,13 @@ def format_row(row: FeedRow) -> Text:
             out.append(f"deg {row.degree:<3}", style=TEXT)
     if row.timing_ms is not None:
         ok = abs(row.timing_ms) <= 40
-        out.append(f" {row.timing_ms:+4.0f} ms", style=GOOD if ok else WARN)
+        out.append(f" {row.timing_ms:+4.0f}{'ms' if compact else ' ms'}",
+                   style=GOOD if ok else WARN)
     return out
+
+
+FULL_ROW_CELLS = 50  # below this content width the feed switches to compact rows
+COMPACT_LEGENDS = ("✓ in tune  ~ off  ✖ not in scale", "✓ ok  ~ off  ✖ wrong", "")
 
 
 class NoteFeed(RichLog):
@@ -75,7 +93,10 @@ class NoteFeed(RichLog):
     """
 
     DEFAULT_CSS = """
-    NoteFeed { height: 1fr; padding: 0 1; background: $surface; scrollbar-size-vertical: 1; }
+    NoteFeed {
+        height: 1fr; padding: 0 1; background: $surface; scrollbar-size-vertical: 1;
+        overflow-x: hidden;
+    }
     """
 
     def __init__(self, **kwargs) -> None:
@@ -84,13 +105,17 @@ class NoteFeed(RichLog):
         self.pending: dict[float, int] = {}
         self.heard = 0
         self.retracted = 0
-        # onset of every row written and not removed, in line order: index = absolute line
+        # onset and row of every line written and not removed, in line order: index =
+        # absolute line. The rows are kept so a resize can draw them again at the new width.
         self._onsets: list[float] = []
+        self._rows: list[FeedRow] = []
+        self.compact = False
+        self._drawn_width = 0
 
     def add(self, row: FeedRow) -> None:
         """A judged note that was never shown provisionally: a new line."""
         self.count += 1
-        self._append(row.time_s, format_row(row))
+        self._append(row)
 
     def add_provisional(self, onset_s: float, row: FeedRow) -> None:
         """A note just heard: a dimmed line, rewritten by :meth:`settle` or removed by
@@ -101,13 +126,14 @@ class NoteFeed(RichLog):
         later = len(self._onsets)
         while later > 0 and self._onsets[later - 1] > onset_s + 0.001:
             later -= 1
-        if later < len(self._onsets) and self._splice(later, format_row(row), insert=True):
+        if later < len(self._onsets) and self._splice(later, self._format(row), insert=True):
             self.pending = {k: (v + 1 if v >= later else v) for k, v in self.pending.items()}
             self._onsets.insert(later, onset_s)
+            self._rows.insert(later, row)
             self.pending[onset_s] = later
         else:  # the newest, or the line it belongs at has scrolled out: at the bottom
             self.pending[onset_s] = len(self._onsets)
-            self._append(onset_s, format_row(row))
+            self._append(row, onset_s)
 
     def settle(self, onset_s: float, row: FeedRow) -> None:
         """The judged note: rewrite its provisional line in place (or add a line)."""
@@ -116,7 +142,9 @@ class NoteFeed(RichLog):
             self.add(row)
             return
         self.count += 1
-        self._splice(self.pending.pop(key), format_row(row))
+        line = self.pending.pop(key)
+        self._rows[line] = row
+        self._splice(line, self._format(row))
 
     def retract(self, onset_s: float) -> None:
         """Not a note after all: remove its provisional line."""
@@ -127,6 +155,7 @@ class NoteFeed(RichLog):
         self.retracted += 1
         self._splice(line, None)
         del self._onsets[line]
+        del self._rows[line]
         self.pending = {k: (v - 1 if v > line else v) for k, v in self.pending.items()}
 
     # -- lines ---------------------------------------------------------------------------
@@ -136,9 +165,37 @@ class NoteFeed(RichLog):
         near = [k for k in self.pending if abs(k - onset_s) <= 0.001]
         return near[0] if near else None
 
-    def _append(self, onset_s: float, text: Text) -> None:
-        self._onsets.append(onset_s)
-        self.write(text)
+    def _format(self, row: FeedRow) -> Text:
+        return format_row(row, compact=self.compact)
+
+    def _append(self, row: FeedRow, onset_s: float | None = None) -> None:
+        self._onsets.append(row.time_s if onset_s is None else onset_s)
+        self._rows.append(row)
+        self.write(self._format(row))
+
+    # -- resizing ------------------------------------------------------------------------
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._reflow)
+
+    def _reflow(self) -> None:
+        """Draw every kept row again when the width changed: lines are rendered once at the
+        width they were written at, so without this a feed written while the terminal was
+        small stays cropped after it grows (and compact rows stay compact)."""
+        width = self.scrollable_content_region.width
+        if not self._size_known or width <= 0 or width == self._drawn_width:
+            return
+        self._drawn_width = width
+        self.compact = width < FULL_ROW_CELLS
+        if isinstance(self.parent, Widget):
+            legend = next((t for t in COMPACT_LEGENDS if len(t) + 6 <= self.parent.size.width),
+                          "")
+            self.parent.border_subtitle = legend if self.compact else ""
+        keep = self._rows[-self.max_lines:] if self.max_lines else self._rows
+        self.clear()
+        for row in keep:
+            self.write(self._format(row), scroll_end=False)
+        self._start_line = len(self._rows) - len(keep)
+        self.scroll_end(animate=False, immediate=False, x_axis=False)
 
     def _splice(self, line: int, text: Text | None, *, insert: bool = False) -> bool:
         """Rewrite absolute line ``line`` (delete it with None, or insert before it), rendered

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from fretcoach_cli.tui.fit import first_fitting
 from fretcoach_cli.tui.palette import ACCENT, BAD, DIM, FAINT, GOOD, TEXT, WARN
 
 
@@ -56,11 +57,39 @@ def needle_line(cents: float | None, width: int, colour: str) -> Text:
     return line
 
 
+def reading_line(r: TunerReading, colour: str, terse: int = 0) -> Text:
+    """The note, its cents and verdicts in one line; ``terse`` 0–2 shortens the words."""
+    out = Text()
+    if r.name is None:
+        out.append(" —  ", style=f"bold {DIM}")
+        out.append("listening…", style=DIM)
+        return out
+    out.append(f" {r.name:<4}", style=f"bold {colour}")
+    if r.cents is not None:
+        out.append(f"{r.cents:+5.0f}¢ " if terse < 2 else f"{r.cents:+4.0f}¢",
+                   style=f"bold {colour}")
+    if r.in_scale is False:
+        out.append((" not in scale", " not in scale", " ✖ scale")[terse], style=BAD)
+    elif r.in_scale:
+        out.append((" in scale", " in scale", " ✓")[terse], style=GOOD)
+        if r.degree:
+            out.append((f" · degree {r.degree}", f" · {r.degree}", f" {r.degree}")[terse],
+                       style=TEXT)
+    if r.in_tune is False:
+        out.append((" · out of tune", " · off", " ~")[terse], style=WARN)
+    if not r.settled:
+        out.append((" · settling", " …", " …")[terse], style=DIM)
+    return out
+
+
 class Tuner(Widget):
-    """Big note name plus a needle; coloured green/amber/red for in tune / out of tune / wrong."""
+    """Big note name plus a needle; coloured green/amber/red for in tune / out of tune / wrong.
+
+    Given one line (a narrow terminal), note, cents and a short needle share it.
+    """
 
     DEFAULT_CSS = """
-    Tuner { height: 6; padding: 0 1; }
+    Tuner { height: 4; padding: 0 1; text-wrap: nowrap; }
     """
 
     reading: reactive[TunerReading] = reactive(TunerReading, layout=False)
@@ -68,26 +97,17 @@ class Tuner(Widget):
     def render(self) -> Text:
         r = self.reading
         colour = needle_colour(r)
-        width = max(11, self.size.width - 6)
+        size = self.content_size
+        avail = max(20, size.width or 40)
+        if size.height == 1:
+            return self._one_line(r, colour, avail)
+        line = first_fitting((reading_line(r, colour, t) for t in range(3)), avail)
+        width = max(11, avail - 6)
         out = Text()
-        if r.name is None:
-            out.append("  —  ", style=f"bold {DIM}")
-            out.append("listening…", style=DIM)
-        else:
-            out.append(f" {r.name:<4}", style=f"bold {colour}")
-            if r.cents is not None:
-                out.append(f"{r.cents:+5.0f}¢ ", style=f"bold {colour}")
-            if r.in_scale is False:
-                out.append(" not in scale", style=BAD)
-            elif r.in_scale:
-                out.append(" in scale", style=GOOD)
-                if r.degree:
-                    out.append(f" · degree {r.degree}", style=TEXT)
-            if r.in_tune is False:
-                out.append(" · out of tune", style=WARN)
-            if not r.settled:
-                out.append(" · settling", style=DIM)
-        out.append("\n\n")
+        out.append_text(line)
+        out.append("\n")
+        if size.height >= 4:
+            out.append("\n")
         out.append(" ♭ ", style=DIM)
         out.append_text(needle_line(r.cents, width, colour))
         out.append(" ♯", style=DIM)
@@ -99,3 +119,14 @@ class Tuner(Widget):
         scale.append("+50".rjust(half), style=DIM)
         out.append_text(scale)
         return out
+
+    def _one_line(self, r: TunerReading, colour: str, avail: int) -> Text:
+        for terse in range(3):
+            line = reading_line(r, colour, terse)
+            room = avail - line.cell_len - 6
+            if room >= 15 or terse == 2:
+                break
+        line.append("  ♭", style=DIM)
+        line.append_text(needle_line(r.cents, max(11, min(31, room)), colour))
+        line.append("♯", style=DIM)
+        return first_fitting([line], avail)
