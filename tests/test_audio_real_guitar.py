@@ -62,3 +62,28 @@ def test_a_held_note_is_not_cut_at_the_judging_point():
     notes = list(judged)
     with_end(notes, ended[0])
     assert notes == engine.notes == analyze_file(DATA / f"{name}.flac").notes
+
+
+def test_practice_stores_a_held_note_with_its_true_end(conn, user_id):
+    """Through `practice` (headless, the real recorder and PostgreSQL): the phrase's notes
+    are stored with the ends the file analysis gives, not the 1 s judging point."""
+    from typer.testing import CliRunner
+
+    from fretcoach_cli.cli.main import _register_commands, app
+    from fretcoach_cli.store import Sessions
+
+    _register_commands()
+    clip = DATA / "phrase_damped_letring_repick.flac"
+    played = CliRunner().invoke(app, ["--user", user_id, "practice", "--input", str(clip),
+                                      "--fast", "--no-tui", "--json", "--no-coach",
+                                      "--scale", "C major"])
+    assert played.exit_code == 0, played.output
+    row = json.loads(played.stdout)
+    stored = Sessions(conn).notes(row["session_id"])
+    want = analyze_file(clip).notes
+    assert len(stored) == len(want)
+    for got, note in zip(stored, want, strict=True):
+        assert got.onset_s == pytest.approx(note.onset_s, abs=1e-6)
+        assert got.offset_s == pytest.approx(note.offset_s, abs=1e-6)
+    assert max(n.offset_s - n.onset_s for n in stored) > 3.0  # the last note rings 3.4 s
+    assert row["duration_seconds"] == pytest.approx(analyze_file(clip).duration_s, abs=0.05)

@@ -199,6 +199,7 @@ class NoteTracker:
         self._last: _Note | None = None  # the latest note closed (it may swell back: resume)
         self._last_end = -math.inf
         self._between: deque[float] = deque(maxlen=max(16, round(BACKGROUND_S / frame_period)))
+        self._bg, self._bg_new = -math.inf, 0  # cached background and frames added since
         self._run: list[tuple[float, float]] = []  # voiced frames out of silence
         self._audio = np.zeros(0, dtype=np.float32)
         self._audio_base = 0
@@ -327,6 +328,7 @@ class NoteTracker:
         cur = self._cur
         if cur is None:
             self._between.append(level)
+            self._bg_new += 1
             if voiced:
                 self._run.append((t, midi))
                 need = max(2, round(START_FRAMES_S / self.fp))
@@ -368,10 +370,15 @@ class NoteTracker:
         return out
 
     def _background(self) -> float:
-        """Background level (dBFS) heard between notes; -inf until some has been heard."""
-        if len(self._between) < 5:
-            return -math.inf
-        return float(np.percentile(self._between, 20))
+        """Background level (dBFS) heard between notes; -inf until some has been heard.
+
+        Recomputed after every 8 new between-note frames (a percentile per frame cost a
+        third of the segmenter's time)."""
+        if self._bg_new >= 8 or (self._bg_new and len(self._between) < 40):
+            self._bg_new = 0
+            self._bg = (float(np.percentile(self._between, 20)) if len(self._between) >= 5
+                        else -math.inf)
+        return self._bg
 
     def _stopped(self, cur: _Note, t: float, level: float, own: bool) -> bool:
         """Whether ``cur``'s string has stopped sounding at this frame: the model no longer
