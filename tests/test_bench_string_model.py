@@ -150,3 +150,57 @@ def test_committed_test_clips_are_current() -> None:
             for key in ("onset_s", "offset_s", "midi"):
                 assert a[key] == pytest.approx(b[key], abs=1e-3), (name, key)
         assert info.duration == pytest.approx(truth["duration_s"], abs=0.01)
+
+
+metrics = bench_module("metrics")
+
+
+def _truth(notes: list[dict]) -> dict:
+    return {"notes": notes, "duration_s": 10.0, "a4_hz": 440.0, "figures": {}}
+
+
+def _note(on: float, off: float, midi: float, **kw) -> dict:
+    return {"onset_s": on, "offset_s": off, "midi": midi, "kind": "note", **kw}
+
+
+def _ev(on: float, off: float, midi: float | None, kind: str = "note") -> dict:
+    return {"onset_s": on, "offset_s": off, "midi": midi, "kind": kind}
+
+
+def test_offset_f1_needs_the_true_end() -> None:
+    truth = _truth([_note(0.5, 6.4, 55.0)])
+    cut = metrics.score_clip(truth, [_ev(0.49, 1.51, 55.0)])
+    assert cut.note_f1 == 1.0 and cut.offset_f1 == 0.0  # today's 1-second notes
+    full = metrics.score_clip(truth, [_ev(0.49, 5.5, 55.0)])  # within 20 % of 5.9 s
+    assert full.offset_f1 == 1.0
+    short = _truth([_note(0.5, 0.7, 55.0)])  # 20 % of 0.2 s < 50 ms: 50 ms applies
+    assert metrics.score_clip(short, [_ev(0.5, 0.745, 55.0)]).offset_f1 == 1.0
+    assert metrics.score_clip(short, [_ev(0.5, 0.80, 55.0)]).offset_f1 == 0.0
+
+
+def test_held_note_figures_and_retriggers() -> None:
+    truth = _truth([_note(0.5, 6.4, 55.0, string=3)])
+    times = np.arange(0.0, 7.0, 0.016)
+    f0 = np.full(len(times), sm.midi_to_hz(55.02))
+    f0[(times > 2.0) & (times < 2.6)] = 0.0  # a dip the tracker loses
+    events = [_ev(0.49, 1.51, 55.0), _ev(3.29, 4.3, 55.0)]  # a re-trigger on a swell
+    s = metrics.score_clip(truth, events, frames=(times, f0))
+    assert s.held_notes == 1 and s.held_extra == 1
+    assert s.held_ok_frames / s.held_frames == pytest.approx(1 - 0.6 / 5.8, abs=0.01)
+    agg = metrics.aggregate([s])
+    assert agg["held_median_cents"] == pytest.approx(2.0, abs=0.01)
+    assert agg["extra_per_held"] == 1.0 and agg["low_octave_errors"] == 0
+
+
+def test_low_string_octave_errors_and_double_stops() -> None:
+    e2 = _truth([_note(0.5, 8.5, 40.0, string=0)])
+    times = np.arange(0.0, 9.0, 0.016)
+    up = np.full(len(times), sm.midi_to_hz(52.0))  # the tracker hears E3
+    s = metrics.score_clip(e2, [_ev(0.5, 1.5, 40.0)], frames=(times, up))
+    assert s.low_octave_errors == 1
+    stop = _truth([_note(0.5, 1.5, 50.0, kind="double_stop", group=1),
+                   _note(0.5, 1.5, 54.0, kind="double_stop", group=1), _note(2.0, 3.0, 57.0)])
+    ok = metrics.score_clip(stop, [_ev(0.51, 1.5, None, "polyphonic"), _ev(2.0, 3.0, 57.0)])
+    assert ok.n_ref == 2 and ok.note_f1 == 1.0 and ok.offset_f1 == 1.0
+    wrong = metrics.score_clip(stop, [_ev(0.51, 1.5, 50.0), _ev(2.0, 3.0, 57.0)])
+    assert wrong.onset_f1 == 1.0 and wrong.note_f1 == 0.5
