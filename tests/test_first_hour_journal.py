@@ -70,3 +70,19 @@ def test_stats_replays_too_and_a_live_journal_is_left_alone(database: Any,
         live.abandon()
         assert live.journal is not None
         live.journal.path.unlink(missing_ok=True)
+
+
+def test_a_journal_without_its_end_shows_its_notes_as_interrupted(database: Any,
+                                                                  user_id: str) -> None:
+    """Killed mid-session while the database was down: the journal has notes, no summary."""
+    rec = SessionRecorder(_database_down, config.load().data_path, retry_s=0.05)
+    rec.start(session_meta(replace(OPTIONS, user=user_id)), replay=False)
+    for r in rows(events(9)):
+        rec.add_note(r)
+    rec.abandon()  # what a kill leaves: the journal, unlocked, without a finish record
+    assert rec.journal is not None and rec.journal.path.exists()
+    out = runner.invoke(app, ["--user", user_id, "history", "--json"], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    (session,) = json.loads(out.stdout)["sessions"]
+    assert session["status"] == "interrupted" and session["total_notes_played"] == 9
+    assert not rec.journal.path.exists()

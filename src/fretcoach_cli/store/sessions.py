@@ -254,7 +254,8 @@ class Sessions:
         return self.require(sid)
 
     def mark_interrupted(self) -> list[UUID]:
-        """Turn this user's ``active`` sessions whose writer is gone into ``interrupted``."""
+        """Turn this user's ``active`` sessions whose writer is gone into ``interrupted``
+        (with the notes they hold counted, so no report shows them as empty)."""
         active = self.conn.execute(
             "SELECT session_id FROM fretcoach.sessions WHERE status = 'active' "
             "ORDER BY start_time"
@@ -277,10 +278,13 @@ class Sessions:
                        duration_seconds = coalesce(s.duration_seconds, n.last_offset_s),
                        end_time = coalesce(s.end_time,
                                            s.start_time + make_interval(secs => n.last_offset_s),
-                                           s.updated_at)
+                                           s.updated_at),
+                       total_notes_played = greatest(s.total_notes_played, n.played)
                   FROM (SELECT sid AS session_id,
                                (SELECT max(offset_s) FROM fretcoach.session_notes x
-                                 WHERE x.session_id = sid) AS last_offset_s
+                                 WHERE x.session_id = sid) AS last_offset_s,
+                               (SELECT count(*) FROM fretcoach.session_notes x
+                                 WHERE x.session_id = sid AND x.kind = 'note') AS played
                           FROM unnest(%s::uuid[]) AS sid) n
                  WHERE s.session_id = n.session_id AND s.status = 'active'
                 """,
@@ -293,9 +297,11 @@ class Sessions:
         """The writer itself gives up on an active session (e.g. Ctrl+C before any summary)."""
         sid = as_uuid(session_id, "session id")
         cur = self.conn.execute(
-            "UPDATE fretcoach.sessions SET status = 'interrupted', updated_at = now(), "
-            "end_time = coalesce(end_time, now()) WHERE session_id = %s AND status = 'active'",
-            (sid,))
+            "UPDATE fretcoach.sessions s SET status = 'interrupted', updated_at = now(), "
+            "end_time = coalesce(end_time, now()), total_notes_played = greatest("
+            "total_notes_played, (SELECT count(*) FROM fretcoach.session_notes x "
+            "WHERE x.session_id = s.session_id AND x.kind = 'note')) "
+            "WHERE session_id = %s AND status = 'active'", (sid,))
         self._release_writer_lock(sid)
         self._commit()
         return cur.rowcount > 0
