@@ -299,6 +299,15 @@ class TunerApp(App[None]):
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
+        # kept, not queried: a pushed screen (help) would hide them from query_one
+        self._note = self.query_one(NoteView)
+        self._needle = self.query_one(Needle)
+        self._strobe = self.query_one(Strobe)
+        self._steady = self.query_one("#steady", Static)
+        self._strings = self.query_one(StringList)
+        self._message = self.query_one("#message", Static)
+        if self.guide is not None:
+            self._strings.current = self.guide.index
         label = getattr(self.source, "label", "")
         self.query_one("#tuner").border_subtitle = label
         self._show_message()
@@ -327,10 +336,10 @@ class TunerApp(App[None]):
         self.readings.append(r)
         step = self.guide.feed(r) if self.guide is not None else None
         self.summary.add(r)
-        self.query_one(NoteView).reading = r
-        self.query_one(Needle).offset = r.offset_cents if r.state == PITCH else None
-        self.query_one(Strobe).advance(r.offset_cents if r.state == PITCH else None)
-        steady = self.query_one("#steady", Static)
+        self._note.reading = r
+        self._needle.offset = r.offset_cents if r.state == PITCH else None
+        self._strobe.advance(r.offset_cents if r.state == PITCH else None)
+        steady = self._steady
         if r.pitched and r.steadiness is not None:
             calm = r.steadiness <= 2.0
             steady.update(Text.assemble(("steady " if calm else "wavering ",
@@ -338,7 +347,7 @@ class TunerApp(App[None]):
                                         (f"±{r.steadiness / 2:.1f}¢", TEXT)))
         else:
             steady.update(Text("steady —", style=DIM))
-        strings = self.query_one(StringList)
+        strings = self._strings
         verdicts = self.summary.verdicts()
         strings.heard = tuple(v.heard_cents for v in verdicts)
         if step is not None:
@@ -358,24 +367,25 @@ class TunerApp(App[None]):
             self.error = message.error
             self.exit()
             return
-        self.message = "end of input — q to quit"
+        if self.guide is None or not self.guide.finished:
+            self.message = "end of input — q to quit"
         self._show_message()
 
     def _show_message(self) -> None:
         text = self.message or ("pluck the first string and let it ring" if self.guide
                                 else "pluck a string and let it ring")
-        self.query_one("#message", Static).update(Text(text, style=f"bold {TEXT}"))
+        self._message.update(Text(text, style=f"bold {TEXT}"))
 
     # -- actions -------------------------------------------------------------------------
     def action_next_string(self) -> None:
         if self.guide is not None:
             self.guide.next()
-            self.query_one(StringList).current = self.guide.index
+            self._strings.current = self.guide.index
 
     def action_previous_string(self) -> None:
         if self.guide is not None:
             self.guide.previous()
-            self.query_one(StringList).current = self.guide.index
+            self._strings.current = self.guide.index
 
     def action_help(self) -> None:
         self.push_screen(TunerHelp())
