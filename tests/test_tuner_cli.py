@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fretcoach_cli.errors import ExitCode
+from fretcoach_cli.errors import ExitCode, UsageError
 from test_tuner_material import RATE, chord, held_note, write_clip
 
 # (midi, cents, hum Hz): every open string of standard tuning, some detuned
@@ -66,12 +66,18 @@ def clips(tmp_path_factory) -> Path:
 def test_tune_reads_every_open_string_within_a_cent(clips: Path) -> None:
     """The headless tuner's track, after each pluck's first 0.3 s: median error ≤ 1 cent,
     no octave (or note) error on any string, the string's verdict right."""
-    for midi, cents, _hum in STRINGS:
+    for midi, cents, hum in STRINGS:
         doc = tune_json(clips / f"s{midi}{cents:+.0f}.flac")
         assert doc["version"] == 1 and doc["status"] == "ok" and doc["a4_hz"] == 440.0
         track = [e for e in doc["track"] if e["t"] >= 0.3 and e["state"] == "pitch"]
         assert len(track) >= 0.6 * len([e for e in doc["track"] if e["t"] >= 0.3])
         errors = np.array([(e["midi"] - (midi + cents / 100)) * 100 for e in track])
+        name = next(s["name"] for s in doc["strings"] if s["target"] == midi)
+        print(f"{name} {cents:+6.1f}¢ hum {hum:.0f} Hz: {len(track):3d} readings, "
+              f"median {np.median(errors):+.2f}¢, "
+              f"p90 |{np.percentile(np.abs(errors), 90):.2f}|"
+              f"¢, max |{np.max(np.abs(errors)):.2f}|¢, octave errors "
+              f"{int(np.sum(np.abs(errors) > 600))}")
         assert abs(float(np.median(errors))) <= 1.0, (midi, cents, np.median(errors))
         assert not np.any(np.abs(errors) > 50), (midi, cents, "octave/note errors")
         number = 6 - [40, 45, 50, 55, 59, 64].index(midi)
@@ -142,3 +148,20 @@ def test_errors_are_one_line_with_the_documented_codes(clips: Path, tmp_path: Pa
     assert out.returncode == ref.returncode == ExitCode.AUDIO
     assert one_line_error(out) == one_line_error(ref)
     assert out.stdout == ""
+
+
+def test_the_tuner_screen_plays_a_file_at_real_time_speed_and_headless_as_fast_as_possible(
+        clips: Path) -> None:
+    from fretcoach_cli import config
+    from fretcoach_cli.cli.tune import open_source
+
+    settings = config.load()
+    for realtime in (True, False):
+        source, label = open_source(settings, clips / "chord.wav", channel=None,
+                                    realtime=realtime)
+        try:
+            assert source.realtime is realtime and label.endswith("chord.wav")
+        finally:
+            source.close()
+    with pytest.raises(UsageError, match="channel 2 does not exist"):
+        open_source(settings, clips / "chord.wav", channel=2, realtime=False)

@@ -85,7 +85,7 @@ def tune(
     if as_json:
         doc = tune_document(the_tuning, reference, label, result, guided=guided)
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-    elif not interactive:
+    else:  # after the tuner screen too: what each string ended up at stays on the terminal
         render_verdicts(the_tuning, reference, result)
 
 
