@@ -175,3 +175,43 @@ async def test_resizing_mid_session_loses_no_note(database, conn, user_id, tmp_p
     assert len(stored) == len(session.events) == result.notes
     for got, want in zip(stored, session.events, strict=True):
         assert got.onset_s == pytest.approx(want.onset_s, abs=1e-5)
+
+
+async def test_summary_at_80x24_shows_every_score_and_offers_the_rest_below():
+    app = fast_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, app.session.input_done.is_set)
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        await pilot.pause()
+        screen = app.screen
+        metrics = screen.query_one("#summary-metrics")
+        assert metrics.region.bottom <= 23 and screen.query_one("#summary-advice").region.y < 23
+        assert "Timing stability ◀ weakest" in app.export_screenshot().replace("&#160;", " ")
+        actions = {b.binding.action for b in app.active_bindings.values()}
+        assert "more" in actions  # the degree and worst-note tables are below: ↓ says so
+        await pilot.press("down")
+        await pilot.pause()
+        assert screen.query_one("#summary").scroll_y > 0
+        await pilot.resize_terminal(200, 60)
+        await wait_until(pilot, lambda: "more" not in {
+            b.binding.action for b in app.active_bindings.values()})
+        await pilot.press("q")
+
+
+async def test_coach_keeps_the_newest_reply_when_the_pane_is_short():
+    app = fast_app(duration_s=1.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(CoachPane)
+        for text in ("First: relax the fretting hand between notes. " * 3,
+                     "Second: mute the strings you are not playing. " * 3,
+                     "Newest: count one-and-two-and out loud."):
+            pane.say(text)
+        pane.source = "offline"
+        pane.styles.height = 4
+        await pilot.pause()
+        shown = pane.render().plain
+        assert shown.startswith("› Newest") and shown.endswith("— offline")
+        pane.styles.height = 30
+        await pilot.pause()
+        assert pane.render().plain.index("First") < pane.render().plain.index("Newest")

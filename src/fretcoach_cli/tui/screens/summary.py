@@ -42,6 +42,7 @@ class SummaryScreen(Screen[Any]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q,enter,escape", "close", "Done"),
         Binding("ctrl+c", "close", "Done", show=False, priority=True),
+        Binding("down,pagedown,space", "more", "More", key_display="↓"),
     ]
 
     def __init__(self, result: SessionResult) -> None:
@@ -66,6 +67,7 @@ class SummaryScreen(Screen[Any]):
 
     def on_resize(self, event: events.Resize) -> None:
         self.call_after_refresh(self._fit)
+        self.call_after_refresh(self.refresh_bindings)  # "↓ More" may come or go
 
     def _fit(self) -> None:
         """The bar and the raw figures' line breaks follow the column's width."""
@@ -76,6 +78,22 @@ class SummaryScreen(Screen[Any]):
         self.query_one("#summary-metrics", Static).update(
             metrics_table(self.result, bar_cells=bar_cells_for(width), caption=False))
         self.query_one("#summary-raw", Static).update(raw_figures(self.result, width))
+        self.call_after_refresh(self.refresh_bindings)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """"↓ More" only while part of the summary is below the screen's edge."""
+        if action == "more":
+            scroll = self.query_one("#summary", VerticalScroll)
+            return scroll.scroll_y < scroll.max_scroll_y
+        return True
+
+    def action_more(self) -> None:
+        self.query_one("#summary", VerticalScroll).scroll_page_down(animate=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#summary", VerticalScroll).watch(
+            self.query_one("#summary", VerticalScroll), "scroll_y",
+            lambda _: self.refresh_bindings(), init=False)
 
     def action_close(self) -> None:
         self.app.exit(self.result)

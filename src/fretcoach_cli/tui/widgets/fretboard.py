@@ -60,7 +60,7 @@ class FretMark:
 
 
 LEGENDS = ("◉ root  ● scale  ◆ played  ◆ off  ✖ wrong", "◉ root  ● scale  ◆ played  ✖ wrong",
-           "◉ root  ● scale  ◆ played", "")
+           "◉ root ● scale ◆ played ✖ wrong", "◉ root ● scale ◆ played", "")
 
 _MARK_COLOUR = {"good": GOOD, "off": WARN, "wrong": BAD, "pending": TEXT}
 _MARK_GLYPH = {"wrong": "✖", "pending": "◇"}
