@@ -204,3 +204,22 @@ def test_low_string_octave_errors_and_double_stops() -> None:
     assert ok.n_ref == 2 and ok.note_f1 == 1.0 and ok.offset_f1 == 1.0
     wrong = metrics.score_clip(stop, [_ev(0.51, 1.5, 50.0), _ev(2.0, 3.0, 57.0)])
     assert wrong.onset_f1 == 1.0 and wrong.note_f1 == 0.5
+
+
+def test_devset_string_plans_cover_what_they_promise() -> None:
+    plans = {c: [scenes.scene_plan(c, i) for i in range(8)] for c in scenes.CATEGORIES}
+    assert plans == {c: [scenes.scene_plan(c, i) for i in range(8)] for c in scenes.CATEGORIES}
+    assert all(2.0 < sc.total_s <= 15.0 for v in plans.values() for sc in v)
+    sustain = [p for sc in plans["sustain"] for p in sc.plucks]
+    assert {p.string for p in sustain} == set(range(6))
+    assert sum(p.string in (0, 1) for p in sustain) >= 4  # E2 and A2 twice each
+    assert any(p.hold is None for p in sustain) and any(p.hold is not None for p in sustain)
+    assert all(p.hold is None or 3.0 <= p.hold <= 10.0 for p in sustain)
+    assert all(-22.0 <= sc.sympathy_db <= -15.0 for sc in plans["sympathetic"])
+    assert all(sc.hum is not None and sc.hum[0] in (50.0, 60.0) for sc in plans["hum"])
+    assert all(sc.room and sc.mic == "cheap" and sc.fret_noises for sc in plans["realroom"])
+    for sc in plans["doublestop"]:
+        groups = {p.group for p in sc.plucks if p.group is not None}
+        assert 2 <= len(groups) <= 3
+    for sc in plans["letring"]:
+        assert all(p.hold is None for p in sc.plucks)
