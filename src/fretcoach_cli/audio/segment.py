@@ -94,6 +94,7 @@ POLY_SHARE = 0.8  # harmonic share below this (with a strong level) = chord / do
 # strongest harmonic): 108 rendered strums (bench/chords.py) guessed as one note 18 → 9 times,
 # 4 of 2,834 single devset notes over it
 CHORD_INTERVAL_DB = -10.0
+ATTACK_S = 0.1  # ... and the same must hold just after the attack, where the new sound is its own
 # A note that began without an attack (out of silence, or a pitch change with no pluck) at a
 # mains frequency (50/60 Hz and their first harmonics) whose level stays within this of the
 # background is hum, which the model voices once the string has died away
@@ -542,6 +543,13 @@ class NoteTracker:
         share, interval_db = harmonic_figures(seg, f0, before=before, wobble_cents=wobble)
         return share < POLY_SHARE or interval_db > CHORD_INTERVAL_DB
 
+    def _attack_audio(self, n: _Note, skip: float) -> np.ndarray:
+        """The note's first 0.1 s after its transient: where its own sound dominates what
+        was ringing before (let-ring arpeggios: the strings still sounding beat and swell
+        later, which looks like new sound off its series; a real chord is a chord here too)."""
+        start = n.onset_s + min(skip, SKIP_S * 2)
+        return self._segment_audio(start, start + ATTACK_S)
+
     def _is_chord(self, cur: _Note, until: float) -> bool:
         if cur.ref is None or until - cur.onset_s < SKIP_S + 0.05:
             return False
@@ -781,7 +789,8 @@ class NoteTracker:
         # vibrato moves a note's harmonics; a chord's pitch track jumps by semitones instead
         spread = 100.0 * float(np.percentile(settled, 90) - np.percentile(settled, 10))
         wobble = spread / 2 if spread <= VIBRATO_CENTS else 0.0
-        if peak >= self.gate + 12 and self._sounds_like_chord(seg, f0, before, wobble):
+        if (peak >= self.gate + 12 and self._sounds_like_chord(seg, f0, before, wobble)
+                and self._sounds_like_chord(self._attack_audio(n, skip), f0, before, wobble)):
             level_before = self.onsets.level_at(n.onset_s - 0.06, n.onset_s - 0.015)
             if peak < level_before + 3:
                 return None  # no new attack: a string being damped or a ringing blend
