@@ -28,6 +28,7 @@ from fretcoach_cli.tui.widgets import (
     Tuner,
 )
 from fretcoach_cli.tui.widgets.fretboard import FretMark, fret_window, frets_for_width
+from fretcoach_cli.tui.widgets.note_feed import FeedRow
 from fretcoach_cli.tui.widgets.size_guard import SizeGuard
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "a_minor_pentatonic_clean.flac"
@@ -215,3 +216,40 @@ async def test_coach_keeps_the_newest_reply_when_the_pane_is_short():
         pane.styles.height = 30
         await pilot.pause()
         assert pane.render().plain.index("First") < pane.render().plain.index("Newest")
+
+
+async def test_note_feed_redraws_its_rows_when_its_width_changes():
+    from textual.app import App
+
+    class FeedApp(App[None]):
+        def compose(self):
+            yield NoteFeed()
+
+    rows = [FeedRow(1.0 + i / 3, "A3", 2.0, True, True, "1", 12.0) for i in range(30)]
+    app = FeedApp()
+    async with app.run_test(size=(40, 20)) as pilot:
+        feed = app.query_one(NoteFeed)
+        for row in rows:
+            feed.add_provisional(row.time_s, heard(row))
+        for row in rows[:-1]:
+            feed.settle(row.time_s, row)
+        await pilot.pause()
+        assert feed.compact and len(feed.lines) == 30
+        assert all("✓ scale" not in strip.text for strip in feed.lines)
+        await pilot.resize_terminal(120, 20)
+        await pilot.pause()
+        await pilot.pause()
+        assert not feed.compact
+        texts = [strip.text for strip in feed.lines]
+        assert len(texts) == 30 and all("✓ scale ✓ tune   deg 1" in t for t in texts[:-1])
+        assert "settling" in texts[-1] and feed.pending  # the last one is still provisional
+        feed.settle(rows[-1].time_s, rows[-1])  # the line numbers survived the redraw
+        assert not feed.pending and "deg 1" in feed.lines[-1].text
+        assert feed.rewrite(rows[3].time_s, FeedRow(rows[3].time_s, "C4", -30.0, True, False,
+                                                    "b3"))
+        assert "C4" in feed.lines[3].text and "~ tune" in feed.lines[3].text
+        assert not feed.rewrite(99.0, rows[0])
+
+
+def heard(row: FeedRow) -> FeedRow:
+    return FeedRow(row.time_s, row.name, None, row.in_scale, None, row.degree, provisional=True)

@@ -158,6 +158,17 @@ class NoteFeed(RichLog):
         del self._rows[line]
         self.pending = {k: (v - 1 if v > line else v) for k, v in self.pending.items()}
 
+    def rewrite(self, onset_s: float, row: FeedRow) -> bool:
+        """Redraw the line of a note already listed (say, when more becomes known about it
+        after it was judged); False when no kept line has that onset."""
+        line = next((i for i in range(len(self._onsets) - 1, -1, -1)
+                     if abs(self._onsets[i] - onset_s) <= 0.001), None)
+        if line is None:
+            return False
+        self._rows[line] = row
+        self._splice(line, self._format(row))
+        return True
+
     # -- lines ---------------------------------------------------------------------------
     def _find(self, onset_s: float) -> float | None:
         if onset_s in self.pending:
