@@ -6,22 +6,21 @@ repeated same notes included, or one masked by a louder tail but bringing mostly
 or new sound off the ringing note's harmonics), at a pitch change that holds for a few
 frames and brings a fresh harmonic series (legato, slides, hammer-ons, a new note over
 reverb; timed by a faint flux peak just before it when there is one) or when voiced sound
-rises out of silence; it ends at the next start, when the
-level falls below the input gate, or when it fades into the background (pitchless, near the
-noise floor). Its pitch is the median of its *settled* frames (skipping the pluck transient:
-plucked strings start sharp), refined by a narrow cross-correlation search, in fractional
-MIDI against the configured A4.
+rises clearly above the background heard between notes. It ends when its string stops
+sounding: at the next start, when it is damped (a fast level drop), or when the model no
+longer hears its pitch and its level is far under its own peak or down in the background;
+a string swelling back after a dip with no pluck (beating, sympathetic strings) continues
+it. Its pitch is the median of its *settled* frames (skipping the pluck transient: plucked
+strings start sharp), refined by a narrow cross-correlation search, in fractional MIDI
+against the configured A4. Every threshold lives in :mod:`fretcoach_cli.audio.thresholds`.
 
 A note is reported (one ``NoteEvent``) when it ends, or ``report_after_s`` after its onset
 if it is still ringing, so the live view stays responsive; ``offset_s`` is then the report
-point, and a ``NoteEnded`` follows with the true end once the string stops sounding (it dies
-away, is damped, or the next note starts). With ``provisional=True`` (live use) the tracker
-also announces each note early: a ``NoteStarted`` as soon as a probe (a pitch-model call
-on the first 48–80 ms after a pluck or a weak onset, confirmed by the new sound's harmonics)
-or its first frames agree on a pitch (or a deadline passes), and a ``NoteDropped`` if the
-note then turns out not to be one; these go, in order with the ``NoteEvent``s and
-``NoteEnded``s, to an outbox read with :meth:`NoteTracker.take_events`. They never change
-which notes are found or their numbers.
+point, and a ``NoteEnded`` follows with the true end once the string stops sounding. With
+``provisional=True`` (live use) the tracker's :class:`~fretcoach_cli.audio.announce.Announcer`
+also names each note early (``NoteStarted``, or ``NoteDropped`` to withdraw it); all these
+go, in order, to an outbox read with :meth:`NoteTracker.take_events`. Announcing never
+changes which notes are found or their numbers.
 
 Frames are processed in time order and the onset detector always runs ahead of the pitch
 frames, so results depend only on the audio, never on block sizes or wall-clock time.
@@ -30,106 +29,61 @@ frames, so results depend only on the audio, never on block sizes or wall-clock 
 from __future__ import annotations
 
 import math
-from bisect import insort
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from fretcoach_cli.audio.announce import Announcer
 from fretcoach_cli.audio.onsets import HOP as ONSET_HOP
 from fretcoach_cli.audio.onsets import OnsetDetector
 from fretcoach_cli.audio.pitch import PitchTrack
 from fretcoach_cli.audio.refine import harmonic_figures, harmonic_share, new_energy, refine_f0
+from fretcoach_cli.audio.thresholds import (
+    ATTACK_S,
+    BACKGROUND_DB,
+    BACKGROUND_S,
+    CHANGE_FRAMES_S,
+    CHANGE_SEMITONES,
+    CHORD_INTERVAL_DB,
+    DAMP_DROP_DB,
+    DAMP_S,
+    DAMPED_UNDER_DB,
+    EARLY_CHANGE_S,
+    END_RANGE_DB,
+    END_SNR_DB,
+    FADE_DROP_DB,
+    FADE_MARGIN_DB,
+    FADE_RELEASE_S,
+    FRESH_ENERGY,
+    FRESH_S,
+    HOLD_VOICED,
+    KEEP,
+    MAINS_CENTS,
+    MAINS_HZ,
+    MIN_NOTE_S,
+    OTHER_NOTE_NEW,
+    OTHER_NOTE_SHARE,
+    PLUCK_NEW,
+    PLUCK_S,
+    POLY_SHARE,
+    RATE,
+    RELEASE_S,
+    REPLUCK_DB,
+    RESUME_S,
+    RESUME_SEMITONES,
+    RISE_DB,
+    SAME_NOTE_NEW,
+    SETTLE_FRACTION,
+    SETTLE_MAX_S,
+    SKIP_S,
+    START_FRAMES_S,
+    TAIL_CHANGE_S,
+    VIBRATO_CENTS,
+    VOICED,
+)
 from fretcoach_cli.events import NoteDropped, NoteEnded, NoteEvent, NoteStarted
-
-RATE = 16000
-VOICED = 0.5  # model confidence at which a frame counts as pitched
-CHANGE_SEMITONES = 0.6  # a held deviation this large starts a new note
-CHANGE_FRAMES_S = 0.045  # ... when it lasts this long
-START_FRAMES_S = 0.045  # voiced sound out of silence for this long starts a note
-SKIP_S = 0.04  # pluck transient left out of the pitch estimate
-SETTLE_FRACTION = 0.4  # ... and this share of a longer note (plucks start sharp)
-SETTLE_MAX_S = 0.3
-RELEASE_S = 0.03  # level below the note's end level for this long ends a note:
-END_RANGE_DB = 40.0  # ... the string has stopped sounding 40 dB under its own peak
-END_SNR_DB = 6.0  # ... or within this of the background (measured between notes); the input
-# gate only decides what may *start* a note: a held note rings on below it (a real string
-# decays 10–20 dB/s and rings for seconds; ending at the gate cut notes at ~1–2 s and made
-# each beating swell back above it a new note)
-DAMP_S = 0.1  # ... or its level fell this fast: a damped string (a free decay loses 10–30 dB/s)
-DAMP_DROP_DB = 15.0
-DAMPED_UNDER_DB = 20.0  # ... to this far under its peak
-HOLD_VOICED = 0.3  # model confidence at which a ringing note's own pitch still counts as heard
-# (a decaying string under sympathetic ones reads 0.3–0.5 for a frame or two)
-BACKGROUND_S = 10.0  # between-note levels the background is estimated from (20th percentile)
-# The same string swelling back (beating of its two polarisations, sympathetic strings feeding
-# it) after its level dipped below the end level, with no pluck, continues the note it was
-RESUME_S = 1.5  # ... when it comes back within this long
-RESUME_SEMITONES = 0.5  # ... at this pitch
-# ... and so does pitchless sound near the background level for this long (a note that has
-# died away into room noise or hum, which keeps the level above the gate)
-FADE_RELEASE_S = 0.045
-FADE_MARGIN_DB = 8.0
-FADE_DROP_DB = 3.0  # ... and under the note's peak by this much (a ringing chord is pitchless too)
-RISE_DB = 2.5  # an onset inside a ringing note needs this much level rise (re-pluck)
-PLUCK_S = 0.04  # ... or this much audio after it must be mostly new sound
-PLUCK_NEW = 0.35
-SAME_NOTE_NEW = 0.6  # ... and more than this when the new sound is on the ringing note's harmonics
-REPLUCK_DB = 2.0  # ... or a rise this large from the dip before it (the same note picked again)
-# ... or, under a louder tail, at least this share of new sound of which at most this share is
-# on the ringing note's harmonics (a new note in a wet room: devset reverb note F1 0.845 →
-# 0.862, onset precision unchanged)
-OTHER_NOTE_NEW = 0.1
-OTHER_NOTE_SHARE = 0.5
-MIN_NOTE_S = 0.05
-EARLY_CHANGE_S = 0.06  # a pitch change this soon after a pluck is the model catching up
-# ... and so is one this soon after a pluck whose first frames still showed the previous
-# note's pitch (its ring or a room's reverb tail, louder at first than the new attack)
-TAIL_CHANGE_S = 0.25
-FRESH_S = 0.08  # audio compared either side of a pitch change
-FRESH_ENERGY = 0.3  # ... of which at least this share must be new to be a new note
-POLY_SHARE = 0.8  # harmonic share below this (with a strong level) = chord / double stop
-# ... and so is new sound a fifth or a fourth off its series this strong (dB under its
-# strongest harmonic): 108 rendered strums (bench/chords.py) guessed as one note 18 → 9 times,
-# 4 of 2,834 single devset notes over it
-CHORD_INTERVAL_DB = -10.0
-ATTACK_S = 0.1  # ... and the same must hold just after the attack, where the new sound is its own
-# A note that began without an attack (out of silence, or a pitch change with no pluck) at a
-# mains frequency (50/60 Hz and their first harmonics) whose level stays within this of the
-# background is hum, which the model voices once the string has died away
-BACKGROUND_DB = 4.0
-MAINS_HZ = tuple(sorted({k * f for f in (50.0, 60.0) for k in (1, 2, 3, 4)}))
-MAINS_CENTS = 25.0
-VIBRATO_CENTS = 120.0  # widest pitch spread (p10–p90) of a note still taken as vibrato
-KEEP_S = 3.0
-KEEP = int(KEEP_S * RATE)  # samples of audio kept for segment measurements
-# Announcing a note (provisional mode): measured on the examples, the first two voiced frames
-# from the onset on name the same semitone as the settled pitch as often as frames after the
-# transient do (156/159 notes either way) and come ~25 ms sooner (p50 136 vs 162 ms).
-ANNOUNCE_SKIP_S = 0.0  # frames earlier than this after the onset are not used to name it
-ANNOUNCE_FRAMES = 2  # voiced frames that must agree to announce a note
-ANNOUNCE_SPREAD = 0.35  # ... within this many semitones
-ANNOUNCE_DEADLINE_S = 0.2  # announce anyway (pitch maybe unknown) this long after the onset
-# A plucked note is named sooner by a probe: an extra pitch-model call on the audio up to
-# 48 ms after the onset, ahead of the regular frames, its pitch confirmed by the harmonics of
-# what is new since the onset; if unconfirmed, again at 60, 70 and 80 ms (a live block of
-# ~10 ms lands a probe that late after it). One fairly confident frame is enough once the
-# harmonics agree: on the devset and examples (2,900 notes, 10.7 ms blocks) that took notes
-# shown within 80 ms from 72 % to 82 % (p50 72 → 57 ms) with 2 more wrong names of 2,900 (the
-# harmonic check is what keeps them right: without it 7.6 % were wrong).
-PROBE_S = (0.048, 0.06, 0.07, 0.08)  # ... tried at each of these delays until it names it
-PROBE_FRAMES = 6  # model frames of audio the probe looks at (96 ms; 8 named no more)
-PROBE_SHARE = 0.6  # harmonic share of the new sound that confirms the probe's pitch
-PROBE_MIN_FRAMES = 1  # confident frames after the onset the probe needs (its last one is
-# always unsure: its window runs past the audio, so 2 cost a whole probe step)
-PROBE_VOICED = 0.35  # ... at this model confidence (the attack of an overdriven note reads low)
-# A weak onset (a flux peak too faint to start a note: a soft pluck at 10 dB SNR, a
-# hammer-on) is probed too; if it names a new pitch and the change the frames find comes,
-# that note takes the announcement over. At 10 dB SNR: 64 % → 89 % shown within 80 ms.
-WEAK_ATTEMPTS = 2  # ... at the first this many probe delays only (more: +0.6 % named in time,
-# a third more withdrawn announcements)
-WEAK_WAIT_S = 0.3  # a weak onset's announcement is withdrawn if no note starts there by then
 
 
 def _mains(midis: np.ndarray, a4: float) -> bool:
@@ -181,18 +135,10 @@ class NoteTracker:
         self.provisional = provisional
         self._outbox: list[NoteStarted | NoteEvent | NoteDropped | NoteEnded] = []
         self._ended: list[NoteEnded] = []  # true ends of notes judged while ringing
-        self._probe = probe if provisional else None
-        self._probe_hop = probe_hop
-        self._probe_due: list[tuple[float, float, int]] = []  # (due at, onset, attempt)
-        self._probed: set[float] = set()  # onsets already announced by a probe
+        self.announcer = Announcer(self, probe if provisional else None, probe_hop)
         self._pending: list[float] = []
         self._rejected: list[float] = []  # energy onsets inside a note without a level rise
         self._weak: list[float] = []  # recent flux peaks too faint to be onsets on their own
-        self._weak_due: list[tuple[float, float, int]] = []  # their probes (provisional mode)
-        # ... announced (onset → NoteStarted), waiting for the pitch change the frames find
-        self._weak_named: dict[float, NoteStarted] = {}
-        self._named: dict[float, float] = {}  # recent plucks' pitches as their probes named them
-        self._evidence: dict[float, bool] = {}  # recent onsets: is a new note starting there?
         self._cur: _Note | None = None
         self._quiet = 0
         self._faded = 0
@@ -225,28 +171,19 @@ class NoteTracker:
         onsets = self.onsets.push(audio)
         self._pending.extend(onsets)
         weak = self._take_weak()
-        if self._probe is not None:
-            if len(self._evidence) > 64:
-                self._evidence = {o: v for o, v in self._evidence.items()
-                                  if o > self._n / RATE - 1.0}
-            for onset in onsets:
-                insort(self._probe_due, (onset + PROBE_S[0], onset, 0))
-            for onset in weak:
-                insort(self._weak_due, (onset + PROBE_S[0], onset, 0))
-            self._run_probes()
-            self._run_weak_probes()
+        self.announcer.schedule(onsets, weak)
         return self._frames(frames)
 
     def flush(self, frames: PitchTrack) -> list[NoteEvent]:
         """End of input: the last onsets and frames, then close whatever still sounds."""
-        self._probe_due, self._weak_due = [], []  # too close to the end: named the regular way
+        self.announcer.end_of_input()
         self._pending.extend(self.onsets.flush())
         self._take_weak()
         out = self._frames(frames)
         end = self._n / RATE
         if self._cur is not None:
             out.extend(self._close(end))
-        self._drop_weak(math.inf)
+        self.announcer.drop_weak(math.inf)
         return out
 
     def _take_weak(self) -> list[float]:
@@ -318,14 +255,12 @@ class NoteTracker:
             if accepted:
                 out.extend(self._start(onset, "onset"))
                 self._cur.masked = masked
-                self._cur.announced = onset in self._probed
             else:
                 self._rejected = [*self._rejected[-4:], onset]
-                if onset in self._probed:
-                    self._outbox.append(NoteDropped(onset, self._n / RATE))
-            self._probed.discard(onset)
-        if self._weak_named:
-            self._drop_weak(t - WEAK_WAIT_S)
+            announced = self.announcer.onset_decided(onset, accepted)
+            if accepted:
+                self._cur.announced = announced
+        self.announcer.expire_weak(t)
         cur = self._cur
         if cur is None:
             self._between.append(level)
@@ -365,7 +300,7 @@ class NoteTracker:
         out.extend(self._check_change(cur))
         cur = self._cur
         if cur is not None and self.provisional and not cur.announced:
-            self._maybe_announce(cur, t)
+            self.announcer.maybe_announce(cur, t)
         if cur is not None and not cur.reported and t >= cur.onset_s + self.report_after_s:
             out.extend(self._report(cur, t + self.fp / 2))
         return out
@@ -514,26 +449,9 @@ class NoteTracker:
         out = self._start(start_t, "change")
         for t, mm, c, lv in zip(*moved, strict=True):
             self._add(t, mm, c, lv)
-        if self._weak_named:
-            self._take_announcement(self._cur, float(np.median(devs)))
+        self.announcer.change_found(self._cur, float(np.median(devs)))
         return out
 
-    def _take_announcement(self, cur: _Note, midi: float) -> None:
-        """A weak-onset probe may have announced this pitch change already: the note takes
-        that announcement over (re-keyed to its own onset, in the same breath, when the
-        frames timed the change differently) instead of being announced a second time."""
-        near = [w for w, e in self._weak_named.items()
-                if cur.onset_s - 0.12 <= w <= cur.onset_s + 0.06
-                and e.midi is not None and abs(e.midi - midi) <= 0.5]
-        if not near:
-            return
-        w = min(near, key=lambda o: abs(o - cur.onset_s))
-        early = self._weak_named.pop(w)
-        cur.announced = True
-        if w != cur.onset_s:
-            self._outbox.append(NoteDropped(w, self._n / RATE))
-            self._outbox.append(NoteStarted(cur.onset_s, early.midi, early.confidence,
-                                            self._n / RATE))
 
     @staticmethod
     def _sounds_like_chord(seg: np.ndarray, f0: float, before: np.ndarray,
@@ -574,143 +492,7 @@ class NoteTracker:
         f0 = self.a4 * 2 ** ((midi - 69) / 12)
         return harmonic_share(after, f0, before=before) >= POLY_SHARE
 
-    # ------------------------------------------------------------------ announcements
-    def _run_probes(self) -> None:
-        """Name plucks soon after their onset, before the regular frames reach them."""
-        now = self._n / RATE
-        while self._probe_due and self._probe_due[0][0] <= now:
-            _, onset, attempt = self._probe_due.pop(0)
-            named = self._probe_once(onset, PROBE_S[attempt])
-            if named is None:
-                if attempt + 1 < len(PROBE_S):  # not sure yet: look again with more audio
-                    insort(self._probe_due, (onset + PROBE_S[attempt + 1], onset, attempt + 1))
-                continue
-            self._named = {o: m for o, m in self._named.items() if o > onset - 2.0}
-            self._named[onset] = named[0]
-            if onset in self._pending:  # the regular frames have not reached it yet
-                self._probed.add(onset)
-            elif self._cur is not None and self._cur.onset_s == onset and not self._cur.announced:
-                self._cur.announced = True  # they have, and started it; announce it now
-            else:
-                continue  # already announced, or not a note at all
-            self._outbox.append(NoteStarted(onset, named[0], named[1], now))
 
-    def _run_weak_probes(self) -> None:
-        """Name a pitch change at a weak onset (a soft pluck in noise, a hammer-on) early.
-
-        Such an onset starts no note by itself: the pitch change the frames find later does,
-        timed by it. A probe there announces that note once it hears a *new* pitch, fresh
-        sound on its harmonics; if the change never comes, a ``NoteDropped`` follows.
-        """
-        now = self._n / RATE
-        while self._weak_due and self._weak_due[0][0] <= now:
-            _, onset, attempt = self._weak_due.pop(0)
-            ref = self._pitch_before(onset)
-            if (ref is None or self.last_pitch is None or self.last_pitch[0] >= onset - self.fp
-                    or any(abs(o - onset) < MIN_NOTE_S for o in self._pending)):
-                continue  # no known pitch to change from, frames already there, or a pluck
-            named = self._probe_once(onset, PROBE_S[attempt], change_from=ref)
-            if named is None:
-                if attempt + 1 < WEAK_ATTEMPTS:
-                    insort(self._weak_due, (onset + PROBE_S[attempt + 1], onset, attempt + 1))
-                continue
-            if any(abs(w - onset) <= WEAK_WAIT_S and e.midi is not None
-                   and abs(e.midi - named[0]) <= 0.5 for w, e in self._weak_named.items()):
-                continue  # that change is announced already (noise makes several weak peaks)
-            event = NoteStarted(onset, named[0], named[1], now)
-            self._weak_named[onset] = event
-            self._outbox.append(event)
-
-    def _pitch_before(self, onset: float) -> float | None:
-        """The pitch sounding just before ``onset``: that of the last pluck before it the
-        frames have not reached yet (as its probe named it), else the current note's."""
-        earlier = [o for o in self._pending if o < onset]
-        if earlier:
-            return self._named.get(earlier[-1])
-        cur = self._cur
-        if cur is None:
-            return None
-        return cur.ref if cur.ref is not None else self._named.get(cur.onset_s)
-
-    def _drop_weak(self, before: float) -> None:
-        """Withdraw weak-onset announcements older than ``before`` that no note took up."""
-        for onset in sorted(o for o in self._weak_named if o < before):
-            del self._weak_named[onset]
-            self._outbox.append(NoteDropped(onset, self._n / RATE))
-
-    def _probe_once(self, onset: float, after_s: float, *,
-                    change_from: float | None = None) -> tuple[float, float] | None:
-        """(midi, confidence) of a pluck from the audio up to ``after_s`` past its onset, or
-        None when that audio does not name it with confidence. With ``change_from`` (a weak
-        onset inside a note of that pitch) the pitch must differ from it and be fresh sound.
-        """
-        assert self._probe is not None
-        if self.onsets.level_at(onset, onset + after_s) < self.gate:
-            return None
-        quiet_before = self.onsets.level_at(onset - 0.035, onset - 0.012) < self.gate
-        if change_from is None and not quiet_before:
-            if onset not in self._evidence:  # (the same for each of its probes)
-                self._evidence[onset] = self._new_note_evidence(onset,
-                                                                self._pitch_before(onset))[0]
-            if not self._evidence[onset]:
-                return None  # most likely a wiggle inside a note: the frames will decide
-        span = round(after_s * RATE)
-        new = self._segment_audio(onset, onset + after_s)
-        old = self._segment_audio(onset - after_s - 0.005, onset - 0.005)
-        if len(new) < span:
-            return None
-        if change_from is not None and new_energy(new, old) < FRESH_ENERGY:
-            return None  # nothing new came at that weak onset (most of them): skip the model
-        end = round((onset + after_s) * RATE)
-        start = end - PROBE_FRAMES * self._probe_hop
-        audio = self._samples(max(0, start), end)
-        if start < 0:
-            audio = np.concatenate([np.zeros(-start, dtype=np.float32), audio])
-        if len(audio) != end - start:
-            return None  # (the audio kept always covers it; never guess)
-        f0, conf = self._probe(audio)
-        times = start / RATE + np.arange(len(f0)) * self._probe_hop / RATE
-        ok = (times >= onset) & (conf >= PROBE_VOICED) & (f0 > 0)
-        if ok.sum() < PROBE_MIN_FRAMES:
-            return None
-        midis = 69.0 + 12.0 * np.log2(f0[ok][-PROBE_MIN_FRAMES:] / self.a4)
-        if float(midis.max() - midis.min()) > ANNOUNCE_SPREAD:
-            return None
-        midi = float(np.median(midis))
-        if change_from is not None and abs(midi - change_from) <= CHANGE_SEMITONES:
-            return None
-        # the new sound must be that note's harmonics: catches the model still hearing the
-        # previous note, or naming an octave off, on so little audio
-        if harmonic_share(new, self.a4 * 2 ** ((midi - 69) / 12), before=old) < PROBE_SHARE:
-            return None
-        return midi, round(float(np.median(conf[ok])), 4)
-
-    def _maybe_announce(self, cur: _Note, t: float) -> None:
-        """Announce the note once its first voiced frames agree on a pitch (or at a deadline).
-
-        The estimate is rough (plucks start sharp); only the note name is meant to be shown.
-        """
-        settled = cur.voiced(cur.onset_s + ANNOUNCE_SKIP_S)
-        if len(settled) >= ANNOUNCE_FRAMES:
-            last = settled[-ANNOUNCE_FRAMES:]
-            midi = float(np.median(last))
-            # under a louder tail the first frames often still show the previous note (the
-            # segmenter drops them as the model catching up): wait for the new pitch
-            catching_up = (cur.masked and self._prev_ref is not None
-                           and t - cur.onset_s < TAIL_CHANGE_S
-                           and abs(midi - self._prev_ref) <= CHANGE_SEMITONES)
-            if float(last.max() - last.min()) <= ANNOUNCE_SPREAD and not catching_up:
-                self._announce(cur, midi)
-                return
-        if t - cur.onset_s >= ANNOUNCE_DEADLINE_S:
-            allv = cur.voiced(cur.onset_s)
-            self._announce(cur, float(np.median(allv[-5:])) if len(allv) else None)
-
-    def _announce(self, cur: _Note, midi: float | None) -> None:
-        cur.announced = True
-        confs = [c for c, m in zip(cur.confs, cur.midis, strict=True) if not math.isnan(m)]
-        conf = float(np.median(confs[-5:])) if confs else 0.0
-        self._outbox.append(NoteStarted(cur.onset_s, midi, round(conf, 4), self._n / RATE))
 
     # ------------------------------------------------------------------ notes
     def _start(self, onset: float, cause: str) -> list[NoteEvent]:
@@ -748,7 +530,7 @@ class NoteTracker:
                     self._outbox.append(NoteDropped(cur.onset_s, self._n / RATE))
             else:
                 if not cur.announced:  # too short to announce early: announce it now
-                    self._announce(cur, event.midi)
+                    self.announcer.announce(cur, event.midi)
                 self._outbox.append(event)
         return [event] if event is not None else []
 

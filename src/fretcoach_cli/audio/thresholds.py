@@ -1,0 +1,97 @@
+"""The note tracker's tuning constants, in one place, each with why it has its value.
+
+Shared by note detection (:mod:`fretcoach_cli.audio.segment`) and early announcing
+(:mod:`fretcoach_cli.audio.announce`). Times are seconds on the audio clock, levels dB;
+figures quoted are from ``bench/accuracy.py``, ``bench/chords.py`` and
+``bench/bench_announce.py`` on the rendered development set.
+"""
+
+from __future__ import annotations
+
+RATE = 16000
+VOICED = 0.5  # model confidence at which a frame counts as pitched
+CHANGE_SEMITONES = 0.6  # a held deviation this large starts a new note
+CHANGE_FRAMES_S = 0.045  # ... when it lasts this long
+START_FRAMES_S = 0.045  # voiced sound out of silence for this long starts a note
+SKIP_S = 0.04  # pluck transient left out of the pitch estimate
+SETTLE_FRACTION = 0.4  # ... and this share of a longer note (plucks start sharp)
+SETTLE_MAX_S = 0.3
+RELEASE_S = 0.03  # level below the note's end level for this long ends a note:
+END_RANGE_DB = 40.0  # ... the string has stopped sounding 40 dB under its own peak
+END_SNR_DB = 6.0  # ... or within this of the background (measured between notes); the input
+# gate only decides what may *start* a note: a held note rings on below it (a real string
+# decays 10–20 dB/s and rings for seconds; ending at the gate cut notes at ~1–2 s and made
+# each beating swell back above it a new note)
+DAMP_S = 0.1  # ... or its level fell this fast: a damped string (a free decay loses 10–30 dB/s)
+DAMP_DROP_DB = 15.0
+DAMPED_UNDER_DB = 20.0  # ... to this far under its peak
+HOLD_VOICED = 0.3  # model confidence at which a ringing note's own pitch still counts as heard
+# (a decaying string under sympathetic ones reads 0.3–0.5 for a frame or two)
+BACKGROUND_S = 10.0  # between-note levels the background is estimated from (20th percentile)
+# The same string swelling back (beating of its two polarisations, sympathetic strings feeding
+# it) after its level dipped below the end level, with no pluck, continues the note it was
+RESUME_S = 1.5  # ... when it comes back within this long
+RESUME_SEMITONES = 0.5  # ... at this pitch
+# ... and so does pitchless sound near the background level for this long (a note that has
+# died away into room noise or hum, which keeps the level above the gate)
+FADE_RELEASE_S = 0.045
+FADE_MARGIN_DB = 8.0
+FADE_DROP_DB = 3.0  # ... and under the note's peak by this much (a ringing chord is pitchless too)
+RISE_DB = 2.5  # an onset inside a ringing note needs this much level rise (re-pluck)
+PLUCK_S = 0.04  # ... or this much audio after it must be mostly new sound
+PLUCK_NEW = 0.35
+SAME_NOTE_NEW = 0.6  # ... and more than this when the new sound is on the ringing note's harmonics
+REPLUCK_DB = 2.0  # ... or a rise this large from the dip before it (the same note picked again)
+# ... or, under a louder tail, at least this share of new sound of which at most this share is
+# on the ringing note's harmonics (a new note in a wet room: devset reverb note F1 0.845 →
+# 0.862, onset precision unchanged)
+OTHER_NOTE_NEW = 0.1
+OTHER_NOTE_SHARE = 0.5
+MIN_NOTE_S = 0.05
+EARLY_CHANGE_S = 0.06  # a pitch change this soon after a pluck is the model catching up
+# ... and so is one this soon after a pluck whose first frames still showed the previous
+# note's pitch (its ring or a room's reverb tail, louder at first than the new attack)
+TAIL_CHANGE_S = 0.25
+FRESH_S = 0.08  # audio compared either side of a pitch change
+FRESH_ENERGY = 0.3  # ... of which at least this share must be new to be a new note
+POLY_SHARE = 0.8  # harmonic share below this (with a strong level) = chord / double stop
+# ... and so is new sound a fifth or a fourth off its series this strong (dB under its
+# strongest harmonic): 108 rendered strums (bench/chords.py) guessed as one note 18 → 9 times,
+# 4 of 2,834 single devset notes over it
+CHORD_INTERVAL_DB = -10.0
+ATTACK_S = 0.1  # ... and the same must hold just after the attack, where the new sound is its own
+# A note that began without an attack (out of silence, or a pitch change with no pluck) at a
+# mains frequency (50/60 Hz and their first harmonics) whose level stays within this of the
+# background is hum, which the model voices once the string has died away
+BACKGROUND_DB = 4.0
+MAINS_HZ = tuple(sorted({k * f for f in (50.0, 60.0) for k in (1, 2, 3, 4)}))
+MAINS_CENTS = 25.0
+VIBRATO_CENTS = 120.0  # widest pitch spread (p10–p90) of a note still taken as vibrato
+KEEP_S = 3.0
+KEEP = int(KEEP_S * RATE)  # samples of audio kept for segment measurements
+# Announcing a note (provisional mode): measured on the examples, the first two voiced frames
+# from the onset on name the same semitone as the settled pitch as often as frames after the
+# transient do (156/159 notes either way) and come ~25 ms sooner (p50 136 vs 162 ms).
+ANNOUNCE_SKIP_S = 0.0  # frames earlier than this after the onset are not used to name it
+ANNOUNCE_FRAMES = 2  # voiced frames that must agree to announce a note
+ANNOUNCE_SPREAD = 0.35  # ... within this many semitones
+ANNOUNCE_DEADLINE_S = 0.2  # announce anyway (pitch maybe unknown) this long after the onset
+# A plucked note is named sooner by a probe: an extra pitch-model call on the audio up to
+# 48 ms after the onset, ahead of the regular frames, its pitch confirmed by the harmonics of
+# what is new since the onset; if unconfirmed, again at 60, 70 and 80 ms (a live block of
+# ~10 ms lands a probe that late after it). One fairly confident frame is enough once the
+# harmonics agree: on the devset and examples (2,900 notes, 10.7 ms blocks) that took notes
+# shown within 80 ms from 72 % to 82 % (p50 72 → 57 ms) with 2 more wrong names of 2,900 (the
+# harmonic check is what keeps them right: without it 7.6 % were wrong).
+PROBE_S = (0.048, 0.06, 0.07, 0.08)  # ... tried at each of these delays until it names it
+PROBE_FRAMES = 6  # model frames of audio the probe looks at (96 ms; 8 named no more)
+PROBE_SHARE = 0.6  # harmonic share of the new sound that confirms the probe's pitch
+PROBE_MIN_FRAMES = 1  # confident frames after the onset the probe needs (its last one is
+# always unsure: its window runs past the audio, so 2 cost a whole probe step)
+PROBE_VOICED = 0.35  # ... at this model confidence (the attack of an overdriven note reads low)
+# A weak onset (a flux peak too faint to start a note: a soft pluck at 10 dB SNR, a
+# hammer-on) is probed too; if it names a new pitch and the change the frames find comes,
+# that note takes the announcement over. At 10 dB SNR: 64 % → 89 % shown within 80 ms.
+WEAK_ATTEMPTS = 2  # ... at the first this many probe delays only (more: +0.6 % named in time,
+# a third more withdrawn announcements)
+WEAK_WAIT_S = 0.3  # a weak onset's announcement is withdrawn if no note starts there by then
