@@ -136,6 +136,8 @@ def test_errors_are_one_line_with_the_documented_codes(clips: Path, tmp_path: Pa
     assert out.returncode == ExitCode.USAGE and "432–446" in one_line_error(out)
     out = fc("tune", "--input", good, "--device", "1")
     assert out.returncode == ExitCode.USAGE and "not both" in one_line_error(out)
+    out = fc("tune", "--json", "--device", "no-such-device-xyz")  # live, but nothing to hear
+    assert out.returncode == ExitCode.AUDIO and "cannot listen" in one_line_error(out)
     missing = tmp_path / "nope.wav"
     out = fc("tune", "--input", str(missing))
     ref = fc("analyze", str(missing), "--scale", "A minor")
