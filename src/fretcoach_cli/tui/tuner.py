@@ -377,6 +377,12 @@ class TunerApp(App[None]):
         self._message.update(Text(text, style=f"bold {TEXT}"))
 
     # -- actions -------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """n/p only in guided mode (the footer shows them only there)."""
+        if action in ("next_string", "previous_string"):
+            return self.guide is not None
+        return True
+
     def action_next_string(self) -> None:
         if self.guide is not None:
             self.guide.next()
