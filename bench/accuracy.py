@@ -15,7 +15,8 @@ pitch (bias¢) and against the pitch heard during the pluck (atk¢), octave erro
 seconds per audio second (xRT). Then, for the real-guitar questions: note-offset F1 (mir_eval,
 offset within max(20 % of the duration, 50 ms)), held notes (≥ 1.5 s) and their pitch accuracy
 over the whole sustain (hRPA, median |cents| hMed¢), octave errors on held E2/A2-string notes
-(lowOct), extra detections per held note (xtra/h) and files `fretcoach analyze` would refuse.
+(lowOct), extra detections per held note (xtra/h), the live tuner stream's accuracy over held
+notes (tunRPA: the engine's PitchUpdate events) and files `fretcoach analyze` would refuse.
 
     python bench/accuracy.py --real               # only the physical-string categories
 """
@@ -46,6 +47,26 @@ def _analyze(
     analysis = analyze_file(path, pitch_model=model, sensitivity=sensitivity,
                             models_dir=models_dir)  # fmt: skip
     return analysis, time.process_time() - t0
+
+
+def _tuner_track(path: Path, model: str, sensitivity: float,
+                 models_dir: Path | None) -> list[tuple[float, float | None]]:  # fmt: skip
+    """The live tuner stream of a file: (time, midi or None) of every ``PitchUpdate`` the
+    engine sends, as the practice room's tuner pane receives them."""
+    from fretcoach_cli.audio.engine import Engine
+    from fretcoach_cli.audio.sources import FileSource
+
+    out: list[tuple[float, float | None]] = []
+
+    def on_event(ev: Any) -> None:
+        if type(ev).__name__ == "PitchUpdate":
+            out.append((float(ev.time_s), None if ev.midi is None else float(ev.midi)))
+
+    engine = Engine(FileSource(path), pitch_model=model, sensitivity=sensitivity,
+                    models_dir=models_dir)  # fmt: skip
+    engine.subscribe(on_event)
+    engine.run_sync()
+    return out
 
 
 def _refused(path: Path, analysis: Any) -> bool | None:
@@ -112,8 +133,11 @@ def run(args: argparse.Namespace) -> dict:
             if args.verbose:
                 print(f"  {name}: {c}", file=sys.stderr)
             continue
+        held = truth.get("figures", {}).get("held_notes")
+        tuner = (_tuner_track(path, args.model, args.sensitivity, args.models_dir)
+                 if held or (held is None and args.tuner) else None)  # fmt: skip
         s = metrics.score_clip(truth, analysis.notes, name=name, category=category,
-                               frames=_frames(analysis))  # fmt: skip
+                               frames=_frames(analysis), tuner=tuner)  # fmt: skip
         s.cpu_s = cpu
         s.refused = _refused(path, analysis)
         scores.append(s)
@@ -172,7 +196,7 @@ REAL_COLUMNS = [
     ("noteF1", "note_f1", "6.3f"), ("offF1", "offset_f1", "6.3f"), ("held", "held_notes", "4d"),
     ("hRPA", "held_rpa", "6.3f"), ("hMed¢", "held_median_cents", "5.1f"),
     ("lowOct", "low_octave_errors", "6d"), ("xtra/h", "extra_per_held", "6.2f"),
-    ("refused", "files_refused", "7d"),
+    ("tunRPA", "tuner_rpa", "6.3f"), ("refused", "files_refused", "7d"),
 ]  # fmt: skip
 
 
@@ -220,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sensitivity", type=float, default=0.5)
     p.add_argument("--models-dir", type=Path, help="where installed pitch models live")
     p.add_argument("--category", action="append", choices=devset.ALL_CATEGORIES)
+    p.add_argument("--tuner", action="store_true",
+                   help="also replay soundfont clips through the live engine for tunRPA "
+                   "(string-model clips with held notes always are)")
     p.add_argument("--real", action="store_true",
                    help="only the physical-string categories (sustain, letring, ...)")
     p.add_argument("--examples", action="store_true", help="also score examples/")

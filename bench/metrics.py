@@ -35,7 +35,9 @@ Definitions (the same as mir_eval's transcription metrics where they overlap):
   median |cents| of voiced frames (**hMed¢**); **lowOct**: held notes on the E2/A2 strings
   (truth ``string`` 0/1, or MIDI < 50) whose onset-matched detection is whole octaves off
   or with ≥ 1 % of their frames whole octaves off; **xtra/h**: detections that match no true
-  onset and start inside a held note (after its first 50 ms), per held note.
+  onset and start inside a held note (after its first 50 ms), per held note; **tunRPA**: the
+  same share as hRPA but of the live tuner stream (the engine's ``PitchUpdate`` events, what
+  the practice room's tuner pane shows; a silent update = miss).
 - **refused**: files `fretcoach analyze` would refuse (exit 8, e.g. "mostly chords").
 """
 
@@ -231,13 +233,14 @@ def _is_low_string(n: dict) -> bool:
 
 def held_note_figures(ref: Sequence[dict], est: Sequence[Any], on_pairs: Sequence[tuple],
                       frames: tuple[np.ndarray, np.ndarray] | None, a4: float = 440.0,
+                      tuner: Sequence[tuple[float, float | None]] | None = None,
                       ) -> dict[str, Any]:  # fmt: skip
     """Frame accuracy over the whole sustain of each held note, low-string octave errors
     and extra detections inside held notes (see the module docstring)."""
     held = [i for i, n in enumerate(ref) if n.get("kind", "note") == "note"
             and n["offset_s"] - n["onset_s"] >= HELD_MIN_S]  # fmt: skip
     out: dict[str, Any] = {"held": len(held), "frames": 0, "ok": 0, "cents": [],
-                           "low_octave": 0, "extra": 0}  # fmt: skip
+                           "low_octave": 0, "extra": 0, "tuner": 0, "tuner_ok": 0}  # fmt: skip
     matched_est = {j for _, j in on_pairs}
     est_of = dict(on_pairs)
     for i in held:
@@ -258,6 +261,11 @@ def held_note_figures(ref: Sequence[dict], est: Sequence[Any], on_pairs: Sequenc
             out["cents"].extend(np.abs(cents).tolist())
             k = np.round(cents / 1200.0)
             octave_frames = int(np.sum((k != 0) & (np.abs(cents - 1200.0 * k) <= PITCH_TOL_CENTS)))
+        for t, m in tuner or ():
+            if lo <= t <= hi:
+                out["tuner"] += 1
+                out["tuner_ok"] += int(m is not None and abs(m - n["midi"]) * 100.0
+                                       <= PITCH_TOL_CENTS)  # fmt: skip
         if _is_low_string(n):
             m = event_midi(est[est_of[i]]) if i in est_of else None
             off = m is not None and round((m - n["midi"]) / 12.0) != 0 and abs(
@@ -307,6 +315,8 @@ class ClipScore:
     held_cents: list[float] = field(default_factory=list)
     low_octave_errors: int = 0
     held_extra: int = 0
+    tuner_updates: int = 0
+    tuner_ok: int = 0
     refused: bool | None = None
 
     @property
@@ -352,8 +362,10 @@ def score_clip(
     frames: tuple[np.ndarray, np.ndarray] | None = None,
     onset_tol: float = ONSET_TOL_S,
     pitch_tol_cents: float = PITCH_TOL_CENTS,
+    tuner: Sequence[tuple[float, float | None]] | None = None,
 ) -> ClipScore:
-    """Score one clip. ``frames`` = (times_s, f0_hz) of the engine's pitch track."""
+    """Score one clip. ``frames`` = (times_s, f0_hz) of the engine's pitch track;
+    ``tuner`` = (time_s, midi or None) of its live tuner updates."""
     ref = reference_events(truth)
     ref_on = [n["onset_s"] for n in ref]
     ref_midi = [POLY_MIDI if n.get("kind") == "polyphonic" else n["midi"] for n in ref]
@@ -397,7 +409,8 @@ def score_clip(
         s.offset_matches = offset_matches(ref, est)
     except ImportError:
         s.offset_matches = None  # the caller says so (accuracy.py warns once)
-    held = held_note_figures(ref, est, on_pairs, frames, a4)
+    held = held_note_figures(ref, est, on_pairs, frames, a4, tuner)
+    s.tuner_updates, s.tuner_ok = held["tuner"], held["tuner_ok"]
     s.held_notes, s.held_frames, s.held_ok_frames = held["held"], held["frames"], held["ok"]
     s.held_cents, s.low_octave_errors, s.held_extra = held["cents"], held["low_octave"], \
         held["extra"]
@@ -455,6 +468,8 @@ def aggregate(scores: Sequence[ClipScore]) -> dict[str, Any]:
         "held_median_cents": float(np.median(held_cents)) if held_cents else None,
         "low_octave_errors": sum(s.low_octave_errors for s in scores),
         "extra_per_held": sum(s.held_extra for s in scores) / held if held else None,
+        "tuner_rpa": sum(s.tuner_ok for s in scores) / sum(s.tuner_updates for s in scores)
+        if any(s.tuner_updates for s in scores) else None,
         "files_refused": sum(judged) if judged else None,
         "ref_notes": n_ref,
         "est_events": n_est,

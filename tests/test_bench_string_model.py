@@ -223,3 +223,14 @@ def test_devset_string_plans_cover_what_they_promise() -> None:
         assert 2 <= len(groups) <= 3
     for sc in plans["letring"]:
         assert all(p.hold is None for p in sc.plucks)
+
+
+def test_tuner_stream_accuracy_over_held_notes() -> None:
+    truth = _truth([_note(0.5, 6.4, 55.0, string=3)])
+    ticks = np.arange(0.0, 7.0, 0.1)
+    # the tuner pane goes silent one second after the pluck (today's engine)
+    stream = [(float(t), 55.01 if t < 1.5 else None) for t in ticks]
+    s = metrics.score_clip(truth, [_ev(0.49, 1.51, 55.0)], tuner=stream)
+    assert s.tuner_updates == 58 and s.tuner_ok == 9  # 0.6 … 1.4 s
+    assert metrics.aggregate([s])["tuner_rpa"] == pytest.approx(9 / 58)
+    assert metrics.aggregate([metrics.score_clip(truth, [])])["tuner_rpa"] is None
