@@ -134,6 +134,10 @@ def test_errors_are_one_line_with_the_documented_codes(clips: Path, tmp_path: Pa
     assert out.returncode == ExitCode.USAGE and "did you mean: drop-d" in one_line_error(out)
     out = fc("tune", "--a4", "450", "--input", good)
     assert out.returncode == ExitCode.USAGE and "432–446" in one_line_error(out)
+    out = subprocess.run([sys.executable, "-m", "fretcoach_cli.cli.main", "tune", "--input",
+                          good], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "FRETCOACH_A4_HZ": "415"})
+    assert out.returncode == ExitCode.USAGE and "configured a4_hz" in one_line_error(out)
     out = fc("tune", "--input", good, "--device", "1")
     assert out.returncode == ExitCode.USAGE and "not both" in one_line_error(out)
     out = fc("tune", "--json", "--device", "no-such-device-xyz")  # live, but nothing to hear

@@ -66,7 +66,13 @@ def tune(
 
     the_tuning = parse_tuning(tuning)
     settings = context.settings(input_device=device, input_channel=channel)
-    reference = validate_tuner_a4(a4 if a4 is not None else settings.a4_hz)
+    try:
+        reference = validate_tuner_a4(a4 if a4 is not None else settings.a4_hz)
+    except UsageError:
+        if a4 is not None:
+            raise
+        raise UsageError(f"the configured a4_hz ({settings.a4_hz:g} Hz) is out of the "
+                         "tuner's range", hint="give --a4 432–446") from None
     if input_file is not None and device is not None:
         raise UsageError("give either --input FILE or --device, not both")
     interactive = not (no_tui or as_json) and sys.stdout.isatty() and sys.stdin.isatty()
