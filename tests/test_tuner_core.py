@@ -237,3 +237,29 @@ def test_sustained_low_notes_of_the_example_recording(backend) -> None:
                 yin = f0ref.cents_between(f0ref.yin_hz(seg, sr, hz), hz)
                 diffs.append((r.midi - key) * 100 - yin)
         assert abs(float(np.median(diffs))) <= 1.0, (key, np.median(diffs))
+
+
+@pytest.mark.parametrize("name", ["e2_held", "e4_ring", "g3_ring_beating_sympathy"])
+def test_string_model_recordings_held_for_their_whole_ring(backend, name: str) -> None:
+    """tests/data/real_guitar (the physical string model): an 8 s low E, a ringing high E,
+    and a G3 with polarisation beating and the other open strings in sympathy (−28 to −34
+    dB) are read as one note, within a cent, from 0.3 s after the pluck to the damping."""
+    import json
+    from pathlib import Path
+
+    from fretcoach_cli.audio.sources import FileSource
+
+    path = Path(__file__).resolve().parent / "data" / "real_guitar" / f"{name}.flac"
+    note = json.loads(path.with_suffix("").with_suffix(".truth.json").read_text())["notes"][0]
+    tuner = Tuner(STANDARD, backend=backend)
+    source = FileSource(path)
+    readings: list[TunerReading] = []
+    while (block := source.read()) is not None:
+        readings += tuner.push(block)
+    source.close()
+    span = [r for r in readings if note["onset_s"] + SUSTAIN_FROM_S <= r.t <= note["offset_s"]]
+    pitched = [r for r in span if r.pitched]
+    assert len(pitched) >= 0.97 * len(span) and not any(r.state == CHORD for r in span)
+    errors = [(r.midi - note["midi"]) * 100 for r in pitched]
+    assert abs(float(np.median(errors))) <= 1.0
+    assert max(abs(e) for e in errors) < 50  # no octave, no wrong note
