@@ -107,6 +107,7 @@ async def test_everything_down_to_the_coach_is_on_screen_and_nothing_wraps(size)
         await wait_until(pilot, app.session.input_done.is_set)
         await wait_until(pilot, lambda: app.query_one(NoteFeed).count > 5)
         app.query_one(CoachPane).say("Keep the wrist loose and let the pick fall through.")
+        app.query_one(SessionHeader).set_storage(True, 1234)
         await pilot.pause()
         for widget_type in MUST_SHOW:
             assert on_screen(app, widget_type), widget_type.__name__
@@ -118,6 +119,7 @@ async def test_everything_down_to_the_coach_is_on_screen_and_nothing_wraps(size)
         assert "◀ weakest" in bars and "Timing stability" in bars
         header = app.query_one(SessionHeader).render().plain
         assert "A minor pentatonic" in header and "⏱" in header and "saves" in header
+        assert "db ✓" in header and "dB" in header  # database state and input level
         if app.fretboard_shown:
             assert on_screen(app, Fretboard)
             if size[0] >= 120:

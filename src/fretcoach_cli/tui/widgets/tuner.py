@@ -34,8 +34,9 @@ def needle_colour(reading: TunerReading) -> str:
     return GOOD
 
 
-def needle_line(cents: float | None, width: int, colour: str) -> Text:
-    """A horizontal scale from -50 to +50 cents with the needle at ``cents``."""
+def needle_line(cents: float | None, width: int, colour: str, ticks: int = 5) -> Text:
+    """A horizontal scale from -50 to +50 cents with the needle at ``cents`` and ``ticks``
+    marks each side of the centre."""
     width = max(11, width | 1)  # odd, so 0 cents sits on a cell
     mid = width // 2
     line = Text()
@@ -50,7 +51,7 @@ def needle_line(cents: float | None, width: int, colour: str) -> Text:
             line.append("│", style=ACCENT)
         elif abs(i - mid) <= max(1, width // 20):
             line.append("─", style=GOOD)  # the in-tune zone
-        elif (i - mid) % max(1, mid // 5) == 0:
+        elif (i - mid) % max(1, mid // ticks) == 0:
             line.append("┼", style=DIM)
         else:
             line.append("─", style=FAINT)
@@ -127,6 +128,6 @@ class Tuner(Widget):
             if room >= 15 or terse == 2:
                 break
         line.append("  ♭", style=DIM)
-        line.append_text(needle_line(r.cents, max(11, min(31, room)), colour))
+        line.append_text(needle_line(r.cents, max(11, min(31, room)), colour, ticks=2))
         line.append("♯", style=DIM)
         return first_fitting([line], avail)
