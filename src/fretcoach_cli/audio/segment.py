@@ -80,6 +80,8 @@ from fretcoach_cli.audio.thresholds import (
     SKIP_S,
     START_FRAMES_S,
     TAIL_CHANGE_S,
+    TAIL_RISE_DB,
+    TAIL_VOICING_S,
     VIBRATO_CENTS,
     VOICED,
 )
@@ -140,11 +142,14 @@ class NoteTracker:
         self._rejected: list[float] = []  # energy onsets inside a note without a level rise
         self._weak: list[float] = []  # recent flux peaks too faint to be onsets on their own
         self._cur: _Note | None = None
-        self._quiet = 0
-        self._faded = 0
+        self._quiet = 0  # frames in a row its string sounded stopped
+        self._damped = 0  # ... damped
+        self._faded = 0  # ... faded into the background
         self._prev_ref: float | None = None  # settled pitch of the note before the current one
         self._last: _Note | None = None  # the latest note closed (it may swell back: resume)
         self._last_end = -math.inf
+        # (pitch, end) of the last judged notes: a tail heard again is at one of them
+        self._ended_pitches: list[tuple[float, float]] = []
         self._between: deque[float] = deque(maxlen=max(16, round(BACKGROUND_S / frame_period)))
         self._bg, self._bg_new = -math.inf, 0  # cached background and frames added since
         self._run: list[tuple[float, float]] = []  # voiced frames out of silence
@@ -289,11 +294,13 @@ class NoteTracker:
         # release: the level stayed under the gate, or the note faded into the background
         own = (cur.ref is not None and conf >= HOLD_VOICED and f0 > 0
                and abs(self._midi(f0) - cur.ref) <= CHANGE_SEMITONES)
-        self._quiet = self._quiet + 1 if self._stopped(cur, t, level, own) else 0
+        self._quiet = self._quiet + 1 if self._stopped(cur, level, own) else 0
+        self._damped = self._damped + 1 if self._was_damped(cur, t, level) else 0
         faded = (not voiced and not own and level < self._floor(t) + FADE_MARGIN_DB
                  and level < cur.peak - FADE_DROP_DB)
         self._faded = self._faded + 1 if faded else 0
-        for frames, needed_s in ((self._quiet, RELEASE_S), (self._faded, FADE_RELEASE_S)):
+        for frames, needed_s in ((self._quiet, RELEASE_S),
+                                 (self._damped, RELEASE_S), (self._faded, FADE_RELEASE_S)):
             if frames * self.fp >= needed_s:
                 out.extend(self._close(t - (frames - 0.5) * self.fp))
                 return out
@@ -304,6 +311,15 @@ class NoteTracker:
         if cur is not None and not cur.reported and t >= cur.onset_s + self.report_after_s:
             out.extend(self._report(cur, t + self.fp / 2))
         return out
+
+    def _recent_pitch(self, n: _Note, end: float) -> bool:
+        """Whether ``n`` is at the pitch of a note that ended shortly before it began."""
+        heard = n.voiced(n.onset_s)
+        if len(heard) == 0:
+            return False
+        midi = float(np.median(heard))
+        return any(n.onset_s - TAIL_VOICING_S <= e <= n.onset_s + 0.05
+                   and abs(midi - p) <= RESUME_SEMITONES for p, e in self._ended_pitches)
 
     def _background(self) -> float:
         """Background level (dBFS) heard between notes; -inf until some has been heard.
@@ -316,17 +332,17 @@ class NoteTracker:
                         else -math.inf)
         return self._bg
 
-    def _stopped(self, cur: _Note, t: float, level: float, own: bool) -> bool:
-        """Whether ``cur``'s string has stopped sounding at this frame: the model no longer
-        hears its pitch (``own``) and its level is 40 dB under its peak or near the background
-        (heard, it rings on until buried in the background), or it was damped."""
-        background = self._background()
-        if own:  # still heard: gone only once it is buried in the background
-            if level < background + END_SNR_DB / 2:
-                return True
-        elif level < background + END_SNR_DB or level < cur.peak - END_RANGE_DB:
+    def _stopped(self, cur: _Note, level: float, own: bool) -> bool:
+        """Whether ``cur``'s string has stopped sounding at this frame: its level is 40 dB
+        under its peak, or near the background (while the model still hears its pitch,
+        ``own``, only once buried in it)."""
+        if level < cur.peak - END_RANGE_DB:
             return True
-        # damped (a fretting hand's release, a palm): far faster than any free decay
+        return level < self._background() + (END_SNR_DB / 2 if own else END_SNR_DB)
+
+    def _was_damped(self, cur: _Note, t: float, level: float) -> bool:
+        """A fretting hand's release or a palm: the level falls far faster than any free
+        decay, to well under the note's peak."""
         return (level < cur.peak - DAMPED_UNDER_DB
                 and self._level(t - DAMP_S) - level >= DAMP_DROP_DB)
 
@@ -339,7 +355,7 @@ class NoteTracker:
                 or any(self._last_end - 0.05 <= o <= t for o in (*self._rejected, *self._weak))):
             return False
         self._cur, self._last = last, None
-        self._quiet = self._faded = 0
+        self._quiet = self._damped = self._faded = 0
         return True
 
     def _add(self, t: float, midi: float, conf: float, level: float) -> None:
@@ -492,31 +508,32 @@ class NoteTracker:
         f0 = self.a4 * 2 ** ((midi - 69) / 12)
         return harmonic_share(after, f0, before=before) >= POLY_SHARE
 
-
-
     # ------------------------------------------------------------------ notes
     def _start(self, onset: float, cause: str) -> list[NoteEvent]:
         self._prev_ref = self._cur.ref if self._cur is not None else None
         out = self._close(onset) if self._cur is not None else []
         self._cur = _Note(onset_s=max(0.0, onset), cause=cause)
-        self._quiet = self._faded = 0
+        self._quiet = self._damped = self._faded = 0
         self._run = []
         return out
 
     def _close(self, end: float) -> list[NoteEvent]:
         cur, self._cur = self._cur, None
-        self._quiet = self._faded = 0
+        self._quiet = self._damped = self._faded = 0
         if cur is None:
             return []
         self._last, self._last_end = cur, end
-        if cur.reported:
-            if cur.judged and end > cur.reported_at:
-                ended = NoteEnded(cur.onset_s, end, self._n / RATE)
-                self._ended.append(ended)
-                if self.provisional:
-                    self._outbox.append(ended)
-            return []
-        return self._report(cur, end)
+        out: list[NoteEvent] = []
+        if not cur.reported:
+            out = self._report(cur, end)
+        elif cur.judged and end > cur.reported_at:
+            ended = NoteEnded(cur.onset_s, end, self._n / RATE)
+            self._ended.append(ended)
+            if self.provisional:
+                self._outbox.append(ended)
+        if cur.pitch is not None:
+            self._ended_pitches = [*self._ended_pitches[-7:], (cur.pitch, end)]
+        return out
 
     def _report(self, cur: _Note, end: float) -> list[NoteEvent]:
         cur.reported = True
@@ -543,6 +560,10 @@ class NoteTracker:
         if (n.cause != "onset" and float(np.median(levels)) < self._floor(end) + BACKGROUND_DB
                 and _mains(n.voiced(n.onset_s), self.a4)):
             return None  # mains hum, voiced once the notes died away (no attack, no level)
+        if (n.cause == "voicing" and self._recent_pitch(n, end)
+                and peak < self.onsets.level_at(n.onset_s - 0.06, n.onset_s - 0.015)
+                + TAIL_RISE_DB):
+            return None  # an earlier note's tail (a room, a string left ringing) heard again
         # judge the settled part: skip the transient and, in longer notes, the sharp start
         skip = min(max(SKIP_S, SETTLE_FRACTION * dur), SETTLE_MAX_S) if dur > 2 * SKIP_S \
             else 0.3 * dur

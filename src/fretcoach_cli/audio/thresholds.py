@@ -66,6 +66,11 @@ ATTACK_S = 0.1  # ... and the same must hold just after the attack, where the ne
 BACKGROUND_DB = 4.0
 MAINS_HZ = tuple(sorted({k * f for f in (50.0, 60.0) for k in (1, 2, 3, 4)}))
 MAINS_CENTS = 25.0
+# Voiced sound with no pluck that comes up soon after a note ended, without rising above what
+# sounded just before it, is an earlier note's tail (a room's reverberation, a string left
+# ringing) that the model hears again once the louder note is gone: not a new note
+TAIL_VOICING_S = 2.0
+TAIL_RISE_DB = 3.0
 VIBRATO_CENTS = 120.0  # widest pitch spread (p10–p90) of a note still taken as vibrato
 KEEP_S = 3.0
 KEEP = int(KEEP_S * RATE)  # samples of audio kept for segment measurements
