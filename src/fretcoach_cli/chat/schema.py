@@ -66,6 +66,8 @@ TABLES: tuple[Table, ...] = (
         _c("sensitivity", "float", "input sensitivity setting 0-1"),
         _c("pitch_model", "text", "pitch detector used: 'swift' or 'crepe'"),
         _c("a4_hz", "float", "concert pitch reference in Hz"),
+        _c("tuning", "text", "guitar tuning played in: a name such as 'drop-d' or the open "
+                             "strings low to high ('D2 A2 D3 G3 B3 E4'); NULL = standard"),
         _c("practice_id", "uuid", "the practice plan this session followed, if any"),
     )),
     Table("session_notes", "every note detected in a session, in order", (

@@ -68,14 +68,21 @@ def practice(
                                 "stderr, the summary on stdout."),
     as_json: bool = typer.Option(False, "--json", help="Print the stored session row as JSON "
                                  "(implies --no-tui)."),
+    tuning: str | None = typer.Option(None, "--tuning", help='Your guitar\'s tuning: a name '
+                                      '(standard, drop-d, dadgad, open-g, 7-string, bass-4 …; '
+                                      "see 'fretcoach tune --help') or its strings low to high, "
+                                      'e.g. "D A D G B E". The fretboard and string names '
+                                      "follow it and the session stores it."),
 ) -> None:
     """Practise a scale with live pitch, scale and timing feedback; the session is saved."""
     from fretcoach_cli.music.scales import parse_scale
+    from fretcoach_cli.music.tunings import parse_tuning
     from fretcoach_cli.practice.options import check_unit_range, parse_duration
     from fretcoach_cli.scoring.judge import validate_bpm
 
     check_unit_range(strictness, "--strictness")
     check_unit_range(sensitivity, "--sensitivity")
+    the_tuning = parse_tuning(tuning)
     settings = context.settings(strictness=strictness, sensitivity=sensitivity,
                                 pitch_model=pitch_model, input_device=device,
                                 input_channel=channel)
@@ -111,7 +118,8 @@ def practice(
     try:
         try:
             session = build_session(settings, the_scale, source, kind=kind, label=label,
-                                    bpm=tempo, duration_s=duration_s, plan_id=plan_id)
+                                    bpm=tempo, duration_s=duration_s, plan_id=plan_id,
+                                    tuning=the_tuning)
             link = None
             if not no_coach:
                 from fretcoach_cli.practice.coach_link import CoachLink
@@ -237,7 +245,8 @@ def previous_lookup(settings: Any):
 
 
 def build_session(settings: Any, scale: Any, source: Any, *, kind: str, label: str,
-                  bpm: float | None, duration_s: float | None, plan_id: str | None) -> Any:
+                  bpm: float | None, duration_s: float | None, plan_id: str | None,
+                  tuning: Any = None) -> Any:
     from fretcoach_cli.practice.recorder import SessionRecorder
     from fretcoach_cli.practice.runner import PracticeOptions, PracticeSession
     from fretcoach_cli.practice.store_sink import sink_factory
@@ -246,7 +255,7 @@ def build_session(settings: Any, scale: Any, source: Any, *, kind: str, label: s
         scale=scale, user=settings.user, bpm=bpm, duration_s=duration_s,
         strictness=float(settings.strictness), sensitivity=float(settings.sensitivity),
         a4=float(settings.a4_hz), pitch_model=settings.pitch_model, source_kind=kind,
-        source_label=label, plan_id=plan_id)
+        source_label=label, plan_id=plan_id, tuning=tuning)
     holder: dict[str, Any] = {}
     recorder = SessionRecorder(sink_factory(settings), settings.data_path,
                                on_status=lambda st: holder["s"].on_storage_status(st))

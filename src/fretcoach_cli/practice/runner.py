@@ -62,6 +62,7 @@ class PracticeOptions:
     source_label: str = ""
     plan_id: Any = None
     window_notes: int = WINDOW_NOTES
+    tuning: Any = None  # music.tunings.Tuning; None = standard
 
 
 class PracticeSession:

@@ -57,7 +57,7 @@ class StoreSink:
             pitch_model=meta.get("pitch_model"), a4_hz=meta.get("a4_hz"),
             sensitivity=meta.get("sensitivity"), strictness=meta.get("strictness"),
             tempo_bpm=meta.get("bpm"), practice_id=plan_id,
-            start_time=_when(meta.get("started_at")),
+            start_time=_when(meta.get("started_at")), tuning=meta.get("tuning"),
         )
         if plan_id:
             self.plans.link_session(plan_id, sid)  # pending → in_progress

@@ -42,6 +42,9 @@ def session_meta(options: Any) -> dict[str, Any]:
         "input_source": f"{options.source_kind}:{options.source_label}"
         if options.source_label else options.source_kind,
         "plan_id": options.plan_id,
+        # NULL = standard; otherwise the spec parse_tuning() reads back
+        "tuning": None if getattr(options, "tuning", None) is None
+        or options.tuning.key == "standard" else options.tuning.spec,
     }
 
 

@@ -71,6 +71,7 @@ class SessionRow:
     updated_at: datetime
     practice_id: UUID | None
     metrics: dict[str, Any]
+    tuning: str | None = None  # NULL = standard (ddl/030)
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ class Sessions:
                sensitivity: float | None = None, strictness: float | None = None,
                tempo_bpm: float | None = None, practice_id: UUID | str | None = None,
                start_time: datetime | None = None, session_id: UUID | str | None = None,
-               hold_writer_lock: bool = True) -> UUID:
+               hold_writer_lock: bool = True, tuning: str | None = None) -> UUID:
         """Insert an ``active`` session and return its id (``session_id`` to choose it, e.g.
         the id a crash journal already uses).
 
@@ -173,15 +174,15 @@ class Sessions:
             INSERT INTO fretcoach.sessions
                 (session_id, user_id, start_time, scale_chosen, scale_type, scale_root,
                  input_source, pitch_model, a4_hz, sensitivity, strictness, tempo_bpm,
-                 practice_id)
+                 practice_id, tuning)
             VALUES (coalesce(%s, gen_random_uuid()), {_ME}, coalesce(%s, now()),
-                    %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                    %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             RETURNING session_id
             """,
             (None if session_id is None else as_uuid(session_id, "session id"),
              start_time, scale_chosen, scale_type, scale_root, input_source, pitch_model,
              a4_hz, sensitivity, strictness, tempo_bpm,
-             None if practice_id is None else as_uuid(practice_id, "practice id")),
+             None if practice_id is None else as_uuid(practice_id, "practice id"), tuning),
         ).fetchone()
         assert row is not None
         session_id: UUID = row[0]
