@@ -44,3 +44,31 @@ def test_a_bad_tuning_is_one_line_before_anything_opens():
     assert out.returncode == ExitCode.USAGE
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
     assert out.stdout == ""
+
+
+async def test_the_practice_room_fretboard_follows_the_tuning(tmp_path):
+    """Drop D: the neck's low string is labelled D and the notes are placed on its strings
+    (D2 is the open 6th string, not unplayable); the panel title names the tuning."""
+    from fretcoach_cli.audio.sources import FileSource
+    from fretcoach_cli.music.scales import parse_scale
+    from fretcoach_cli.practice.runner import PracticeOptions, PracticeSession
+    from fretcoach_cli.tui.app import PracticeApp
+    from fretcoach_cli.tui.live_view import MarkTrail
+    from fretcoach_cli.tui.widgets.fretboard import Fretboard
+
+    drop_d = parse_tuning("drop D")
+    options = PracticeOptions(scale=parse_scale("D major"), user="tuning-test",
+                              source_kind="file", source_label=CLIP.name, tuning=drop_d)
+    session = PracticeSession(options, FileSource(CLIP, realtime=False), recorder=None)
+    app = PracticeApp(session, coach=False, finish_on_end=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        board = app.query_one(Fretboard)
+        assert board.tuning == drop_d.strings and board.names[0] == "D"
+        text = board.render().plain.splitlines()
+        assert text[6].startswith(" D ") and text[1].startswith(" E ")  # low D at the bottom
+        assert app.query_one("#fretboard-panel").border_title == f"Fretboard · {drop_d.name}"
+    trail = MarkTrail(tuning=drop_d.strings)
+    from fretcoach_cli.tui.live_view import _place
+    assert _place(38.0, None, trail.tuning) == (0, 0)  # D2: the open low string
+    assert _place(38.0, None) is None  # not on a standard-tuned guitar

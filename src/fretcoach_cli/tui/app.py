@@ -61,6 +61,17 @@ from fretcoach_cli.tui.widgets.size_guard import SizeGuard
 __all__ = ["MIN_NOTES_FOR_COACH", "PracticeApp"]
 
 
+
+def fretboard_tuning(options: Any) -> dict[str, Any]:
+    """The Fretboard's strings and their names for ``practice --tuning`` (standard: none)."""
+    t = getattr(options, "tuning", None)
+    if t is None:
+        return {}
+    names = list(t.note_names())
+    if names[-1] in names[:-1]:
+        names[-1] = names[-1].lower()  # the high e (or d), as guitarists write it
+    return {"tuning": t.strings, "names": tuple(names)}
+
 class Warned(Message):
     """A one-line warning from a background thread (speech), for a notification."""
 
@@ -100,7 +111,8 @@ class PracticeApp(App[Any]):
         self.coach_link = coach_link or CoachLink()
         store_replies(self.coach_link, session)  # what the pane shows in full is stored
         self.bridge = Bridge(self)
-        self.trail = MarkTrail()
+        self.trail = MarkTrail(**({} if self.options.tuning is None
+                                   else {"tuning": self.options.tuning.strings}))
         self.tolerance = tolerance_cents(self.options.strictness)
         self.error: BaseException | None = None
         self.result: Any = None
@@ -130,7 +142,7 @@ class PracticeApp(App[Any]):
                 yield MetricBars(id="metrics")
         with Container(id="body"):
             with Vertical(id="fretboard-panel", classes="panel"):
-                yield Fretboard(id="fretboard")
+                yield Fretboard(id="fretboard", **fretboard_tuning(self.options))
             with Vertical(id="feed-panel", classes="panel"):
                 yield NoteFeed(id="feed")
             with Vertical(id="coach-panel", classes="panel"):
@@ -162,7 +174,8 @@ class PracticeApp(App[Any]):
         header.source_label = o.source_label
         self.query_one("#tuner-panel").border_title = "Tuner"
         self.query_one("#metrics-panel").border_title = "Metrics"
-        self.query_one("#fretboard-panel").border_title = "Fretboard · standard tuning"
+        self.query_one("#fretboard-panel").border_title = (
+            "Fretboard · standard tuning" if o.tuning is None else f"Fretboard · {o.tuning.name}")
         self.query_one("#feed-panel").border_title = "Notes"
         self.query_one("#coach-panel").border_title = "Coach"
         self.query_one(Fretboard).set_scale(frozenset(o.scale.pitch_classes), o.scale.root_pc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fretcoach_cli.music.fretboard import likely_position
+from fretcoach_cli.music.fretboard import STANDARD_TUNING, likely_position
 from fretcoach_cli.practice.messages import NoteHeard
 from fretcoach_cli.practice.summary import METRIC_LABELS
 from fretcoach_cli.scoring.judge import Verdict
@@ -64,11 +64,12 @@ def reading_from_pitch(midi: float, scale: Any, tolerance: float) -> TunerReadin
                         scale.degree_label(pc), settled=False)
 
 
-def _place(midi: float, previous: tuple[int, int] | None) -> tuple[int, int] | None:
+def _place(midi: float, previous: tuple[int, int] | None,
+           tuning: tuple[int, ...] = STANDARD_TUNING) -> tuple[int, int] | None:
     """Where on the neck a note was most likely played: within the first 15 frets as ever,
     else higher up (a wide terminal shows all 24 frets)."""
-    return (likely_position(midi, previous, max_fret=15)
-            or likely_position(midi, previous, max_fret=24))
+    return (likely_position(midi, previous, tuning=tuning, max_fret=15)
+            or likely_position(midi, previous, tuning=tuning, max_fret=24))
 
 
 class MarkTrail:
@@ -79,8 +80,9 @@ class MarkTrail:
     exactly as if only judged notes had been added), or a retraction removes it.
     """
 
-    def __init__(self, size: int = 6) -> None:
+    def __init__(self, size: int = 6, tuning: tuple[int, ...] = STANDARD_TUNING) -> None:
         self.size = size
+        self.tuning = tuning  # the open strings, low to high (practice --tuning)
         self.items: list[tuple[int, int, str]] = []
         self._previous: tuple[int, int] | None = None
         # onset → (index in items, position the hand was at before it)
@@ -89,7 +91,7 @@ class MarkTrail:
     def add(self, verdict: Verdict) -> None:
         if not verdict.judged or verdict.midi is None:
             return
-        pos = _place(verdict.midi, self._previous)
+        pos = _place(verdict.midi, self._previous, self.tuning)
         if pos is None:
             return
         self._previous = pos
@@ -101,7 +103,7 @@ class MarkTrail:
         """A note just heard (rough pitch): lit now, settled or retracted later."""
         if midi is None or onset_s in self._pending:
             return
-        pos = _place(midi, self._previous)
+        pos = _place(midi, self._previous, self.tuning)
         if pos is None:
             return
         self._pending[onset_s] = (len(self.items), self._previous)
@@ -117,7 +119,7 @@ class MarkTrail:
             return
         if not verdict.judged or verdict.midi is None:
             return
-        pos = _place(verdict.midi, self._previous)
+        pos = _place(verdict.midi, self._previous, self.tuning)
         if pos is None:
             return
         self._previous = pos

@@ -1,4 +1,4 @@
-"""A guitar neck in standard tuning: scale positions, the root, and the last notes played.
+"""A guitar neck in the player's tuning: scale positions, the root, the last notes played.
 
 Strings are drawn like tablature (high e on top). Each fret is three cells of string plus a
 fret wire, so the neck shows as many frets as its width allows, up to 24: frets 0–24 take
@@ -15,6 +15,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from fretcoach_cli.music.notes import pc_name
 from fretcoach_cli.tui.palette import ACCENT, BAD, DIM, FAINT, GOOD, TEXT, WARN
 
 MarkStatus = Literal["good", "off", "wrong", "pending"]  # pending: heard, not judged yet
@@ -78,10 +79,12 @@ class Fretboard(Widget):
     marks: reactive[tuple[FretMark, ...]] = reactive(tuple)
 
     def __init__(self, *, frets: int = MAX_FRETS, tuning: tuple[int, ...] = STANDARD_TUNING,
-                 **kwargs) -> None:
+                 names: tuple[str, ...] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.frets = frets  # the most the neck has; the width decides how many are drawn
         self.tuning = tuning
+        self.names = names or (STRING_NAMES if tuning == STANDARD_TUNING
+                               else tuple(pc_name(m % 12) for m in tuning))
 
     def on_resize(self) -> None:
         """The legend sits in the panel's border: the longest that fits its width."""
@@ -132,7 +135,8 @@ class Fretboard(Widget):
         out.append_text(header)
         out.append("\n")
         for string in reversed(range(len(self.tuning))):
-            out.append(f" {STRING_NAMES[string]} ", style=f"bold {DIM}")
+            out.append(f" {self.names[string]:<1.1}", style=f"bold {DIM}")
+            out.append(self.names[string][1:2] or " ", style=f"bold {DIM}")
             for fret in frets:
                 out.append_text(self._cell(string, fret, marks))
                 out.append("‖" if fret == 0 else "│", style=TEXT if fret == 0 else DIM)
