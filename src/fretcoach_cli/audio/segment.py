@@ -48,8 +48,10 @@ from fretcoach_cli.audio.thresholds import (
     CHANGE_SEMITONES,
     CHORD_INTERVAL_DB,
     DAMP_DROP_DB,
+    DAMP_KNEE_DB,
     DAMP_S,
     DAMPED_UNDER_DB,
+    DIP_HOLD_S,
     EARLY_CHANGE_S,
     END_RANGE_DB,
     END_SNR_DB,
@@ -58,6 +60,7 @@ from fretcoach_cli.audio.thresholds import (
     FADE_RELEASE_S,
     FRESH_ENERGY,
     FRESH_S,
+    HEARD_RECENTLY_S,
     HOLD_VOICED,
     KEEP,
     MAINS_CENTS,
@@ -79,6 +82,7 @@ from fretcoach_cli.audio.thresholds import (
     SETTLE_MAX_S,
     SKIP_S,
     START_FRAMES_S,
+    SWELL_DB,
     TAIL_CHANGE_S,
     TAIL_RISE_DB,
     TAIL_VOICING_S,
@@ -108,6 +112,8 @@ class _Note:
     judged: bool = False  # its NoteEvent went out (a NoteEnded must follow when it was early)
     reported_at: float = 0.0  # the offset_s its NoteEvent gave
     peak: float = -math.inf  # loudest frame level (dBFS)
+    heard_at: float = -math.inf  # last frame the model heard its own pitch
+    ended_under: bool = False  # it ended 40 dB under its peak (a swell may bring it back)
     pitch: float | None = None  # judged midi, once its NoteEvent went out
     announced: bool = False  # a NoteStarted went out (provisional mode)
     masked: bool = False  # plucked under a louder sound (its onset barely raised the level)
@@ -142,7 +148,8 @@ class NoteTracker:
         self._rejected: list[float] = []  # energy onsets inside a note without a level rise
         self._weak: list[float] = []  # recent flux peaks too faint to be onsets on their own
         self._cur: _Note | None = None
-        self._quiet = 0  # frames in a row its string sounded stopped
+        self._quiet = 0  # frames in a row it was down in the background
+        self._under = 0  # ... 40 dB under its peak
         self._damped = 0  # ... damped
         self._faded = 0  # ... faded into the background
         self._prev_ref: float | None = None  # settled pitch of the note before the current one
@@ -267,6 +274,8 @@ class NoteTracker:
                 self._cur.announced = announced
         self.announcer.expire_weak(t)
         cur = self._cur
+        if cur is None and self._swells_back(t, f0, conf, level):
+            cur = self._cur
         if cur is None:
             self._between.append(level)
             self._bg_new += 1
@@ -294,14 +303,24 @@ class NoteTracker:
         # release: the level stayed under the gate, or the note faded into the background
         own = (cur.ref is not None and conf >= HOLD_VOICED and f0 > 0
                and abs(self._midi(f0) - cur.ref) <= CHANGE_SEMITONES)
-        self._quiet = self._quiet + 1 if self._stopped(cur, level, own) else 0
+        if own:
+            cur.heard_at = t
+        self._quiet = self._quiet + 1 if self._buried(level, own) else 0
+        self._under = self._under + 1 if level < cur.peak - END_RANGE_DB else 0
         self._damped = self._damped + 1 if self._was_damped(cur, t, level) else 0
         faded = (not voiced and not own and level < self._floor(t) + FADE_MARGIN_DB
                  and level < cur.peak - FADE_DROP_DB)
         self._faded = self._faded + 1 if faded else 0
-        for frames, needed_s in ((self._quiet, RELEASE_S),
-                                 (self._damped, RELEASE_S), (self._faded, FADE_RELEASE_S)):
+        if self._damped * self.fp >= RELEASE_S:
+            out.extend(self._close(self._fall_start(t - (self._damped - 0.5) * self.fp)))
+            return out
+        # 40 dB down while its pitch was just heard may be a beating string's dip: wait
+        held = t - cur.heard_at <= HEARD_RECENTLY_S
+        for frames, needed_s, under in (
+                (self._quiet, RELEASE_S, False), (self._faded, FADE_RELEASE_S, False),
+                (self._under, DIP_HOLD_S if held else RELEASE_S, True)):
             if frames * self.fp >= needed_s:
+                cur.ended_under = under
                 out.extend(self._close(t - (frames - 0.5) * self.fp))
                 return out
         out.extend(self._check_change(cur))
@@ -332,19 +351,37 @@ class NoteTracker:
                         else -math.inf)
         return self._bg
 
-    def _stopped(self, cur: _Note, level: float, own: bool) -> bool:
-        """Whether ``cur``'s string has stopped sounding at this frame: its level is 40 dB
-        under its peak, or near the background (while the model still hears its pitch,
-        ``own``, only once buried in it)."""
-        if level < cur.peak - END_RANGE_DB:
-            return True
+    def _buried(self, level: float, own: bool) -> bool:
+        """Whether a note's level is down in the background heard between notes (while the
+        model still hears its pitch, ``own``, only once buried in it: hum, hiss)."""
         return level < self._background() + (END_SNR_DB / 2 if own else END_SNR_DB)
+
+    def _fall_start(self, t: float) -> float:
+        """Where the fall that ended a damped note began (the hand touched the string):
+        back from ``t``, the first hop whose level was falling slower than DAMP_KNEE_DB per
+        hop pair (a free decay), at most DAMP_S back. The damped condition itself only holds
+        once the level has already fallen DAMP_DROP_DB."""
+        hop = ONSET_HOP / RATE
+        x = t
+        while x > t - DAMP_S:
+            if self._level(x - 2 * hop) - self._level(x) < DAMP_KNEE_DB:
+                return x
+            x -= hop
+        return x
 
     def _was_damped(self, cur: _Note, t: float, level: float) -> bool:
         """A fretting hand's release or a palm: the level falls far faster than any free
         decay, to well under the note's peak."""
         return (level < cur.peak - DAMPED_UNDER_DB
                 and self._level(t - DAMP_S) - level >= DAMP_DROP_DB)
+
+    def _swells_back(self, t: float, f0: float, conf: float, level: float) -> bool:
+        """A note that ended 40 dB under its peak rising back over that, at its pitch, with
+        no pluck: a slowly beating string's next swell (its truth end is the last one)."""
+        last = self._last
+        return (last is not None and last.ended_under and conf >= HOLD_VOICED and f0 > 0
+                and level >= last.peak - END_RANGE_DB + SWELL_DB
+                and self._resume(t, self._midi(f0)))
 
     def _resume(self, t: float, midi: float) -> bool:
         """Voiced sound with no pluck, soon after the last note dipped out, at its pitch: the
@@ -355,7 +392,7 @@ class NoteTracker:
                 or any(self._last_end - 0.05 <= o <= t for o in (*self._rejected, *self._weak))):
             return False
         self._cur, self._last = last, None
-        self._quiet = self._damped = self._faded = 0
+        self._quiet = self._under = self._damped = self._faded = 0
         return True
 
     def _add(self, t: float, midi: float, conf: float, level: float) -> None:
@@ -513,13 +550,13 @@ class NoteTracker:
         self._prev_ref = self._cur.ref if self._cur is not None else None
         out = self._close(onset) if self._cur is not None else []
         self._cur = _Note(onset_s=max(0.0, onset), cause=cause)
-        self._quiet = self._damped = self._faded = 0
+        self._quiet = self._under = self._damped = self._faded = 0
         self._run = []
         return out
 
     def _close(self, end: float) -> list[NoteEvent]:
         cur, self._cur = self._cur, None
-        self._quiet = self._damped = self._faded = 0
+        self._quiet = self._under = self._damped = self._faded = 0
         if cur is None:
             return []
         self._last, self._last_end = cur, end

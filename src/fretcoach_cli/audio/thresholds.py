@@ -22,9 +22,14 @@ END_SNR_DB = 6.0  # ... or within this of the background (measured between notes
 # gate only decides what may *start* a note: a held note rings on below it (a real string
 # decays 10–20 dB/s and rings for seconds; ending at the gate cut notes at ~1–2 s and made
 # each beating swell back above it a new note)
+DIP_HOLD_S = 0.25  # ... for this long while the model has just heard its pitch (40 dB down
+# may be a dip of a beating string, which swells back)
+HEARD_RECENTLY_S = 0.1  # ... within this long
 DAMP_S = 0.1  # ... or its level fell this fast: a damped string (a free decay loses 10–30 dB/s)
 DAMP_DROP_DB = 15.0
 DAMPED_UNDER_DB = 20.0  # ... to this far under its peak
+DAMP_KNEE_DB = 1.5  # ... and it ends where that fall began: the level still lost less than
+# this over two onset hops (16 ms, ~90 dB/s: faster than any free decay, slower than a damping)
 HOLD_VOICED = 0.3  # model confidence at which a ringing note's own pitch still counts as heard
 # (a decaying string under sympathetic ones reads 0.3–0.5 for a frame or two)
 BACKGROUND_S = 10.0  # between-note levels the background is estimated from (20th percentile)
@@ -32,6 +37,7 @@ BACKGROUND_S = 10.0  # between-note levels the background is estimated from (20t
 # it) after its level dipped below the end level, with no pluck, continues the note it was
 RESUME_S = 1.5  # ... when it comes back within this long
 RESUME_SEMITONES = 0.5  # ... at this pitch
+SWELL_DB = 1.0  # ... or, after it fell 40 dB under its peak, rising back this far over that
 # ... and so does pitchless sound near the background level for this long (a note that has
 # died away into room noise or hum, which keeps the level above the gate)
 FADE_RELEASE_S = 0.045
