@@ -44,8 +44,9 @@ def list_sessions(conn: psycopg.Connection[Any], flt: SessionFilter, *,
                   limit: int | None = 50) -> list[dict[str, Any]]:
     """The selected sessions, newest first (all statuses unless the filter names some)."""
     where, params = flt.where()
+    # session_id breaks ties, so equal start times list in one stable order
     sql = (f"SELECT {', '.join(HISTORY_COLUMNS)} FROM fretcoach.sessions WHERE {where} "
-           "ORDER BY start_time DESC")
+           "ORDER BY start_time DESC, session_id DESC")
     if limit is not None:
         sql += " LIMIT %(limit)s"
         params["limit"] = int(limit)
