@@ -38,6 +38,7 @@ from fretcoach_cli.audio.thresholds import (
     WEAK_WAIT_S,
 )
 from fretcoach_cli.events import NoteDropped, NoteStarted
+from fretcoach_cli.music.notes import midi_to_hz
 
 if TYPE_CHECKING:
     from fretcoach_cli.audio.segment import NoteTracker, _Note
@@ -222,7 +223,7 @@ class Announcer:
             return None
         # the new sound must be that note's harmonics: catches the model still hearing the
         # previous note, or naming an octave off, on so little audio
-        if harmonic_share(new, self.tr.a4 * 2 ** ((midi - 69) / 12), before=old) < PROBE_SHARE:
+        if harmonic_share(new, midi_to_hz(midi, self.tr.a4), before=old) < PROBE_SHARE:
             return None
         return midi, round(float(np.median(conf[ok])), 4)
 

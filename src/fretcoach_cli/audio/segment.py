@@ -90,13 +90,14 @@ from fretcoach_cli.audio.thresholds import (
     VOICED,
 )
 from fretcoach_cli.events import NoteDropped, NoteEnded, NoteEvent, NoteStarted
+from fretcoach_cli.music.notes import hz_to_midi, midi_to_hz
 
 
 def _mains(midis: np.ndarray, a4: float) -> bool:
     """Whether a pitch track sits on a mains-hum frequency (the median, within MAINS_CENTS)."""
     if len(midis) == 0:
         return False
-    hz = a4 * 2 ** ((float(np.median(midis)) - 69) / 12)
+    hz = midi_to_hz(float(np.median(midis)), a4)
     return any(abs(1200 * math.log2(hz / m)) <= MAINS_CENTS for m in MAINS_HZ)
 
 
@@ -248,7 +249,7 @@ class NoteTracker:
         return out
 
     def _midi(self, f0: float) -> float:
-        return 69.0 + 12.0 * math.log2(f0 / self.a4)
+        return hz_to_midi(f0, self.a4)
 
     def _frame(self, t: float, f0: float, conf: float) -> list[NoteEvent]:
         out: list[NoteEvent] = []
@@ -427,7 +428,7 @@ class NoteTracker:
         # how much of the new sound is on the ringing note's own harmonics
         after = self._segment_audio(onset, onset + PLUCK_S)
         before = self._segment_audio(onset - PLUCK_S - 0.005, onset - 0.005)
-        on_ringing = harmonic_share(after, self.a4 * 2 ** ((ringing - 69) / 12), before=before)
+        on_ringing = harmonic_share(after, midi_to_hz(ringing, self.a4), before=before)
         if not plucked:
             # under a loud reverberant tail a new note is only a small part of what sounds,
             # but none of it is on the ringing note's series
@@ -526,7 +527,7 @@ class NoteTracker:
             return False
         seg = self._segment_audio(cur.onset_s + SKIP_S, until)
         before = self._segment_audio(cur.onset_s - 0.07, cur.onset_s - 0.01)
-        f0 = self.a4 * 2 ** ((cur.ref - 69) / 12)
+        f0 = midi_to_hz(cur.ref, self.a4)
         return harmonic_share(seg, f0, before=before) < POLY_SHARE
 
     def _fresh_pitch(self, t: float, midi: float) -> bool:
@@ -542,7 +543,7 @@ class NoteTracker:
         before = self._segment_audio(t - span, t)
         if new_energy(after, before) < FRESH_ENERGY:
             return False
-        f0 = self.a4 * 2 ** ((midi - 69) / 12)
+        f0 = midi_to_hz(midi, self.a4)
         return harmonic_share(after, f0, before=before) >= POLY_SHARE
 
     # ------------------------------------------------------------------ notes
@@ -618,14 +619,14 @@ class NoteTracker:
                     or peak < level_before + 6):
                 return None  # a flicker, steady noise or a string being damped: not a pluck
             kind = "unclear"
-            f0s = [self.a4 * 2 ** ((m - 69) / 12) for m in allv]
+            f0s = [midi_to_hz(m, self.a4) for m in allv]
             if f0s and peak >= self.gate + 12 and harmonic_share(seg, float(np.median(f0s)),
                                                                  before=before) < POLY_SHARE:
                 kind = "polyphonic"
             conf = float(np.median(confs)) if len(confs) else 0.0
             return NoteEvent(n.onset_s, end, None, conf, kind, peak)  # type: ignore[arg-type]
         midi = float(np.median(settled))
-        f0 = self.a4 * 2 ** ((midi - 69) / 12)
+        f0 = midi_to_hz(midi, self.a4)
         # vibrato moves a note's harmonics; a chord's pitch track jumps by semitones instead
         spread = 100.0 * float(np.percentile(settled, 90) - np.percentile(settled, 10))
         wobble = spread / 2 if spread <= VIBRATO_CENTS else 0.0
