@@ -55,8 +55,9 @@ class MetricTrend:
     """One score over the selection: level, spread and direction.
 
     ``slope_per_week`` is the least-squares slope of the score against time (points per
-    week); ``first_half``/``second_half`` are the means over the older and newer half of the
-    sessions (by count), ``change`` their difference.
+    week); ``first_half``/``second_half`` are the means over the older floor(N/2) sessions
+    (by start time, then id) and the rest, ``change`` their difference — the one trend rule
+    of ``reports.trend``. Either half may be None (no score in it).
     """
 
     metric: str
@@ -166,6 +167,10 @@ def _aggregate_sql(flt: SessionFilter, by: str | None,
     to thousands of rows instead of every session) and comes back as one JSON document.
     ``rollup`` reads the materialised groups (``report_days``; the period must be whole
     local days), otherwise ``report_groups()`` computes them from the sessions in one scan.
+    The trend halves split sessions, not days: whole days on either side of the split come
+    from the groups, and only the one day the split falls in reads its own sessions (an
+    index range on ``sessions_user_start_idx``, ``LIMIT`` the sessions it gives the older
+    half), so the statement stays as cheap at 100k sessions.
     """
     params: dict[str, Any] = {"tz": flt.timezone, "f_scale": flt.scale,
                               "f_since": flt.period.start, "f_until": flt.period.end}
