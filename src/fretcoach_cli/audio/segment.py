@@ -306,6 +306,9 @@ class NoteTracker:
                and abs(self._midi(f0) - cur.ref) <= CHANGE_SEMITONES)
         if own:
             cur.heard_at = t
+            if self.last_pitch is not None and self.last_pitch[1] is None:
+                # the tuner pane follows a held note while the model still hears it, unsure
+                self.last_pitch = (t, self._midi(f0), conf)
         self._quiet = self._quiet + 1 if self._buried(level, own) else 0
         self._under = self._under + 1 if level < cur.peak - END_RANGE_DB else 0
         self._damped = self._damped + 1 if self._was_damped(cur, t, level) else 0
