@@ -26,7 +26,8 @@ MIN_SECONDS = 0.05  # shorter than this cannot hold a note onset and a pitch
 STALL_S = 3.0  # a live input silent this long (not paused) has gone: unplugged, server quit
 
 PORTAUDIO_HINT = "install the PortAudio library (Debian/Ubuntu: sudo apt-get install libportaudio2)"
-NO_DEVICE_HINT = "connect a microphone or audio interface, or analyse a file with --input FILE"
+NO_DEVICE_HINT = ("connect a microphone or audio interface, or work from a recording: "
+                  "fretcoach analyze FILE --scale S, or practice --input FILE")
 
 
 class Source(Protocol):

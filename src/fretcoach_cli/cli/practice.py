@@ -456,7 +456,8 @@ def render_result(result: Any, *, as_json: bool, interactive: bool) -> None:
         from fretcoach_cli.store.rows import json_safe
 
         payload = result.row if result.row is not None else {
-            "session_id": result.session_id, "status": "journaled",
+            "session_id": result.session_id,
+            "status": "discarded" if result.discarded else "journaled",
             **json_safe(result.metrics.to_dict()), "duration_seconds": result.duration_s}
         typer.echo(json.dumps(json_safe(payload), indent=2))
     elif not interactive:
@@ -476,9 +477,10 @@ def render_result(result: Any, *, as_json: bool, interactive: bool) -> None:
             console.print(part)
             console.print()
     else:
-        status = f"session {result.session_id}" if result.saved else "not saved yet"
+        status = (f"session {result.session_id}" if result.saved else
+                  "no notes heard, not saved" if result.discarded else "not saved yet")
         overall = getattr(result.metrics, "overall_score", None)
         typer.echo(f"{result.scale_name}: {result.notes} notes, overall "
                    f"{'—' if overall is None else f'{overall:.0f}'} ({status})")
-    if not result.saved:
+    if not result.saved and not result.discarded:
         raise DatabaseError(result.save_message)

@@ -183,6 +183,7 @@ class PracticeSession:
                 result.session_id = outcome.session_id
                 result.saved = outcome.saved
                 result.save_message = outcome.message
+                result.discarded = bool(getattr(outcome, "discarded", False))
             if self._previous_lookup is not None:
                 try:
                     result.previous = self._previous_lookup(

@@ -88,6 +88,7 @@ class SessionResult:
     session_id: Any = None
     saved: bool = False
     save_message: str = ""
+    discarded: bool = False  # no notes were heard: nothing to keep (not a failure)
     previous: Any = None
     reason: str = "finished"
     extra: dict[str, Any] = field(default_factory=dict)
