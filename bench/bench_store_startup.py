@@ -1,6 +1,6 @@
 """Embedded PostgreSQL start-up as a `fretcoach` process sees it: cold, warm and attach.
 
-    /work/venv/bin/python bench/bench_store_startup.py [--runs 3]
+    python bench/bench_store_startup.py [--runs 3]
 
 * cold   — empty data dir: initdb + start + migrations (first run on a machine)
 * warm   — initialised data dir, server stopped: start only
