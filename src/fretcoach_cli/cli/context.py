@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fretcoach_cli import config
+from fretcoach_cli.errors import ConfigError, UsageError
 
 _state: dict[str, Any] = {"settings": None, "overrides": {}, "debug": False}
 
@@ -47,9 +48,24 @@ def debug() -> bool:
     return bool(_state["debug"])
 
 
+# Settings whose command-line option is not named after the setting.
+_OPTION_NAMES = {"input_device": "--device", "input_channel": "--channel", "llm_model": "--model"}
+
+
 def settings(**flags: Any) -> config.Settings:
-    """Effective settings: defaults < file < env < global flags < this command's flags."""
+    """Effective settings: defaults < file < env < global flags < this command's flags.
+
+    A bad value in this command's flags is a usage error (exit 2) named after the option the
+    user typed, not a configuration error (exit 7) about a setting they never wrote."""
     if _state["settings"] is None:
         _state["settings"] = config.load().with_overrides(**_state["overrides"])
     base: config.Settings = _state["settings"]
-    return base.with_overrides(**flags) if flags else base
+    if not flags:
+        return base
+    try:
+        return base.with_overrides(**flags)
+    except ConfigError as err:
+        message = err.message
+        for key, option in _OPTION_NAMES.items():
+            message = message.replace(f"--{key.replace('_', '-')}:", f"{option}:", 1)
+        raise UsageError(message, hint=err.hint) from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any, TextIO
 
 import typer
 
@@ -20,7 +21,7 @@ from fretcoach_cli.cli.history import (
     make_filter,
     user_connection,
 )
-from fretcoach_cli.errors import UsageError
+from fretcoach_cli.errors import NotFoundError, UsageError
 
 
 def export(
@@ -37,10 +38,12 @@ def export(
         raise UsageError(f"unknown --format {fmt!r}", hint="use json or csv")
     flt = make_filter(since, until, scale, "all")
     user = context.settings().user
+    if output is not None and output.is_dir():
+        raise UsageError(f"--output {output} is a directory", hint="give a file name")
     tmp = output.with_name(output.name + ".part") if output else None
     try:
         with user_connection() as conn:
-            out = tmp.open("w", encoding="utf-8") if tmp else sys.stdout
+            out = _open_output(tmp) if tmp else sys.stdout
             try:
                 if fmt == "json":
                     summary = export_json(conn, flt, out, user=user)
@@ -60,16 +63,59 @@ def export(
     typer.echo(f"exported {what}" + (f" to {output}" if output else ""), err=True)
 
 
+def _open_output(tmp: Path) -> TextIO:
+    """The ``.part`` file export writes first; a one-line error when it cannot be created."""
+    try:
+        return tmp.open("w", encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFoundError(f"cannot write {tmp.with_suffix('')}: no such directory "
+                            f"{tmp.parent}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {tmp.with_suffix('')}: {exc.strerror or exc}") from None
+
+
+def _read_export(path: Path) -> dict[str, Any]:
+    """``read_export`` with the file-system failures it does not map turned into one line."""
+    from fretcoach_cli.reports.exchange import read_export
+
+    if str(path) != "-" and path.is_dir():
+        raise UsageError(f"{path} is a directory", hint="give the JSON file 'export' wrote")
+    try:
+        return read_export(path)
+    except OSError as exc:  # unreadable (permission, I/O error, a special file)
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (ValueError, TypeError) as exc:  # e.g. a "version" that is not a number
+        raise UsageError(f"{path} is not a fretcoach JSON export ({exc.__class__.__name__})",
+                         hint="import reads files written by 'fretcoach export --format json'"
+                         ) from None
+
+
+def _apply_import(conn: Any, data: dict[str, Any], path: Path) -> Any:
+    """``import_data``; a file with the right header but rows of the wrong shape or type (a
+    string where a list of sessions belongs, a session id that is not a uuid) is a usage
+    error naming the file, not an internal or a database error. Its pages roll back."""
+    import psycopg
+
+    from fretcoach_cli.reports.exchange import import_data
+
+    try:
+        return import_data(conn, data)
+    except (AttributeError, KeyError, TypeError, ValueError, psycopg.DataError,
+            psycopg.IntegrityError) as exc:
+        what = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"{path} is not a valid fretcoach export: {what}",
+                         hint="import reads files written by 'fretcoach export --format json'"
+                         ) from None
+
+
 def import_(
     path: Path = typer.Argument(..., help="A JSON export ('-' reads stdin)."),
     as_json: bool = typer.Option(False, "--json", help="Print what changed as JSON."),
 ) -> None:
     """Import a JSON export into your history (idempotent: no duplicates)."""
-    from fretcoach_cli.reports.exchange import import_data, read_export
-
-    data = read_export(path)
+    data = _read_export(path)
     with user_connection() as conn:
-        report = import_data(conn, data)
+        report = _apply_import(conn, data, path)
     if as_json:
         dump_json(report.as_dict())
         return

@@ -102,6 +102,9 @@ def fmt_score(value: float | None) -> str:
     return "—" if value is None else f"{value:.0f}"
 
 
+MAX_LIMIT = 1_000_000  # larger --limit values are clamped to it (more than any history holds)
+
+
 # -- history ------------------------------------------------------------------------------
 def history(
     since: str | None = typer.Option(None, "--since", help=SINCE_HELP),
@@ -109,7 +112,9 @@ def history(
     scale: str | None = typer.Option(None, "--scale", help=SCALE_HELP),
     status: str | None = typer.Option(
         None, "--status", help="completed, interrupted, active, all or a comma list."),
-    limit: int = typer.Option(20, "--limit", "-n", min=1, help="At most this many sessions."),
+    # clamp: a huge --limit means "all" (it used to reach PostgreSQL as a bigint overflow)
+    limit: int = typer.Option(20, "--limit", "-n", min=1, max=MAX_LIMIT, clamp=True,
+                              help="At most this many sessions."),
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
     as_csv: bool = typer.Option(False, "--csv", help="CSV with a header row on stdout."),
 ) -> None:

@@ -61,7 +61,8 @@ def list_plans(
     ctx: typer.Context,
     status: str | None = typer.Option(None, "--status", "-s",
                                       help=f"Only plans with this status ({', '.join(STATUSES)})."),
-    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many, newest first."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, max=1_000_000, clamp=True,
+                              help="How many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Practice plans, newest first."""

@@ -155,6 +155,8 @@ def open_source(settings: Any, input_file: Path | None, *, fast: bool,
     from fretcoach_cli.audio.sources import FileSource, MicSource
 
     if input_file is not None:
+        if input_file.is_dir():  # exit 3, as analyze and tune say it (FileSource says 5)
+            raise NotFoundError(f"{input_file} is a directory, not a recording")
         src = FileSource(input_file, channel=channel, realtime=not fast)
         src.open()  # the engine opens it again on its own thread
         src.close()
