@@ -1,55 +1,79 @@
 """The `fretcoach` entry point: builds the Typer app and turns every failure into one line.
 
 Command modules are imported here, but each keeps heavy imports (audio models, LangChain,
-psycopg, Textual) inside its command functions so `fretcoach --help` stays fast.
+psycopg, Textual) inside its command functions so `fretcoach --help` stays fast. The app
+itself is built on first use (``app`` is a lazy module attribute), so `fretcoach --version`
+answers without importing Typer at all: a status bar or a shell loop calls it often.
 """
 
 from __future__ import annotations
 
 import sys
-import traceback
-
-import typer
-from typer import _click as click  # typer ≥0.20 vendors click; its exceptions live here
+from typing import Any
 
 from fretcoach_cli import __version__
-from fretcoach_cli.cli import context
 from fretcoach_cli.errors import ExitCode, FretcoachError
 
-app = typer.Typer(
-    name="fretcoach",
-    help="A terminal-native guitar practice coach: play, get scored live, track progress.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
-    pretty_exceptions_enable=False,
-)
+_APP: Any = None
+_VERSION_FLAGS = (["--version"], ["-V"])
 
 
 def _version(value: bool) -> None:
     if value:
+        import typer
+
         typer.echo(f"fretcoach {__version__}")
         raise typer.Exit()
 
 
-@app.callback()
-def main(
-    user: str | None = typer.Option(
-        None, "--user", "-u", help="Practise as this user (default: FRETCOACH_USER or OS user)."
-    ),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
-    version: bool = typer.Option(
-        False, "--version", "-V", callback=_version, is_eager=True, help="Show the version."
-    ),
-) -> None:
-    """fretcoach — practise scales with live pitch, scale and timing feedback."""
-    context.set_global(user=user, debug=debug)
+def _build_app() -> Any:
+    import typer
+
+    from fretcoach_cli.cli import context
+
+    app = typer.Typer(
+        name="fretcoach",
+        help="A terminal-native guitar practice coach: play, get scored live, track progress.",
+        no_args_is_help=True,
+        rich_markup_mode="rich",
+        context_settings={"help_option_names": ["-h", "--help"]},
+        pretty_exceptions_enable=False,
+    )
+
+    @app.callback()
+    def main(
+        user: str | None = typer.Option(
+            None, "--user", "-u", help="Practise as this user (default: FRETCOACH_USER or OS user)."
+        ),
+        debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+        version: bool = typer.Option(
+            False, "--version", "-V", callback=_version, is_eager=True, help="Show the version."
+        ),
+    ) -> None:
+        """fretcoach — practise scales with live pitch, scale and timing feedback."""
+        context.set_global(user=user, debug=debug)
+
+    return app
+
+
+def _get_app() -> Any:
+    global _APP
+    if _APP is None:
+        _APP = _build_app()
+    return _APP
+
+
+def __getattr__(name: str) -> Any:
+    """``app`` is built on first access (tests import it; the console script does not)."""
+    if name == "app":
+        return _get_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _register_commands() -> None:
     from fretcoach_cli.cli import commands
 
-    commands.register(app)
+    commands.register(_get_app())
 
 
 def _fail(message: str, code: int) -> None:
@@ -60,9 +84,19 @@ def _fail(message: str, code: int) -> None:
 
 def run(argv: list[str] | None = None) -> None:
     """Console-script entry: run the app and map errors to one stderr line + exit code."""
+    if (sys.argv[1:] if argv is None else list(argv)) in _VERSION_FLAGS:
+        sys.stdout.write(f"fretcoach {__version__}\n")  # what the eager option prints
+        return
+    import traceback
+
+    import typer
+    from typer import _click as click  # typer ≥0.20 vendors click; its exceptions live here
+
+    from fretcoach_cli.cli import context
+
     _register_commands()
     try:
-        rv = app(args=argv, standalone_mode=False, prog_name="fretcoach")
+        rv = _get_app()(args=argv, standalone_mode=False, prog_name="fretcoach")
     except FretcoachError as err:
         if context.debug():
             traceback.print_exc()
