@@ -95,10 +95,14 @@ def _save(settings: Any, scale: Any, path: Path, analysis: Any, verdicts: list[A
     return str(sid)
 
 
+# Fewer single notes than this, among more chords, is a recording of chords: not scored
+MIN_SCORED_NOTES = 4
+
+
 def _chords_warning(path: Path, analysis: Any) -> str | None:
     """One line saying what was not scored, when chords/double stops sat among the notes.
 
-    A recording is only refused when it has no single note at all: a few onsets that look
+    A recording is only refused when it has (almost) no single notes: a few onsets that look
     polyphonic (a double stop, strings ringing in sympathy) never cost the player the score
     of everything else they played.
     """
@@ -115,8 +119,13 @@ def _no_notes_message(path: Path, analysis: Any) -> NoNotesError | None:
     poly = sum(1 for e in analysis.notes if e.kind == "polyphonic")
     unclear = sum(1 for e in analysis.notes if e.kind == "unclear")
     clear = sum(1 for e in analysis.notes if e.is_note)
-    if clear:
+    if clear and (clear >= MIN_SCORED_NOTES or poly <= clear):
         return None
+    if clear:  # a recording of chords with a stray note guessed inside a strum or two
+        return NoNotesError(
+            f"{path.name} is chords: {poly} of {len(analysis.notes)} onsets were "
+            f"chords/double stops and only {clear} a single note — too few to score; "
+            "fretcoach scores one note at a time", hint="play the scale note by note")
     if poly:
         return NoNotesError(
             f"no single notes detected in {path.name}: {poly} chord(s)/double stop(s) "
