@@ -9,6 +9,7 @@ engine, never by the wall clock.
 from __future__ import annotations
 
 import queue
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -115,12 +116,18 @@ class FileSource:
             raise NotFoundError(f"audio file not found: {p}")
         if p.is_dir():
             raise AudioError(f"{p} is a directory, not an audio file")
+        if not stat.S_ISREG(p.stat().st_mode):  # a FIFO or a device has size 0 but is not empty
+            raise AudioError(f"{p} is not a regular file (a pipe, socket or device)",
+                             hint="give a recording saved as a file")
         if p.stat().st_size == 0:
             raise AudioError(f"{p} is empty (0 bytes)")
         try:
             f = sf.SoundFile(str(p))
         except sf.LibsndfileError as exc:
-            raise AudioError(f"cannot read {p.name}: {_sf_reason(exc)}",
+            reason = _sf_reason(exc)
+            if "not a regular file" in reason:  # libsndfile's words for bytes it cannot place
+                reason = "format not recognised"
+            raise AudioError(f"cannot read {p.name}: {reason}",
                              hint="use WAV, FLAC, OGG or MP3") from None
         except (RuntimeError, OSError, TypeError) as exc:
             raise AudioError(f"cannot read {p.name}: {exc}",
