@@ -147,7 +147,10 @@ TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_ch
 ODD_TEXT = st.sampled_from(["", " ", "-", "--", "é", "日本語", "🎸", "a" * 300, "%s", "{0}",
                             "'; DROP TABLE x;--", "\\", "\n", "\t", "NULL", "None", "0", "-1",
                             "1e309"])
-STRING = st.one_of(TEXT, ODD_TEXT)
+# Bytes that are not UTF-8, as Python hands them over in argv (lone surrogates).
+ARGV_BYTES = st.binary(min_size=1, max_size=12).filter(lambda b: b"\x00" not in b).map(
+    lambda b: b.decode("utf-8", "surrogateescape"))
+STRING = st.one_of(TEXT, ODD_TEXT, ARGV_BYTES)
 NUMBER = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(str),
@@ -321,6 +324,8 @@ def test_plans(argv):
 @FEW
 @given(argv_of(st.tuples(STRING).map(lambda t: ["-m", t[0]]), opt("--thread", ID),
                flag("--json"), flag("--show-sql"), flag("--offline"), opt("--model", STRING)))
+@example(["-m", "\udcff"])
+@example(["-m", "hi", "--thread", "\udcff\udcff\udcff\udcff", "--offline"])
 def test_chat_message(argv):
     check(["chat", *argv])
 
@@ -382,6 +387,8 @@ CONFIG_KEY = st.one_of(st.sampled_from(["user", "timezone", "a4_hz", "strictness
 ), st.sampled_from([[], ["show"], ["show", "--json"]]))
 @example(["set", "a4_hz", "nan"], ["show"])
 @example(["set", "timezone", "Mars/Olympus"], ["show"])
+@example(["set", "user", "\udcff"], [])
+@example(["set", "timezone", "\udcff"], [])
 def test_config(argv, then):
     """config writes go to a throw-away file, so the test run's own config is untouched."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -453,6 +460,7 @@ def test_practice_input(path, argv):
 
 @FEW
 @given(STRING, st.sampled_from([["history"], ["stats", "--json"], ["plans"], ["config", "show"]]))
+@example("\udcff", ["history"])
 def test_global_user(user, argv):
     """The global --user value itself: unicode, blank, long."""
     check(argv, user=user)

@@ -456,6 +456,9 @@ def chat(
     model: str | None = typer.Option(None, "--model", help="Model for the primary provider."),
 ) -> None:
     """Chat with your coach about your own practice data (a model, or offline rules)."""
+    context.utf8_text(message, "--message")
+    context.utf8_text(thread, "--thread")
+    context.utf8_text(model, "--model")
     if as_json and message is None:
         raise UsageError("--json needs -m/--message")
     if message is not None and not message.strip():

@@ -40,6 +40,8 @@ def path() -> None:
 @config_app.command("set")
 def set_(key: str, value: str) -> None:
     """Validate and write KEY = VALUE to the config file."""
+    context.utf8_text(key, "KEY")
+    context.utf8_text(value, "VALUE")
     parsed = config.set_value(key, value)
     typer.echo(f"{key} = {parsed!r} (written to {config.config_path()})")
 

@@ -14,9 +14,25 @@ from fretcoach_cli.errors import ConfigError, UsageError
 _state: dict[str, Any] = {"settings": None, "overrides": {}, "debug": False}
 
 
+def utf8_text(value: str | None, option: str) -> str | None:
+    """``value`` if it is valid UTF-8 text, else a usage error naming ``option``.
+
+    Bytes that are not UTF-8 reach Python's argv as lone surrogates (surrogateescape); text
+    bound for the database, a model or the config file would fail deep inside with an
+    encoding error. (File paths are left alone: such bytes are legal in a Linux path.)"""
+    if value is not None:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"{option} {value!a} is not valid UTF-8 text",
+                             hint="check the terminal's encoding (locale)") from None
+    return value
+
+
 def set_global(*, user: str | None, debug: bool) -> None:
-    _state["overrides"] = {"user": user}
     _state["debug"] = debug
+    utf8_text(user, "--user")
+    _state["overrides"] = {"user": user}
     _state["settings"] = None
     _watch_journals()
 
