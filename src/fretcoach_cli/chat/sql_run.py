@@ -10,6 +10,9 @@ On top of :mod:`sql_guard` (the parser), every query runs:
   ``idle_in_transaction_session_timeout`` set locally and the ``search_path`` pinned;
 * through a server-side cursor, fetching at most ``max_rows + 1`` rows (so a huge result is
   never materialised on our side) — the extra row only tells us to set ``truncated``;
+* with every row's size bounded on the server (:data:`MAX_ROW_BYTES`): string functions can
+  build a value of up to 1 GB from a tiny query (``format('%900000000s', '')``, a chain of
+  ``s || s``), which would otherwise be shipped whole into this process before cells are cut;
 * with a trip-wire: before rolling back, the session user, role, user setting and pinned
   scope must be what they were (a query that cannot even be checked counts as a change);
 * always rolled back.
@@ -39,7 +42,10 @@ if TYPE_CHECKING:
 DEFAULT_MAX_ROWS = 200
 DEFAULT_TIMEOUT_S = 3.0
 MAX_CELL_CHARS = 200
+#: Largest result row (datum bytes) sent back to us; a bigger one fails the query on the server.
+MAX_ROW_BYTES = 100_000
 CURSOR = "fretcoach_agent_q"
+_TOO_LARGE = "fretcoach-row-too-large:"
 
 
 class ScopeViolation(RuntimeError):
@@ -116,6 +122,10 @@ def explain_error(exc: BaseException, timeout_s: float) -> str:
         return "permission denied: only sessions, session_notes and ai_practice_plans can be read"
     if isinstance(exc, pe.ReadOnlySqlTransaction):
         return "this is a read-only connection: only SELECT"
+    if _TOO_LARGE in str(exc):
+        size = str(exc).split(_TOO_LARGE, 1)[1].split('"', 1)[0]
+        return (f"a result row is {size} bytes long (at most {MAX_ROW_BYTES}); select fewer "
+                "or shorter columns (length(), left(text, 200))")
     diag = getattr(exc, "diag", None)
     primary = (getattr(diag, "message_primary", None) or str(exc)).strip().splitlines()[0]
     hint = getattr(diag, "message_hint", None) or ""
@@ -197,10 +207,13 @@ class SqlRunner:
             conn.execute("SET LOCAL lock_timeout = 1000")
             conn.execute(f"SET LOCAL idle_in_transaction_session_timeout = {timeout_ms * 4}")
             conn.execute("SET LOCAL search_path = pg_catalog, fretcoach")
-            # ``canonical`` is pglast's rendering of exactly one checked SELECT
-            conn.execute(f"DECLARE {CURSOR} NO SCROLL CURSOR FOR {canonical}")
+            # ``canonical`` is pglast's rendering of exactly one checked SELECT; its shape
+            # first (planned, not run), then its rows through the size bound
+            shape = conn.execute(f"SELECT * FROM ({canonical}) AS q LIMIT 0")
+            names = [d.name for d in shape.description or ()]
+            wrapped = bounded_rows(canonical, len(names))
+            conn.execute(f"DECLARE {CURSOR} NO SCROLL CURSOR FOR {wrapped}")
             cur = conn.execute(f"FETCH FORWARD {self.max_rows + 1} FROM {CURSOR}")
-            names = [d.name for d in cur.description or ()]
             rows = cur.fetchall()
             self._tripwire(conn)
         finally:
@@ -222,6 +235,23 @@ class SqlRunner:
             now = None
         if now != self._expected:
             raise ScopeViolation("the agent's query changed the connection's role or user")
+
+
+def bounded_rows(canonical: str, n_columns: int) -> str:
+    """``canonical`` wrapped so that a row larger than :data:`MAX_ROW_BYTES` raises on the
+    server instead of being sent.
+
+    The columns are renamed by position (``q(c0, c1, …)``: names the query chose may repeat)
+    and summed with ``pg_column_size`` — a header read, where a whole-row or text rendering of
+    a 900 MB value would copy it again for seconds that no timeout interrupts. The error is a
+    failed cast of a marker text, which depends on the row so the planner cannot fold it. The
+    subquery keeps its ORDER BY (a sorted subquery is not pulled up)."""
+    if n_columns == 0:
+        return f"SELECT q.* FROM ({canonical}) AS q"
+    names = ", ".join(f"c{i}" for i in range(n_columns))
+    size = " + ".join(f"coalesce(pg_column_size(q.c{i}), 0)::bigint" for i in range(n_columns))
+    return (f"SELECT q.* FROM ({canonical}) AS q({names}) WHERE CASE WHEN {size} > "
+            f"{MAX_ROW_BYTES} THEN ('{_TOO_LARGE}' || ({size}))::integer IS NULL ELSE true END")
 
 
 _IDENTITY = ("SELECT session_user::text, current_user::text, "
