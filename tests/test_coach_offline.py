@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from fretcoach_cli.coach import offline
 from fretcoach_cli.events import NoteEvent
 from fretcoach_cli.music.notes import parse_note
@@ -87,3 +89,26 @@ def test_summary_has_the_scores_and_one_thing_to_work_on():
                            f"{metrics.overall_score:.0f}/100.")
     assert text.count("Work on:") == 1
     assert metric == metrics.weakest_area
+
+
+def test_live_tips_do_not_repeat_themselves_word_for_word():
+    """Issue 16: over a steady session the offline coach said the same sentence again and
+    again; each live tip now differs from the one before it (other wording, or the next
+    weakest area), while staying grounded in the same metrics."""
+    from fretcoach_cli.coach.live import LiveCoach, LiveContext
+    from fretcoach_cli.events import NoteEvent
+    from fretcoach_cli.music.scales import parse_scale
+    from fretcoach_cli.scoring.metrics import compute_metrics
+
+    scale = parse_scale("A minor pentatonic")
+    notes = [NoteEvent(i * 0.37 + (0.06 if i % 3 else 0.0), i * 0.37 + 0.3,
+                       57.0 + [0, 3, 5, 7, 10][i % 5] + 0.05, 0.9) for i in range(20)]
+    metrics = compute_metrics(notes, scale)
+    coach = LiveCoach()  # offline
+    said = []
+    for _ in range(6):
+        stream = coach.stream(LiveContext(metrics=metrics, notes=notes, scale=scale))
+        assert stream is not None
+        said.append("".join(stream))
+    assert all(a != b for a, b in itertools.pairwise(said)), said
+    assert coach.tips_given == 6

@@ -98,7 +98,9 @@ class LiveStream:
         coach, ctx = self._coach, self._ctx
         started = time.monotonic()
         text, attempts, truncated = "", [], False
-        tip, metric = offline.live_tip(ctx.metrics, ctx.notes, ctx.scale)
+        last = coach.last_reply.text if coach.last_reply is not None else None
+        tip, metric = offline.live_tip(ctx.metrics, ctx.notes, ctx.scale, turn=coach.tips_given,
+                                       avoid=last)
         try:
             tokens: Iterator[str]
             stream = None
@@ -141,6 +143,9 @@ class LiveStream:
         self.reply = CoachReply(text.strip(), self.source or OFFLINE, "live", metric,
                                 truncated=truncated, attempts=tuple(attempts),
                                 seconds=time.monotonic() - started)
+        if not self.dropped and self.reply.text:
+            coach.last_reply = self.reply  # (the next tip will not repeat it word for word)
+            coach.tips_given += 1
 
 
 def _prepend(first: str, rest: Iterator[str]) -> Iterator[str]:
@@ -164,6 +169,7 @@ class LiveCoach:
         self._generation = 0
         self._closed = False
         self.last_reply: CoachReply | None = None
+        self.tips_given = 0  # live tips shown so far (the offline coach varies its wording)
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> LiveCoach:

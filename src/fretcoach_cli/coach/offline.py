@@ -235,12 +235,15 @@ def _coverage_finding(metrics, scale: Scale, index: int) -> Finding:
 
 
 def finding(metrics, notes: Sequence[NoteEvent], scale: Scale,
-            metric: str | None = None) -> Finding | None:
-    """The grounded observation about ``metric`` (default: the weakest); None if no data."""
+            metric: str | None = None, *, turn: int | None = None) -> Finding | None:
+    """The grounded observation about ``metric`` (default: the weakest); None if no data.
+
+    ``turn`` picks the technique's wording (default: the number of notes); a live coach passes
+    how many tips it has given, so a long session does not hear the same sentence again."""
     metric = metric or weakest_metric(metrics)
     if metric is None:
         return None
-    index = len(notes)
+    index = len(notes) if turn is None else turn
     if metric == "pitch_accuracy":
         return _pitch_finding(metrics, notes, scale, index)
     if metric == "scale_conformity":
@@ -257,12 +260,33 @@ def finding(metrics, notes: Sequence[NoteEvent], scale: Scale,
 NOT_ENOUGH = "Keep playing — I need a few more clear notes before I can say anything useful."
 
 
-def live_tip(metrics, notes: Sequence[NoteEvent], scale: Scale) -> tuple[str, str | None]:
-    """(1–2 sentence instruction, metric it is about) for the live view."""
-    f = finding(metrics, notes, scale)
+def live_tip(metrics, notes: Sequence[NoteEvent], scale: Scale, *, turn: int | None = None,
+             avoid: str | None = None) -> tuple[str, str | None]:
+    """(1–2 sentence instruction, metric it is about) for the live view.
+
+    Never ``avoid`` (the tip just given) when anything else is true to say: another wording
+    of the same advice, else the next weakest area."""
+    f = finding(metrics, notes, scale, turn=turn)
     if f is None:
         return NOT_ENOUGH, None
+    if avoid is not None and f.text == avoid:
+        base = len(notes) if turn is None else turn
+        for step in range(1, 4):
+            other = finding(metrics, notes, scale, f.metric, turn=base + step)
+            if other is not None and other.text != avoid:
+                return other.text, other.metric
+        for metric in _by_score(metrics):
+            other = finding(metrics, notes, scale, metric, turn=turn)
+            if metric != f.metric and other is not None and other.text != avoid:
+                return other.text, other.metric
     return f.text, f.metric
+
+
+def _by_score(metrics) -> list[str]:
+    """Enabled metrics with a value, weakest first."""
+    enabled = getattr(metrics, "enabled", tuple(METRIC_TITLES))
+    present = [(n, s) for n in enabled if (s := _score_of(metrics, n)) is not None]
+    return [n for n, _ in sorted(present, key=lambda ns: ns[1])]
 
 
 def _fmt_duration(seconds: float | None) -> str:

@@ -300,6 +300,11 @@ def compute_metrics(notes: Iterable[NoteEvent], scale: Scale, *, strictness: flo
         "scale_coverage": None if coverage_ratio is None else 100.0 * coverage_ratio,
     }
     overall, weakest = _overall(scores, chosen)
+    if len(pitched) < MIN_NOTES_TIMING:
+        # no overall score (nor a weakest area) from a note or two: not enough evidence
+        overall, weakest = None, None
+        unavailable["overall_score"] = (
+            f"needs at least {MIN_NOTES_TIMING} pitched notes (got {len(pitched)})")
 
     return Metrics(
         scale=scale.display_name,
