@@ -594,6 +594,9 @@ def test_huge_result_is_capped_and_flagged(runner: SqlRunner) -> None:
     result = runner.run("SELECT generate_series(1, 100000000) AS g")
     assert result.row_count == MAX_ROWS and result.truncated
     assert result.rows[0] == [1]
+    told = json.loads(result.for_model())
+    assert told["truncated"] and told["note"].startswith(f"only the first {MAX_ROWS} rows")
+    assert "note" not in json.loads(runner.run("SELECT 1 AS one").for_model())
     small = runner.run("SELECT g FROM generate_series(1, 3) g")  # function scan form
     assert small.rows == [[1], [2], [3]] and not small.truncated
 

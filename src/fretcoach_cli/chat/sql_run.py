@@ -78,13 +78,21 @@ class QueryResult:
             return json.dumps({"error": self.error})
         payload: dict[str, Any] = {"columns": self.columns, "rows": self.rows,
                                    "row_count": self.row_count, "truncated": self.truncated}
+        if self.truncated:
+            payload["note"] = _TRUNCATED_NOTE.format(n=self.row_count)
         text = json.dumps(payload, default=str)
         while len(text) > max_chars and payload["rows"]:
             payload["rows"] = payload["rows"][: max(1, len(payload["rows"]) // 2)]
             payload["truncated"] = True
             payload["row_count"] = len(payload["rows"])
+            payload["note"] = _TRUNCATED_NOTE.format(n=payload["row_count"])
             text = json.dumps(payload, default=str)
         return text
+
+
+#: said to the model with a cut result, so it does not take the rows for all of them
+_TRUNCATED_NOTE = ("only the first {n} rows are shown, the query returned more: aggregate, "
+                   "filter or add LIMIT")
 
 
 def plain(value: Any) -> Any:
