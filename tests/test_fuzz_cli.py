@@ -398,6 +398,62 @@ def test_config(argv, then):
             check(["config", *then], env=env)
 
 
+def _toml_value(value: object) -> str:
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return {"nan": "nan", "inf": "inf", "-inf": "-inf"}[str(value)]
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(value)  # strings, ints, floats and booleans read the same in TOML
+
+
+# database_url and data_dir are left out: they would point the run away from the test server
+# (or at a random host); llm_* are safe because no command here calls a model.
+CONFIG_FILE_KEY = st.sampled_from(["user", "a4_hz", "pitch_model", "strictness", "sensitivity",
+                                   "input_device", "input_channel", "coach_every", "speech",
+                                   "speech_voice", "llm_provider", "llm_model", "llm_temperature",
+                                   "llm_timeout", "llm_retries", "llm_fallbacks", "tracing",
+                                   "timezone", "nope", "USER", ""])
+TOML_SCALAR = st.one_of(st.text(max_size=12), st.integers(-(2**63), 2**63 - 1), st.floats(),
+                        st.booleans(), st.sampled_from(["UTC", "Europe/Paris", "Mars/Olympus",
+                                                        "", " ", "0s", "swift", "crepe"]))
+CONFIG_BODY = st.one_of(
+    st.dictionaries(CONFIG_FILE_KEY, st.one_of(TOML_SCALAR, st.lists(TOML_SCALAR, max_size=2)),
+                    max_size=4)
+    .map(lambda d: "".join(f"{json.dumps(k)} = {_toml_value(v)}\n" for k, v in d.items())),
+    st.sampled_from(["x = ", "[user]\nname = 1\n", "user = 'a'\nuser = 'b'\n", "\x00",
+                     "timezone = \"\\udcff\"\n", "a4_hz = 1e400\n"]),
+    st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
+)
+
+
+@FUZZ
+@given(CONFIG_BODY, st.one_of(st.none(), ARGV_BYTES, st.sampled_from(["UTC", "Mars/Olympus",
+                                                                     ""])),
+       st.one_of(st.none(), ARGV_BYTES, st.just("")),
+       st.sampled_from([["config", "show"], ["config", "show", "--json"], ["stats", "--json"],
+                        ["history"]]))  # not recommend: a fuzzed llm_provider would call it
+@example("", "\udcff", None, ["history"])
+@example("", None, "\udcff", ["stats", "--json"])
+@example('timezone = "Mars/Olympus"\n', None, None, ["stats", "--json"])
+def test_config_file_and_env(body, timezone, env_user, argv):
+    """A hand-edited config file and odd FRETCOACH_TIMEZONE/FRETCOACH_USER values: exit 0, or
+    one line with exit 7 (configuration) — or 2 for an empty user name."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "config.toml"
+        path.write_bytes(body.encode("utf-8", "surrogateescape"))
+        env = {"FRETCOACH_CONFIG": str(path), "FRETCOACH_TIMEZONE": timezone,
+               "FRETCOACH_USER": env_user}
+        user = None if env_user is not None else f"fuzz-{uuid.uuid4().hex[:10]}"
+        full = argv if user is None else ["--user", user, *argv]
+        code, out, err = invoke(full, env=env)
+        shown = f"config={body!r} tz={timezone!r} user={env_user!r} argv={argv}\n{code} {err!r}"
+        assert "Traceback" not in out + err and "internal error" not in err, shown
+        if code:
+            assert len(err.splitlines()) == 1 and err.startswith("fretcoach: error: "), shown
+            assert code in (int(ExitCode.CONFIG), int(ExitCode.USAGE)), shown
+            assert code == ExitCode.CONFIG or "no user given" in err, shown
+
+
 @FUZZ
 @given(st.one_of(
     flag("--json").map(lambda f: ["scales", *f]),

@@ -20,13 +20,18 @@ def utf8_text(value: str | None, option: str) -> str | None:
     Bytes that are not UTF-8 reach Python's argv as lone surrogates (surrogateescape); text
     bound for the database, a model or the config file would fail deep inside with an
     encoding error. (File paths are left alone: such bytes are legal in a Linux path.)"""
-    if value is not None:
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise UsageError(f"{option} {value!a} is not valid UTF-8 text",
-                             hint="check the terminal's encoding (locale)") from None
+    if value is not None and not _is_utf8(value):
+        raise UsageError(f"{option} {value!a} is not valid UTF-8 text",
+                         hint="check the terminal's encoding (locale)")
     return value
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def set_global(*, user: str | None, debug: bool) -> None:
@@ -74,7 +79,12 @@ def settings(**flags: Any) -> config.Settings:
     A bad value in this command's flags is a usage error (exit 2) named after the option the
     user typed, not a configuration error (exit 7) about a setting they never wrote."""
     if _state["settings"] is None:
-        _state["settings"] = config.load().with_overrides(**_state["overrides"])
+        loaded = config.load().with_overrides(**_state["overrides"])
+        user = getattr(loaded, "user", None)
+        if isinstance(user, str) and not _is_utf8(user):  # FRETCOACH_USER, file or OS name
+            raise ConfigError(f"user name {user!a} ({loaded.origins.get('user')}) is not "
+                              "valid UTF-8 text", hint="pass --user NAME or set FRETCOACH_USER")
+        _state["settings"] = loaded
     base: config.Settings = _state["settings"]
     if not flags:
         return base

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from fretcoach_cli.cli import context
-from fretcoach_cli.errors import UsageError
+from fretcoach_cli.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     import psycopg
@@ -48,9 +48,17 @@ def user_connection() -> Iterator[psycopg.Connection[Any]]:
 
 
 def timezone_name() -> str:
+    """The configured time zone; a bad one is a configuration error (exit 7) that says where
+    it was set: no report flag takes a zone, so it is never the command line's fault."""
     from fretcoach_cli.reports.dates import resolve_timezone
 
-    return resolve_timezone(context.settings().timezone)
+    settings = context.settings()
+    try:
+        return resolve_timezone(settings.timezone)
+    except UsageError as err:
+        origin = settings.origins.get("timezone", "default")
+        where = {"file": f"config file {settings.path}"}.get(origin, origin)
+        raise ConfigError(f"{err.message} (timezone set in {where})", hint=err.hint) from None
 
 
 def make_filter(since: str | None, until: str | None, scale: str | None,
