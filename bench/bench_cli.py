@@ -2,6 +2,7 @@
 
     python bench/bench_cli.py                          # this checkout's src only
     python bench/bench_cli.py --baseline-src ../old/src --runs 7
+    # a baseline from a commit: git archive REV src ddl | tar -x -C /tmp/base  (src/ + ddl/)
 
 Every figure is the median of ``--runs`` runs after one warm-up, each run a fresh process
 (what a shell loop or a status bar pays): ``--help``, ``--version``, ``db status``,
@@ -151,6 +152,9 @@ def main() -> int:
     for src in filter(None, (args.src, args.baseline_src)):
         if not (src / "fretcoach_cli" / "__init__.py").is_file():
             sys.exit(f"bench_cli: {src} is not a src directory with fretcoach_cli/")
+        if not args.skip_db and not (src / "fretcoach_cli" / "ddl").is_dir():
+            sys.exit(f"bench_cli: {src}/fretcoach_cli/ddl does not lead to the checkout's ddl/ "
+                     "(it is a symlink to ../../ddl: copy ddl/ next to src/)")
 
     tmp = Path(tempfile.mkdtemp(prefix="fretcoach-bench-cli-"))
     try:
@@ -178,8 +182,9 @@ def main() -> int:
                                        "--json"], None))
 
         names = [s.name for s in sides]
-        print(f"fretcoach whole-process times, median of {args.runs} runs after a warm-up; "
-              f"{args.sessions} seeded sessions")
+        seeded = "" if args.skip_db else f"; {args.sessions} seeded sessions"
+        print(f"fretcoach whole-process times, median of {args.runs} runs after a warm-up"
+              f"{seeded}")
         for s in sides:
             print(f"  {s.name} = {s.src}")
         head = f"{'command':<24}" + "".join(f"{n + ' wall s':>10}{n + ' cpu s':>10}"
