@@ -7,7 +7,11 @@ connection, and prints what happened: refused / timed out / other database error
 own-row reads, and what must stay zero (writes, rows of another user, server not answering).
 Prints; no pass/fail (the same corpus is asserted by the tests).
 
-    .venv/bin/python bench/sql_attacks.py
+``--heavy`` also times a few value bombs (1 GB strings built by tiny queries) against the
+production timeout: PostgreSQL checks for cancellation between rows, not inside one huge
+string operation or while spilling it to a temporary file, so these overrun the timeout.
+
+    .venv/bin/python bench/sql_attacks.py [--heavy]
 """
 
 from __future__ import annotations
@@ -22,10 +26,40 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: value bombs: each builds a string of up to 1 GB on the server from a query of a few lines
+HEAVY = {
+    "format width": "SELECT length(format('%900000000s', 'x'))",
+    "format width, shipped": "SELECT format('%900000000s', 'x')",
+    "recursive doubling": "WITH RECURSIVE r(n, s) AS (SELECT 1, 'x' UNION ALL SELECT n + 1, "
+                          "s || s FROM r WHERE n < 31) SELECT max(length(s)) FROM r",
+    "replace x10 nine times": "SELECT length(" + "replace(" * 9 + "'x'" +
+                              ", 'x', 'xxxxxxxxxx')" * 9 + ")",
+    "CTE chain doubling": "WITH a0 AS (SELECT format('%1000000s', 'x') AS s), " + ", ".join(
+        f"a{i} AS (SELECT s || s AS s FROM a{i - 1})" for i in range(1, 10)) +
+        " SELECT length(s) FROM a9",
+}
+
+
+def heavy(db: object, people: dict[str, object], corpus: object) -> None:
+    """Wall time of each value bomb under the production limits (3 s, 200 rows)."""
+    from fretcoach_cli.chat.sql_run import SqlRunner
+
+    runner = SqlRunner(lambda: db.connect(people["attacker"], role="reader",  # type: ignore[attr-defined]
+                                          autocommit=True))
+    print(f"value bombs (timeout {runner.timeout_s:g} s):")
+    for name, sql in HEAVY.items():
+        t0 = time.monotonic()
+        result = runner.run(sql)
+        what = result.error or f"ok, {result.rows}"
+        print(f"  {name}: {time.monotonic() - t0:.1f} s: {what[:110]}")
+    runner.close()
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--no-raw", action="store_true", help="skip the run without the parser")
+    ap.add_argument("--heavy", action="store_true",
+                    help="also time value bombs of up to 1 GB (GBs of RAM and temp files)")
     args = ap.parse_args()
 
     run_dir = Path(tempfile.mkdtemp(prefix="fretcoach-sql-attacks-", dir="/tmp"))
@@ -70,6 +104,8 @@ def main() -> None:
                   f"{len(corpus.RAW_ATTACKS)} queries the parser refuses, {counts['db refused']} "
                   f"refused by the database, {counts['ran']} ran harmlessly; {changes} writes, "
                   f"{leaks} with another user's rows")
+        if args.heavy:
+            heavy(db, people, corpus)
         with db.admin() as conn:
             answers = conn.execute("SELECT 1").fetchone() == (1,)
         print(f"server still answers: {'yes' if answers else 'NO'}")
