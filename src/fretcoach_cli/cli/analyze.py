@@ -74,14 +74,12 @@ def _save(settings: Any, scale: Any, path: Path, analysis: Any, verdicts: list[A
           summary: dict[str, Any], *, bpm: float | None) -> str:
     """Store the analysis as a completed session (source = file) with its notes."""
     from fretcoach_cli.practice.store_sink import StoreSink
-    from fretcoach_cli.practice.summary import note_row
+    from fretcoach_cli.practice.summary import note_row, session_fields
 
-    meta = {
-        "scale_chosen": scale.display_name, "scale_root": scale.root_name,
-        "scale_type": scale.type_key, "bpm": bpm, "strictness": settings.strictness,
-        "sensitivity": settings.sensitivity, "a4_hz": settings.a4_hz,
-        "pitch_model": analysis.pitch_model, "input_source": f"file:{path}",
-    }
+    meta = session_fields(scale, user=settings.user, bpm=bpm, strictness=settings.strictness,
+                          sensitivity=settings.sensitivity, a4=settings.a4_hz,
+                          pitch_model=analysis.pitch_model, source_kind="file",
+                          source_label=str(path))
     sink = StoreSink(settings)
     try:
         sid = sink.create_session(meta, str(uuid.uuid4()))

@@ -27,24 +27,35 @@ def metrics_of(options: Any, events: list[NoteEvent]) -> Any:
 
 
 def session_meta(options: Any) -> dict[str, Any]:
-    """The session row's fields known at start."""
-    scale = options.scale
+    """The session row's fields known at start (a practice session)."""
+    return session_fields(
+        options.scale, user=options.user, bpm=options.bpm, strictness=options.strictness,
+        sensitivity=options.sensitivity, a4=options.a4, pitch_model=options.pitch_model,
+        source_kind=options.source_kind, source_label=options.source_label,
+        plan_id=options.plan_id, tuning=getattr(options, "tuning", None))
+
+
+def session_fields(scale: Any, *, user: str | None, bpm: float | None, strictness: float,
+                   sensitivity: float, a4: float, pitch_model: str, source_kind: str,
+                   source_label: str = "", plan_id: Any = None,
+                   tuning: Any = None) -> dict[str, Any]:
+    """The one place a session row's descriptive fields are built, for `practice` and
+    `analyze --save` alike (they once stored scale_type in two forms, and chat missed the
+    analysed ones): scale_type is the type's name, e.g. 'minor pentatonic'."""
     return {
-        "user": options.user,
+        "user": user,
         "scale_chosen": scale.display_name,
         "scale_root": scale.root_name,
         "scale_type": scale.type_name,
-        "bpm": options.bpm,
-        "strictness": options.strictness,
-        "sensitivity": options.sensitivity,
-        "a4_hz": options.a4,
-        "pitch_model": options.pitch_model,
-        "input_source": f"{options.source_kind}:{options.source_label}"
-        if options.source_label else options.source_kind,
-        "plan_id": options.plan_id,
+        "bpm": bpm,
+        "strictness": strictness,
+        "sensitivity": sensitivity,
+        "a4_hz": a4,
+        "pitch_model": pitch_model,
+        "input_source": f"{source_kind}:{source_label}" if source_label else source_kind,
+        "plan_id": plan_id,
         # NULL = standard; otherwise the spec parse_tuning() reads back
-        "tuning": None if getattr(options, "tuning", None) is None
-        or options.tuning.key == "standard" else options.tuning.spec,
+        "tuning": None if tuning is None or tuning.key == "standard" else tuning.spec,
     }
 
 
