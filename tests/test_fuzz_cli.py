@@ -221,8 +221,11 @@ FEW = settings(FUZZ, max_examples=12)
                opt("--limit", NUMBER), FLAGS))
 @example(["--limit", "99999999999999999999999"])
 @example(["--limit", "9223372036854775808"])
+@example(["--limit", "0"])
 def test_history(argv):
-    check(["history", *argv])
+    code, _, err = check(["history", *argv])
+    if "--limit" in argv and argv[argv.index("--limit") + 1].strip() in ("0", "-1"):
+        assert code == ExitCode.USAGE, err  # never silently raised to 1
 
 
 @FUZZ
@@ -298,6 +301,63 @@ SYNC_URL = st.sampled_from(["", "x", "postgresql://", "postgresql://localhost:1/
                flag("--json")))
 def test_sync(argv):
     check(["sync", *argv], codes=REPORT_CODES | {int(ExitCode.DATABASE)})
+
+
+# ---- the same, on a user with a history (db seed: 40 sessions with notes, plans, replies) -----
+
+@pytest.fixture(scope="module")
+def seeded() -> dict[str, list[str]]:
+    """A user with a realistic history; its session and plan ids, for prefixes to fuzz."""
+    user = f"fuzz-seeded-{uuid.uuid4().hex[:8]}"
+    code, _, err = invoke(["db", "seed", "--sessions", "40", "--user", user, "--seed", "16"])
+    assert code == 0, err
+    code, out, err = invoke(["--user", user, "history", "--json", "--limit", "100",
+                             "--status", "all"])
+    assert code == 0, err
+    sessions = [row["session_id"] for row in json.loads(out)["sessions"]]
+    code, out, err = invoke(["--user", user, "plans", "--json"])
+    assert code == 0, err
+    data = json.loads(out)
+    plans = [p["practice_id"] for p in (data["plans"] if isinstance(data, dict) else data)]
+    assert len(sessions) == 40 and plans, (len(sessions), plans)
+    return {"user": [user], "sessions": sessions, "plans": plans}
+
+
+def id_like(ids: list[str]) -> st.SearchStrategy[str]:
+    """Real ids and their prefixes, upper-cased, padded, cut, or with a character changed."""
+    real = st.sampled_from(ids)
+    return st.one_of(
+        real,
+        st.tuples(real, st.integers(0, 36)).map(lambda t: t[0][: t[1]]),
+        real.map(str.upper),
+        real.map(lambda i: f" {i} "),
+        real.map(lambda i: i.replace("-", "")),
+        st.tuples(real, st.integers(0, 35), st.sampled_from("0g-é\udcff")).map(
+            lambda t: t[0][: t[1]] + t[2] + t[0][t[1] + 1:]),
+        ID,
+    )
+
+
+@FUZZ
+@given(st.data())
+def test_seeded_history(seeded, data):
+    sid, pid = id_like(seeded["sessions"]), id_like(seeded["plans"])
+    argv = data.draw(st.one_of(
+        argv_of(st.tuples(sid).map(lambda t: [t[0]]), flag("--notes"), flag("--json"))
+        .map(lambda a: ["sessions", "show", "--", *a] if a[0].startswith("-")
+             else ["sessions", "show", *a]),
+        sid.map(lambda i: ["sessions", "delete", "--", i]),  # declined below: history stays
+        pid.map(lambda i: ["plans", "dismiss", "--", i]),
+        argv_of(opt("--since", DATE), opt("--until", DATE), opt("--scale", SCALE),
+                opt("--by", st.sampled_from(["day", "week", "month", "scale", "x"])),
+                FLAGS, st.sampled_from([[], ["--charts"]])).map(lambda a: ["stats", *a]),
+        argv_of(opt("--since", DATE), opt("--scale", SCALE), opt("--limit", num(1, 100)),
+                opt("--status", st.sampled_from(["all", "completed", "interrupted"])), FLAGS)
+        .map(lambda a: ["history", *a]),
+        argv_of(flag("--new"), flag("--json")).map(lambda a: ["recommend", *a]),
+        STRING.map(lambda m: ["chat", "-m", m, "--offline"]),
+    ))
+    check(argv, user=seeded["user"][0], stdin="n\n")
 
 
 # ---- coach commands (offline: no model is configured) -------------------------------------------

@@ -110,7 +110,7 @@ def fmt_score(value: float | None) -> str:
     return "—" if value is None else f"{value:.0f}"
 
 
-MAX_LIMIT = 1_000_000  # larger --limit values are clamped to it (more than any history holds)
+MAX_LIMIT = 1_000_000  # a larger --limit is read as this (more than any history holds)
 
 
 # -- history ------------------------------------------------------------------------------
@@ -120,9 +120,7 @@ def history(
     scale: str | None = typer.Option(None, "--scale", help=SCALE_HELP),
     status: str | None = typer.Option(
         None, "--status", help="completed, interrupted, active, all or a comma list."),
-    # clamp: a huge --limit means "all" (it used to reach PostgreSQL as a bigint overflow)
-    limit: int = typer.Option(20, "--limit", "-n", min=1, max=MAX_LIMIT, clamp=True,
-                              help="At most this many sessions."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="At most this many sessions."),
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
     as_csv: bool = typer.Option(False, "--csv", help="CSV with a header row on stdout."),
 ) -> None:
@@ -131,6 +129,7 @@ def history(
 
     exclusive_formats(as_json, as_csv)
     flt = make_filter(since, until, scale, status)
+    limit = min(limit, MAX_LIMIT)  # a huge --limit means "all", not a bigint overflow
     with user_connection() as conn:
         rows = list_sessions(conn, flt, limit=limit)
         total = count_sessions(conn, flt) if not (as_json or as_csv) else len(rows)

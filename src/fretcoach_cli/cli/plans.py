@@ -61,8 +61,7 @@ def list_plans(
     ctx: typer.Context,
     status: str | None = typer.Option(None, "--status", "-s",
                                       help=f"Only plans with this status ({', '.join(STATUSES)})."),
-    limit: int = typer.Option(20, "--limit", "-n", min=1, max=1_000_000, clamp=True,
-                              help="How many, newest first."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Practice plans, newest first."""
@@ -74,7 +73,8 @@ def list_plans(
 
     settings = context.settings()
     with open_database(settings) as db, db.connect(settings.user) as conn:
-        rows = Plans(conn).list(status=status, limit=limit)  # type: ignore[arg-type]
+        # a huge --limit means "all", not a bigint overflow in PostgreSQL
+        rows = Plans(conn).list(status=status, limit=min(limit, 1_000_000))  # type: ignore[arg-type]
     if as_json:
         typer.echo(json.dumps([plan_json(r) for r in rows], indent=2))
         return
