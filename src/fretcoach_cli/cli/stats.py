@@ -122,8 +122,9 @@ def _print(result: PracticeStats, weekly: list[Any], daily: dict[Any, float],
     span = ""
     if t.first_session and t.last_session:
         span = f"{t.first_session:%Y-%m-%d} → {t.last_session:%Y-%m-%d}"
-    out.print(f"[bold]{t.sessions}[/] sessions, [bold]{fmt_duration(t.practice_seconds)}[/] "
-              f"practised on {t.days_practised} days ({span}), {t.notes} notes "
+    out.print(f"[bold]{t.sessions}[/] session{'s' if t.sessions != 1 else ''}, "
+              f"[bold]{fmt_duration(t.practice_seconds)}[/] practised on {t.days_practised} "
+              f"day{'s' if t.days_practised != 1 else ''} ({span}), {t.notes} notes "
               f"({_share(t.correct_notes, t.notes)} in the scale)")
     cur, lng = result.current_streak, result.longest_streak
     out.print(f"streak: current [bold]{cur.days}[/] day{'s' if cur.days != 1 else ''}"
