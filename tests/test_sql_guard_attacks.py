@@ -350,6 +350,13 @@ ATTACKS += [
     ("victim-plans-json", "SELECT practice_plan FROM ai_practice_plans WHERE practice_plan::text "
                           "LIKE '%{victim}%'", H),
     ("victim-window", "SELECT count(*) OVER () FROM sessions", H),
+    # errors that quote a value: only ever the attacker's own (RLS filters first)
+    ("victim-cast-error", "SELECT * FROM sessions WHERE (user_id || session_id::text)::integer "
+                          "= 1", E),
+    ("victim-cast-error-notes", "SELECT * FROM session_notes WHERE session_id::text::integer "
+                                "= 1 AND session_id = '{victim_sid}'", H),
+    ("victim-division-probe", "SELECT 1 / (SELECT count(*) - 6 FROM sessions)", H),
+    ("victim-error-in-plan", "SELECT (practice_plan->>'x')::date FROM ai_practice_plans", H),
 ]
 
 # writes to every table, each in four forms
@@ -485,7 +492,8 @@ def _leaks_in(rows: Any, people: dict[str, Any]) -> list[str]:
 
 
 def _leaks(result: QueryResult, people: dict[str, Any]) -> list[str]:
-    return _leaks_in(result.rows, people)
+    """Victim data in the rows or in the error text (a failed cast quotes the value)."""
+    return _leaks_in([result.rows, result.error], people)
 
 
 def outcome(result: QueryResult) -> str:
@@ -760,7 +768,7 @@ def test_layers_below_the_parser(database: Any, people: dict[str, Any]) -> None:
         kind, seen, read_after, error = run_raw(database, people, sql)
         counts[kind] += 1
         # (a victim id the query itself spells out may come back as a value: not a leak)
-        leaks = [m for m in _leaks_in(seen, people) if m not in sql]
+        leaks = [m for m in _leaks_in([seen, error], people) if m not in sql]
         leaks += _leaks_in(read_after, people)
         if leaks:
             failures.append(f"{name}: another user's rows ({leaks[0]}) after {error or 'success'}")
