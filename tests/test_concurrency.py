@@ -126,6 +126,7 @@ def test_four_analyses_with_reports_alongside(own_data_dir: Path,
     watcher = Watcher(pgdata)
     watcher.start()
     results: list[tuple[str, int, str, str]] = []
+    notes_by_scale: dict[str, set[int]] = {}  # what each analysis reported it found
     t0 = time.monotonic()
     try:
         for round_no in range(ROUNDS):
@@ -147,6 +148,9 @@ def test_four_analyses_with_reports_alongside(own_data_dir: Path,
                     assert 4 * round_no <= n <= 4 * (round_no + 1), (round_no, n)
                 elif name == "history":
                     assert 4 * round_no <= doc["count"] <= 4 * (round_no + 1), doc["count"]
+                else:
+                    notes_by_scale.setdefault(doc["scale"]["name"], set()).add(
+                        doc["metrics"]["total_notes_played"])
     finally:
         watcher.stop()
     elapsed = time.monotonic() - t0
@@ -168,6 +172,9 @@ def test_four_analyses_with_reports_alongside(own_data_dir: Path,
         by_scale[s["scale_chosen"]] = by_scale.get(s["scale_chosen"], 0) + 1
         assert s["status"] == "completed", s
         assert s["total_notes_played"] > 0, s
+        # stored as analysed (the same clip gives the same notes in every round)
+        assert {s["total_notes_played"]} == notes_by_scale[s["scale_chosen"]], s
+    assert len({s["session_id"] for s in history["sessions"]}) == ROUNDS * len(CLIPS)
     expected: dict[str, int] = {}
     for scale in CLIPS.values():
         expected[scale] = expected.get(scale, 0) + ROUNDS
