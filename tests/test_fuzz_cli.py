@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import uuid
 from collections import Counter
@@ -104,6 +105,8 @@ def invoke(argv: list[str], *, stdin: str | None = None,
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         # anything else escaping run() is itself a bug: let it fail the test with its traceback
+        sys.stdout.flush()  # the isolation's text wrappers buffer: read only what was flushed
+        sys.stderr.flush()
         return code, out.getvalue().decode(errors="replace"), err.getvalue().decode(
             errors="replace")
 
@@ -188,6 +191,15 @@ ID = st.one_of(st.sampled_from(["", "0", "0000", "ffff", "00000000-0000-0000-000
 PATH = st.one_of(st.sampled_from(sorted(str(p) for p in FILES.values())),
                  st.sampled_from(["/", "/dev/null", "/proc/self/mem", "", ".", "-",
                                   "/nonexistent/ü/x", "~/nope"]))
+# Export writes files: never over the shared fixtures, into the checkout or into /dev (it
+# writes NAME.part first); a FRESH name is a new file in a per-example temporary directory.
+FRESH = "<fresh>/"
+EXPORT_PATH = st.one_of(
+    st.sampled_from([str(FILES["dir"]), str(FILES["nested_missing"]), "/proc/self/mem", "/",
+                     "", ".", "/proc/version"]),
+    st.one_of(st.sampled_from(["out.json", "ü n i.csv", ".hidden", "x" * 200]), TEXT.filter(
+        lambda t: t.strip() not in ("", ".", "..") and "/" not in t)).map(lambda n: FRESH + n),
+)
 FLAGS = st.lists(st.sampled_from(["--json", "--csv"]), max_size=2, unique=True)
 
 
@@ -254,13 +266,17 @@ def test_sessions(argv):
 @given(argv_of(opt("--format", st.one_of(st.sampled_from(["json", "csv", "JSON", "xml"]),
                                          STRING)),
                opt("--since", DATE), opt("--until", DATE), opt("--scale", SCALE),
-               opt("--output", PATH)))
+               opt("--output", EXPORT_PATH)))
 @example(["--output", str(FILES["nested_missing"])])
 @example(["--output", str(FILES["dir"])])
 @example(["--output", "/proc/self/mem"])
 def test_export(argv):
-    check(["export", *argv])
-    FILES["dir"].mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = [str(Path(tmp) / a[len(FRESH):]) if a.startswith(FRESH) else a for a in argv]
+        code, _, _ = check(["export", *argv])
+        if code == 0 and "--output" in argv:
+            out = Path(argv[argv.index("--output") + 1])
+            assert out.is_file() and not out.with_name(out.name + ".part").exists()
     assert FILES["dir"].is_dir()  # export never replaces a directory with a file
 
 
@@ -358,6 +374,53 @@ def test_seeded_history(seeded, data):
         STRING.map(lambda m: ["chat", "-m", m, "--offline"]),
     ))
     check(argv, user=seeded["user"][0], stdin="n\n")
+
+
+@pytest.fixture(scope="module")
+def seeded_export(seeded) -> dict:
+    code, out, err = invoke(["--user", seeded["user"][0], "export", "--format", "json"])
+    assert code == 0, err
+    return json.loads(out)
+
+
+EXPORT_FIELD = st.sampled_from(["session_id", "start_time", "end_time", "duration_seconds",
+                                "scale_chosen", "status", "pitch_accuracy", "total_notes_played",
+                                "practice_id", "metrics", "notes", "coach_replies", "tuning",
+                                "updated_at", "user_id", "nope"])
+
+
+@FUZZ
+@given(st.data())
+def test_import_a_damaged_export(seeded_export, data):
+    """A real export (40 sessions with notes, plans, replies) with one thing broken: a field of
+    a session, plan or note set to a hostile value or removed, or the text cut short."""
+    doc = json.loads(json.dumps(seeded_export))
+    how = data.draw(st.sampled_from(["session", "plan", "note", "cut", "top"]))
+    if how == "cut":
+        text = json.dumps(doc)
+        text = text[: data.draw(st.integers(0, len(text) - 1))]
+    else:
+        if how == "top":
+            target = doc
+            key = data.draw(st.sampled_from(["version", "note_columns", "sessions", "plans",
+                                             "user", "format"]))
+        elif how == "plan" and doc["plans"]:
+            target = data.draw(st.sampled_from(doc["plans"]))
+            key = data.draw(st.one_of(st.sampled_from(sorted(target)), EXPORT_FIELD))
+        elif how == "note":
+            session = data.draw(st.sampled_from([s for s in doc["sessions"] if s["notes"]]))
+            i = data.draw(st.integers(0, len(session["notes"]) - 1))
+            target, key = session["notes"], i
+        else:
+            target = data.draw(st.sampled_from(doc["sessions"]))
+            key = data.draw(st.one_of(st.sampled_from(sorted(target)), EXPORT_FIELD))
+        if data.draw(st.booleans()) and isinstance(target, dict):
+            target.pop(key, None)
+        else:
+            target[key] = data.draw(JSON)
+        text = json.dumps(doc)
+    code, _, _ = check(["import", "-"], stdin=text)
+    assert code in (0, int(ExitCode.USAGE)), code
 
 
 # ---- coach commands (offline: no model is configured) -------------------------------------------
