@@ -273,6 +273,19 @@ def test_corpus_size(corpus) -> None:
     assert {stat.S_IFREG, stat.S_IFDIR, stat.S_IFIFO, stat.S_IFLNK} <= kinds
 
 
+@pytest.mark.parametrize(("command", "channel", "codes"), [
+    ("analyze", "3", {OK}), ("analyze", "1", {NO_NOTES}), ("analyze", "7", {2}),
+    ("practice", "3", {OK}), ("practice", "7", {2}), ("tune", "3", {OK}), ("tune", "7", {2}),
+])
+def test_six_channels_by_channel(corpus, database, tmp_path, command, channel, codes) -> None:
+    """The A3s are on channel 3 of 6: that channel hears them, a silent one does not, and a
+    seventh channel is a usage error."""
+    case = corpus["six_channels.wav"]
+    argv = [*argv_for(command, case.path), "--channel", channel]
+    check_run(Case(case.path, {command: codes}, a3=channel == "3"), command,
+              run(argv, tmp_path))
+
+
 @pytest.mark.slow
 def test_an_hour_of_silence_streams_in_bounded_memory(database, tmp_path: Path) -> None:
     """An hour of 44.1 kHz silence: analyze says "no notes" (8), practice and tune find
