@@ -488,6 +488,27 @@ def test_models_install_unknown(name, force):
     assert code == ExitCode.USAGE
 
 
+def _not_a_long_run(value: str) -> bool:
+    """Keep out valid counts that would seed for minutes (bounded by the option's max)."""
+    try:
+        return not 5 < int(value) <= 10_000_000
+    except ValueError:
+        return True
+
+
+# db seed (development): hostile counts and seeds; valid runs stay tiny.
+@FEW
+@given(st.one_of(st.integers(1, 3).map(str), NUMBER.filter(_not_a_long_run)),
+       opt("--notes-per-session", st.one_of(st.integers(1, 20).map(str),
+                                            NUMBER.filter(_not_a_long_run))),
+       opt("--seed", NUMBER))
+@example("99999999999999999999999", [], [])
+@example("1", ["--notes-per-session", "99999999999999999999"], [])
+@example("1", [], ["--seed", "-5"])
+def test_db_seed(sessions, notes, seed):
+    check(["db", "seed", "--sessions", sessions, *notes, *seed])
+
+
 # `db reset --yes` is excluded: it deletes every user's data of the shared test server.
 @FEW
 @given(st.sampled_from([[], ["--external"]]))

@@ -129,10 +129,14 @@ def import_(
 
 
 def seed(
-    sessions: int = typer.Option(..., "--sessions", "-n", min=1, help="How many sessions."),
+    # upper bounds: numpy's Poisson draw fails past ~1e18 (an internal error before them)
+    sessions: int = typer.Option(..., "--sessions", "-n", min=1, max=10_000_000,
+                                 help="How many sessions."),
     user: str | None = typer.Option(None, "--user", help="Seed this user (default: you)."),
-    notes: int = typer.Option(120, "--notes-per-session", min=1, help="Mean notes per session."),
-    random_seed: int = typer.Option(7, "--seed", help="Random seed (same seed, same data)."),
+    notes: int = typer.Option(120, "--notes-per-session", min=1, max=100_000,
+                              help="Mean notes per session."),
+    random_seed: int = typer.Option(7, "--seed", min=0,
+                                    help="Random seed (same seed, same data)."),
     as_json: bool = typer.Option(False, "--json", help="Print what was made as JSON."),
 ) -> None:
     """(Development) Add a realistic synthetic practice history, bulk-loaded with COPY."""
