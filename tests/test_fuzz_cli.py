@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -664,3 +665,17 @@ def test_practice_input(path, argv):
 def test_global_user(user, argv):
     """The global --user value itself: unicode, blank, long."""
     check(argv, user=user)
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["scales"], ["stats", "--json"],
+                                  ["scales", "show", "A minor", "--json"]])
+def test_output_to_a_full_disk(argv):
+    """stdout on /dev/full (every write fails with ENOSPC): one line that says so, exit 1 —
+    not an "internal error" asking for a bug report, never a traceback."""
+    user = [] if argv == ["--version"] else ["--user", f"fuzz-{uuid.uuid4().hex[:10]}"]
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([str(Path(sys.executable).with_name("fretcoach")), *user, *argv],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert proc.returncode == ExitCode.ERROR, proc.stderr
+    assert proc.stderr == "fretcoach: error: No space left on device (writing the output)\n", (
+        proc.stderr)

@@ -8,6 +8,7 @@ answers without importing Typer at all: a status bar or a shell loop calls it of
 
 from __future__ import annotations
 
+import errno
 import sys
 from typing import Any
 
@@ -76,6 +77,9 @@ def _register_commands() -> None:
     commands.register(_get_app())
 
 
+_DEVICE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EROFS})
+
+
 def _fail(message: str, code: int) -> None:
     sys.stderr.write(f"fretcoach: error: {message}\n")
     sys.stderr.flush()
@@ -85,7 +89,11 @@ def _fail(message: str, code: int) -> None:
 def run(argv: list[str] | None = None) -> None:
     """Console-script entry: run the app and map errors to one stderr line + exit code."""
     if (sys.argv[1:] if argv is None else list(argv)) in _VERSION_FLAGS:
-        sys.stdout.write(f"fretcoach {__version__}\n")  # what the eager option prints
+        try:
+            sys.stdout.write(f"fretcoach {__version__}\n")  # what the eager option prints
+            sys.stdout.flush()
+        except OSError as exc:  # e.g. > /dev/full
+            _fail(f"{exc.strerror} (writing the output)", int(ExitCode.ERROR))
         return
     import traceback
 
@@ -120,6 +128,10 @@ def run(argv: list[str] | None = None) -> None:
     except Exception as exc:  # last resort: still one line, never a traceback
         if context.debug():
             traceback.print_exc()
+        if isinstance(exc, OSError) and exc.errno in _DEVICE_ERRNOS:
+            # the environment's fault (full disk, quota, I/O error), not fretcoach's
+            where = f" ({exc.filename})" if exc.filename else " (writing the output)"
+            _fail(f"{exc.strerror}{where}", int(ExitCode.ERROR))
         _fail(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug and report it)",
               int(ExitCode.ERROR))
     if isinstance(rv, int) and rv:
