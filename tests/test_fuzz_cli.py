@@ -679,3 +679,20 @@ def test_output_to_a_full_disk(argv):
     assert proc.returncode == ExitCode.ERROR, proc.stderr
     assert proc.stderr == "fretcoach: error: No space left on device (writing the output)\n", (
         proc.stderr)
+
+
+@pytest.mark.parametrize("argv", [["export"], ["history", "--limit", "100"], ["stats", "--csv",
+                                                                               "--by", "day"]])
+def test_output_to_a_closed_pipe(argv, seeded):
+    """`fretcoach export | head -c 10`: the reader closes the pipe after 10 bytes while
+    fretcoach still writes (the seeded export is ~360 kB, far over a 64 kB pipe buffer).
+    Exit 0 and nothing on stderr (click's EPIPE handling used to exit 1)."""
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("fretcoach")), "--user",
+                             seeded["user"][0], *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    head = proc.stdout.read(10)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and len(head) == 10, err
+    assert err.strip() == "" or err.startswith("showing "), err

@@ -125,6 +125,12 @@ def run(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         raise SystemExit(0) from None
+    except SystemExit as exc:
+        # click answers EPIPE (`fretcoach export | head`) with a silent exit 1 and wraps the
+        # streams in PacifyFlushWrapper; a closed pipe is the reader's choice: exit 0, as above
+        if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            raise SystemExit(0) from None
+        raise
     except Exception as exc:  # last resort: still one line, never a traceback
         if context.debug():
             traceback.print_exc()
