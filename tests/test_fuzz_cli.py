@@ -124,8 +124,12 @@ FIRST: dict[tuple[str, int], tuple[list[str], str]] = {}  # one sample run of ea
 
 
 def check(argv: list[str], *, stdin: str | None = None, env: dict[str, str] | None = None,
-          user: str | None = None, codes: set[int] = REPORT_CODES) -> tuple[int, str, str]:
-    """Invoke as a fresh user and assert the error contract; return the result."""
+          user: str | None = None, codes: set[int] = REPORT_CODES,
+          declined: str | None = None) -> tuple[int, str, str]:
+    """Invoke as a fresh user and assert the error contract; return the result.
+
+    ``declined``: the line a command ends with, exit 1, when its confirmation is answered
+    "n" (``sessions delete``: "nothing deleted"; pinned by tests/test_history_cli.py)."""
     full = ["--user", user or f"fuzz-{uuid.uuid4().hex[:10]}", *argv]
     code, out, err = invoke(full, stdin=stdin, env=env)
     key = (" ".join(a for a in argv[:2] if a.isidentifier() and a.islower()), code)
@@ -134,6 +138,8 @@ def check(argv: list[str], *, stdin: str | None = None, env: dict[str, str] | No
     shown = f"argv={full!r}\nexit={code}\nstderr={err[-2000:]!r}\nstdout={out[-500:]!r}"
     assert "Traceback" not in out + err, shown
     assert "internal error" not in err, shown
+    if declined is not None and code == 1 and err.endswith(f"{declined}\n"):
+        return code, out, err
     if code != 0:
         lines = err.splitlines()
         assert len(lines) == 1, shown
@@ -374,7 +380,7 @@ def test_seeded_history(seeded, data):
         argv_of(flag("--new"), flag("--json")).map(lambda a: ["recommend", *a]),
         STRING.map(lambda m: ["chat", "-m", m, "--offline"]),
     ))
-    check(argv, user=seeded["user"][0], stdin="n\n")
+    check(argv, user=seeded["user"][0], stdin="n\n", declined="nothing deleted")
 
 
 @pytest.fixture(scope="module")
