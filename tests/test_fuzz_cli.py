@@ -322,8 +322,13 @@ SYNC_URL = st.sampled_from(["", "x", "postgresql://", "postgresql://localhost:1/
 @FEW
 @given(argv_of(opt("--to", SYNC_URL), opt("--from", SYNC_URL), opt("--batch", NUMBER),
                flag("--json")))
+@example(["--to", "x"])
+@example(["--from", "mysql://127.0.0.1:1/db"])
+@example(["--to", "\udcff"])
 def test_sync(argv):
-    check(["sync", *argv], codes=REPORT_CODES | {int(ExitCode.DATABASE)})
+    code, _, err = check(["sync", *argv], codes=REPORT_CODES | {int(ExitCode.DATABASE)})
+    if code == ExitCode.DATABASE:  # only a server that cannot be reached is a database error
+        assert "cannot connect" in err or "failed" in err, err
 
 
 # ---- the same, on a user with a history (db seed: 40 sessions with notes, plans, replies) -----

@@ -27,6 +27,7 @@ def sync(
 
     if not to and not from_:
         raise UsageError("nothing to do", hint="give --to URL (push) and/or --from URL (pull)")
+    _check_urls(to=to, from_=from_)
     settings = context.settings()
     err = typer.get_text_stream("stderr")
     reports = []
@@ -60,6 +61,23 @@ def sync(
                    f"{r.plans.updated} updated; {r.deletions.deleted} deleted"
                    + (f"; {r.sessions.kept_newer + r.plans.kept_newer} conflicts kept the "
                       "newer copy there" if r.sessions.kept_newer + r.plans.kept_newer else ""))
+
+
+def _check_urls(*, to: str | None, from_: str | None) -> None:
+    """A --to/--from that is not a PostgreSQL URL is a usage error (2) before anything
+    connects, not a database error (4) as if a server had refused."""
+    from fretcoach_cli.errors import DatabaseError
+    from fretcoach_cli.store.db import mask_url, normalise_url
+
+    for option, url in (("--to", to), ("--from", from_)):
+        if not url:
+            continue
+        context.utf8_text(url, option)
+        try:
+            normalise_url(url)
+        except DatabaseError as err:
+            raise UsageError(f"{option} {mask_url(url)!r} is not a PostgreSQL URL",
+                             hint=err.hint) from None
 
 
 def register(app: typer.Typer) -> None:
