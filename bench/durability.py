@@ -133,6 +133,15 @@ def main() -> None:
               f"{len(got)} notes stored ({len(heard)} began > 2 s before the kill)",
               file=sys.stderr)
 
+    print(f"client kills: {args.client_trials} trials, {with_notes} with notes heard > 2 s "
+          f"before the kill")
+    print(f"  sessions with notes lost: {lost_sessions}; stored notes not an exact prefix of "
+          f"the recording's (gap/duplicate): {gaps}; trials missing a note older than 2 s: "
+          f"{late}; next-command errors: {errors}")
+    if tails:
+        print(f"  audio before the kill not stored (last stored onset → kill): median "
+              f"{statistics.median(tails):.2f} s, max {max(tails):.2f} s")
+
     srv_ok = srv_missing = srv_errors = 0
     exit_codes: dict[int, int] = {}
     for i in range(args.server_trials):
@@ -141,7 +150,10 @@ def main() -> None:
         time.sleep(rng.uniform(1.0, 6.0))
         pid = postmaster(work / "data")
         if pid is not None:
-            os.kill(pid, signal.SIGKILL)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # a stale pid file: the server was already gone
+                pid = None
         try:
             code = proc.wait(timeout=120)
         except subprocess.TimeoutExpired:
@@ -161,14 +173,6 @@ def main() -> None:
         print(f"  server {i:3d}: practice exit {code}, {len(got)}/{len(want)} notes stored",
               file=sys.stderr)
 
-    print(f"client kills: {args.client_trials} trials, {with_notes} with notes heard > 2 s "
-          f"before the kill")
-    print(f"  sessions with notes lost: {lost_sessions}; stored notes not an exact prefix of "
-          f"the recording's (gap/duplicate): {gaps}; trials missing a note older than 2 s: "
-          f"{late}; next-command errors: {errors}")
-    if tails:
-        print(f"  audio before the kill not stored (last stored onset → kill): median "
-              f"{statistics.median(tails):.2f} s, max {max(tails):.2f} s")
     print(f"server kills: {args.server_trials} trials; sessions whole after the next command: "
           f"{srv_ok}; missing notes: {srv_missing}; next-command errors (the server must come "
           f"back): {srv_errors}; practice exit codes: "
