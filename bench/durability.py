@@ -8,9 +8,11 @@ own user, on an embedded PostgreSQL under a throw-away data directory:
 
 * **client kill** — SIGKILL of the practice process 1–9 s (wall) after it starts; then one
   ordinary command (``history --json``), which must replay the journal and sweep the dead
-  writer. Counted: sessions with notes that were lost, stored notes that are not an exact
-  prefix of the recording's notes (a gap or a duplicate), and how much audio before the kill
-  is missing at the tail (audio at kill = kill time − the session row's start time).
+  writer. Counted: notes that had reached the journal but not the database after that
+  command, sessions with notes that were lost, stored notes that are not an exact prefix of
+  the recording's notes (a gap or a duplicate), and how much audio before the kill is
+  missing at the tail (an upper bound: audio at kill = kill time − the session row's start
+  time, which is before the pitch model has loaded).
 * **server kill** — SIGKILL of the embedded postmaster 1–6 s into an 8 s session; practice
   goes on (journaling) and exits; then ``history --json`` must restart the server and show
   the session with every note the recording has in those 8 s.
@@ -68,6 +70,18 @@ def stored(env: dict[str, str], user: str) -> tuple[dict | None, list[dict], str
     return doc.get("session", rows[0]), doc.get("notes") or [], ""
 
 
+def journaled_notes(data: Path) -> int:
+    """Note rows in the (one) journal a killed session left: what had reached the disk."""
+    from fretcoach_cli.practice.journal import journal_dir, read_records
+
+    seqs = set()
+    for path in journal_dir(data).glob("*.jsonl"):
+        for rec in read_records(path):
+            if rec.get("op") == "notes":
+                seqs.update(int(n["seq"]) for n in rec["notes"])
+    return len(seqs)
+
+
 def is_prefix(got: list[dict], want: list) -> bool:
     return len(got) <= len(want) and all(
         abs(g["onset_s"] - w.onset_s) < 1e-4 for g, w in zip(got, want, strict=False))
@@ -99,7 +113,7 @@ def main() -> None:
         env.pop(name, None)
     fretcoach(env, "db", "status")  # create and migrate the data directory once
 
-    lost_sessions = gaps = errors = with_notes = 0
+    lost_sessions = gaps = errors = with_notes = unsaved = journaled_total = 0
     tails: list[float] = []
     late = 0  # trials missing a note that began more than 2 s of audio before the kill
     for i in range(args.client_trials):
@@ -110,6 +124,7 @@ def main() -> None:
         proc.send_signal(signal.SIGKILL)
         killed = time.time()
         proc.wait()
+        journaled = journaled_notes(work / "data")
         session, got, err = stored(env, user)
         if err:
             errors += 1
@@ -127,17 +142,23 @@ def main() -> None:
             gaps += 1
         if len(got) < len(heard):
             late += 1
+        unsaved += max(0, journaled - len(got))
+        journaled_total += journaled
         if got:
             tails.append(max(0.0, audio_at_kill - got[-1]["onset_s"]))
-        print(f"  client {i:3d}: killed at {audio_at_kill:4.1f} s of audio, "
-              f"{len(got)} notes stored ({len(heard)} began > 2 s before the kill)",
+        print(f"  client {i:3d}: killed at ≤ {audio_at_kill:4.1f} s of audio, {journaled} "
+              f"notes journaled, {len(got)} stored ({len(heard)} began > 2 s before it)",
               file=sys.stderr)
 
     print(f"client kills: {args.client_trials} trials, {with_notes} with notes heard > 2 s "
           f"before the kill")
-    print(f"  sessions with notes lost: {lost_sessions}; stored notes not an exact prefix of "
-          f"the recording's (gap/duplicate): {gaps}; trials missing a note older than 2 s: "
-          f"{late}; next-command errors: {errors}")
+    print(f"  notes journaled before the kill: {journaled_total}; of those not in the database "
+          f"after the next command: {unsaved}; sessions with notes lost: {lost_sessions}; "
+          f"stored notes not an exact prefix of the recording's (gap/duplicate): {gaps}; "
+          f"next-command errors: {errors}")
+    print(f"  trials missing a note that began > 2 s before the kill: {late} (the kill time "
+          f"in audio is an upper bound: it counts from the session row, before the pitch "
+          f"model has loaded)")
     if tails:
         print(f"  audio before the kill not stored (last stored onset → kill): median "
               f"{statistics.median(tails):.2f} s, max {max(tails):.2f} s")
