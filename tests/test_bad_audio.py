@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,13 +173,16 @@ def build_corpus(root: Path, *, hour: bool) -> dict[str, Case]:
 # ---- running -----------------------------------------------------------------------------------
 
 def argv_for(command: str, path: Path) -> list[str]:
+    """The command line; a user of its own, so the sessions practice saves touch no other
+    test's history."""
+    user = [FRETCOACH, "--user", f"bad-audio-{uuid.uuid4().hex[:10]}"]
     if command == "analyze":
-        return [FRETCOACH, "analyze", str(path), "--scale", "A minor pentatonic", "--json",
+        return [*user, "analyze", str(path), "--scale", "A minor pentatonic", "--json",
                 "--notes"]
     if command == "practice":
-        return [FRETCOACH, "practice", "--input", str(path), "--fast", "--no-tui", "--no-coach",
+        return [*user, "practice", "--input", str(path), "--fast", "--no-tui", "--no-coach",
                 "--scale", "A minor pentatonic", "--json"]
-    return [FRETCOACH, "tune", "--input", str(path), "--json"]
+    return [*user, "tune", "--input", str(path), "--json"]
 
 
 def run(argv: list[str], workdir: Path, timeout: float = TIMEOUT_S) -> Run:
