@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -83,6 +84,7 @@ def _server(database) -> Iterator[None]:
     for (command, code), n in sorted(SEEN.items()):
         print(f"  {command or '?':<22} {code:>3}: {n:>3}  e.g. {FIRST[command, code]!r:.220}")
     print(f"  total: {sum(SEEN.values())}")
+    shutil.rmtree(_FIXED, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True, scope="module")
