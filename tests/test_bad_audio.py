@@ -185,12 +185,30 @@ def argv_for(command: str, path: Path) -> list[str]:
     return [*user, "tune", "--input", str(path), "--json"]
 
 
+# Linux: the child writes its own peak RSS (VmHWM of its own memory) when it exits. wait4's
+# ru_maxrss also counts the memory of the parent it was forked from before exec, so in a long
+# test run (a pytest process of several hundred MB) it read 611 MB for a 166 MB child.
+_HWM = """import atexit, os, runpy, sys
+def _hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            open(os.environ["FRETCOACH_TEST_HWM"], "w").write(line.split()[1])
+atexit.register(_hwm)
+sys.argv = ["fretcoach", *sys.argv[1:]]
+runpy.run_module("fretcoach_cli.cli.main", run_name="__main__")
+"""
+
+
 def run(argv: list[str], workdir: Path, timeout: float = TIMEOUT_S) -> Run:
-    """Run with stdout/stderr to files and a hard timeout; the child's own peak RSS comes
-    from wait4 (RUSAGE_CHILDREN would mix every child of the test run)."""
+    """Run with stdout/stderr to files and a hard timeout, and the child's own peak RSS (see
+    _HWM; elsewhere wait4's, an upper bound)."""
+    hwm = workdir / f"hwm-{uuid.uuid4().hex[:8]}"
+    if argv[0] == FRETCOACH and Path("/proc/self/status").exists():
+        argv = [sys.executable, "-c", _HWM, *argv[1:]]
     with tempfile.TemporaryFile(dir=workdir) as out, tempfile.TemporaryFile(dir=workdir) as err:
         proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                env={**os.environ, "COLUMNS": "100"})
+                                env={**os.environ, "COLUMNS": "100",
+                                     "FRETCOACH_TEST_HWM": str(hwm)})
         killed = threading.Event()
 
         def kill() -> None:
@@ -206,9 +224,10 @@ def run(argv: list[str], workdir: Path, timeout: float = TIMEOUT_S) -> Run:
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
+        peak_kb = float(hwm.read_text()) if hwm.exists() else float(usage.ru_maxrss)
         return Run(None if killed.is_set() else proc.returncode,
                    out.read().decode(errors="replace"), err.read().decode(errors="replace"),
-                   usage.ru_maxrss / 1024, argv)
+                   peak_kb / 1024, argv)
 
 
 def _finite(value: str) -> float:
