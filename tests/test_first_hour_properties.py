@@ -209,7 +209,7 @@ def test_generated_histories_through_every_report(database: Any, rows: list[Sess
     # the other forms of stats: exit 0, and they say what they show
     text = run(tz, user, "stats", *pargs)
     if counted:
-        assert f"{len(counted)} sessions" in text
+        assert f"{len(counted)} session{'s' if len(counted) != 1 else ''}," in text
     run(tz, user, "stats", "--charts", "--by", by, *pargs)
     lines = list(csv.DictReader(io.StringIO(run(tz, user, "stats", "--csv", "--by", by,
                                                 *pargs))))

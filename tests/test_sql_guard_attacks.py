@@ -30,7 +30,8 @@ WRITE_TABLES = ("sessions", "session_notes", "ai_practice_plans", "user_configs"
                 "coach_replies", "chat_threads", "deleted_rows", "schema_migrations",
                 "instance", "sync_marks", "report_zones", "report_days", "agent_scopes")
 
-# guard refused / reached the DB and failed / cancelled by the statement timeout / ran
+# guard refused / reached the DB and failed / cancelled by a bound (the statement timeout, or
+# the agent role's temp_file_limit that stops value and series bombs sooner) / ran
 R, E, T, H = "refused", "error", "timed out", "harmless"
 #: fails on a server limit or on the timeout, whichever comes first on this machine
 E_OR_T = "error or timed out"

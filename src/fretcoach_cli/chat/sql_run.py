@@ -126,6 +126,9 @@ def explain_error(exc: BaseException, timeout_s: float) -> str:
     if isinstance(exc, pe.QueryCanceled):
         return (f"the query ran longer than {timeout_s:g} s and was cancelled; aggregate, "
                 "filter or LIMIT it")
+    if isinstance(exc, pe.ConfigurationLimitExceeded):  # temp_file_limit (ddl/032)
+        return ("the query needed more temporary space than allowed and was cancelled; "
+                "aggregate, filter or LIMIT it")
     if isinstance(exc, pe.InsufficientPrivilege):
         return "permission denied: only sessions, session_notes and ai_practice_plans can be read"
     if isinstance(exc, pe.ReadOnlySqlTransaction):
