@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Run every benchmark once, one after the other (each prints its own numbers).
-#   bash bench/run_all.sh            # uses .venv/bin/python, else /work/venv, else python3
+#   bash bench/run_all.sh            # uses .venv/bin/python, else python3
 #   PYTHON=/path/to/python bash bench/run_all.sh
 # Add --crepe to also run the accuracy benchmark with the CREPE backend (slow: ~1 h here).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-}"
 if [ -z "$PY" ]; then
-    for cand in .venv/bin/python /work/venv/bin/python python3; do
+    for cand in .venv/bin/python python3; do
         if command -v "$cand" >/dev/null 2>&1; then PY="$cand"; break; fi
     done
 fi

@@ -33,16 +33,18 @@ _NOTE_RE = re.compile(
 )
 
 
-def validate_a4(a4: float) -> float:
-    """Return ``a4`` as a float, or raise UsageError when it is outside 415–466 Hz."""
+def validate_a4(a4: float, lo: float = A4_MIN_HZ, hi: float = A4_MAX_HZ,
+                purpose: str = "") -> float:
+    """Return ``a4`` as a float, or raise UsageError when it is outside ``lo``–``hi`` Hz
+    (415–466 by default; ``purpose`` names a narrower use, e.g. " for tuning")."""
     try:
         value = float(a4)
     except (TypeError, ValueError):
         raise UsageError(f"A4 reference {a4!r} is not a number",
-                         hint=f"use {A4_MIN_HZ:g}–{A4_MAX_HZ:g} Hz") from None
-    if not (A4_MIN_HZ <= value <= A4_MAX_HZ) or math.isnan(value):
-        raise UsageError(f"A4 reference {value:g} Hz is out of range",
-                         hint=f"use {A4_MIN_HZ:g}–{A4_MAX_HZ:g} Hz (440 is standard)")
+                         hint=f"use {lo:g}–{hi:g} Hz") from None
+    if not (lo <= value <= hi) or math.isnan(value):
+        raise UsageError(f"A4 reference {value:g} Hz is out of range{purpose}",
+                         hint=f"use {lo:g}–{hi:g} Hz (440 is standard)")
     return value
 
 

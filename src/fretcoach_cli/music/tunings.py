@@ -14,7 +14,6 @@ nearest E4 (a guitar's compass): "D A D G B E" is drop D, "B E A D G B E" a 7-st
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from dataclasses import dataclass
 
@@ -203,16 +202,7 @@ def _infer_octaves(pcs: list[int]) -> tuple[int, ...]:
 
 def validate_tuner_a4(a4: float) -> float:
     """The reference pitch for tuning, 432–446 Hz, or a UsageError naming the range."""
-    try:
-        value = float(a4)
-    except (TypeError, ValueError):
-        raise UsageError(f"--a4 {a4!r} is not a number",
-                         hint=f"use {A4_TUNER_MIN_HZ:g}–{A4_TUNER_MAX_HZ:g} Hz") from None
-    if math.isnan(value) or not A4_TUNER_MIN_HZ <= value <= A4_TUNER_MAX_HZ:
-        raise UsageError(f"A4 reference {value:g} Hz is out of range for tuning",
-                         hint=f"use {A4_TUNER_MIN_HZ:g}–{A4_TUNER_MAX_HZ:g} Hz "
-                              "(440 is standard)")
-    return value
+    return notes.validate_a4(a4, A4_TUNER_MIN_HZ, A4_TUNER_MAX_HZ, " for tuning")
 
 
 def nearest_string(midi: float, tuning: Tuning) -> tuple[int, float]:

@@ -15,7 +15,6 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from fretcoach_cli.music.notes import pc_name
 from fretcoach_cli.tui.palette import ACCENT, BAD, DIM, FAINT, GOOD, TEXT, WARN
 
 MarkStatus = Literal["good", "off", "wrong", "pending"]  # pending: heard, not judged yet
@@ -83,8 +82,8 @@ class Fretboard(Widget):
         super().__init__(**kwargs)
         self.frets = frets  # the most the neck has; the width decides how many are drawn
         self.tuning = tuning
-        self.names = names or (STRING_NAMES if tuning == STANDARD_TUNING
-                               else tuple(pc_name(m % 12) for m in tuning))
+        self.names = names or STRING_NAMES  # (the app passes the tuning's own names)
+        assert len(self.names) == len(tuning)
 
     def on_resize(self) -> None:
         """The legend sits in the panel's border: the longest that fits its width."""
