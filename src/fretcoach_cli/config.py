@@ -133,8 +133,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("llm_api_key", str, lambda: "", "API key for the primary provider", secret=True),
     Setting("llm_temperature", float, lambda: 0.4, "sampling temperature",
             check=_bounded(0, 2)),
-    Setting("llm_timeout", float, lambda: 20.0, "seconds before a model call is abandoned",
-            check=_bounded(1, 600)),
+    Setting("llm_timeout", float, lambda: 0.0,
+            "seconds a whole model answer may take; 0 = auto (120 for a local server, 60 for "
+            "a hosted one)", check=_bounded(0, 1800)),
+    Setting("llm_first_token_timeout", float, lambda: 0.0,
+            "seconds to wait for a model's first token; 0 = auto (90 for a local server on "
+            "loopback, which reads the prompt on the CPU, 20 for a hosted one)",
+            check=_bounded(0, 1800)),
+    Setting("llm_max_tokens", int, lambda: 512, "most tokens a model may write per request",
+            check=_bounded(16, 32768)),
+    Setting("llm_tool_mode", str, lambda: "auto",
+            "how chat asks a model for tools: auto (detect), native (tool_calls), text "
+            "(calls written as text) or json (a JSON-schema step picks the tool)",
+            check=_choice("auto", "native", "text", "json")),
     Setting("llm_retries", int, lambda: 1, "client retries per model before falling back",
             check=_bounded(0, 10)),
     Setting("llm_fallbacks", list, lambda: [],
@@ -142,6 +153,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("tracing", str, lambda: "", "opik to send LangChain traces to Comet Opik",
             check=_choice("", "none", "opik")),
     Setting("timezone", str, lambda: "", "IANA time zone for days/streaks; empty = system"),
+    Setting("db_idle_minutes", float, lambda: 10.0,
+            "minutes the embedded PostgreSQL server stays up after the last fretcoach process "
+            "exits (0 = stop at once)", check=_bounded(0, 1440)),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}

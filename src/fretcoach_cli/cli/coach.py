@@ -20,8 +20,10 @@ def status(
 ) -> None:
     """Which models answer, in which order, and what happens when they fail."""
     from fretcoach_cli.coach.providers import OFFLINE, ProviderChain
+    from fretcoach_cli.llm.limits import limits_for
 
     settings = context.settings()
+    limits = limits_for(settings, settings.llm_base_url or "")
     chain = ProviderChain.from_settings(settings, retries=0)
     results = {r.link: r for r in chain.ping()} if ping else {}
     rows = []
@@ -46,7 +48,9 @@ def status(
         tracing_info["project"] = os.environ.get("OPIK_PROJECT_NAME") or "fretcoach"
     if as_json:
         typer.echo(json.dumps({"chain": rows, "tracing": tracing_info,
-                               "timeout_s": settings.llm_timeout,
+                               "timeout_s": limits.answer_s,
+                               "first_token_timeout_s": limits.first_token_s,
+                               "max_tokens": limits.max_tokens,
                                "retries": settings.llm_retries}, indent=2))
         return
     from rich.console import Console
@@ -73,7 +77,8 @@ def status(
         console.print("No model configured: the offline coach answers. Set one with "
                       "'fretcoach config set llm_provider openai' (or gemini).")
     extra = f" ({tracing_info.get('endpoint')})" if tracing_info["mode"] == "opik" else ""
-    console.print(f"timeout {settings.llm_timeout:g} s · retries {settings.llm_retries} · "
+    console.print(f"first token {limits.first_token_s:g} s · answer {limits.answer_s:g} s · "
+                  f"max {limits.max_tokens} tokens · retries {settings.llm_retries} · "
                   f"tracing {tracing_info['mode']}{extra}")
 
 

@@ -441,7 +441,10 @@ class ProviderChain:
     @classmethod
     def from_settings(cls, settings: Any, env: Mapping[str, str] | None = None,
                       **overrides: Any) -> ProviderChain:
-        opts = {"temperature": settings.llm_temperature, "timeout": settings.llm_timeout,
+        from fretcoach_cli.llm.limits import limits_for
+
+        opts = {"temperature": settings.llm_temperature,
+                "timeout": limits_for(settings, settings.llm_base_url or "").answer_s,
                 "retries": getattr(settings, "llm_retries", 1)}
         opts.update(overrides)
         return cls(chain_specs(settings, env), **opts)

@@ -330,11 +330,13 @@ def speaker_from_settings(settings: Any, *, on_warning: Warn | None = None,
             on_warning(line)
 
     if engine == "openai":
+        from fretcoach_cli.llm.limits import limits_for
+
         key, base_url = openai_credentials(settings, env)
         if key or base_url:
             synth = OpenAISynth(api_key=key or "not-needed", base_url=base_url,
                                 model=model or OPENAI_TTS_MODEL, voice=voice,
-                                timeout_s=float(getattr(settings, "llm_timeout", 20.0)))
+                                timeout_s=limits_for(settings, base_url).answer_s)
             return Speaker(synth, player, fallback=espeak if espeak.available else None,
                            on_warning=on_warning)
         if not espeak.available:
