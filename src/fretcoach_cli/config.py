@@ -319,3 +319,25 @@ def unset_value(key: str, path: Path | None = None) -> None:
     if key in data:
         del data[key]
         path.write_text(tomli_w.dumps(data), encoding="utf-8")
+
+
+def user_scales(env: Mapping[str, str] | None = None,
+                path: Path | None = None) -> dict[str, str]:
+    """The config file's ``[scales]`` table: user scale name → interval spelling, e.g.
+    ``"my blues" = "1 b3 4 #4 5 b7"`` (music.scales parses the spelling). Empty without one."""
+    path = path or config_path(env)
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}",
+                          hint="fix or delete it") from None
+    table = data.get("scales", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path}: [scales] must be a table of name = \"1 b3 5\"")
+    for name, spelling in table.items():
+        if not isinstance(spelling, str):
+            raise ConfigError(f"config file {path}: [scales] {name!r} must be a string such as "
+                              "\"1 b3 4 #4 5 b7\"")
+    return dict(table)

@@ -81,7 +81,9 @@ def show(
     from rich.table import Table
 
     console = Console()
-    table = Table(title=scale.display_name, title_justify="left")
+    title = f"{scale.root_name} {scale.alias} ({scale.spelling})" if scale.alias \
+        else scale.display_name
+    table = Table(title=title, title_justify="left")
     table.add_column("degree", justify="right")
     table.add_column("note")
     table.add_column("semitones", justify="right")
@@ -96,6 +98,8 @@ def _show_json(scale: Any, spots: list[Any]) -> dict[str, Any]:
         "scale": scale.display_name,
         "root": scale.root_name,
         "type": scale.type_key,
+        "type_name": scale.type_name,
+        "spelling": scale.spelling,
         "notes": list(scale.note_names()),
         "degrees": list(scale.degree_labels),
         "intervals": list(scale.intervals),

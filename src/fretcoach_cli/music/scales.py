@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fretcoach_cli.errors import UsageError
 from fretcoach_cli.music import notes
@@ -103,6 +103,69 @@ _WHITE_KEY_ODDITIES = frozenset({"E#", "B#", "Cb", "Fb"})
 SCALE_TYPES_BY_KEY: dict[str, ScaleType] = {t.key: t for t in SCALE_TYPES}
 
 
+# --------------------------------------------------------------------------------------------
+# Custom scales: an interval spelling after a root, "D 1 b3 4 #4 5 b7"
+
+CUSTOM_KEY = "custom"
+#: semitones of the degrees 1–7 of the major scale; 8–13 repeat them an octave up
+_MAJOR_SEMITONES = (0, 2, 4, 5, 7, 9, 11)
+_DEGREE_RE = re.compile(r"([#b]{0,2})(\d{1,2})")
+_SPELLING_HINT = "write degrees 1–13 with an optional b or #, e.g. 'D 1 b3 4 #4 5 b7'"
+
+
+def custom_type_name(intervals: tuple[int, ...]) -> str:
+    """The stored scale type of a custom scale: "custom" plus its semitone set spelled with one
+    fixed label per semitone (1 b2 2 b3 3 4 #4 5 b6 6 b7 7). So "1 b3 4 #4 5 b7" and
+    "1 b3 4 b5 5 b7" (the same notes) are one type in stats and history."""
+    chromatic = SCALE_TYPES_BY_KEY["chromatic"].degree_labels
+    return CUSTOM_KEY + " " + " ".join(chromatic[i] for i in intervals)
+
+
+def parse_spelling(text: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """"1 b3 4 #4 5 b7" → (semitones, labels), sorted by semitone, the root added if missing.
+
+    Raises UsageError naming the first bad token: not a degree, a degree beyond 13, an
+    accidental on the root, or two degrees on one semitone (#4 and b5)."""
+    original = " ".join(str(text).split())
+    tokens = notes.fold_accidentals(original).replace(",", " ").split()
+    by_semitone: dict[int, str] = {0: "1"}
+    written: dict[int, str] = {}
+    for token in tokens:
+        m = _DEGREE_RE.fullmatch(token)
+        degree = int(m.group(2)) if m else 0
+        if m is None or not 1 <= degree <= 13:
+            raise UsageError(f"bad scale degree {token!r} in {original!r}", hint=_SPELLING_HINT)
+        acc = m.group(1)
+        semis = (_MAJOR_SEMITONES[(degree - 1) % 7] + notes.accidental_offset(acc)) % 12
+        if degree in (1, 8) and acc:
+            raise UsageError(f"bad scale degree {token!r} in {original!r}: the root takes no "
+                             "accidental", hint=_SPELLING_HINT)
+        if semis in written:
+            raise UsageError(f"scale degrees {written[semis]!r} and {token!r} are the same note "
+                             f"in {original!r}", hint="keep one of them")
+        written[semis] = token
+        by_semitone[semis] = f"{acc}{degree}" if semis else "1"
+    if len(by_semitone) < 2:
+        raise UsageError(f"scale {original!r} needs at least two degrees", hint=_SPELLING_HINT)
+    order = sorted(by_semitone)
+    return tuple(order), tuple(by_semitone[i] for i in order)
+
+
+def _looks_like_spelling(text: str) -> bool:
+    """Whether a type phrase is an interval spelling (some token is a degree such as 'b3')."""
+    return any(_DEGREE_RE.fullmatch(t) for t in text.replace(",", " ").split())
+
+
+def _user_scale(type_norm: str) -> tuple[str, str] | None:
+    """(name, spelling) of the config's user scale whose name reads as ``type_norm``."""
+    from fretcoach_cli import config
+
+    for name, spelling in config.user_scales().items():
+        if _normalize_type(name) == type_norm and type_norm:
+            return name, spelling
+    return None
+
+
 def _label_parts(label: str) -> tuple[int, int]:
     """("b3") → (degree number 3, accidental −1)."""
     m = re.fullmatch(r"([#b]*)(\d+)", label)
@@ -140,6 +203,8 @@ class Scale:
     type_name: str
     intervals: tuple[int, ...]
     degree_labels: tuple[str, ...]
+    #: the config name of a user scale ("my blues"); display only, never stored
+    alias: str = ""
 
     @classmethod
     def from_parts(cls, root: str, type_key: str) -> Scale:
@@ -152,8 +217,36 @@ class Scale:
         return cls(notes.parse_pitch_class(name), name, stype.key, stype.name,
                    stype.intervals, stype.degree_labels)
 
+    @classmethod
+    def custom(cls, root: str, spelling: str, *, alias: str = "") -> Scale:
+        """A scale from an interval spelling ("1 b3 4 #4 5 b7") after ``root``.
+
+        An interval set equal to a built-in type *is* that type ("1 b3 4 5 b7" → minor
+        pentatonic), so one scale never gets two names. Otherwise the type is "custom" and
+        its stored name is :func:`custom_type_name` of the set (see there)."""
+        intervals, labels = parse_spelling(spelling)
+        for stype in SCALE_TYPES:
+            if stype.intervals == intervals:
+                return replace(cls.from_parts(root, stype.key), alias=alias)
+        name = notes.normalize_note_name(root)
+        return cls(notes.parse_pitch_class(name), name, CUSTOM_KEY, custom_type_name(intervals),
+                   intervals, labels, alias)
+
+    @property
+    def is_custom(self) -> bool:
+        return self.type_key == CUSTOM_KEY
+
+    @property
+    def spelling(self) -> str:
+        """The degree labels as one string: "1 b3 4 #4 5 b7"."""
+        return " ".join(self.degree_labels)
+
     @property
     def display_name(self) -> str:
+        """"A minor pentatonic"; a custom scale is its root and spelling ("D 1 b3 4 #4 5 b7"),
+        which parse_scale reads back without the config (sessions store this name)."""
+        if self.is_custom:
+            return f"{self.root_name} {self.spelling}"
         return f"{self.root_name} {self.type_name}"
 
     @property
@@ -199,7 +292,8 @@ class Scale:
 
     def note_names(self) -> tuple[str, ...]:
         """The scale's notes spelled for this key: Bb major → Bb C D Eb F G A."""
-        return _spelled_names(self.root_name, self.type_key)
+        return _spelled_names(self.root_name, self.type_key, self.intervals,
+                              self.degree_labels)
 
     def name_of(self, pc: int) -> str:
         """Name of any pitch class in this key's spelling (in-scale notes as the scale spells
@@ -234,14 +328,15 @@ def _prefers_flats(root_name: str) -> bool:
 
 
 @functools.lru_cache(maxsize=512)
-def _spelled_names(root_name: str, type_key: str) -> tuple[str, ...]:
-    scale = Scale.from_parts(root_name, type_key)
-    flats = scale.prefer_flats
+def _spelled_names(root_name: str, type_key: str, intervals: tuple[int, ...],
+                   labels: tuple[str, ...]) -> tuple[str, ...]:
+    flats = _prefers_flats(root_name)
+    root_pc = notes.parse_pitch_class(root_name)
+    pcs = [(root_pc + i) % 12 for i in intervals]
     if type_key == "chromatic":
-        return tuple(notes.pc_name(pc, flats) for pc in scale.pitch_classes)
+        return tuple(notes.pc_name(pc, flats) for pc in pcs)
     out = []
-    for semis, label, pc in zip(scale.intervals, scale.degree_labels, scale.pitch_classes,
-                                strict=True):
+    for semis, label, pc in zip(intervals, labels, pcs, strict=True):
         name = _spell(root_name, semis, label) or notes.pc_name(pc, flats)
         if type_key in _SYMMETRIC and name in _WHITE_KEY_ODDITIES:
             name = notes.pc_name(pc)  # E# → F in a scale that has no key signature
@@ -377,7 +472,8 @@ def _split_root(text: str) -> tuple[str, str] | None:
 
 def parse_scale(text: str) -> Scale:
     """Parse free text such as "A minor pentatonic", "a min pent", "Am", "Bb major",
-    "F♯ blues", "E flat dorian" into a Scale.
+    "F♯ blues", "E flat dorian", an interval spelling "D 1 b3 4 #4 5 b7", or a root plus the
+    name of a user scale from the config's ``[scales]`` table ("D my blues") into a Scale.
 
     A bare root is major ("C"); a root with "m" is natural minor ("Am"); "pentatonic" alone
     means minor pentatonic, the one guitarists mean by "the pentatonic". Unknown input raises
@@ -415,6 +511,16 @@ def parse_scale(text: str) -> Scale:
     except UsageError:
         raise UsageError(f"unknown root note {root_text!r} in {original!r}",
                          hint="roots are A–G with at most two sharps or flats") from None
+    if type_key is None and _looks_like_spelling(rest):
+        return Scale.custom(root_name, rest)
+    if type_key is None:
+        user = _user_scale(type_norm)
+        if user is not None:
+            try:
+                return Scale.custom(root_name, user[1], alias=user[0])
+            except UsageError as err:
+                raise UsageError(f"user scale {user[0]!r} (config [scales]): {err.message}",
+                                 hint=err.hint) from None
     if type_key is None:
         types = _close_types(rest)
         suggestions = [f"{root_name} {SCALE_TYPES_BY_KEY[k].name}" for k in types]
