@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from fretcoach_cli.audio.pitch import PitchBackend, PitchTrack, get_backend
+from fretcoach_cli.audio.refine import refine_frames
 from fretcoach_cli.audio.resample import MODEL_RATE
 from fretcoach_cli.audio.segment import NoteTracker
 from fretcoach_cli.errors import ExitCode, FretcoachError
@@ -62,15 +63,23 @@ class Pipeline:
         """New notes (as first reported) and the pitch frames of one block."""
         frames = self.stream.push(block)
         self.samples += len(block)
-        if self.keep_track:
-            self.track_parts.append(frames)
-        return self._collect(self.tracker.push(block, frames)), frames
+        new = self._collect(self.tracker.push(block, frames))
+        self._keep(frames)
+        return new, frames
 
     def finish(self) -> tuple[list[NoteEvent], PitchTrack]:
         frames = self.stream.flush()
-        if self.keep_track:
-            self.track_parts.append(frames)
-        return self._collect(self.tracker.flush(frames)), frames
+        new = self._collect(self.tracker.flush(frames))
+        self._keep(frames)
+        return new, frames
+
+    def _keep(self, frames: PitchTrack) -> None:
+        """Keep the frame track, each pitched frame refined on the audio around it (the
+        tracker holds that audio: frames arrive 64–176 ms after it)."""
+        if self.keep_track and len(frames):
+            f0 = refine_frames(frames.times, frames.f0, frames.confidence,
+                               self.tracker.samples)
+            self.track_parts.append(PitchTrack(frames.times, f0, frames.confidence))
 
     def _collect(self, new: list[NoteEvent]) -> list[NoteEvent]:
         """Keep :attr:`notes` whole: add the new ones, then give rung-out notes their ends."""

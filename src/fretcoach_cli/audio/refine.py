@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 RATE = 16000
 
@@ -34,15 +36,15 @@ def refine_f0(x: np.ndarray, f0: float, *, span_cents: float = 40.0) -> float | 
         n = len(x) - lags[-1]
         if n < 2 * p:
             return None
-    x = x.astype(np.float64)
+    x = np.asarray(x, dtype=np.float64)
     a = x[:n]
     ea = float(a @ a)
     if ea <= 0:
         return None
-    r = np.empty(len(lags))
-    for i, lag in enumerate(lags):
-        b = x[lag:lag + n]
-        r[i] = (a @ b) / np.sqrt(ea * float(b @ b) + 1e-20)
+    # every lag's correlation in one product; the lagged windows' energies from a cumsum
+    r = (sliding_window_view(x, n)[lags] @ a)
+    energy = np.concatenate(([0.0], np.cumsum(x * x)))
+    r /= np.sqrt(ea * (energy[lags + n] - energy[lags]) + 1e-20)
     k = int(np.argmax(r))
     if k == 0 or k == len(r) - 1 or r[k] < 0.8:
         return None
@@ -51,6 +53,41 @@ def refine_f0(x: np.ndarray, f0: float, *, span_cents: float = 40.0) -> float | 
     shift = 0.5 * (y0 - y2) / den if den != 0 else 0.0
     period = (lags[k] + shift * (lags[1] - lags[0])) / mult
     return RATE / period
+
+
+FRAME_WINDOW_S = 0.04  # audio correlated per frame (or FRAME_PERIODS periods, if longer)
+FRAME_PERIODS = 4
+FRAME_MIN_CONF = 0.2  # frames less sure than this keep the model's pitch
+FRAME_MAX_MOVE_CENTS = 35.0  # a refinement further than this from the model is not trusted
+
+
+def frame_window(f0: float) -> tuple[int, int]:
+    """Samples (before, after) a frame's centre that :func:`refine_frames` correlates."""
+    p = RATE / f0
+    half = int(max(FRAME_WINDOW_S * RATE, FRAME_PERIODS * p) / 2)
+    return half, half + int(p * 1.05 * max(1, 64 // p)) + 2
+
+
+def refine_frames(times: np.ndarray, f0: np.ndarray, conf: np.ndarray,
+                  audio: Callable[[int, int], np.ndarray]) -> np.ndarray:
+    """Each pitched frame's f0 refined on the audio around it (a held note's pitch track).
+
+    SwiftF0's frames carry its 2–7 cent bias; the same ±40-cent correlation search as a
+    note's pitch, on 40 ms (or four periods) centred on the frame, reads a held string to a
+    fraction of a cent (median |error| 0.13 cent against 2.3 raw on the string-model clips).
+    ``audio(a, b)`` returns samples ``a:b`` (absolute 16 kHz indices; fewer at the edges).
+    Frames it cannot refine keep the model's pitch.
+    """
+    out = np.array(f0, dtype=np.float64, copy=True)
+    for i, (t, f, c) in enumerate(zip(times, f0, conf, strict=True)):
+        if c < FRAME_MIN_CONF or not f > 0:
+            continue
+        before, after = frame_window(float(f))
+        centre = round(float(t) * RATE)
+        better = refine_f0(audio(centre - before, centre + after), float(f))
+        if better is not None and abs(1200 * math.log2(better / f)) <= FRAME_MAX_MOVE_CENTS:
+            out[i] = better
+    return out
 
 
 @functools.lru_cache(maxsize=64)

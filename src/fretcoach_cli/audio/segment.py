@@ -224,6 +224,11 @@ class NoteTracker:
         """Audio between two times, clipped to the last KEEP_S seconds received."""
         return self._samples(int(t0 * RATE), int(t1 * RATE))
 
+    def samples(self, a: int, b: int) -> np.ndarray:
+        """Audio samples ``a:b`` (absolute 16 kHz indices), clipped to the last KEEP_S
+        seconds received (the pipeline refines its frame track on them)."""
+        return self._samples(a, b)
+
     def _samples(self, a: int, b: int) -> np.ndarray:
         """Audio samples ``a:b`` (absolute indices), clipped to the last KEEP samples."""
         lo = max(0, self._n - KEEP)
