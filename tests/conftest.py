@@ -32,6 +32,7 @@ _RUN_DIR = Path(tempfile.mkdtemp(prefix="fretcoach-test-", dir="/tmp"))
 TEST_ENV = {
     "FRETCOACH_DATA_DIR": str(_RUN_DIR / "data"),
     "FRETCOACH_CONFIG": str(_RUN_DIR / "config" / "config.toml"),
+    "FRETCOACH_DB_IDLE_MINUTES": "0",  # the run's servers stop when their last user leaves
 }
 for _name in ("DATABASE_URL", "FRETCOACH_DATABASE_URL", "FRETCOACH_USER"):
     os.environ.pop(_name, None)

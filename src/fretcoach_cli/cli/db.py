@@ -1,4 +1,4 @@
-"""`fretcoach db status|migrate|url|reset` — where the data lives and its schema level."""
+"""`fretcoach db status|stop|migrate|url|reset` — where the data lives, its server, its schema."""
 
 from __future__ import annotations
 
@@ -21,6 +21,29 @@ def _open(*, migrate: bool = True) -> Database:
     from fretcoach_cli.store import open_database
 
     return open_database(context.settings(), migrate=migrate)
+
+
+def _server_data(db: Database) -> dict[str, Any] | None:
+    """The embedded server's state as this command leaves it (None for an external one)."""
+    if db.kind != "embedded" or db.data_dir is None:
+        return None
+    from fretcoach_cli.store import server
+
+    settings = context.settings()
+    state = server.server_state(settings.data_path, settings.db_idle_minutes)
+    stops_in = state.stops_in_s
+    return {
+        "state": "running" if state.running else "stopped",
+        "pid": state.pid,
+        "port": state.port,
+        "socket": state.socket,
+        "data_dir": str(state.pgdata),
+        "other_users": len(state.users),
+        "user_pids": list(state.users),
+        "idle_minutes": round(state.grace_s / 60.0, 4),
+        "stops_in_s": None if stops_in is None else round(stops_in, 1),
+        "watchdog": state.watchdog,
+    }
 
 
 def _status_data(db: Database) -> dict[str, Any]:
@@ -49,12 +72,16 @@ def _status_data(db: Database) -> dict[str, Any]:
             "problems": db.security.problems,
         },
         "timings_s": {k: round(v, 4) for k, v in db.timings.items()},
+        "server": _server_data(db),
     }
 
 
 @db_app.command("status")
 def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Where the database is, its version, migration level, row counts and security checks."""
+    """Where the database is, its server and idle timer, migration level, rows, security."""
+    from fretcoach_cli.store import server
+
+    server.keep_idle_timer()  # looking must not restart the idle timer
     with _open() as db:
         data = _status_data(db)
     if as_json:
@@ -68,6 +95,9 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
              else f"external PostgreSQL at [bold]{data['location']}[/]")
     console.print(f"database   {where}")
     console.print(f"server     PostgreSQL {data['server_version']}")
+    if data["server"] is not None:
+        for line in server_lines(data["server"]):
+            console.print(f"           {line}")
     level = f"{data['migration_level']:03d} (of {data['migrations_available']:03d})"
     if data["pending"]:
         level += f" — [yellow]pending: {', '.join(data['pending'])}[/]"
@@ -91,6 +121,60 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
     for name, counts in data["rows"].items():
         table.add_row(name, _fmt(counts["user"]), _fmt(counts["all"]))
     console.print(table)
+
+
+def server_lines(info: dict[str, Any]) -> list[str]:
+    """The embedded server's state and idle timer, for people."""
+    if info["state"] != "running":
+        return [f"stopped (data in {info['data_dir']})"]
+    lines = [f"running, pid {info['pid']}, socket {info['socket']}"]
+    grace = _duration(info["idle_minutes"] * 60.0)
+    others = info["other_users"]
+    if others:
+        noun = "process" if others == 1 else "processes"
+        lines.append(f"used by {others} other fretcoach {noun} "
+                     f"(pid {', '.join(map(str, info['user_pids']))}); "
+                     f"stops {grace} after the last one exits")
+    elif info["stops_in_s"] is not None:
+        lines.append(f"idle: stops in {_duration(info['stops_in_s'])} if unused")
+    elif info["idle_minutes"] > 0:
+        lines.append(f"used only by this command: stops {grace} after it if unused")
+    else:
+        lines.append("used only by this command: stops when it exits (db_idle_minutes = 0)")
+    if not info["watchdog"]:
+        lines.append("[yellow]WARN[/] no watchdog runs: the next fretcoach command starts one")
+    return lines
+
+
+def _duration(seconds: float) -> str:
+    """7 min 12 s, 45 s, 1 h 5 min."""
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    return f"{secs} s"
+
+
+@db_app.command("stop")
+def stop(
+    force: bool = typer.Option(
+        False, "--force", help="Stop it even while other fretcoach processes use it."),
+) -> None:
+    """Stop the embedded PostgreSQL server now instead of after its idle time."""
+    settings = context.settings()
+    if str(settings.database_url or "").strip():
+        raise UsageError("the database is an external server (database_url): fretcoach never "
+                         "stops it", hint="db stop only applies to the embedded server")
+    from fretcoach_cli.store import server
+
+    pid = server.stop_server(settings.data_path, force=force)
+    if pid is None:
+        typer.echo("the embedded PostgreSQL server is not running")
+    else:
+        typer.echo(f"stopped the embedded PostgreSQL server (pid {pid})")
 
 
 def _fmt(value: int | None) -> str:

