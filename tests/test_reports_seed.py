@@ -42,3 +42,21 @@ def test_db_seed_command(user_id: str, database: Any) -> None:
     assert out.exit_code == 0, out.output
     assert '"sessions": 15' in out.stdout
     assert database.row_counts(user_id)["sessions"] == 15
+
+
+def test_seed_is_reproducible_and_reports_progress(conn: Any, user_id: str) -> None:
+    """Same arguments, same rows (ids too): golden report files depend on it; the batches
+    are reported as they are stored."""
+    end = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    seen: list[list[str]] = []
+    for _ in range(2):
+        calls: list[tuple[int, int]] = []
+        seed(conn, user=user_id, sessions=4100, notes_per_session=2, end=end, random_seed=3,
+             progress=lambda done, total, calls=calls: calls.append((done, total)))
+        seen.append([str(r[0]) for r in conn.execute(
+            "SELECT session_id FROM fretcoach.sessions ORDER BY start_time")])
+        conn.execute("DELETE FROM fretcoach.sessions")
+        conn.execute("DELETE FROM fretcoach.ai_practice_plans")
+        conn.commit()
+        assert calls == [(4000, 4100), (4100, 4100)]
+    assert seen[0] == seen[1] and len(set(seen[0])) == 4100

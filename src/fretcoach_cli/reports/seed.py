@@ -7,8 +7,11 @@ figures consistent with the scores, detected notes for every session, a practice
 then and a coach summary for some sessions.
 
 Bulk load: rows are generated with numpy, written with ``COPY`` into temporary tables (COPY
-FROM cannot target tables with row-level security) and moved with one ``INSERT … SELECT``
-each, which RLS checks — so seeding runs on an ordinary user-scoped connection.
+FROM cannot target tables with row-level security) and moved with ``INSERT … SELECT``, which
+RLS checks — so seeding runs on an ordinary user-scoped connection. Sessions go in batches of
+a few thousand (oldest first), all in one transaction, so memory stays bounded and a progress
+callback can follow 100k sessions and 10M notes. Everything, ids included, derives from
+``random_seed`` and ``end``: the same arguments give the same rows.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -86,12 +90,28 @@ def _clip(x: Any, lo: float = 0.0, hi: float = 100.0) -> Any:
     return np.clip(x, lo, hi)
 
 
+#: Called as progress(sessions_done, sessions_total) after each batch is stored.
+Progress = Callable[[int, int], None]
+BATCH = 4000  # sessions per COPY + INSERT … SELECT round
+
+
+def _uuid(rng: Any, salt: bytes) -> uuid.UUID:
+    """A version-4 UUID from the seeded generator and ``salt`` (the user and the end time):
+    the same arguments give the same ids, another user or another run's "now" others."""
+    import hashlib
+
+    return uuid.UUID(bytes=hashlib.blake2b(rng.bytes(16), key=salt[:64],
+                                           digest_size=16).digest(), version=4)
+
+
 def seed(conn: psycopg.Connection[Any], *, user: str, sessions: int,
          notes_per_session: int = 120, timezone: str = "UTC",
-         end: datetime | None = None, random_seed: int = 7) -> SeedResult:
+         end: datetime | None = None, random_seed: int = 7,
+         progress: Progress | None = None) -> SeedResult:
     """Insert ``sessions`` synthetic sessions (and their notes, plans, replies) for ``user``.
 
-    ``conn`` must be a connection scoped to ``user`` (RLS checks every row). Commits.
+    ``conn`` must be a connection scoped to ``user`` (RLS checks every row). Commits once,
+    at the end; ``progress`` hears of every stored batch.
     """
     import numpy as np
 
@@ -118,17 +138,17 @@ def seed(conn: psycopg.Connection[Any], *, user: str, sessions: int,
         base = datetime(day.year, day.month, day.day, 17, 0, tzinfo=tz)
         offsets = np.sort(rng.uniform(0, 6.5 * 3600, size=count))
         starts.extend(base + timedelta(seconds=float(s)) for s in offsets)
-    progress = day_index / max(1, len(days) - 1)  # 0 → 1 over the history
+    career = day_index / max(1, len(days) - 1)  # 0 → 1 over the history
     scale_ix = rng.choice(len(scales), size=n, p=weights / weights.sum())
     n_notes = np.maximum(8, rng.poisson(notes_per_session, size=n))
     ioi = rng.uniform(0.35, 0.9, size=n)
     duration = n_notes * ioi + rng.uniform(5, 40, size=n)
-    skill = 55 + 30 * (1 - np.exp(-3 * progress)) - difficulty[scale_ix]
+    skill = 55 + 30 * (1 - np.exp(-3 * career)) - difficulty[scale_ix]
     pitch = _clip(skill + 4 + rng.normal(0, 7, n))
     conform = _clip(skill + 15 + rng.normal(0, 6, n))
     timing = _clip(skill - 3 + rng.normal(0, 9, n))
     clean = _clip(skill + 8 + rng.normal(0, 6, n))
-    coverage = _clip(60 + 40 * progress + rng.normal(0, 10, n))
+    coverage = _clip(60 + 40 * career + rng.normal(0, 10, n))
     overall = (pitch + conform + timing + clean) / 4
     area_scores = np.stack([pitch, conform, timing, clean])
     weakest = np.array(AREAS)[area_scores.argmin(axis=0)]
@@ -139,14 +159,15 @@ def seed(conn: psycopg.Connection[Any], *, user: str, sessions: int,
     mean_abs_cents = np.maximum(1.5, 45 - 0.42 * pitch + rng.normal(0, 2, n))
     ioi_cv = np.maximum(0.02, 0.6 * (1 - timing / 100) + rng.normal(0, 0.02, n))
     statuses = np.where(rng.random(n) < 0.03, "interrupted", "completed")
-    session_ids = [uuid.uuid4() for _ in range(n)]
+    salt = f"{user}|{end.isoformat()}".encode()
+    session_ids = [_uuid(rng, salt) for _ in range(n)]
 
     # --- plans: one every ~12 sessions, the following sessions follow it ----------------
     plan_every = 12
     plan_rows = []
     practice_ids: list[uuid.UUID | None] = [None] * n
     for p_start in range(0, n, plan_every):
-        pid = uuid.uuid4()
+        pid = _uuid(rng, salt)
         first = p_start
         follow = range(first, min(n, first + int(rng.integers(2, 6))))
         target = scales[int(scale_ix[first])].display_name
@@ -178,27 +199,6 @@ def seed(conn: psycopg.Connection[Any], *, user: str, sessions: int,
                         "clean_playing", "scale_coverage", "overall_score", "mean_abs_cents",
                         "in_scale_ratio", "in_tune_ratio", "ioi_cv", "weakest_area",
                         "practice_id", "metrics", "updated_at")
-        with conn.cursor().copy(
-                f"COPY seed_sessions ({', '.join(session_cols)}) FROM STDIN") as copy:
-            for i in range(n):
-                sc = scales[int(scale_ix[i])]
-                st = starts[i]
-                et = st + timedelta(seconds=float(duration[i]))
-                metrics = {"seeded": True, "tolerance_cents": 25.0,
-                           "degrees_played": list(sc.degree_labels[: max(1, round(
-                               sc.size * float(coverage[i]) / 100))])}
-                copy.write_row((
-                    session_ids[i], user, st, et, round(float(duration[i]), 3),
-                    sc.display_name, sc.type_name, sc.root_name,
-                    _r(pitch[i]), _r(conform[i]), _r(timing[i]), int(n_notes[i]),
-                    int(correct[i]), int(bad[i]), 0.5, 0.5, str(statuses[i]),
-                    "demo", "swift", 440.0, _r(clean[i]), _r(coverage[i]), _r(overall[i]),
-                    _r(mean_abs_cents[i]), _r(in_scale_ratio[i], 4), _r(in_tune_ratio[i], 4),
-                    _r(ioi_cv[i], 4), str(weakest[i]), practice_ids[i], json.dumps(metrics),
-                    et,
-                ))
-        total_notes = _copy_notes(conn, rng, session_ids, scales, scale_ix, n_notes, ioi,
-                                  in_scale_ratio, pitch, user)
         with conn.cursor() as cur:  # plans first: sessions reference them
             cur.executemany(
                 "INSERT INTO fretcoach.ai_practice_plans (practice_id, user_id, generated_at, "
@@ -207,12 +207,43 @@ def seed(conn: psycopg.Connection[Any], *, user: str, sessions: int,
                 [(pid, user, gen, plan, status, gen)
                  for pid, gen, plan, status, _sid in plan_rows])
         cols = ", ".join(session_cols)
-        conn.execute(f"INSERT INTO fretcoach.sessions ({cols}) SELECT {cols} FROM seed_sessions")
+        total_notes = 0
+        for lo in range(0, n, BATCH):
+            hi = min(n, lo + BATCH)
+            with conn.cursor().copy(
+                    f"COPY seed_sessions ({cols}) FROM STDIN") as copy:
+                for i in range(lo, hi):
+                    sc = scales[int(scale_ix[i])]
+                    st = starts[i]
+                    et = st + timedelta(seconds=float(duration[i]))
+                    metrics = {"seeded": True, "tolerance_cents": 25.0,
+                               "degrees_played": list(sc.degree_labels[: max(1, round(
+                                   sc.size * float(coverage[i]) / 100))])}
+                    copy.write_row((
+                        session_ids[i], user, st, et, round(float(duration[i]), 3),
+                        sc.display_name, sc.type_name, sc.root_name,
+                        _r(pitch[i]), _r(conform[i]), _r(timing[i]), int(n_notes[i]),
+                        int(correct[i]), int(bad[i]), 0.5, 0.5, str(statuses[i]),
+                        "demo", "swift", 440.0, _r(clean[i]), _r(coverage[i]),
+                        _r(overall[i]), _r(mean_abs_cents[i]), _r(in_scale_ratio[i], 4),
+                        _r(in_tune_ratio[i], 4), _r(ioi_cv[i], 4), str(weakest[i]),
+                        practice_ids[i], json.dumps(metrics), et,
+                    ))
+            with conn.cursor().copy(
+                    f"COPY seed_notes ({', '.join(NOTE_COPY_COLUMNS)}) FROM STDIN") as copy:
+                total_notes += _note_block(copy, rng, session_ids[lo:hi], scales,
+                                           scale_ix[lo:hi], n_notes[lo:hi], ioi[lo:hi],
+                                           in_scale_ratio[lo:hi], pitch[lo:hi], user)
+            conn.execute(f"INSERT INTO fretcoach.sessions ({cols}) "
+                         f"SELECT {cols} FROM seed_sessions")
+            conn.execute("INSERT INTO fretcoach.session_notes SELECT * FROM seed_notes")
+            conn.execute("TRUNCATE seed_sessions, seed_notes")
+            if progress is not None:
+                progress(hi, n)
         conn.execute(
             "UPDATE fretcoach.ai_practice_plans p SET session_id = x.sid "
             "FROM unnest(%s::uuid[], %s::uuid[]) AS x(pid, sid) WHERE p.practice_id = x.pid",
             ([r[0] for r in plan_rows], [r[4] for r in plan_rows]))
-        conn.execute("INSERT INTO fretcoach.session_notes SELECT * FROM seed_notes")
         replies = [(session_ids[i], user, starts[i] + timedelta(seconds=float(duration[i])),
                     _reply_text(str(weakest[i]), scales[int(scale_ix[i])].display_name,
                                 float(overall[i])))
@@ -248,22 +279,6 @@ def _reply_text(area: str, scale: str, overall: float) -> str:
 NOTE_COPY_COLUMNS = ("session_id", "seq", "onset_s", "offset_s", "midi", "cents",
                      "pitch_class", "note_name", "kind", "in_scale", "in_tune", "confidence",
                      "level_db", "user_id")
-
-
-def _copy_notes(conn: psycopg.Connection[Any], rng: Any, session_ids: list[uuid.UUID],
-                scales: list[Any], scale_ix: Any, n_notes: Any, ioi: Any,
-                in_scale_ratio: Any, pitch: Any, user: str, chunk: int = 4000) -> int:
-    """COPY every session's notes, generated a few thousand sessions at a time (bounded
-    memory: 5 million notes as numpy string arrays at once would need gigabytes)."""
-    total = 0
-    with conn.cursor().copy(
-            f"COPY seed_notes ({', '.join(NOTE_COPY_COLUMNS)}) FROM STDIN") as copy:
-        for lo in range(0, len(session_ids), chunk):
-            hi = lo + chunk
-            total += _note_block(copy, rng, session_ids[lo:hi], scales, scale_ix[lo:hi],
-                                 n_notes[lo:hi], ioi[lo:hi], in_scale_ratio[lo:hi],
-                                 pitch[lo:hi], user)
-    return total
 
 
 def _note_block(copy: Any, rng: Any, session_ids: list[uuid.UUID], scales: list[Any],
