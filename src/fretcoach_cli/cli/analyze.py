@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from fretcoach_cli.cli import context
-from fretcoach_cli.errors import NoNotesError, NotFoundError
+from fretcoach_cli.errors import NoNotesError, NotFoundError, UsageError
 
 METRIC_ROWS = (
     ("pitch_accuracy", "Pitch accuracy", "in_tune_ratio", "mean_abs_cents"),
@@ -139,8 +139,17 @@ def _no_notes_message(path: Path, analysis: Any) -> NoNotesError | None:
 
 def analyze(
     file: Path = typer.Argument(..., help="Recording: WAV, FLAC, OGG or MP3; any sample rate."),
-    scale: str = typer.Option(..., "--scale", "-s", help='Scale, e.g. "A minor pentatonic".'),
+    scale: str | None = typer.Option(None, "--scale", "-s",
+                                     help='Scale, e.g. "A minor pentatonic" (required unless '
+                                     '--exercise names a tab file).'),
     bpm: float | None = typer.Option(None, "--bpm", help="Judge timing against this tempo."),
+    exercise: str | None = typer.Option(None, "--exercise", "-e", metavar="NAME|FILE",
+                                        help="Judge every note against an exercise: a "
+                                        "built-in ('fretcoach exercises') or a tab file."),
+    position: int | None = typer.Option(None, "--position", "-p",
+                                        help="Fret where a built-in exercise's position starts."),
+    tolerance_ms: float = typer.Option(30.0, "--tolerance-ms", min=5.0, max=200.0,
+                                       help="An exercise note within this many ms is a hit."),
     pitch_model: str | None = typer.Option(None, "--pitch-model", "-m",
                                            help="Pitch backend: swift (default) or crepe."),
     strictness: float | None = typer.Option(None, "--strictness", help="0 lenient … 1 strict."),
@@ -158,9 +167,15 @@ def analyze(
 
     settings = context.settings(strictness=strictness, sensitivity=sensitivity,
                                 pitch_model=pitch_model)
-    the_scale = parse_scale(scale)
+    the_scale = parse_scale(scale) if scale is not None else None
     if bpm is not None:
         validate_bpm(bpm)
+    the_exercise = None
+    if exercise is not None:
+        the_exercise, the_scale, bpm = _load_exercise(exercise, the_scale, bpm, position)
+    if the_scale is None:
+        raise UsageError("missing option '--scale'",
+                         hint='e.g. --scale "A minor pentatonic" (see \'fretcoach scales\')')
     if not file.exists():
         raise NotFoundError(f"no such file: {file}")
     if file.is_dir():
@@ -182,6 +197,12 @@ def analyze(
         sys.stderr.write(f"fretcoach: note: {warning}\n")
     metrics = compute_metrics(analysis.notes, the_scale, strictness=settings.strictness, bpm=bpm)
     verdicts = judge_notes(analysis.notes, the_scale, strictness=settings.strictness, bpm=bpm)
+    result = None
+    if the_exercise is not None:
+        from fretcoach_cli.scoring.exercise import judge_exercise
+
+        assert bpm is not None
+        result = judge_exercise(the_exercise, analysis.notes, bpm=bpm, tolerance_ms=tolerance_ms)
 
     session_id = None
     if save:
@@ -193,12 +214,42 @@ def analyze(
         doc = analysis_document(file, the_scale, analysis, metrics, verdicts,
                                 a4=settings.a4_hz, bpm=bpm, strictness=settings.strictness,
                                 sensitivity=settings.sensitivity, session_id=session_id)
+        if result is not None:
+            doc.update(exercise_document(result))
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
-    from fretcoach_cli.cli.render_analysis import render
+    from fretcoach_cli.cli.render_analysis import render, render_exercise
 
     render(file, the_scale, analysis, metrics, verdicts, show_notes=show_notes,
            session_id=session_id)
+    if result is not None:
+        render_exercise(result)
+
+
+def _load_exercise(name: str, scale: Any, bpm: float | None,
+                   position: int | None) -> tuple[Any, Any, float]:
+    """The exercise, the scale to score it in (a tab file implies its own) and the tempo
+    (--bpm, else the tab file's ``bpm:`` header)."""
+    from fretcoach_cli.music.exercises import exercise_scale, load
+
+    ex = load(name, scale, position=position)
+    tempo = bpm if bpm is not None else ex.bpm
+    if tempo is None:
+        raise UsageError("--exercise needs a tempo", hint="add --bpm N (20–400), the tempo "
+                         "you played at")
+    return ex, scale if scale is not None else exercise_scale(ex), tempo
+
+
+def exercise_document(result: Any) -> dict[str, Any]:
+    """The --exercise part of the JSON (stable): the exercise, its summary and `verdicts`,
+    one per expected note in order, with extra played notes where they fell."""
+    ex = result.exercise
+    return {
+        "exercise": {"name": ex.name, "description": ex.description, "source": ex.source,
+                     "bpm": result.bpm, "tolerance_ms": result.tolerance_ms,
+                     "origin_s": round(result.origin_s, 4), "summary": result.summary()},
+        "verdicts": [v.to_dict() for v in result.verdicts],
+    }
 
 
 class _progress:

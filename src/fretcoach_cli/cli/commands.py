@@ -15,6 +15,7 @@ _MODULES = (
     "fretcoach_cli.cli.export",
     "fretcoach_cli.cli.sync",
     "fretcoach_cli.cli.scales",
+    "fretcoach_cli.cli.exercises",
     "fretcoach_cli.cli.practice",
     "fretcoach_cli.cli.sessions",
     "fretcoach_cli.cli.doctor",

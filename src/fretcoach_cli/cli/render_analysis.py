@@ -126,3 +126,43 @@ def render(path: Path, scale: Any, analysis: Any, metrics: Any, verdicts: list[A
         console.print(notes)
     if session_id:
         console.print(Text(f"saved as session {session_id}", style="dim"))
+
+
+_VERDICT_STYLE = {"hit": "green", "early": "yellow", "late": "yellow", "wrong_pitch": "bold red",
+                  "missed": "red", "extra": "magenta"}
+
+
+def render_exercise(result: Any, console: Console | None = None) -> None:
+    """The per-note verdict table of an exercise, then a one-line summary."""
+    from fretcoach_cli.music.notes import note_name
+
+    console = console or Console(highlight=False)
+    ex = result.exercise
+    strings = len(ex.tuning)
+    table = Table(title=f"exercise {ex.name} at {result.bpm:g} bpm", title_justify="left",
+                  box=None, header_style="bold")
+    for col in ("#", "beat", "string", "fret", "expected", "played", "time", "verdict",
+                "offset ms"):
+        table.add_column(col, justify="left" if col in ("expected", "played", "verdict")
+                         else "right")
+    for v in result.verdicts:
+        played = "" if v.played_midi is None else note_name(v.played_midi)
+        table.add_row(
+            "" if v.index is None else str(v.index + 1),
+            "" if v.beat is None else f"{v.beat:g}",
+            "" if v.string is None else str(strings - v.string),
+            "" if v.fret is None else str(v.fret),
+            "" if v.expected_midi is None else note_name(v.expected_midi),
+            played,
+            _clock(v.onset_s if v.onset_s is not None else v.expected_s or 0.0),
+            Text(v.verdict.replace("_", " "), style=_VERDICT_STYLE[v.verdict]),
+            "" if v.offset_ms is None else f"{round(v.offset_ms) + 0:+d}")
+    console.print(table)
+    s = result.summary()
+    mean = s["mean_abs_offset_ms"]
+    console.print(Text.assemble(
+        ("exercise: ", "bold"),
+        f"{s['hit']}/{s['expected_notes']} hit · {s['wrong_pitch']} wrong pitch · "
+        f"{s['missed']} missed · {s['extra']} extra · {s['early']} early · {s['late']} late "
+        f"(±{result.tolerance_ms:g} ms)",
+        ("" if mean is None else f"; mean |offset| {mean:.0f} ms", "dim")))

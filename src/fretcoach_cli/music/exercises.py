@@ -237,3 +237,16 @@ def load(name_or_path: str, scale: Scale | None, *, position: int | None = None,
 def describe() -> list[dict[str, str]]:
     """(name, description) of every built-in, for `fretcoach exercises`."""
     return [{"name": b.name, "description": b.description} for b in BUILTINS]
+
+
+def exercise_scale(ex: Exercise) -> Scale:
+    """The scale an exercise file implies when none is given: its own pitch classes, rooted
+    on its first note (a built-in type when the set is one, else a custom scale)."""
+    from fretcoach_cli.music import notes
+    from fretcoach_cli.music.scales import SCALE_TYPES_BY_KEY
+
+    root = ex.notes[0].midi % 12
+    labels = SCALE_TYPES_BY_KEY["chromatic"].degree_labels
+    rel = sorted({(pc - root) % 12 for pc in ex.pitch_classes()} | {0})
+    spelling = " ".join(labels[i] for i in rel) if len(rel) > 1 else "1 5"
+    return Scale.custom(notes.pc_name(root), spelling)
