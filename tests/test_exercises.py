@@ -262,3 +262,9 @@ def test_cli_out_of_range_exercise(tmp_path: Path) -> None:
     out = fc("exercises", "show", "three-per-string", "--scale", "C major", "--position", "18")
     assert out.returncode == 2
     assert "outside the instrument's range" in one_line_error(out)
+
+
+def test_practice_exercise_fails_loudly_until_the_tui_is_wired() -> None:
+    out = fc("practice", "--exercise", "thirds", "--scale", "A minor pentatonic", "--no-tui")
+    assert out.returncode == 2
+    assert "not implemented yet: use analyze --exercise" in one_line_error(out)

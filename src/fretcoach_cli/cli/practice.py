@@ -73,8 +73,14 @@ def practice(
                                       "see 'fretcoach tune --help') or its strings low to high, "
                                       'e.g. "D A D G B E". The fretboard and string names '
                                       "follow it and the session stores it."),
+    exercise: str | None = typer.Option(None, "--exercise", metavar="NAME|FILE",
+                                        help="Not implemented yet in practice: score a "
+                                        "recording with 'analyze FILE --exercise NAME --bpm N'."),
 ) -> None:
     """Practise a scale with live pitch, scale and timing feedback; the session is saved."""
+    if exercise is not None:
+        raise UsageError("not implemented yet: use analyze --exercise",
+                         hint="fretcoach analyze TAKE.wav --exercise NAME --scale SCALE --bpm N")
     from fretcoach_cli.music.scales import parse_scale
     from fretcoach_cli.music.tunings import parse_tuning
     from fretcoach_cli.practice.options import check_unit_range, parse_duration
