@@ -117,3 +117,9 @@ def test_cli_named_user_scale(user_config: Path) -> None:
     out = fc("scales", "show", "E hira")
     assert out.returncode == 0, out.stderr
     assert "E hira (1 2 b3 5 b6)" in out.stdout
+
+
+def test_a_misspelt_name_with_a_number_is_not_read_as_a_spelling() -> None:
+    with pytest.raises(UsageError) as err:
+        parse_scale("A minor 7")
+    assert "did you mean: A natural minor" in err.value.one_line()

@@ -109,7 +109,7 @@ SCALE_TYPES_BY_KEY: dict[str, ScaleType] = {t.key: t for t in SCALE_TYPES}
 CUSTOM_KEY = "custom"
 #: semitones of the degrees 1–7 of the major scale; 8–13 repeat them an octave up
 _MAJOR_SEMITONES = (0, 2, 4, 5, 7, 9, 11)
-_DEGREE_RE = re.compile(r"([#b]{0,2})(\d{1,2})")
+_DEGREE_RE = re.compile(r"([#b]{0,2})([0-9]{1,2})")
 _SPELLING_HINT = "write degrees 1–13 with an optional b or #, e.g. 'D 1 b3 4 #4 5 b7'"
 
 
@@ -152,8 +152,11 @@ def parse_spelling(text: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
 
 
 def _looks_like_spelling(text: str) -> bool:
-    """Whether a type phrase is an interval spelling (some token is a degree such as 'b3')."""
-    return any(_DEGREE_RE.fullmatch(t) for t in text.replace(",", " ").split())
+    """Whether a type phrase is meant as an interval spelling: it starts with a degree such
+    as '1' or 'b3', or most of its words are degrees ("minor 7" is a misspelt name)."""
+    tokens = text.replace(",", " ").split()
+    degrees = sum(bool(_DEGREE_RE.fullmatch(t)) for t in tokens)
+    return bool(tokens) and (bool(_DEGREE_RE.fullmatch(tokens[0])) or degrees > len(tokens) / 2)
 
 
 def _user_scale(type_norm: str) -> tuple[str, str] | None:
