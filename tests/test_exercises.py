@@ -268,3 +268,51 @@ def test_practice_exercise_fails_loudly_until_the_tui_is_wired() -> None:
     out = fc("practice", "--exercise", "thirds", "--scale", "A minor pentatonic", "--no-tui")
     assert out.returncode == 2
     assert "not implemented yet: use analyze --exercise" in one_line_error(out)
+
+
+# ------------------------------------------------------------------------------ Guitar Pro
+
+
+def _gp5(path: Path, notes: list[list[tuple[int, int]]], tempo: int = 96) -> Path:
+    """Write a GP5 file with PyGuitarPro: one beat (eighth note) per list of (string, fret),
+    strings numbered as Guitar Pro does (1 = high e)."""
+    try:
+        import guitarpro as gp
+    except ImportError:
+        pytest.fail("PyGuitarPro is needed: pip install pyguitarpro", pytrace=False)
+    song = gp.Song()
+    song.tempo = tempo
+    song.title = "gp lick"
+    voice = song.tracks[0].measures[0].voices[0]
+    for chord in notes:
+        beat = gp.Beat(voice, duration=gp.Duration(value=8), status=gp.BeatStatus.normal)
+        for string, fret in chord:
+            beat.notes.append(gp.Note(beat, value=fret, string=string, type=gp.NoteType.normal))
+        voice.beats.append(beat)
+    gp.write(song, str(path))
+    return path
+
+
+def test_guitar_pro_file_is_an_exercise(tmp_path: Path) -> None:
+    path = _gp5(tmp_path / "lick.gp5", [[(6, 5)], [(6, 8)], [(5, 5)], [(5, 7)], [(4, 5)]])
+    out = fc("exercises", "show", str(path), "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["name"] == "gp lick" and doc["bpm"] == 96
+    assert [(n["midi"], n["string"], n["fret"], n["beat"]) for n in doc["notes"]] == [
+        (45, 0, 5, 0.0), (48, 0, 8, 0.5), (50, 1, 5, 1.0), (52, 1, 7, 1.5), (55, 2, 5, 2.0)]
+
+
+def test_guitar_pro_chord_is_refused_with_its_place(tmp_path: Path) -> None:
+    path = _gp5(tmp_path / "chord.gp5", [[(6, 5)], [(5, 7), (4, 7)]])
+    out = fc("exercises", "show", str(path))
+    assert out.returncode == 2
+    assert "measure 1, beat 2: a chord" in one_line_error(out)
+
+
+def test_guitar_pro_garbage_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "junk.gp5"
+    path.write_bytes(b"not a guitar pro file at all")
+    out = fc("exercises", "show", str(path))
+    assert out.returncode == 2
+    assert "cannot read Guitar Pro file" in one_line_error(out)

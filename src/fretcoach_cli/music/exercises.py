@@ -218,7 +218,7 @@ def check_range(ex: Exercise, max_fret: int = MAX_FRET) -> None:
 
 def load(name_or_path: str, scale: Scale | None, *, position: int | None = None,
          tuning: Sequence[int] = STANDARD_TUNING) -> Exercise:
-    """A built-in by name (needs ``scale``) or a tab file by path."""
+    """A built-in by name (needs ``scale``), a text tab file or a Guitar Pro 3–5 file."""
     key = name_or_path.strip().lower().replace("_", "-").replace(" ", "-")
     if key in BUILTINS_BY_NAME:
         if scale is None:
@@ -226,6 +226,16 @@ def load(name_or_path: str, scale: Scale | None, *, position: int | None = None,
                              "--scale \"A minor pentatonic\"")
         return builtin(key, scale, position=position, tuning=tuning)
     path = Path(name_or_path).expanduser()
+    if path.suffix.lower() in (".gp3", ".gp4", ".gp5"):
+        from fretcoach_cli.errors import NotFoundError
+        from fretcoach_cli.music.gp_file import read_gp
+
+        if not path.is_file():
+            raise NotFoundError(f"no such exercise file: {path}")
+        return read_gp(path)
+    if path.suffix.lower() in (".gp", ".gpx"):
+        raise UsageError(f"{path.name}: Guitar Pro 6/7 files cannot be read",
+                         hint="export it as .gp5 or as a text tab (docs/exercises.md)")
     if path.suffix or path.exists() or "/" in name_or_path:
         from fretcoach_cli.music.tab import read_tab
 
