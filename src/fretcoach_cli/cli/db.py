@@ -97,7 +97,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
     console.print(f"server     PostgreSQL {data['server_version']}")
     if data["server"] is not None:
         for line in server_lines(data["server"]):
-            console.print(f"           {line}")
+            console.print(f"           {line}", soft_wrap=True)
     level = f"{data['migration_level']:03d} (of {data['migrations_available']:03d})"
     if data["pending"]:
         level += f" — [yellow]pending: {', '.join(data['pending'])}[/]"

@@ -21,6 +21,7 @@ import atexit
 import contextlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -291,6 +292,7 @@ class _StartFailed(Exception):
     pass
 
 
+_LOG_ERROR = re.compile(r"\b(FATAL|PANIC|ERROR):\s+(.*)")
 _ERROR_WORDS = ("error:", "FATAL", "PANIC", "No space left", "could not")
 
 
@@ -372,7 +374,8 @@ def _run(exe: Path, args: list[str], user: str | None, *, timeout: float,
             lines = [ln.strip() for ln in err.read().splitlines() if ln.strip()]
             # initdb ends with what it cleaned up: the error is the last line that says so
             errors = [ln for ln in lines if any(w in ln for w in _ERROR_WORDS)]
-            detail = (_log_error(*log) if log else "") or (errors or lines or [""])[-1]
+            last = _strip_prefix((errors or lines or [""])[-1])
+            detail = (_log_error(*log) if log else "") or last
             raise _StartFailed(detail[:300] or f"{exe.name} failed") from None
 
 
@@ -388,6 +391,12 @@ def _size(path: Path) -> int:
         return 0
 
 
+def _strip_prefix(line: str) -> str:
+    """A server log line without its time and PID prefix."""
+    found = _LOG_ERROR.search(line)
+    return f"{found.group(1)}: {found.group(2).strip()}" if found else line
+
+
 def _log_error(path: Path, offset: int) -> str:
     """The last FATAL/ERROR/PANIC line the server logged after ``offset``."""
     try:
@@ -397,6 +406,6 @@ def _log_error(path: Path, offset: int) -> str:
     except OSError:
         return ""
     for line in reversed(lines):
-        if "FATAL" in line or "ERROR" in line or "PANIC" in line:
-            return line[:200]
+        if _LOG_ERROR.search(line):
+            return _strip_prefix(line)[:200]
     return ""
