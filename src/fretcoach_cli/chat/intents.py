@@ -175,7 +175,7 @@ def parse_span(question: str, today: date) -> Span | None:
         a, b = _groups_after(q, m, 2)
         pa, pb = parse_date(a, today), parse_date(b, today)
         if pa and pb and pa[0] <= _end_of(*pb):
-            end = min(_end_of(*pb), today)
+            end = _end_of(*pb)
             return Span("range", f"{pa[0].isoformat()} to {end.isoformat()}", pa[0], end)
     if m := re.search(rf"\bsince {_DATE}", q):
         (text,) = _groups_after(q, m, 1)
@@ -233,7 +233,7 @@ def parse_span(question: str, today: date) -> Span | None:
             len(text.strip()) == 4 else None
         if parsed:
             first, kind = parsed
-            last = min(_end_of(first, kind), today) if first <= today else _end_of(first, kind)
+            last = _end_of(first, kind)
             label = (first.isoformat() if kind == "day" else
                      f"{first:%B %Y}" if kind == "month" else str(first.year))
             return Span("day" if kind == "day" else "named_" + kind, f"in {label}" if
@@ -256,6 +256,15 @@ def _groups_after(q: str, m: re.Match[str], n: int) -> list[str]:
 
 def _rolling(n: int, unit: str, today: date) -> Span:
     n = max(1, min(n, 3650))
+    try:
+        first = _rolling_start(n, unit, today)
+    except (ValueError, OverflowError):  # before year 1: everything
+        first = date(1900, 1, 1)
+    word = unit if n == 1 else f"{n} {unit}s"
+    return Span("days", f"in the last {word} (since {first.isoformat()})", first, None)
+
+
+def _rolling_start(n: int, unit: str, today: date) -> date:
     if unit == "day":
         first = today - timedelta(days=n - 1)
     elif unit == "week":
@@ -264,8 +273,7 @@ def _rolling(n: int, unit: str, today: date) -> Span:
         first = _shift_months(today, n) + timedelta(days=1)
     else:
         first = _shift_months(today, 12 * n) + timedelta(days=1)
-    word = unit if n == 1 else f"{n} {unit}s"
-    return Span("days", f"in the last {word} (since {first.isoformat()})", first, None)
+    return max(first, date(1900, 1, 1))
 
 
 def _shift_months(day: date, months: int) -> date:

@@ -161,6 +161,7 @@ class _Fetch:
             out.append(row)
         self.calls.append(ToolCall("recent_sessions", args, rows=len(out)))
         self.data["sessions"] = out
+        self.data["sessions_listed"] = len(out)
         return out
 
     def window(self) -> RecommendationInput:
