@@ -123,3 +123,14 @@ def test_a_misspelt_name_with_a_number_is_not_read_as_a_spelling() -> None:
     with pytest.raises(UsageError) as err:
         parse_scale("A minor 7")
     assert "did you mean: A natural minor" in err.value.one_line()
+
+
+def test_session_row_fields_of_a_custom_scale() -> None:
+    from fretcoach_cli.practice.summary import session_fields
+
+    for text in ("C 1 b2 3 #4 5 b7", "C 1 b2 3 b5 5 b7"):
+        row = session_fields(parse_scale(text), user="u", bpm=None, strictness=0.5,
+                             sensitivity=0.5, a4=440.0, pitch_model="swift", source_kind="file")
+        assert row["scale_type"] == "custom 1 b2 3 #4 5 b7"
+        assert row["scale_chosen"] == text and row["scale_root"] == "C"
+        assert parse_scale(row["scale_chosen"]).display_name == text  # recovery reads it back
