@@ -316,3 +316,10 @@ def test_guitar_pro_garbage_is_one_line(tmp_path: Path) -> None:
     out = fc("exercises", "show", str(path))
     assert out.returncode == 2
     assert "cannot read Guitar Pro file" in one_line_error(out)
+
+
+def test_unknown_exercise_suggests_a_close_name() -> None:
+    with pytest.raises(UsageError, match="did you mean: thirds"):
+        load("third", AMP)
+    with pytest.raises(UsageError, match="built-ins: scale-run"):
+        load("zzz", AMP)

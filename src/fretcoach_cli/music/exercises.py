@@ -191,9 +191,7 @@ def builtin(name: str, scale: Scale, *, position: int | None = None,
     try:
         spec = BUILTINS_BY_NAME[key]
     except KeyError:
-        raise UsageError(f"unknown exercise {name!r}",
-                         hint=f"built-ins: {', '.join(BUILTINS_BY_NAME)}; or a tab file path"
-                         ) from None
+        raise _unknown(name) from None
     pos = default_position(scale, tuning) if position is None else position
     fingerings = spec.make(scale, pos, tuning)
     notes = tuple(ExpectedNote(m, s, f, i * STEP_BEATS) for i, (m, s, f) in enumerate(fingerings))
@@ -240,8 +238,17 @@ def load(name_or_path: str, scale: Scale | None, *, position: int | None = None,
         from fretcoach_cli.music.tab import read_tab
 
         return read_tab(path)
-    raise UsageError(f"unknown exercise {name_or_path!r}",
-                     hint=f"built-ins: {', '.join(BUILTINS_BY_NAME)}; or a tab file path")
+    raise _unknown(name_or_path)
+
+
+def _unknown(name: str) -> UsageError:
+    import difflib
+
+    key = name.strip().lower().replace("_", "-").replace(" ", "-")
+    close = difflib.get_close_matches(key, list(BUILTINS_BY_NAME), n=2, cutoff=0.6)
+    hint = (f"did you mean: {', '.join(close)}?" if close else
+            f"built-ins: {', '.join(BUILTINS_BY_NAME)}; or a tab file path")
+    return UsageError(f"unknown exercise {name!r}", hint=hint)
 
 
 def describe() -> list[dict[str, str]]:
