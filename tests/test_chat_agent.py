@@ -301,7 +301,7 @@ def test_thread_resumed_in_a_new_process(database, user_id, fake_openai):
 
 def test_chat_traces_carry_tags_user_and_thread(monkeypatch, database, user_id, chat_for,
                                                 fake_openai, fake_opik):
-    from fretcoach_cli.coach.tracing import make_tracer
+    from fretcoach_cli.llm.tracing import make_tracer
 
     monkeypatch.setenv("OPIK_URL_OVERRIDE", fake_opik.api_url)
     monkeypatch.setenv("OPIK_PROJECT_NAME", "fretcoach-tests")

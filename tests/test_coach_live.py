@@ -7,8 +7,9 @@ import threading
 
 from fakes.fixtures import *  # noqa: F403
 from fretcoach_cli.coach.live import LiveCoach, LiveContext, stream_live_tip
-from fretcoach_cli.coach.providers import LinkSpec, ProviderChain
 from fretcoach_cli.events import NoteEvent
+from fretcoach_cli.llm.chain import ProviderChain
+from fretcoach_cli.llm.links import LinkSpec
 from fretcoach_cli.music.notes import parse_note
 from fretcoach_cli.music.scales import parse_scale
 from fretcoach_cli.scoring.metrics import compute_metrics
@@ -148,6 +149,6 @@ def test_warm_up_builds_the_models_in_the_background(fake_openai):
     coach = _coach(fake_openai)
     thread = coach.warm_up()
     thread.join(60)
-    assert coach.chain.links[0]._model is not None
+    assert coach.chain.links[0]._models.get(True) is not None
     assert fake_openai.chat_requests() == []  # building a model calls nothing
     assert LiveCoach(None).warm_up() is None

@@ -14,7 +14,8 @@ from fretcoach_cli.coach.plans import (
     recommendation_input,
     suggested_scales,
 )
-from fretcoach_cli.coach.providers import LinkSpec, ProviderChain
+from fretcoach_cli.llm.chain import ProviderChain
+from fretcoach_cli.llm.links import LinkSpec
 
 GOOD = {"scale": "e dorian", "focus_area": "timing_stability",
         "reasoning": "Timing averaged 58, down 6 points.", "target_tempo_bpm": 70,
@@ -61,14 +62,17 @@ def test_plan_schema_normalises_and_rejects_scales():
         PracticePlan.model_validate({**GOOD, "session_target": {}})
 
 
-def test_structured_recommendation_through_openai_tool_calls(fake_openai):
+def test_structured_recommendation_through_a_json_schema_response_format(fake_openai):
     fake_openai.push("tool_call", arguments=GOOD)
     result = recommend(recommendation_input(_rows()), chain=_chain(
         LinkSpec("openai", "gpt-test", fake_openai.base_url, "sk")))
     assert result.source == "gpt-test" and result.store_source == "model"
     assert result.plan.scale == "E dorian" and result.plan.focus_area == "timing_stability"
     request = fake_openai.chat_requests()[-1].body
-    assert request["tools"][0]["function"]["name"] == "PracticePlan"
+    assert "tools" not in request and "tool_choice" not in request
+    assert request["response_format"]["type"] == "json_schema"
+    assert request["response_format"]["json_schema"]["name"] == "PracticePlan"
+    assert request["max_completion_tokens"] > 0
     statistics = request["messages"][-1]["content"]
     assert '"weakest_area": "timing_stability"' in statistics
 

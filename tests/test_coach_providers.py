@@ -9,15 +9,10 @@ import pytest
 
 from fakes.fixtures import *  # noqa: F403
 from fretcoach_cli import config
-from fretcoach_cli.coach.providers import (
-    AllLinksFailed,
-    LinkSpec,
-    ProviderChain,
-    chain_specs,
-    classify_error,
-    parse_link,
-)
 from fretcoach_cli.errors import ConfigError
+from fretcoach_cli.llm.chain import ProviderChain
+from fretcoach_cli.llm.failures import AllLinksFailed, classify_error
+from fretcoach_cli.llm.links import LinkSpec, chain_specs, parse_link
 
 
 def _chain(*specs: LinkSpec, timeout: float = 5.0) -> ProviderChain:

@@ -13,9 +13,10 @@ from fakes import FakeOpik
 from fakes.fixtures import *  # noqa: F403
 from fretcoach_cli.coach.live import LiveCoach, LiveContext
 from fretcoach_cli.coach.plans import recommend, recommendation_input
-from fretcoach_cli.coach.providers import LinkSpec, ProviderChain
-from fretcoach_cli.coach.tracing import OpikTracing, Tracer, make_tracer
 from fretcoach_cli.events import NoteEvent
+from fretcoach_cli.llm.chain import ProviderChain
+from fretcoach_cli.llm.links import LinkSpec
+from fretcoach_cli.llm.tracing import OpikTracing, Tracer, make_tracer
 from fretcoach_cli.music.notes import parse_note
 from fretcoach_cli.music.scales import parse_scale
 from fretcoach_cli.scoring.metrics import compute_metrics
@@ -96,8 +97,9 @@ _HANG_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from test_coach_tracing import _context
     from fretcoach_cli.coach.live import LiveCoach
-    from fretcoach_cli.coach.providers import LinkSpec, ProviderChain
-    from fretcoach_cli.coach.tracing import make_tracer
+    from fretcoach_cli.llm.chain import ProviderChain
+    from fretcoach_cli.llm.links import LinkSpec
+    from fretcoach_cli.llm.tracing import make_tracer
 
     chain = ProviderChain([LinkSpec("openai", "gpt-x", {base_url!r}, "sk")], retries=0,
                           timeout=5)

@@ -3,7 +3,8 @@
 Script it with :meth:`FakeServer.push`:
 
 - ``text``      content="..." (streamed word by word when the request asks for a stream)
-- ``tool_call`` arguments={...} or raw="..." (name defaults to the first tool offered)
+- ``tool_call`` arguments={...} or raw="..." (name defaults to the first tool offered; to a
+  request with a ``response_format`` and no tools, the same JSON comes back as the text)
 - ``error``     status=429, message="...", headers={"retry-after": "1"}
 - ``hang``      never answers (until the server stops)
 - ``garbage``   body="..." (a 200 that is not JSON)
@@ -68,6 +69,10 @@ class FakeOpenAI(FakeServer):
         if kind == "garbage":
             handler.send_raw(200, str(data.get("body", "{not json")).encode(), "application/json")
             return
+        if kind == "tool_call" and body.get("response_format") and not body.get("tools"):
+            # A server decoding under a JSON schema writes the object as the reply's text.
+            kind, data = "text", {"content": data.get("raw") if data.get("raw") is not None
+                                  else json.dumps(data.get("arguments", {}))}
         if kind == "tool_call":
             tools = body.get("tools") or []
             name = data.get("name") or (tools[0]["function"]["name"] if tools else "tool")

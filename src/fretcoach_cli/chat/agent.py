@@ -8,7 +8,7 @@
 
 * The agent is ``langchain.agents.create_agent`` with the tools of :mod:`chat.tools`, the
   versioned system prompt, and :class:`ChainFallback`, a middleware that tries the coach's
-  :class:`~fretcoach_cli.coach.providers.ProviderChain` links in order (a 429/5xx/timeout
+  :class:`~fretcoach_cli.llm.chain.ProviderChain` links in order (a 429/5xx/timeout
   moves on to the next link; permanent failures disable a link).
 * Conversation state is checkpointed with ``langgraph-checkpoint-postgres`` on its own
   owner connection (``autocommit=True``, ``row_factory=dict_row``, schema
@@ -40,9 +40,11 @@ from fretcoach_cli.chat.tools import (
     latest_draft,
     save_plan,
 )
-from fretcoach_cli.coach.providers import OFFLINE, AllLinksFailed, Attempt, ProviderChain
-from fretcoach_cli.coach.tracing import Tracer, tracer_from_settings
 from fretcoach_cli.errors import NotFoundError, UsageError
+from fretcoach_cli.llm.chain import ProviderChain
+from fretcoach_cli.llm.failures import AllLinksFailed, Attempt
+from fretcoach_cli.llm.links import OFFLINE
+from fretcoach_cli.llm.tracing import Tracer, tracer_from_settings
 
 if TYPE_CHECKING:
     import psycopg
@@ -133,28 +135,19 @@ def _chain_middleware(chain: ProviderChain) -> Any:
             self.attempts: list[Attempt] = []
 
         def wrap_model_call(self, request: Any, handler: Any) -> Any:
-            tried: list[Attempt] = []
-            for link in chain.links:
-                why = link.usable(time.monotonic())
-                if why:
-                    tried.append(Attempt(link.spec.label, False, "skipped", why))
-                    continue
-                started = time.monotonic()
-                try:
-                    response = handler(request.override(model=link.model))
-                except GraphBubbleUp:
-                    raise
-                except Exception as exc:
-                    failure = chain._failure(link, exc, started)
-                    tried.append(failure)
-                    _custom({"fallback": link.spec.label, "why": failure.detail or failure.kind})
-                    continue
-                tried.append(Attempt(link.spec.label, True, seconds=time.monotonic() - started))
-                self.source = link.spec.source
-                self.attempts.extend(tried)
-                return response
+            def on_failure(failure: Attempt) -> None:
+                _custom({"fallback": failure.link, "why": failure.detail or failure.kind})
+
+            try:
+                response, link, tried = chain.first_answer(
+                    lambda link: handler(request.override(model=link.model)),
+                    passthrough=(GraphBubbleUp,), on_failure=on_failure)
+            except AllLinksFailed as exc:
+                self.attempts.extend(exc.attempts)
+                raise
+            self.source = link.spec.source
             self.attempts.extend(tried)
-            raise AllLinksFailed(tried)
+            return response
 
     return ChainFallback()
 

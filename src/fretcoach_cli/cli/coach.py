@@ -19,8 +19,9 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Which models answer, in which order, and what happens when they fail."""
-    from fretcoach_cli.coach.providers import OFFLINE, ProviderChain
+    from fretcoach_cli.llm.chain import ProviderChain
     from fretcoach_cli.llm.limits import limits_for
+    from fretcoach_cli.llm.links import OFFLINE
 
     settings = context.settings()
     limits = limits_for(settings, settings.llm_base_url or "")

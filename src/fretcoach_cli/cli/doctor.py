@@ -88,7 +88,7 @@ def _pitch_models() -> list[Check]:
 
 
 def _llm() -> list[Check]:
-    from fretcoach_cli.coach.providers import chain_specs
+    from fretcoach_cli.llm.links import chain_specs
 
     specs = chain_specs(context.settings())
     if not specs:

@@ -92,8 +92,8 @@ def recommend_cmd(
 
 def _recommend(settings: Any, rows: list[Any], recent_docs: list[dict[str, Any]]) -> Any:
     from fretcoach_cli.coach.plans import recommend, recommendation_input, suggested_scales
-    from fretcoach_cli.coach.providers import ProviderChain
-    from fretcoach_cli.coach.tracing import tracer_from_settings
+    from fretcoach_cli.llm.chain import ProviderChain
+    from fretcoach_cli.llm.tracing import tracer_from_settings
 
     chain = ProviderChain.from_settings(settings)
     tracer = tracer_from_settings(settings)

@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fretcoach_cli.coach import offline, prompts
-from fretcoach_cli.coach.providers import OFFLINE, AllLinksFailed, Attempt, ProviderChain
-from fretcoach_cli.coach.tracing import Tracer
 from fretcoach_cli.events import NoteEvent
+from fretcoach_cli.llm.chain import ProviderChain
+from fretcoach_cli.llm.failures import AllLinksFailed, Attempt
+from fretcoach_cli.llm.links import OFFLINE
+from fretcoach_cli.llm.tracing import Tracer
 from fretcoach_cli.music.scales import Scale
 
 log = logging.getLogger(__name__)
@@ -174,7 +176,7 @@ class LiveCoach:
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> LiveCoach:
         """Chain and tracer from settings; never raises on a bad LLM config (offline then)."""
-        from fretcoach_cli.coach.tracing import tracer_from_settings
+        from fretcoach_cli.llm.tracing import tracer_from_settings
 
         try:
             chain: ProviderChain | None = ProviderChain.from_settings(settings)

@@ -20,9 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from fretcoach_cli.coach import prompts
 from fretcoach_cli.coach.offline import METRIC_TITLES
-from fretcoach_cli.coach.providers import OFFLINE, AllLinksFailed, Attempt, ProviderChain
-from fretcoach_cli.coach.tracing import Tracer
 from fretcoach_cli.errors import UsageError
+from fretcoach_cli.llm.chain import ProviderChain
+from fretcoach_cli.llm.failures import AllLinksFailed, Attempt
+from fretcoach_cli.llm.links import OFFLINE
+from fretcoach_cli.llm.tracing import Tracer
 from fretcoach_cli.music.scales import SCALE_TYPES, parse_scale
 
 FocusArea = Literal["pitch_accuracy", "scale_conformity", "timing_stability", "clean_playing",
