@@ -122,3 +122,33 @@ def test_reset_embedded_asks_then_recreates() -> None:
         if pid is not None:
             os.kill(pid, 9)
         shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+
+def test_external_server_is_untouched_by_the_warm_server(database: Any) -> None:
+    """`db stop` refuses an external URL (exit 2); `db status` shows no embedded server."""
+    data_dir = Path(tempfile.mkdtemp(prefix="fc-ext-", dir="/tmp")) / "data"
+    env = {**os.environ, "FRETCOACH_DATABASE_URL": database.url,
+           "FRETCOACH_DATA_DIR": str(data_dir)}
+    try:
+        out = subprocess.run([FRETCOACH, "db", "stop"], capture_output=True, text=True,
+                             env=env, timeout=60)
+        assert out.returncode == ExitCode.USAGE, out.stderr
+        assert "external server" in out.stderr and out.stderr.count("\n") == 1
+        status = subprocess.run([FRETCOACH, "db", "status", "--json"], capture_output=True,
+                                text=True, env=env, timeout=60)
+        assert status.returncode == 0, status.stderr
+        data = json.loads(status.stdout)
+        assert data["kind"] == "external" and data["server"] is None
+        assert not data_dir.exists(), "an external URL must not create embedded state"
+        assert postmaster_pid(database.data_dir) is not None  # the shared server runs on
+    finally:
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+
+def test_status_shows_the_shared_server_in_use(database: Any) -> None:
+    out = _invoke("db", "status", "--json")
+    assert out.exit_code == 0, out.output
+    server = json.loads(out.stdout)["server"]
+    assert server["state"] == "running" and server["pid"] == postmaster_pid(database.data_dir)
+    assert server["data_dir"] == str(database.data_dir)
+    assert server["stops_in_s"] is None  # this test process uses it

@@ -81,8 +81,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
     """Where the database is, its server and idle timer, migration level, rows, security."""
     from fretcoach_cli.store import server
 
-    server.keep_idle_timer()  # looking must not restart the idle timer
-    with _open() as db:
+    with server.observing(), _open() as db:  # looking must not restart the idle timer
         data = _status_data(db)
     if as_json:
         typer.echo(json.dumps(data, indent=2))

@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,13 +92,17 @@ _atexit_installed = False
 _installed_signals = False
 
 
-def keep_idle_timer(keep: bool = True) -> None:
-    """This process looks, it does not use: attaching leaves a running idle timer as it is.
-
-    For ``db status``: asking how long the server has left must not reset the timer.
-    """
+@contextlib.contextmanager
+def observing() -> Iterator[None]:
+    """Attach as an onlooker: a running idle timer is neither reset now nor restarted when
+    this process leaves (for ``db status``: asking how long the server has left must not
+    change the answer). Applies to servers first attached inside the block."""
     global _keep_timer
-    _keep_timer = keep
+    before, _keep_timer = _keep_timer, True
+    try:
+        yield
+    finally:
+        _keep_timer = before
 
 
 def grace_seconds(idle_minutes: float | None = None) -> float:
@@ -185,7 +190,7 @@ def release_server(data_dir: Path) -> None:
         if reg.grace_s <= 0:
             warm.stop(layout)
             return
-        if not (_keep_timer and warm.read_idle(layout) is not None):
+        if not (reg.observer and warm.read_idle(layout) is not None):
             warm.write_idle(layout, reg.grace_s)
         warm.ensure_watchdog(layout, reg.grace_s)
 

@@ -121,6 +121,7 @@ class Registration:
     path: Path
     pid: int
     grace_s: float
+    observer: bool = False  # leaves a running idle timer as it is (``db status``)
 
 
 # --- locking -------------------------------------------------------------------------------
@@ -148,7 +149,7 @@ def locked(path: Path, timeout: float = LOCK_TIMEOUT_S, *, create: bool = True) 
 
 # --- users ---------------------------------------------------------------------------------
 
-def register(layout: Layout, grace_s: float) -> Registration:
+def register(layout: Layout, grace_s: float, *, observer: bool = False) -> Registration:
     """Record this process as a user (call under ``lock``); raises OSError (e.g. ENOSPC)."""
     layout.clients.mkdir(parents=True, exist_ok=True)
     pid = os.getpid()
@@ -162,7 +163,7 @@ def register(layout: Layout, grace_s: float) -> Registration:
         with contextlib.suppress(OSError):
             path.unlink()
         raise
-    return Registration(fd, path, pid, grace_s)
+    return Registration(fd, path, pid, grace_s, observer)
 
 
 def unregister(reg: Registration) -> None:
@@ -332,6 +333,7 @@ def watchdog_running(layout: Layout) -> bool:
 
 def ensure_watchdog(layout: Layout, grace_s: float) -> None:
     """Start the data dir's watchdog unless one runs (detached: it outlives this process)."""
+    _spawned[:] = [p for p in _spawned if p.poll() is None]  # reap exited watchdogs
     if watchdog_running(layout):
         return
     proc = subprocess.Popen(
