@@ -143,6 +143,15 @@ PHRASINGS = [
     ("how was my last session?", "last_session"),
     ("what should I practise next?", "plan"),
     ("between 2024-01-01 and 2024-02-01 how did I do", "summary_range"),
+    ("why am I out of time?", "why_timing"),
+    ("how do I fix my muting", "why_clean"),
+    ("how can I get better?", "weakest"),
+    ("how much did I practise last week", "count"),
+    ("show sessions from last week", "last_sessions"),
+    ("give me a summary of last month", "summary_last_month"),
+    ("did I get better since October?", "summary_since"),
+    ("how did I do from Nov 1 to Nov 15", "summary_range"),
+    ("how's my D dorian", "scale_detail"),
     ("help", "help"),
 ]
 

@@ -38,6 +38,7 @@ _METRIC_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("clean_playing", re.compile(r"\bclean(ly|ness)?\b|mut(e|ing)|buzz|string noise|"
                                  r"noisy|sloppy|ringing", re.I)),
     ("timing_stability", re.compile(r"\btim(ing|e keeping)|rhythm|tempo|in time\b|"
+                                    r"out of time\b|keep(ing)? time\b|"
                                     r"on the beat|\bbeat\b|metronome|\bclick\b|\bgroove",
                                     re.I)),
     ("pitch_accuracy", re.compile(r"\bpitch|intonation|in tune|out of tune|tuning|"
@@ -324,7 +325,8 @@ def find_scale(question: str) -> str | None:
 # Intent rules
 
 _HELP = re.compile(r"^\s*(help|\?+|what can (you|i) (do|answer|ask)|what do you know|"
-                   r"what can you tell me|commands|usage)\b", re.I)
+                   r"what can you tell me|commands|usage|hi|hello|hey|thanks|thank you)\b",
+                   re.I)
 _PLAN = re.compile(r"\b(what should i (practi[cs]e|play|work on|do)|practi[cs]e next|"
                    r"\bplan\b|recommend|suggest|next session|exercises?|drill|routine)",
                    re.I)
@@ -333,7 +335,7 @@ _COUNT = re.compile(r"\bhow (many|much|long|often)\b|\btotal|\bnumber of\b|\bcou
                     r"\bhours?\b|\bminutes\b", re.I)
 _LAST = re.compile(rf"\b(last|latest|previous|recent|most recent|newest|past) (?:{_NUM} )?"
                    r"(sessions?|practi[cs]es?|practi[cs]e sessions?|times?|runs?)\b|"
-                   r"\b(show|list|display|give)( me)?( all)? my (\w+ ){0,3}sessions\b|"
+                   r"\b(show|list|display|give)( me)?( all)?( my)? (\w+ ){0,3}sessions\b|"
                    r"\byesterday'?s session\b|\bmy sessions\b", re.I)
 _SCALE_RANK = re.compile(r"\b(which|what) (scales?|key)\b|\bscales? (have i|do i|did i|i)\b|"
                          r"\b(best|worst|strongest|weakest|top|favou?rite|most|least|"
@@ -352,6 +354,11 @@ _SUMMARY = re.compile(r"\bhow (did|do|am|have|was|were|has|is|'?s) (i|my|it|thin
                       r"\breport\b|\bstat(s|istics)\b|\bimprov|\bgetting better|\btrend|"
                       r"\bbetter\b|\bworse\b|\bover time\b|\brecap\b|\bresults?\b|"
                       r"\bhow .* go(ing)?\b|\bdoing\b|\bperformance\b|\bupdate\b", re.I)
+_IMPROVE = re.compile(r"\bhow (can|do|could|should) i (improve|get better)\b", re.I)
+_WEAKEST = re.compile(r"\b(weakest|worst|biggest) (area|skill|metric|thing|part|point|"
+                      r"weakness|problem)|\bwhat (am i|do i|i'm) (bad|worst|weak)|"
+                      r"\bwhere (am i|do i) .*(weak|struggl)|\bwhat should i (improve|fix)\b|"
+                      r"\bwhat (to|do i need to) (improve|work on)\b|\bweaknesses\b", re.I)
 _MOST = re.compile(r"\b(most|often|frequent|favou?rite|practi[cs]ed|played)\b", re.I)
 _LEAST_PLAYED = re.compile(r"\b(least|rarely|neglect)", re.I)
 _BEST = re.compile(r"\b(best|strongest|top|highest|good at)\b", re.I)
@@ -359,7 +366,7 @@ _WORST = re.compile(r"\b(worst|weakest|lowest|bad at|struggle)\b", re.I)
 
 
 def _count_unit(q: str) -> str:
-    if re.search(r"\bhours?\b|\bminutes?\b|\bhow (long|much time)\b|\btime\b", q):
+    if re.search(r"\bhours?\b|\bminutes?\b|\bhow (long|much)\b|\btime\b", q):
         return "time"
     if re.search(r"\bnotes?\b", q):
         return "notes"
@@ -412,10 +419,7 @@ def parse(question: str, today: date) -> Query:
         if _LEAST_PLAYED.search(q):
             return Query("least_practised_scale", "totals", span=span)
         return Query("most_practised_scale", "totals", span=span)
-    if re.search(r"\b(weakest|worst|biggest) (area|skill|metric|thing|part|point|"
-                 r"weakness|problem)|\bwhat (am i|do i|i'm) (bad|worst|weak)|"
-                 r"\bwhere (am i|do i) .*(weak|struggl)|\bwhat should i (improve|fix)\b|"
-                 r"\bwhat (to|do i need to) (improve|work on)\b|\bweaknesses\b", q) or \
+    if (metric is None and _IMPROVE.search(q)) or _WEAKEST.search(q) or \
             (metric is None and _WHY.search(q) and not _SUMMARY.search(q)):
         return Query("weakest", "weakest", span=span, scale=scale)
     if metric is not None and _WHY.search(q):
