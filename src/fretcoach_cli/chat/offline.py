@@ -283,7 +283,7 @@ class OfflineResponder:
                     + self._summary_text(data, before.label))
         text = self._summary_text(data, where or None)
         extra = []
-        if q.span is not None or q.scale is not None:
+        if data["totals"]["sessions"] != everything["totals"]["sessions"]:
             overall = (everything["metrics"].get("overall_score") or {}).get("mean")
             sel = (data["metrics"].get("overall_score") or {}).get("mean")
             if overall is not None and sel is not None:
@@ -391,11 +391,11 @@ class OfflineResponder:
         if window.sessions:
             change = f.data["window"]["trend"].get(focus)
             h1, h2 = f.data["window"]["halves"][focus]
-            bit = (f"- Your last {_plural(window.sessions, 'session')} (what `recommend` "
-                   f"plans from): {verdict(change, label)}")
+            bit = (f"- Your last {_plural(window.sessions, 'session')}, the ones `recommend` "
+                   "plans from: ")
             if change is not None:
-                bit += f" (older half {_fmt(h1)} → newer half {_fmt(h2)})"
-            lines.append(bit)
+                bit += f"older half {_fmt(h1)} → newer half {_fmt(h2)}. "
+            lines.append(bit + verdict(change, label))
         newest = [v for v in f.data["window"]["newest"].get(focus, []) if v is not None]
         all_mean = (everything["metrics"].get(focus) or {}).get("mean")
         if newest:
