@@ -56,9 +56,45 @@ def list_sessions(conn: psycopg.Connection[Any], flt: SessionFilter, *,
 
 
 def count_sessions(conn: psycopg.Connection[Any], flt: SessionFilter) -> int:
+    """How many sessions ``list_sessions`` would give without a limit.
+
+    Completed and interrupted sessions are counted from the maintained per-day groups of
+    `stats` (ddl/011–012: the same PLAYED_COND), so the count reads a row per day and scale,
+    not every session; active ones through the partial index ``sessions_active_idx``. A
+    period that starts or ends inside a day, a status filter that splits the two, or a
+    connection that cannot set the groups up counts the sessions themselves.
+    """
+    from fretcoach_cli.reports.filters import STATUSES
+    from fretcoach_cli.reports.stats import NotWholeDays, day_bounds, ensure_rollup
+
+    statuses = flt.statuses or STATUSES
     where, params = flt.where()
-    row = conn.execute(f"SELECT count(*) FROM fretcoach.sessions WHERE {where}",
-                       params).fetchone()
+    try:
+        first, last = day_bounds(flt)
+    except NotWholeDays:
+        first = last = None
+        grouped = False
+    else:
+        grouped = {"completed", "interrupted"} <= set(statuses)
+    if grouped and ensure_rollup(conn, flt.timezone):
+        conds = ["user_id = current_setting('fretcoach.user_id', true)", "tz = %(tz)s"]
+        params["tz"] = flt.timezone
+        if first is not None:
+            conds.append("day >= %(d_first)s")
+            params["d_first"] = first
+        if last is not None:
+            conds.append("day <= %(d_last)s")
+            params["d_last"] = last
+        if flt.scale is not None:
+            conds.append("scale = %(f_scale)s")
+        active = (f"(SELECT count(*) FROM fretcoach.sessions WHERE {where} "
+                  "AND status = 'active')") if "active" in statuses else "0"
+        row = conn.execute(
+            f"SELECT coalesce(sum(n), 0) + {active} FROM fretcoach.report_days "
+            f"WHERE {' AND '.join(conds)}", params).fetchone()
+    else:
+        row = conn.execute(f"SELECT count(*) FROM fretcoach.sessions WHERE {where}",
+                           params).fetchone()
     return int(row[0]) if row else 0
 
 

@@ -189,7 +189,10 @@ def _aggregate_sql(flt: SessionFilter, by: str | None,
     else:
         source = ("SELECT * FROM fretcoach.report_groups(current_setting('fretcoach.user_id', "
                   "true), %(tz)s, %(f_since)s, %(f_until)s, %(f_scale)s)")
-    day_sums = ", ".join(f"sum({m}_n) AS {m}_n, sum({m}_s) AS {m}_s" for m in METRICS)
+    day_sums = ", ".join(
+        f"sum({m}_n) AS {m}_n, sum({m}_s) AS {m}_s, min({m}_lo) AS {m}_lo, "
+        f"max({m}_hi) AS {m}_hi, sum({m}_sx) AS {m}_sx, sum({m}_sxx) AS {m}_sxx, "
+        f"sum({m}_sxy) AS {m}_sxy" for m in METRICS)
 
     def mean(m: str, cond: str = "") -> str:
         f = f" FILTER (WHERE {cond})" if cond else ""
@@ -240,13 +243,15 @@ def _aggregate_sql(flt: SessionFilter, by: str | None,
     days AS MATERIALIZED (
         SELECT day, sum(n) AS n, sum(secs) AS secs, sum(notes) AS notes, {day_sums}
         FROM g GROUP BY day),
-    cut AS (SELECT day, n, sum(n) OVER (ORDER BY day) - n AS before,
+    cut AS (SELECT days.*, sum(n) OVER (ORDER BY day) - n AS before,
                    floor((SELECT sum(n) FROM days) / 2) AS k
             FROM days),
     -- the older half is the oldest floor(N/2) sessions: days wholly inside it (part 1),
-    -- wholly after it (2), and at most one day it splits (0), of which ``take`` count
+    -- wholly after it (2), and at most one day it splits (0), of which ``take`` count;
+    -- the metrics are summed over these day rows (one per day, not per day and scale)
     h AS MATERIALIZED (
-        SELECT day, CASE WHEN before + n <= k THEN 1 WHEN before >= k THEN 2 ELSE 0 END AS part,
+        SELECT cut.*, CASE WHEN before + n <= k THEN 1 WHEN before >= k THEN 2 ELSE 0 END
+                      AS part,
                (k - before)::bigint AS take
         FROM cut),
     -- that day's oldest ``take`` sessions (start time, then id), read through
@@ -273,9 +278,9 @@ def _aggregate_sql(flt: SessionFilter, by: str | None,
         'totals', (SELECT json_build_object(
             'sessions', coalesce(sum(n), 0), 'practice_seconds', coalesce(sum(secs), 0),
             'notes', coalesce(sum(notes), 0), 'correct_notes', coalesce(sum(correct), 0),
-            'bad_notes', coalesce(sum(bad), 0), 'days_practised', count(DISTINCT day),
+            'bad_notes', coalesce(sum(bad), 0), 'days_practised', (SELECT count(*) FROM days),
             'first_session', min(first_at), 'last_session', max(last_at)) FROM g),
-        'metrics', (SELECT json_build_object({metric_json}) FROM g JOIN h USING (day)),
+        'metrics', (SELECT json_build_object({metric_json}) FROM h),
         'raw', (SELECT json_build_object({raw_json}) FROM g),
         'areas', (SELECT json_build_object({area_json}) FROM g),
         'scales', (SELECT coalesce(json_agg(x ORDER BY x.sessions DESC, x.scale), '[]') FROM (
@@ -313,8 +318,8 @@ def _bucket_key(by: str, start: date | None, key: str | None) -> str:
     return start.isoformat()
 
 
-class _NotWholeDays(Exception):
-    pass
+class NotWholeDays(Exception):
+    """The period starts or ends inside a local day: the per-day groups cannot serve it."""
 
 
 def _local_day(moment: datetime | None, tz: ZoneInfo) -> date | None:
@@ -322,12 +327,12 @@ def _local_day(moment: datetime | None, tz: ZoneInfo) -> date | None:
         return None
     local = moment.astimezone(tz)
     if (local.hour, local.minute, local.second, local.microsecond) != (0, 0, 0, 0):
-        raise _NotWholeDays
+        raise NotWholeDays
     return local.date()
 
 
 def day_bounds(flt: SessionFilter) -> tuple[date | None, date | None]:
-    """First and last local day of the period (inclusive); _NotWholeDays if it starts or
+    """First and last local day of the period (inclusive); NotWholeDays if it starts or
     ends inside a day (an ISO date-time was given)."""
     tz = ZoneInfo(flt.timezone)
     first = _local_day(flt.period.start, tz)
@@ -384,7 +389,7 @@ def aggregate(conn: psycopg.Connection[Any], flt: SessionFilter, *, by: str | No
         try:
             day_bounds(flt)
             rollup = ensure_rollup(conn, flt.timezone)
-        except _NotWholeDays:
+        except NotWholeDays:
             rollup = False
     sql, params = _aggregate_sql(flt, by, rollup=rollup)
     params["today"] = today

@@ -369,9 +369,14 @@ class Sessions:
         text = prefix.strip().lower()
         if not text or any(c not in "0123456789abcdef-" for c in text):
             raise UsageError(f"{prefix!r} is not a session id")
-        rows = self.conn.execute(
-            "SELECT session_id FROM fretcoach.sessions WHERE session_id::text LIKE %s "
-            "ORDER BY start_time DESC LIMIT 2", (text + "%",)
+        # The ids a prefix can name form one range of the uuid order (bytewise, as the hex
+        # reads): a primary-key range scan instead of casting every id to text. A prefix
+        # whose dashes sit where no canonical id has them names nothing, as LIKE did.
+        bounds = _prefix_range(text)
+        rows = [] if bounds is None else self.conn.execute(
+            "SELECT session_id FROM fretcoach.sessions "
+            "WHERE session_id BETWEEN %s::uuid AND %s::uuid AND session_id::text LIKE %s "
+            "ORDER BY start_time DESC LIMIT 2", (*bounds, text + "%")
         ).fetchall()
         if not rows:
             raise NotFoundError(f"no session {prefix}",
@@ -425,6 +430,18 @@ class Sessions:
     def _rollback(self) -> None:
         if not self.conn.autocommit:
             self.conn.rollback()
+
+
+_DASHES = (8, 13, 18, 23)  # where a canonical uuid's text has its dashes
+
+
+def _prefix_range(prefix: str) -> tuple[str, str] | None:
+    """The lowest and highest uuid whose canonical text starts with ``prefix`` (lowercase
+    hex and dashes), or None when no canonical id can start so."""
+    if len(prefix) > 36 or any((c == "-") != (i in _DASHES) for i, c in enumerate(prefix)):
+        return None
+    digits = prefix.replace("-", "")
+    return (digits.ljust(32, "0"), digits.ljust(32, "f"))
 
 
 def note_records(events: Sequence[NoteEvent], verdicts: Sequence[tuple[bool | None, bool | None]],
