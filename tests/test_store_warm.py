@@ -182,15 +182,18 @@ def test_status_counts_other_users(data_dir: Path) -> None:
     _fretcoach(data_dir, 1, "db", "stop")
 
 
-def test_stale_pid_and_socket_lock_after_kill_9_of_the_server(data_dir: Path) -> None:
+@pytest.mark.parametrize("pid_now", ["dead", "reused"])
+def test_stale_pid_and_socket_lock_after_kill_9_of_the_server(data_dir: Path,
+                                                              pid_now: str) -> None:
     pid = _status(data_dir, 1)["server"]["pid"]
     pgdata = (data_dir / "pg").resolve()
     os.kill(pid, signal.SIGKILL)
     assert _wait(lambda: _server_pid(data_dir) is None, 15)
-    # as after a reboot: the PIDs in the lock files now belong to another live process
-    for lock in (pgdata / "postmaster.pid", pgdata / ".s.PGSQL.5432.lock"):
-        lines = lock.read_text().splitlines()
-        lock.write_text("\n".join([str(os.getpid()), *lines[1:]]) + "\n")
+    assert (pgdata / "postmaster.pid").exists()
+    if pid_now == "reused":  # as after a reboot: the PIDs now belong to another live process
+        for lock in (pgdata / "postmaster.pid", pgdata / ".s.PGSQL.5432.lock"):
+            lines = lock.read_text().splitlines()
+            lock.write_text("\n".join([str(os.getpid()), *lines[1:]]) + "\n")
     data = _status(data_dir, 1)
     assert "start" in data["timings_s"], "the stale server was taken for a live one"
     assert data["server"]["pid"] != pid and _server_pid(data_dir) == data["server"]["pid"]

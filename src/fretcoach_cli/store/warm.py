@@ -28,11 +28,12 @@ handled by the leaving process itself, at once, as before. The one gap: a watchd
 with SIGKILL while no fretcoach process ever runs again leaves the server up (until the next
 command or a reboot).
 
-``postmaster.pid`` is trusted only if its PID is a live process named ``postgres``: after a
-reboot or a ``kill -9`` of the server the PID may be free or reused, and PostgreSQL would refuse
-to start ("lock file already exists"). :func:`clear_stale` removes it and the socket lock files
-before a start. Never two servers on one data dir: starts happen under ``lock`` after looking
-for a live postmaster, and PostgreSQL's own ``postmaster.pid`` interlock refuses a second one.
+``postmaster.pid`` is trusted only if its PID is a live ``postgres`` whose ``-D`` is this data
+dir: after a reboot or a ``kill -9`` of the server the PID may be free or reused. A reused PID
+would make PostgreSQL refuse to start ("lock file already exists"): :func:`clear_stale`
+removes such a file, and the socket files, before a start. Never two servers on one data
+dir: starts happen under ``lock`` after looking for a live postmaster, and PostgreSQL's own
+``postmaster.pid`` interlock refuses a second one.
 """
 
 from __future__ import annotations
@@ -265,16 +266,41 @@ def is_postgres(pid: int) -> bool:
     return True
 
 
+def is_postmaster_of(pid: int, pgdata: Path) -> bool:
+    """Whether ``pid`` is a live postgres serving ``pgdata`` (its ``-D``, where readable)."""
+    if not is_postgres(pid):
+        return False
+    proc = Path("/proc") / str(pid)
+    try:
+        args = (proc / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True  # no /proc (macOS) or no access: the name has to do
+    if b"-D" not in args[:-1]:
+        return True  # started with PGDATA in its environment
+    target = Path(os.fsdecode(args[args.index(b"-D") + 1]))
+    if not target.is_absolute():
+        target = proc / "cwd" / target
+    try:
+        return os.path.samefile(target, pgdata)
+    except OSError:
+        return False
+
+
 def running(pgdata: Path) -> Postmaster | None:
     """The live postmaster of ``pgdata``, or None."""
     info = read_postmaster(pgdata)
-    return info if info is not None and is_postgres(info.pid) else None
+    return info if info is not None and is_postmaster_of(info.pid, pgdata) else None
 
 
 def clear_stale(pgdata: Path, socket_dirs: tuple[Path, ...] = ()) -> None:
-    """Remove a dead server's ``postmaster.pid`` and socket lock files (call under ``lock``)."""
+    """Before a start (under ``lock``, no server running): remove socket files and a
+    ``postmaster.pid`` whose PID now belongs to another process.
+
+    A ``postmaster.pid`` naming a dead PID is left to PostgreSQL: it sees it is stale itself,
+    and first checks that no orphaned backend still uses the old shared memory.
+    """
     info = read_postmaster(pgdata)
-    if info is not None and is_postgres(info.pid):
+    if info is not None and is_postmaster_of(info.pid, pgdata):
         return
     dirs = {Path(info.socket_dir)} if info is not None and info.socket_dir else set()
     dirs.update(socket_dirs)
@@ -283,8 +309,19 @@ def clear_stale(pgdata: Path, socket_dirs: tuple[Path, ...] = ()) -> None:
         for name in (f".s.PGSQL.{port}", f".s.PGSQL.{port}.lock"):
             with contextlib.suppress(OSError):
                 (folder / name).unlink()
-    with contextlib.suppress(OSError):
-        (pgdata / "postmaster.pid").unlink()
+    if info is not None and _pid_exists(info.pid):  # reused by another process
+        with contextlib.suppress(OSError):
+            (pgdata / "postmaster.pid").unlink()
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def stop(layout: Layout) -> int | None:
