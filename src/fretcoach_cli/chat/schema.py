@@ -1,115 +1,122 @@
-"""What the agent may read: tables, columns, their meaning and units.
+"""What the agent may read: tables and columns (here), their meaning and units (the database).
 
-Written by hand (a test checks it against the live database) because the model needs meanings
-and units, not just types; and never with sample rows: stored free text must not reach the
-prompt, where it could carry instructions.
+Which tables and columns the agent may query is a decision kept in code (:data:`EXPOSED`: the
+SQL guard's column list is built from it, without a database). What each one means lives in
+the database as ``COMMENT ON`` (ddl/040_column_comments.sql), read from the catalog by
+:func:`read_tables` whenever the agent asks, so a column and its meaning change together in
+one migration. Never sample rows: stored free text must not reach the prompt, where it could
+carry instructions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import psycopg
+
+#: The tables the agent may read and, in prompt order, the columns it is told about.
+EXPOSED: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("sessions", (
+        "session_id", "start_time", "end_time", "duration_seconds", "scale_chosen",
+        "scale_type", "scale_root", "status", "overall_score", "pitch_accuracy",
+        "scale_conformity", "timing_stability", "clean_playing", "scale_coverage",
+        "weakest_area", "total_notes_played", "correct_notes_played", "bad_notes_played",
+        "mean_abs_cents", "in_scale_ratio", "in_tune_ratio", "ioi_cv", "mean_abs_grid_dev_ms",
+        "clean_ratio", "tempo_bpm", "strictness", "sensitivity", "pitch_model", "a4_hz",
+        "tuning", "practice_id",
+    )),
+    ("session_notes", (
+        "session_id", "seq", "onset_s", "offset_s", "midi", "cents", "pitch_class",
+        "note_name", "kind", "in_scale", "in_tune", "confidence", "level_db",
+    )),
+    ("ai_practice_plans", (
+        "practice_id", "generated_at", "status", "session_id", "source", "practice_plan",
+    )),
+)
+
+#: Columns the agent may know about, by table (used for "did you mean" hints).
+COLUMNS: dict[str, tuple[str, ...]] = dict(EXPOSED)
+
+# The short type names the prompt uses for PostgreSQL's format_type() names.
+_SHORT_TYPES = {"double precision": "float", "timestamp with time zone": "timestamptz"}
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: str
-    meaning: str
+    type: str | None = None      # None until read from the catalog
+    meaning: str | None = None   # its COMMENT; None until read from the catalog
 
 
 @dataclass(frozen=True)
 class Table:
     name: str
-    meaning: str
+    meaning: str | None
     columns: tuple[Column, ...]
 
 
-def _c(name: str, type_: str, meaning: str) -> Column:
-    return Column(name, type_, meaning)
+#: The exposed tables and columns by name only (what the system prompt lists); meanings and
+#: types come from :func:`read_tables`.
+TABLES: tuple[Table, ...] = tuple(
+    Table(name, None, tuple(Column(c) for c in cols)) for name, cols in EXPOSED)
 
 
-SCORE = "score 0-100 (higher is better)"
-
-TABLES: tuple[Table, ...] = (
-    Table("sessions", "one practice session (live playing or an analysed file); one row each", (
-        _c("session_id", "uuid", "key"),
-        _c("start_time", "timestamptz", "when the session started (UTC; convert with AT TIME "
-                                        "ZONE for local days)"),
-        _c("end_time", "timestamptz", "when it ended (NULL while active)"),
-        _c("duration_seconds", "float", "length in seconds"),
-        _c("scale_chosen", "text", "scale practised, e.g. 'A minor pentatonic'"),
-        _c("scale_type", "text", "scale type without root, e.g. 'minor pentatonic'"),
-        _c("scale_root", "text", "root note, e.g. 'A'"),
-        _c("status", "text", "'completed', 'interrupted' or 'active' (still running); "
-                             "statistics normally use completed and interrupted"),
-        _c("overall_score", "float", SCORE + ": the session's overall mark"),
-        _c("pitch_accuracy", "float", SCORE + ": in-scale notes played in tune"),
-        _c("scale_conformity", "float", SCORE + ": share of notes inside the scale"),
-        _c("timing_stability", "float", SCORE + ": evenness of timing"),
-        _c("clean_playing", "float", SCORE + ": single clean notes vs. unclear/polyphonic"),
-        _c("scale_coverage", "float", SCORE + ": share of the scale's degrees played"),
-        _c("weakest_area", "text", "the metric that was lowest: pitch_accuracy, "
-                                   "scale_conformity, timing_stability or clean_playing"),
-        _c("total_notes_played", "integer", "notes detected"),
-        _c("correct_notes_played", "integer", "notes in the scale and in tune"),
-        _c("bad_notes_played", "integer", "notes out of the scale or out of tune"),
-        _c("mean_abs_cents", "float", "mean absolute tuning error, cents (100 = a semitone)"),
-        _c("in_scale_ratio", "float", "share of notes in the scale, 0-1"),
-        _c("in_tune_ratio", "float", "share of in-scale notes in tune, 0-1"),
-        _c("ioi_cv", "float", "coefficient of variation of inter-onset intervals (lower = "
-                              "steadier)"),
-        _c("mean_abs_grid_dev_ms", "float", "mean distance from the click grid, ms (with a "
-                                            "tempo only)"),
-        _c("clean_ratio", "float", "share of clean single notes, 0-1"),
-        _c("tempo_bpm", "float", "click tempo in beats per minute (NULL without a click)"),
-        _c("strictness", "float", "tuning strictness setting 0-1"),
-        _c("sensitivity", "float", "input sensitivity setting 0-1"),
-        _c("pitch_model", "text", "pitch detector used: 'swift' or 'crepe'"),
-        _c("a4_hz", "float", "concert pitch reference in Hz"),
-        _c("tuning", "text", "guitar tuning played in: a name such as 'drop-d' or the open "
-                             "strings low to high ('D2 A2 D3 G3 B3 E4'); NULL = standard"),
-        _c("practice_id", "uuid", "the practice plan this session followed, if any"),
-    )),
-    Table("session_notes", "every note detected in a session, in order", (
-        _c("session_id", "uuid", "the session (join sessions USING (session_id))"),
-        _c("seq", "integer", "position in the session, from 0"),
-        _c("onset_s", "float", "seconds from the session start when the note began"),
-        _c("offset_s", "float", "seconds from the start when it ended"),
-        _c("midi", "float", "pitch as a fractional MIDI number (69 = A4); NULL unless "
-                            "kind = 'note'"),
-        _c("cents", "float", "tuning error against the nearest semitone, cents (-50..50)"),
-        _c("pitch_class", "smallint", "0 = C, 1 = C#, … 11 = B"),
-        _c("note_name", "text", "e.g. 'A2', 'C#4'"),
-        _c("kind", "text", "'note', 'polyphonic' or 'unclear'"),
-        _c("in_scale", "boolean", "whether the note belongs to the session's scale"),
-        _c("in_tune", "boolean", "whether it was within the tuning tolerance"),
-        _c("confidence", "float", "pitch detector confidence 0-1"),
-        _c("level_db", "float", "loudness in dBFS"),
-    )),
-    Table("ai_practice_plans", "practice plans the coach suggested", (
-        _c("practice_id", "uuid", "key"),
-        _c("generated_at", "timestamptz", "when the plan was made"),
-        _c("status", "text", "'pending', 'in_progress', 'completed' or 'dismissed'"),
-        _c("session_id", "uuid", "the session that practised it, if any"),
-        _c("source", "text", "'model' or 'offline'"),
-        _c("practice_plan", "jsonb", "the plan: keys scale, focus_area, target_tempo_bpm, "
-                                     "strictness, sensitivity, session_target {minutes, notes}, "
-                                     "exercises (list), title; read with ->> e.g. "
-                                     "practice_plan->>'scale'"),
-    )),
-)
-
-#: Columns the agent may know about, by table (used for "did you mean" hints).
-COLUMNS: dict[str, tuple[str, ...]] = {t.name: tuple(c.name for c in t.columns) for t in TABLES}
+class SchemaCommentsMissing(LookupError):
+    """An exposed table or column is missing, or has no COMMENT, in the database."""
 
 
-def describe(max_rows: int, timeout_s: float) -> str:
-    """The text the ``describe_schema`` tool returns (also summarised in the system prompt)."""
+def read_tables(conn: psycopg.Connection[Any]) -> tuple[Table, ...]:
+    """The exposed tables with their types and meanings from the catalog (pg_description).
+
+    Works on any connection, the agent's read-only one included (the catalog is readable by
+    every role; names are matched in pg_class, so no USAGE on the schema is needed). Raises
+    :class:`SchemaCommentsMissing` when the database lacks a column or a comment, which
+    means a migration is missing: the agent is never told a column without its meaning.
+    """
+    rows = conn.execute("""
+        SELECT c.relname, pg_catalog.obj_description(c.oid, 'pg_class'), a.attname,
+               pg_catalog.format_type(a.atttypid, a.atttypmod),
+               pg_catalog.col_description(c.oid, a.attnum)
+        FROM pg_catalog.pg_class c
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
+        WHERE n.nspname = 'fretcoach' AND c.relname = ANY (%s)
+          AND a.attnum > 0 AND NOT a.attisdropped""", ([t for t, _ in EXPOSED],)).fetchall()
+    tables = {r[0]: r[1] for r in rows}
+    cols = {(r[0], r[2]): (_SHORT_TYPES.get(r[3], r[3]), r[4]) for r in rows}
+    missing = [t for t, _ in EXPOSED if not tables.get(t)]
+    missing += [f"{t}.{c}" for t, names in EXPOSED for c in names
+                if not (cols.get((t, c)) or (None, None))[1]]
+    if missing:
+        raise SchemaCommentsMissing(
+            f"no comment in the database for {', '.join(missing)} (run `fretcoach db migrate`)")
+    return tuple(Table(t, tables[t], tuple(Column(c, *cols[(t, c)]) for c in names))
+                 for t, names in EXPOSED)
+
+
+def describe(max_rows: int, timeout_s: float,
+             conn: psycopg.Connection[Any] | None = None) -> str:
+    """The text the ``describe_schema`` tool returns (also summarised in the system prompt).
+
+    ``conn`` (any connection to the database, e.g. the agent's) supplies the meanings; without
+    one, or when the catalog lacks them, the columns are listed by name with that said.
+    """
     lines = ["PostgreSQL, schema fretcoach. You only ever see the current user's rows.", ""]
-    for table in TABLES:
-        lines.append(f"TABLE {table.name} — {table.meaning}")
+    tables = TABLES
+    if conn is not None:
+        try:
+            tables = read_tables(conn)
+        except SchemaCommentsMissing as exc:
+            lines += [f"(column meanings unavailable: {exc})", ""]
+    else:
+        lines += ["(column meanings unavailable: no database connection)", ""]
+    for table in tables:
+        lines.append(f"TABLE {table.name}" + (f" — {table.meaning}" if table.meaning else ""))
         for col in table.columns:
-            lines.append(f"  {col.name} {col.type}: {col.meaning}")
+            lines.append(f"  {col.name} {col.type}: {col.meaning}" if col.meaning
+                         else f"  {col.name}")
         lines.append("")
     lines += [
         "Rules: one SELECT (WITH … SELECT allowed); aggregates, window, math, date/time, "

@@ -449,7 +449,24 @@ def _buckets(rows: list[dict[str, Any]], by: str) -> list[Bucket]:
 
 def daily_seconds(conn: psycopg.Connection[Any], flt: SessionFilter, first: date,
                   last: date) -> dict[date, float]:
-    """Practice seconds per local day between ``first`` and ``last`` (for the heat map)."""
+    """Practice seconds per local day between ``first`` and ``last`` (for the heat map),
+    from the per-day groups when the period is whole days, else from the sessions."""
+    try:
+        lo, hi = day_bounds(flt)
+        rollup = ensure_rollup(conn, flt.timezone)
+    except NotWholeDays:
+        rollup = False
+    if rollup:
+        rows = conn.execute("""
+            SELECT day, sum(secs) FROM fretcoach.report_days
+            WHERE user_id = current_setting('fretcoach.user_id', true) AND tz = %(tz)s
+              AND day BETWEEN greatest(%(first)s::date, %(lo)s::date)
+                          AND least(%(last)s::date, %(hi)s::date)
+              AND (%(scale)s::text IS NULL OR scale = %(scale)s::text) AND n > 0
+            GROUP BY day""", {"tz": flt.timezone, "first": first, "last": last,
+                              "lo": lo, "hi": hi,
+                              "scale": flt.scale}).fetchall()
+        return {r[0]: float(r[1]) for r in rows}
     base, params = _base(flt)
     tz = ZoneInfo(flt.timezone)
     params["d0"] = datetime.combine(first, datetime.min.time(), tzinfo=tz)
