@@ -153,7 +153,10 @@ def test_db_stop_refuses_while_in_use_unless_forced(data_dir: Path) -> None:
 
 def test_status_shows_the_idle_timer_and_does_not_reset_it(data_dir: Path) -> None:
     assert _fretcoach(data_dir, 1, "db", "url").returncode == 0  # a user came and went
+    idle = data_dir / "pg-run" / "idle.json"
+    timer = json.loads(idle.read_text())
     first = _status(data_dir, 1)["server"]
+    assert json.loads(idle.read_text()) == timer, "db status restarted the idle timer"
     assert first["state"] == "running" and first["other_users"] == 0
     assert first["socket"].endswith(".s.PGSQL.5432")
     assert first["data_dir"] == str((data_dir / "pg").resolve())
@@ -257,3 +260,12 @@ def test_full_disk_is_one_line_database_error() -> None:
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
         shutil.rmtree(mount, ignore_errors=True)
+
+
+def test_deleting_the_data_dir_stops_its_idle_server(data_dir: Path) -> None:
+    pid = _status(data_dir, 10)["server"]["pid"]
+    assert psutil.pid_exists(pid)
+    shutil.rmtree(data_dir)
+    # postmaster.pid went with the directory: look for the process itself
+    assert _wait(lambda: not psutil.pid_exists(pid)
+                 or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 30), "orphaned"

@@ -162,7 +162,7 @@ def ensure_server(data_dir: Path, idle_minutes: float | None = None) -> Embedded
             _registered.pop(pgdata)
             reg = None
         if reg is None:
-            _registered[pgdata] = warm.register(layout, grace_s)
+            _registered[pgdata] = warm.register(layout, grace_s, observer=_keep_timer)
         if not (_keep_timer and not started):
             warm.clear_idle(layout)
         if not started:
@@ -191,7 +191,8 @@ def release_server(data_dir: Path) -> None:
             warm.stop(layout)
             return
         if not (reg.observer and warm.read_idle(layout) is not None):
-            warm.write_idle(layout, reg.grace_s)
+            with contextlib.suppress(OSError):  # a full disk: the watchdog times it itself
+                warm.write_idle(layout, reg.grace_s)
         warm.ensure_watchdog(layout, reg.grace_s)
 
 

@@ -23,7 +23,8 @@ a killed watchdog is replaced by the next command. The watchdog wakes at the dea
 ``POLL_S`` seconds and, under ``lock``: exits when the server is gone; does nothing while a
 live user remains; writes ``idle.json`` when it finds only dead users (a crashed process's
 grace then runs from the moment it is noticed); stops the server (SIGINT = PostgreSQL's fast
-shutdown, then SIGQUIT, then SIGKILL) once the deadline has passed, and exits. A grace of 0 is
+shutdown, then SIGQUIT, then SIGKILL) once the deadline has passed, and exits. A data dir
+deleted under a running server gets that server stopped at once. A grace of 0 is
 handled by the leaving process itself, at once, as before. The one gap: a watchdog killed
 with SIGKILL while no fretcoach process ever runs again leaves the server up (until the next
 command or a reboot).
@@ -39,6 +40,7 @@ dir: starts happen under ``lock`` after looking for a live postmaster, and Postg
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -158,7 +160,11 @@ def register(layout: Layout, grace_s: float, *, observer: bool = False) -> Regis
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.write(fd, json.dumps({"pid": pid, "grace_s": grace_s}).encode())
+        try:
+            os.write(fd, json.dumps({"pid": pid, "grace_s": grace_s}).encode())
+        except OSError as exc:  # a full disk: the locked file alone still counts this user
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
     except BaseException:
         os.close(fd)
         with contextlib.suppress(OSError):
@@ -371,33 +377,47 @@ def watchdog_running(layout: Layout) -> bool:
 def ensure_watchdog(layout: Layout, grace_s: float) -> None:
     """Start the data dir's watchdog unless one runs (detached: it outlives this process)."""
     _spawned[:] = [p for p in _spawned if p.poll() is None]  # reap exited watchdogs
-    if watchdog_running(layout):
+    if watchdog_running(layout) or not sys.executable:
         return
-    proc = subprocess.Popen(
-        [sys.executable, "-I", str(Path(__file__).resolve()), str(layout.pgdata), str(grace_s)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        cwd="/", start_new_session=True, close_fds=True,
-    )
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", str(Path(__file__).resolve()), str(layout.pgdata),
+             str(grace_s)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd="/", start_new_session=True, close_fds=True,
+        )
+    except OSError:  # no interpreter to run (frozen app): the next command tries again
+        return
     _spawned.append(proc)
 
 
-def step(layout: Layout, default_grace_s: float, memo: dict[str, Idle]) -> float | None:
+@dataclass
+class _Memo:
+    """What a watchdog remembers between checks."""
+
+    idle: Idle | None = None  # the timer it started itself (idle.json may be unwritable)
+    pid: int | None = None  # the postmaster it last saw
+
+
+def step(layout: Layout, default_grace_s: float, memo: _Memo) -> float | None:
     """One watchdog check (call under ``lock``): seconds to sleep, or None to exit.
 
-    ``memo`` carries the timer this watchdog started itself, in case ``idle.json`` cannot be
-    written (a full disk must not keep the server up for ever).
+    A full disk must not keep the server up for ever: when ``idle.json`` cannot be written,
+    the timer lives in ``memo``.
     """
-    if running(layout.pgdata) is None:
+    info = running(layout.pgdata)
+    if info is None:
         clear_idle(layout)
         return None
+    memo.pid = info.pid
     live, dead = scan(layout)
     if live:
-        memo.clear()
+        memo.idle = None
         return POLL_S
-    idle = read_idle(layout) or memo.get("idle")
+    idle = read_idle(layout) or memo.idle
     if idle is None:  # the last users died without leaving: their grace runs from now
         grace = max((c.grace_s for c in dead), default=default_grace_s)
-        idle = memo["idle"] = Idle(time.time(), grace)
+        idle = memo.idle = Idle(time.time(), grace)
         with contextlib.suppress(OSError):
             write_idle(layout, grace, idle.since)
     remaining = idle.deadline - time.time()
@@ -405,6 +425,20 @@ def step(layout: Layout, default_grace_s: float, memo: dict[str, Idle]) -> float
         stop(layout)
         return None
     return min(remaining, POLL_S)
+
+
+def _stop_orphan(pid: int | None, pgdata: Path) -> None:
+    """The data dir was deleted under a running server: stop it, it can serve nothing."""
+    if pid is None or not is_postgres(pid):
+        return
+    try:
+        args = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return
+    if b"-D" in args[:-1] and args[args.index(b"-D") + 1] == os.fsencode(str(pgdata)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)
+        _wait_gone(pid, STOP_TIMEOUT_S)
 
 
 def watch(pgdata: Path, default_grace_s: float) -> int:
@@ -423,18 +457,17 @@ def watch(pgdata: Path, default_grace_s: float) -> int:
     with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
-    memo: dict[str, Idle] = {}
+    memo = _Memo()
     while True:
-        if not layout.run.is_dir():  # the data dir was deleted: nothing left to watch
-            return 0
         try:
+            if not layout.run.is_dir():
+                raise FileNotFoundError(layout.run)
             with locked(layout.lock, create=False):
                 wait = step(layout, default_grace_s, memo)
-        except Busy:
-            wait = POLL_S
-        except FileNotFoundError:
+        except FileNotFoundError:  # the data dir was deleted
+            _stop_orphan(memo.pid, pgdata)
             return 0
-        except OSError:  # e.g. a full disk for idle.json: try again later
+        except (Busy, OSError):  # e.g. a full disk: try again later
             wait = POLL_S
         if wait is None:
             return 0
