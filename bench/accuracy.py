@@ -52,7 +52,8 @@ def _analyze(
 def _tuner_track(path: Path, model: str, sensitivity: float,
                  models_dir: Path | None) -> list[tuple[float, float | None]]:  # fmt: skip
     """The live tuner stream of a file: (time, midi or None) of every ``PitchUpdate`` the
-    engine sends, as the practice room's tuner pane receives them."""
+    engine sends, as the practice room's tuner pane receives them (the tuner core's
+    readings, ``Engine(tuner=True)`` as ``practice`` runs it)."""
     from fretcoach_cli.audio.engine import Engine
     from fretcoach_cli.audio.sources import FileSource
 
@@ -63,7 +64,7 @@ def _tuner_track(path: Path, model: str, sensitivity: float,
             out.append((float(ev.time_s), None if ev.midi is None else float(ev.midi)))
 
     engine = Engine(FileSource(path), pitch_model=model, sensitivity=sensitivity,
-                    models_dir=models_dir)  # fmt: skip
+                    models_dir=models_dir, tuner=True)  # fmt: skip
     engine.subscribe(on_event)
     engine.run_sync()
     return out

@@ -263,3 +263,51 @@ def test_string_model_recordings_held_for_their_whole_ring(backend, name: str) -
     errors = [(r.midi - note["midi"]) * 100 for r in pitched]
     assert abs(float(np.median(errors))) <= 1.0
     assert max(abs(e) for e in errors) < 50  # no octave, no wrong note
+
+
+def test_shared_frames_give_the_same_readings_as_the_tuners_own_model(backend) -> None:
+    """The practice room's tuner is fed the engine's SwiftF0 frames instead of running a
+    second model: the readings are the same, also when it starts mid-stream."""
+    audio = held_note(45, cents=-4.0, seconds=3.0, seed=7)
+    own = run(backend, audio, block=700)
+    stream = backend.stream()
+    shared = Tuner(STANDARD, shared_frames=True)
+    got: list[TunerReading] = []
+    for i in range(0, len(audio), 700):
+        block = audio[i:i + 700]
+        got += shared.push(block, stream.push(block))
+    assert [r.state for r in got] == [r.state for r in own]
+    assert [r.midi for r in got] == pytest.approx([r.midi for r in own], abs=1e-9)
+    with pytest.raises(ValueError, match="frames"):
+        Tuner(STANDARD, shared_frames=True).push(audio[:700])
+    later = Tuner(STANDARD, shared_frames=True, start_sample=8000)
+    assert later.push(np.zeros(800, dtype=np.float32), stream.push(np.zeros(0)))[0].t == 0.55
+
+
+def test_the_practice_rooms_tuner_feed_reads_every_block_and_restarts_after_a_gap(backend):
+    """TunerFeed (the engine's tuner pane thread): a reading every 50 ms of a held A2 as
+    PitchUpdates, the last ones out before close() returns; a gap in the blocks (a dropped
+    live block) starts a fresh tuner on the new sample clock."""
+    from fretcoach_cli.audio.tuner_feed import TunerFeed
+    from fretcoach_cli.events import PitchUpdate
+
+    audio = held_note(45, cents=3.0, seconds=2.0, seed=3)
+    got: list[PitchUpdate] = []
+    feed = TunerFeed(got.append, wait=True)
+    stream = backend.stream()
+    for i in range(0, len(audio), 512):
+        block = audio[i:i + 512]
+        feed.put(i, block, stream.push(block))
+    feed.close()
+    assert [u.time_s for u in got] == pytest.approx(
+        [STEP_S * (k + 1) for k in range(round(len(audio) / RATE / STEP_S))])
+    sustained = [u for u in got if u.time_s >= 0.5]
+    assert all(u.midi == pytest.approx(45.03, abs=0.02) for u in sustained)
+    assert feed.error is None and feed.dropped == 0
+    gap: list[PitchUpdate] = []
+    feed = TunerFeed(gap.append, wait=True)
+    stream = backend.stream()
+    feed.put(0, audio[:8000], stream.push(audio[:8000]))
+    feed.put(16000, audio[16000:24000], stream.push(audio[8000:24000]))
+    feed.close()
+    assert [u.time_s for u in gap][-10:] == pytest.approx([1.05 + 0.05 * k for k in range(10)])

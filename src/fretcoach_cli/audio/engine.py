@@ -105,14 +105,23 @@ def level_of(block: np.ndarray, t: float) -> LevelUpdate:
 
 
 class Engine:
-    """Run a source through the pitch model and segmenter on a background thread."""
+    """Run a source through the pitch model and segmenter on a background thread.
+
+    ``tuner=True`` makes the ``PitchUpdate`` events the tuner core's readings (for the
+    practice room's tuner pane, in ``tuning``), computed on a thread of their own from the
+    engine's blocks and SwiftF0 frames; otherwise (or with another pitch model) they are the
+    note tracker's latest frame.
+    """
 
     def __init__(self, source: Any, *, pitch_model: str = "swift", a4: float = 440.0,
                  sensitivity: float = 0.5, models_dir: Path | None = None,
-                 backend: PitchBackend | None = None) -> None:
+                 backend: PitchBackend | None = None, tuner: bool = False,
+                 tuning: Any = None) -> None:
         self.source = source
         self.pitch_model = pitch_model
         self.a4, self.sensitivity = a4, sensitivity
+        self.tuner, self.tuning = tuner, tuning
+        self.tuner_feed: Any = None
         self._models_dir = models_dir
         self._backend = backend
         self._subs: list[Callback] = []
@@ -185,6 +194,7 @@ class Engine:
                             provisional=True)
             self.pipeline = pipe
             self.source.open()
+            feed = self._start_tuner(backend)
             try:
                 while True:
                     if self._stop.is_set():
@@ -202,14 +212,18 @@ class Engine:
                         continue
                     t_end = (self._samples + len(block)) / MODEL_RATE
                     _, frames = pipe.push(block)
+                    if feed is not None:
+                        feed.put(self._samples, block, frames)
                     self._samples += len(block)
                     self._emit(level_of(block, t_end))
-                    if len(frames):
+                    if len(frames) and feed is None:
                         self._emit_pitch(pipe)
                     self._emit_notes(pipe)
                 pipe.finish()
                 self._emit_notes(pipe)
             finally:
+                if feed is not None:
+                    feed.close()  # its last readings go out before the engine's end
                 _call(self.source, "close")
         except FretcoachError as err:
             if raise_errors:
@@ -224,8 +238,23 @@ class Engine:
                                      int(ExitCode.ERROR))
             self._emit(self.error)
             return
-        self._emit(EngineFinished(self.position_s, reason,
-                                  {"notes": len(self.notes), **_source_stats(self.source)}))
+        stats = {"notes": len(self.notes), **_source_stats(self.source)}
+        if self.tuner_feed is not None and self.tuner_feed.dropped:
+            stats["tuner_dropped_blocks"] = self.tuner_feed.dropped
+        if self.tuner_feed is not None and self.tuner_feed.error is not None:
+            stats["tuner_error"] = f"{type(self.tuner_feed.error).__name__}: " \
+                f"{self.tuner_feed.error}"
+        self._emit(EngineFinished(self.position_s, reason, stats))
+
+    def _start_tuner(self, backend: PitchBackend) -> Any:
+        """The tuner pane's feed (SwiftF0 only: the tuner counts on its frames' lag)."""
+        if not self.tuner or backend.name != "swift":
+            return None
+        from fretcoach_cli.audio.tuner_feed import TunerFeed
+
+        fast = getattr(self.source, "realtime", None) is False  # a file read at full speed
+        self.tuner_feed = TunerFeed(self._emit, tuning=self.tuning, a4=self.a4, wait=fast)
+        return self.tuner_feed
 
     def _emit_notes(self, pipe: Pipeline) -> None:
         for event in pipe.take_events():

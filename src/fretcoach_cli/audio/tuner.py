@@ -7,8 +7,10 @@ however it is played.
 How a reading is made (one every ``STEP_S`` of audio, from the audio up to that instant):
 
 * The pitch model (SwiftF0, streamed exactly as the engine streams it) names the note
-  roughly. Its frames arrive up to ``LAG_S`` late, so only frames that old are used: the
-  reading never depends on how the input was split into blocks. SwiftF0 hears nothing below
+  roughly. Its frames arrive 3–11 frames late (fixed chunks of 8 with 3 frames of
+  lookahead), so a reading uses the frames the audio up to its instant has made final
+  (:func:`last_final_frame`), whatever blocks brought that audio: the reading never depends
+  on how the input was split into blocks. SwiftF0 hears nothing below
   47 Hz; for a bass's low strings a harmonic-sum search over the spectrum stands in.
 * Octaves are checked against the spectrum, inside the tuning's compass: a low E read an
   octave up still has strong partials at the odd multiples of 82 Hz, which no E3 has.
@@ -39,6 +41,9 @@ from typing import Any
 
 import numpy as np
 
+from fretcoach_cli.audio.pitch.swift import CHUNK as SWIFT_CHUNK
+from fretcoach_cli.audio.pitch.swift import HOP as SWIFT_HOP
+from fretcoach_cli.audio.pitch.swift import LOOKAHEAD as SWIFT_LOOKAHEAD
 from fretcoach_cli.audio.refine import harmonic_figures
 from fretcoach_cli.audio.resample import MODEL_RATE
 from fretcoach_cli.music import notes
@@ -49,7 +54,7 @@ STEP = 800  # samples between readings: 20 a second
 STEP_S = STEP / RATE
 # SwiftF0 streams frames in chunks of 8 with 3 frames of lookahead: frame i is out once the
 # audio reaches frame 8·ceil((i+1)/8)+3, at most 11 frames (176 ms) later.
-LAG = 11 * 256
+LAG = (SWIFT_CHUNK + SWIFT_LOOKAHEAD) * SWIFT_HOP
 LAG_S = LAG / RATE
 FRAMES_S = 0.15  # model frames (that old) that name the note
 VOICED = 0.5  # model confidence of a pitched frame (the engine's figure)
@@ -242,6 +247,15 @@ def sub_bass_guess(spec: Spectrum, lo_hz: float, hi_hz: float) -> float | None:
     return float(cands[int(np.argmax(scores))])
 
 
+def last_final_frame(end: int) -> float:
+    """Centre time of the newest SwiftF0 frame a stream has emitted once it has ``end``
+    samples: frames come in chunks of SWIFT_CHUNK, each out once SWIFT_LOOKAHEAD more
+    frames of audio exist (3–11 frames before ``end``, 7 on average, where waiting a fixed
+    LAG for every frame cost 11)."""
+    chunks = (end // SWIFT_HOP - SWIFT_LOOKAHEAD) // SWIFT_CHUNK
+    return (chunks * SWIFT_CHUNK - 1) * SWIFT_HOP / RATE
+
+
 def _is_hum(hz: float) -> bool:
     return any(abs(1200 * math.log2(hz / h)) <= HUM_CENTS for h in HUM_HZ)
 
@@ -251,24 +265,31 @@ class Tuner:
 
     ``target`` (a string index) makes every reading's offset relative to that string, as the
     guided mode wants; None compares with the nearest open string.
+
+    ``shared_frames=True`` runs no pitch model of its own: each :meth:`push` then brings the
+    frames a SwiftF0 stream made of that block (the practice room's engine shares its own,
+    so the tuner pane costs no second model run). They must be SwiftF0's streamed frames,
+    whose lag ``LAG`` the readings count on.
     """
 
     def __init__(self, tuning: Tuning = STANDARD, *, a4: float = 440.0,
                  backend: Any = None, pitch_model: str = "swift",
-                 models_dir: Path | None = None, in_tune_cents: float = 3.0) -> None:
-        if backend is None:
-            from fretcoach_cli.audio.pitch import get_backend
-
-            backend = get_backend(pitch_model, models_dir=models_dir)
+                 models_dir: Path | None = None, in_tune_cents: float = 3.0,
+                 shared_frames: bool = False, start_sample: int = 0) -> None:
         self.tuning, self.a4 = tuning, float(a4)
         self.in_tune_cents = in_tune_cents
         self.target: int | None = None
-        self._stream = backend.stream()
-        self._hop_s = backend.hop / RATE
+        self._stream: Any = None
+        if not shared_frames:
+            if backend is None:
+                from fretcoach_cli.audio.pitch import get_backend
+
+                backend = get_backend(pitch_model, models_dir=models_dir)
+            self._stream = backend.stream()
         self._audio = np.zeros(0, dtype=np.float32)
-        self._base = 0  # sample index of _audio[0]
-        self._n = 0  # samples received
-        self._next = STEP  # sample index of the next reading
+        self._base = start_sample  # sample index of _audio[0]
+        self._n = start_sample  # samples received (the first block starts at start_sample)
+        self._next = start_sample + STEP  # sample index of the next reading
         self._frames: deque[tuple[float, float, float]] = deque()
         self._fine: deque[tuple[float, float]] = deque()  # (t, midi) of this note so far
         self._chord_votes: deque[bool] = deque(maxlen=5)
@@ -284,11 +305,17 @@ class Tuner:
     def position_s(self) -> float:
         return self._n / RATE
 
-    def push(self, block: np.ndarray) -> list[TunerReading]:
+    def push(self, block: np.ndarray, frames: Any = None) -> list[TunerReading]:
+        """Readings due by the end of ``block``; ``frames`` with ``shared_frames`` only."""
         block = np.asarray(block, dtype=np.float32)
+        if self._stream is None:
+            if frames is None:
+                raise ValueError("a tuner with shared_frames needs each block's frames")
+            self._take_frames(frames)
         if not len(block):
             return []
-        self._take_frames(self._stream.push(block))
+        if self._stream is not None:
+            self._take_frames(self._stream.push(block))
         self._audio = np.concatenate([self._audio, block])
         self._n += len(block)
         out = []
@@ -303,7 +330,8 @@ class Tuner:
 
     def flush(self) -> list[TunerReading]:
         """Readings the model's last frames allow (none past the end of the audio)."""
-        self._take_frames(self._stream.flush())
+        if self._stream is not None:
+            self._take_frames(self._stream.flush())
         return []
 
     # ------------------------------------------------------------------ internals
@@ -319,8 +347,8 @@ class Tuner:
         return self._audio[start - self._base:end - self._base]
 
     def _model_pitch(self, end: int) -> float | None:
-        """Median f0 of the pitched model frames of [end − LAG − FRAMES_S, end − LAG]."""
-        hi = (end - LAG) / RATE
+        """Median f0 of the pitched model frames of the last FRAMES_S final at ``end``."""
+        hi = last_final_frame(end)
         lo = hi - FRAMES_S
         f0s = [f for t, f, c in self._frames if lo <= t <= hi and c >= VOICED and f > 0]
         if len(f0s) < MIN_VOICED and self._last == PITCH and self._fine:

@@ -110,8 +110,10 @@ class PracticeSession:
         if self._recorder is not None:
             self._recorder.start(session_meta(self.options))
         factory = self._engine_factory or _default_engine
+        # the tuner pane's PitchUpdates come from the tuner core (as `fretcoach tune`)
         self.engine = factory(self._source, pitch_model=self.options.pitch_model,
-                              a4=self.options.a4, sensitivity=self.options.sensitivity)
+                              a4=self.options.a4, sensitivity=self.options.sensitivity,
+                              tuner=True, tuning=self.options.tuning)
         self.engine.subscribe(self._on_engine_event)
         self.engine.start()
         self._set_state("recording")

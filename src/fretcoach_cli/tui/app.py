@@ -38,11 +38,11 @@ from fretcoach_cli.scoring.judge import tolerance_cents
 from fretcoach_cli.tui.bridge import Bridge, SessionMessage, Tick
 from fretcoach_cli.tui.layout import SIZE_CLASSES, size_classes
 from fretcoach_cli.tui.live_view import (
+    LiveNeedle,
     MarkTrail,
     feed_row,
     heard_row,
     metric_rows,
-    reading_from_pitch,
     reading_from_verdict,
 )
 from fretcoach_cli.tui.screens.help import HelpScreen
@@ -125,6 +125,8 @@ class PracticeApp(App[Any]):
         self.warnings: list[str] = []  # every warning notified, in order
         self._window: Any = None
         self._last_verdict: Any = None
+        self._needle = LiveNeedle()  # the tuner pane, from the tuner core's readings
+        self._live_pitch = False  # the pane is showing a ringing note
         session.subscribe(self.bridge)
 
     # -- layout --------------------------------------------------------------------------
@@ -289,15 +291,24 @@ class PracticeApp(App[Any]):
     @on(Tick)
     def _on_tick(self) -> None:
         level, pitch = self.bridge.take()
-        header = self.query_one(SessionHeader)
+        headers = self.query(SessionHeader)
+        if not headers:  # the room is closing (readings of the tuner thread still come in)
+            return
+        header = headers.first()
         if level is not None:
             header.rms_db = level.rms_db
             header.clipped = level.clipped
         header.elapsed_s = self.session.position_s
         self.query_one(Metronome).time_s = self.session.position_s
         if pitch is not None and pitch.midi is not None:
-            self.query_one(Tuner).reading = reading_from_pitch(
-                pitch.midi, self.options.scale, self.tolerance)
+            self.query_one(Tuner).reading = self._needle.reading(
+                pitch.time_s, pitch.midi, self.options.scale, self.tolerance)
+            self._live_pitch = True
+        elif pitch is not None and self._live_pitch:  # the string stopped sounding
+            self._needle.silence()
+            self._live_pitch = False
+            if self._last_verdict is not None:  # the needle rests on the last settled note
+                self.query_one(Tuner).reading = reading_from_verdict(self._last_verdict)
         self.frames += 1
 
     @on(SessionMessage)
@@ -345,7 +356,8 @@ class PracticeApp(App[Any]):
         self.query_one(Fretboard).marks = self.trail.marks()
         self.query_one(MetricBars).rows = metric_rows(msg.window, msg.session)
         if verdict.judged:
-            self.query_one(Tuner).reading = reading_from_verdict(verdict)
+            if not self._live_pitch:  # while a note rings the tuner core's readings show it
+                self.query_one(Tuner).reading = reading_from_verdict(verdict)
             self._last_verdict = verdict
         header = self.query_one(SessionHeader)
         header.elapsed_s = self.session.position_s

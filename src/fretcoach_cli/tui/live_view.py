@@ -64,6 +64,43 @@ def reading_from_pitch(midi: float, scale: Any, tolerance: float) -> TunerReadin
                         scale.degree_label(pc), settled=False)
 
 
+STEADY_CENTS = 2.0  # a live reading this steady ...
+STEADY_S = 0.3  # ... for this long (audio time) is shown settled
+SAME_NOTE_CENTS = 35.0  # readings further apart than this are another note
+
+
+class LiveNeedle:
+    """The tuner pane's needle from the tuner core's readings (``PitchUpdate``).
+
+    The core holds a note for as long as it rings, so the pane follows it; a reading is
+    shown settled once the same note has stayed within ``STEADY_CENTS`` for ``STEADY_S``
+    (a held note stops saying "settling" however long it rings).
+    """
+
+    def __init__(self) -> None:
+        self._since: float | None = None  # when the note being shown was first read
+        self._recent: list[tuple[float, float]] = []  # (time, midi) of its latest readings
+
+    def reading(self, time_s: float, midi: float, scale: Any, tolerance: float
+                ) -> TunerReading:
+        if self._recent and abs(midi - self._recent[-1][1]) * 100.0 > SAME_NOTE_CENTS:
+            self.silence()
+        if self._since is None:
+            self._since = time_s
+        # the readings of the last STEADY_S, and at least the one before (the UI may see
+        # only every few of them when input is read faster than real time)
+        keep = [r for r in self._recent if r[0] >= time_s - STEADY_S - 1e-9]
+        self._recent = [*(keep or self._recent[-1:]), (time_s, midi)]
+        spread = (max(m for _, m in self._recent) - min(m for _, m in self._recent)) * 100.0
+        steady = time_s - self._since >= STEADY_S - 1e-9 and spread <= STEADY_CENTS
+        shown = reading_from_pitch(midi, scale, tolerance)
+        return TunerReading(shown.name, shown.cents, shown.in_scale, shown.in_tune,
+                            shown.degree, settled=steady)
+
+    def silence(self) -> None:
+        self._since, self._recent = None, []
+
+
 def _place(midi: float, previous: tuple[int, int] | None,
            tuning: tuple[int, ...] = STANDARD_TUNING) -> tuple[int, int] | None:
     """Where on the neck a note was most likely played: within the first 15 frets as ever,
