@@ -243,23 +243,51 @@ def test_a_killed_watchdog_is_replaced_by_the_next_command(data_dir: Path) -> No
     assert _wait(lambda: _server_pid(data_dir) is None, 0.05 * 60 + 30)
 
 
-def test_full_disk_is_one_line_database_error() -> None:
+@contextlib.contextmanager
+def _small_disk(size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` (root only); any server on it is stopped before it is unmounted."""
     mount = Path(tempfile.mkdtemp(prefix="fc-full-", dir="/tmp"))
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         mount.rmdir()
         pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
     try:
+        yield mount
+    finally:
+        pid = postmaster_pid(mount / "data" / "pg")
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            _wait(lambda: not psutil.pid_exists(pid)
+                  or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 15)
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+        shutil.rmtree(mount, ignore_errors=True)
+
+
+def test_full_disk_warm_server_still_serves_reads() -> None:
+    with _small_disk("80m") as mount:
+        data_dir = mount / "data"
+        assert _status(data_dir, 1)["server"]["state"] == "running"
+        with (mount / "filler").open("wb") as fh, contextlib.suppress(OSError):
+            while True:
+                fh.write(b"\0" * (1 << 20))
+        assert shutil.disk_usage(mount).free < (1 << 20)
+        out = _fretcoach(data_dir, 1, "history", "--json")
+        assert out.returncode == 0, out.stderr
+        assert _status(data_dir, 1)["server"]["state"] == "running"
+        stop = _fretcoach(data_dir, 1, "db", "stop")
+        assert stop.returncode == 0, stop.stderr
+        assert postmaster_pid(data_dir / "pg") is None
+
+
+def test_full_disk_is_one_line_database_error() -> None:
+    with _small_disk("2m") as mount:
         out = _fretcoach(mount / "data", 1, "db", "status")
         assert out.returncode == 4, (out.returncode, out.stderr)
         assert len(out.stderr.strip().splitlines()) == 1, out.stderr
         assert "No space left on device" in out.stderr and "disk" in out.stderr
         assert "Traceback" not in out.stderr
         assert postmaster_pid(mount / "data" / "pg") is None
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-        shutil.rmtree(mount, ignore_errors=True)
 
 
 def test_deleting_the_data_dir_stops_its_idle_server(data_dir: Path) -> None:
