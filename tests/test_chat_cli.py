@@ -138,7 +138,8 @@ def test_model_json_through_the_cli(database, user_id, fake_openai):
                      arguments={"sql": "SELECT scale_chosen FROM sessions"})
     fake_openai.push("text", content="Two sessions.")
     env = {"FRETCOACH_LLM_PROVIDER": "openai", "FRETCOACH_LLM_MODEL": "fake-9",
-           "FRETCOACH_LLM_BASE_URL": fake_openai.base_url, "FRETCOACH_LLM_RETRIES": "0"}
+           "FRETCOACH_LLM_BASE_URL": fake_openai.base_url, "FRETCOACH_LLM_RETRIES": "0",
+           "FRETCOACH_LLM_TOOL_MODE": "native"}
     res = _invoke(["-m", "which scales?", "--json"], user_id, env=env)
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
@@ -153,7 +154,8 @@ def test_show_sql_in_a_one_shot_answer(database, user_id, fake_openai):
                      arguments={"sql": "SELECT count(*) FROM session_notes"})
     fake_openai.push("text", content="None.")
     env = {"FRETCOACH_LLM_PROVIDER": "openai", "FRETCOACH_LLM_MODEL": "fake-9",
-           "FRETCOACH_LLM_BASE_URL": fake_openai.base_url, "FRETCOACH_LLM_RETRIES": "0"}
+           "FRETCOACH_LLM_BASE_URL": fake_openai.base_url, "FRETCOACH_LLM_RETRIES": "0",
+           "FRETCOACH_LLM_TOOL_MODE": "native"}
     res = _invoke(["-m", "notes?", "--show-sql"], user_id, env=env)
     assert res.exit_code == 0, res.output
     assert res.stdout.strip() == "None."

@@ -161,3 +161,47 @@ def test_plans_errors_are_one_line_with_exit_codes(database, user_id):
                               "see 'fretcoach plans'\n")
     bad = run("plans", "--status", "someday")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_coach_status_ping_exits_1_when_no_configured_model_answers(monkeypatch, user_id):
+    monkeypatch.setenv("FRETCOACH_LLM_PROVIDER", "openai")
+    monkeypatch.setenv("FRETCOACH_LLM_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens
+    result = _run(user_id, "coach", "status", "--ping", "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["answering"] is False and data["chain"][0]["ping"] == "FAIL"
+    assert "connection" in data["chain"][0]["error"]
+    assert "no configured model answered" in result.stderr
+
+
+def test_doctor_fails_a_configured_model_that_does_not_answer(monkeypatch, user_id):
+    monkeypatch.setenv("FRETCOACH_LLM_PROVIDER", "openai")
+    monkeypatch.setenv("FRETCOACH_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    result = _run(user_id, "doctor", "--json")
+    coach = [c for c in json.loads(result.stdout) if c["name"].startswith("coach")]
+    assert coach[0]["status"] == "FAIL" and "does not answer" in coach[0]["detail"]
+    assert result.exit_code == 1
+
+
+def test_doctor_ok_names_the_latency_of_a_model_that_answers(monkeypatch, user_id,
+                                                             fake_openai):
+    _use_model(monkeypatch, fake_openai)
+    result = _run(user_id, "doctor", "--json")
+    coach = [c for c in json.loads(result.stdout) if c["name"].startswith("coach")]
+    assert coach[0]["status"] == "OK" and "answers (" in coach[0]["detail"]
+    assert fake_openai.chat_requests()[-1].body["max_completion_tokens"] == 8
+
+
+def test_recommend_json_says_who_wrote_the_plan_and_why_not_the_model(
+        monkeypatch, database, user_id, conn, fake_openai):
+    _add_sessions(conn)
+    _use_model(monkeypatch, fake_openai)
+    fake_openai.push("text", content="Sure! Here is a plan: play scales.")
+    fake_openai.push("text", content="I think you should practise more.")
+    out = _json(user_id, "recommend", "--new")
+    assert out["written_by"] == "offline" and out["model"] is None
+    assert "no JSON object" in out["fallback"]
+    fake_openai.push("text", content="```json\n" + json.dumps(PLAN) + "\n```")
+    out = _json(user_id, "recommend", "--new")
+    assert out["written_by"] == "model" and out["model"] == "gpt-cli"
+    assert out["fallback"] is None

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from fretcoach_cli.chat.grounded import check
 from fretcoach_cli.chat.prompts import CHAT_PROMPT_VERSION, system_prompt
 from fretcoach_cli.chat.sql_run import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, SqlRunner
 from fretcoach_cli.chat.threads import ThreadRow, Threads, title_from
@@ -44,6 +45,7 @@ from fretcoach_cli.errors import NotFoundError, UsageError
 from fretcoach_cli.llm.chain import ProviderChain
 from fretcoach_cli.llm.failures import AllLinksFailed, Attempt
 from fretcoach_cli.llm.links import OFFLINE
+from fretcoach_cli.llm.toolcalls import StreamGuard
 from fretcoach_cli.llm.tracing import Tracer, tracer_from_settings
 
 if TYPE_CHECKING:
@@ -102,9 +104,21 @@ class TurnResult:
     offline: bool = False
     cancelled: bool = False
     attempts: list[Attempt] = field(default_factory=list)
+    #: every figure of the answer is in data fetched this turn (deterministic answers are)
+    grounded: bool = True
+    ungrounded: list[str] = field(default_factory=list)
+    #: who wrote the answer: "model:<name>" or "offline" (the deterministic coach)
+    author: str = OFFLINE
+    #: "agent" (native tool calls), "planned" (a JSON-schema pick) or "offline"
+    mode: str = OFFLINE
+    #: why the deterministic coach answered although a model is configured
+    fallback: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"answer": self.answer, "thread_id": self.thread_id, "model": self.model,
+                "author": self.author, "mode": self.mode, "grounded": self.grounded,
+                "ungrounded": self.ungrounded, "fallback": self.fallback,
+                "tools_ran": [c.name for c in self.tool_calls],
                 "offline": self.offline, "cancelled": self.cancelled,
                 "tool_calls": [c.to_dict() for c in self.tool_calls], "plan": self.plan,
                 "attempts": [{"link": a.link, "ok": a.ok, "kind": a.kind, "detail": a.detail}
@@ -123,8 +137,9 @@ Event = Token | ToolStarted | ToolFinished | Notice | Reset | Done
 # Fallback across the provider chain
 
 
-def _chain_middleware(chain: ProviderChain) -> Any:
-    """An ``AgentMiddleware`` that runs each model call on the first link that answers."""
+def _chain_middleware(chain: ProviderChain, known: frozenset[str]) -> Any:
+    """An ``AgentMiddleware`` that runs each model call on the first link that answers, and
+    turns tool calls the model wrote as text into real ones (see :mod:`llm.toolcalls`)."""
     from langchain.agents.middleware import AgentMiddleware
     from langgraph.errors import GraphBubbleUp
 
@@ -147,9 +162,34 @@ def _chain_middleware(chain: ProviderChain) -> Any:
                 raise
             self.source = link.spec.source
             self.attempts.extend(tried)
-            return response
+            return _calls_from_text(response, known)
 
     return ChainFallback()
+
+
+def _calls_from_text(response: Any, known: frozenset[str]) -> Any:
+    """A model reply whose text is a tool call (Hermes ``<tool_call>``, fenced JSON…) and
+    that has no ``tool_calls`` becomes a reply with those calls and no text. A call to an
+    unknown tool is dropped with its text: never shown, never run."""
+    import uuid
+
+    from fretcoach_cli.llm.toolcalls import looks_like_tool_text, parse_text_calls, prose_of
+
+    messages = getattr(response, "result", None)
+    if not isinstance(messages, list):
+        return response
+    for i, msg in enumerate(messages):
+        if getattr(msg, "type", "") != "ai" or getattr(msg, "tool_calls", None):
+            continue
+        text = _text(msg.content)
+        if not looks_like_tool_text(text):
+            continue
+        calls = parse_text_calls(text, known)
+        tool_calls = [{"name": c.name, "args": c.args, "id": f"text-{uuid.uuid4().hex[:12]}",
+                       "type": "tool_call"} for c in calls if "__invalid__" not in c.args]
+        messages[i] = msg.model_copy(update={
+            "content": "" if tool_calls else prose_of(text), "tool_calls": tool_calls})
+    return response
 
 
 def _custom(event: dict[str, Any]) -> None:
@@ -189,6 +229,7 @@ class ChatService:
         self.chain = chain if chain is not None else ProviderChain.from_settings(settings)
         self.tracer = tracer or tracer_from_settings(settings)
         self.force_offline = force_offline
+        self.tool_mode = str(getattr(settings, "llm_tool_mode", "auto") or "auto")
         self.runner = SqlRunner(
             lambda: db.connect(self.user, role="reader", autocommit=True),
             max_rows=max_rows, timeout_s=timeout_s)
@@ -197,6 +238,7 @@ class ChatService:
         self._checkpointer: Any = None
         self._graph: Any = None
         self._graph_offline: bool | None = None
+        self._graph_kind: str | None = None
         self._middleware: Any = None
         self.thread_id: str | None = None
         self.last_model: str | None = None
@@ -295,11 +337,28 @@ class ChatService:
         return pick.spec.label
 
     # graph -------------------------------------------------------------------------------
+    def mode(self) -> str:
+        """How this turn reaches the data: "offline", "agent" (the model calls tools,
+        natively or written as text) or "planned" (a JSON-schema step picks the lookup).
+
+        ``llm_tool_mode`` auto: planned for a server on this machine (llama.cpp, Ollama:
+        small models that rarely call tools but always decode under a schema), agent for
+        a hosted API."""
+        if self.offline:
+            return OFFLINE
+        if self.tool_mode == "json":
+            return "planned"
+        if self.tool_mode in ("native", "text"):
+            return "agent"
+        first = next((link for link in self.chain.links if not link.disabled), None)
+        return "planned" if first is not None and first.limits.local else "agent"
+
     def graph(self) -> Any:
-        offline = self.offline
-        if self._graph is None or self._graph_offline != offline:
-            self._graph = self._offline_graph() if offline else self._agent_graph()
-            self._graph_offline = offline
+        kind = self.mode()
+        if self._graph is None or self._graph_kind != kind:
+            self._graph = self._agent_graph() if kind == "agent" else self._offline_graph()
+            self._graph_kind = kind
+            self._graph_offline = kind != "agent"
         return self._graph
 
     def _agent_graph(self) -> Any:
@@ -307,10 +366,11 @@ class ChatService:
 
         from fretcoach_cli.reports.dates import now_in
 
-        self._middleware = _chain_middleware(self.chain)
+        tools = build_tools(self.ctx)
+        self._middleware = _chain_middleware(self.chain, frozenset(t.name for t in tools))
         first = next(link for link in self.chain.links if not link.disabled)
         return create_agent(
-            first.model, build_tools(self.ctx),
+            first.model, tools,
             system_prompt=system_prompt(now_in(self.timezone).date(), self.timezone),
             middleware=[self._middleware], checkpointer=self.checkpointer, name="fretcoach")
 
@@ -417,8 +477,12 @@ class ChatService:
         from langchain_core.messages import HumanMessage
 
         graph = self.graph()
+        if self._graph_kind == "planned":
+            yield from self._planned_turn(question, cancel)
+            return
         offline = self._graph_offline
         cfg = self._config()
+        guard = StreamGuard()
         inputs = {"messages": [*_repairs(self.messages()), HumanMessage(question)]}
         attempts: list[Attempt] = []
         if self._middleware is not None:
@@ -437,7 +501,7 @@ class ChatService:
                     chunk, meta = payload
                     if meta.get("langgraph_node") != "model" or chunk.type != "AIMessageChunk":
                         continue
-                    token = _text(chunk.content)
+                    token = guard.feed(_text(chunk.content))
                     if token:
                         yield Token(token)
                 elif mode == "custom" and isinstance(payload, dict) and "fallback" in payload:
@@ -451,6 +515,7 @@ class ChatService:
                         if node == "model":
                             for msg in msgs:
                                 for tc in getattr(msg, "tool_calls", None) or []:
+                                    guard = StreamGuard()  # the next model call starts afresh
                                     yield ToolStarted(tc["name"], dict(tc.get("args") or {}))
                         elif node == "tools":
                             with self.ctx.lock:
@@ -468,6 +533,7 @@ class ChatService:
             yield from self._fallback_offline(question, failure, cfg)
             return
         answer = ""
+        last = None
         if not cancelled:
             msgs = self.messages()
             last = msgs[-1] if msgs else None
@@ -479,10 +545,188 @@ class ChatService:
         self.last_model = None if offline else model
         result = TurnResult(answer, self.thread_id or "", model, list(self.ctx.calls),
                             self._plan_summary(), offline=bool(offline), cancelled=cancelled,
-                            attempts=attempts)
+                            attempts=attempts, author=OFFLINE if offline else f"model:{model}",
+                            mode=OFFLINE if offline else "agent")
+        if not offline and not cancelled:
+            evidence = [question, *_turn_tool_results(self.messages())]
+            bad = check(answer, *evidence) if answer else ["an empty answer"]
+            if bad:
+                yield Reset()
+                yield from self._rewrite(question, result, evidence, bad, cfg, last)
+                return
         if not cancelled:
             self.threads.touch(result.thread_id, model=model)
         yield Done(result)
+
+    # answers held to the data ------------------------------------------------------------
+    def _rewrite(self, question: str, result: TurnResult, evidence: list[Any], bad: list[str],
+                 cfg: dict[str, Any], last: Any) -> Iterator[Event]:
+        """The agent's answer failed the grounding check: write it again from the turn's
+        data (once), else give the deterministic answer; either replaces the stored one."""
+        from fretcoach_cli.chat import grounded
+        from fretcoach_cli.chat.planned import digest
+
+        data = "\n".join(digest(e) for e in evidence[1:]) or "(no data was looked up)"
+        previous = _text(last.content) if last is not None and last.type == "ai" else ""
+        written = yield from self._relay(grounded.write(
+            self.chain, question, "your data" if len(evidence) > 1 else "none", data, evidence,
+            config=self._link_config, previous=previous, previous_bad=bad))
+        result.attempts += written.attempts
+        if written.answer:
+            result.answer, result.grounded, result.ungrounded = written.answer, True, []
+            self._store_answer(cfg, written.answer, replace=last, as_node="model")
+        else:
+            result.ungrounded = written.ungrounded or bad
+            yield from self._deterministic(question, result, written.problem or
+                                           f"the model's answer was unusable ({bad[0]})",
+                                           cfg, replace=last, as_node="model")
+        self.threads.touch(result.thread_id, model=result.model)
+        yield Done(result)
+
+    def _planned_turn(self, question: str, cancel: threading.Event | None) -> Iterator[Event]:
+        """A model without tool calls: a JSON-schema pick, the lookup, a grounded reply."""
+        from langchain_core.messages import HumanMessage
+
+        from fretcoach_cli.chat import grounded
+        from fretcoach_cli.chat.planned import Pick, digest, pick_arguments, pick_messages
+        from fretcoach_cli.reports.dates import now_in
+
+        cfg = self._config()
+        self._store_messages(cfg, [HumanMessage(question)])
+        history = self.transcript()[:-1]
+        result = TurnResult("", self.thread_id or "", self.chain.primary_source, [], None,
+                            mode="planned")
+        yield ToolStarted("thinking", {})
+        try:
+            pick, source, tried = self.chain.invoke_structured(
+                pick_messages(question, now_in(self.timezone).date(), history), Pick,
+                config=self._link_config)
+        except AllLinksFailed as exc:
+            result.attempts += exc.attempts
+            yield from self._deterministic(question, result, _why_no_model(exc), cfg)
+            yield Done(result)
+            return
+        result.attempts += tried
+        result.model = source
+        if cancel is not None and cancel.is_set():
+            result.cancelled = True
+            yield Done(result)
+            return
+        lookup, args = pick.tool, pick_arguments(pick)
+        evidence: list[Any] = [question]
+        data_text = ""
+        if lookup != "none":
+            yield ToolStarted(lookup, args)
+            output = self._run_lookup(lookup, args)
+            with self.ctx.lock:
+                calls = list(self.ctx.calls)
+            if calls:
+                yield ToolFinished(calls[-1])
+            if calls and calls[-1].error:
+                yield from self._deterministic(
+                    question, result, f"the model's lookup failed ({calls[-1].error})", cfg)
+                yield Done(result)
+                return
+            evidence.append(output)
+            data_text = digest(output)
+        written = yield from self._relay(grounded.write(
+            self.chain, question, lookup, data_text, evidence, config=self._link_config))
+        result.attempts += written.attempts
+        result.tool_calls = list(self.ctx.calls)
+        result.plan = self._plan_summary()
+        if not written.answer:
+            result.ungrounded = written.ungrounded
+            yield from self._deterministic(question, result, written.problem, cfg)
+        else:
+            answer = written.answer
+            if lookup == "none":
+                answer += "\n\n_(I did not look up your practice data for this answer.)_"
+                yield Token("\n\n_(I did not look up your practice data for this answer.)_")
+            result.answer, result.grounded = answer, True
+            result.model = written.source or source
+            result.author = f"model:{result.model}"
+            self.last_model = result.model
+            self._store_messages(cfg, [_ai(answer, self.ctx)])
+        self.threads.touch(result.thread_id, model=result.model)
+        yield Done(result)
+
+    def _run_lookup(self, name: str, args: dict[str, Any]) -> Any:
+        """Run one lookup the planned step chose (the same tools the agent has)."""
+        from fretcoach_cli.chat.tools import ToolCall, recent_sessions
+
+        if name == "last_sessions":
+            limit = int(args.get("limit") or 5)
+            try:
+                rows = recent_sessions(self.ctx, limit)
+            except Exception as exc:  # a refused/failed query is told, never raised
+                self.ctx.record(ToolCall(name, args, error=type(exc).__name__))
+                return {"error": type(exc).__name__}
+            self.ctx.record(ToolCall(name, args, rows=len(rows)))
+            return {"sessions": [{k: (str(v) if not isinstance(v, int | float | type(None))
+                                      else v) for k, v in row.items()} for row in rows]}
+        tools = {t.name: t for t in build_tools(self.ctx)}
+        try:
+            return tools[name].invoke(args)
+        except Exception as exc:  # pydantic argument errors and the like
+            self.ctx.record(ToolCall(name, args, error=str(exc).splitlines()[0][:200]))
+            return {"error": str(exc)[:200]}
+
+    def _link_config(self, spec: Any) -> dict[str, Any]:
+        return self.tracer.config(feature=FEATURE, model=spec.source,
+                                  thread_id=self.thread_id or "",
+                                  metadata={"user_id": self.user,
+                                            "thread_id": self.thread_id,
+                                            "prompt_version": CHAT_PROMPT_VERSION})
+
+    def _relay(self, gen: Any) -> Any:
+        """Pass a grounded writer's tokens/resets on as chat events; return its result."""
+        from fretcoach_cli.chat import grounded
+
+        try:
+            while True:
+                item = next(gen)
+                yield Token(item.text) if isinstance(item, grounded.Token) else Reset()
+        except StopIteration as stop:
+            return stop.value
+
+    def _deterministic(self, question: str, result: TurnResult, reason: str,
+                       cfg: dict[str, Any], *, replace: Any = None,
+                       as_node: str = "offline") -> Iterator[Event]:
+        """Answer from the data by rule, labelled with why the model's answer is not shown."""
+        from fretcoach_cli.chat.offline import OfflineResponder
+
+        yield Notice(f"{reason}; answering from your data without the model")
+        yield Reset()
+        reply = OfflineResponder(self.ctx).answer(
+            question, fallback_reason=f"(Answered from your data by fretcoach: {reason}.)")
+        for call in reply.tool_calls:
+            self.ctx.record(call)
+        if reply.plan is not None:
+            self.ctx.drafted = reply.plan
+        yield Token(reply.text)
+        self._store_answer(cfg, reply.text, replace=replace, as_node=as_node,
+                           plan=reply.plan)
+        result.answer, result.grounded = reply.text, True
+        result.author, result.fallback = OFFLINE, reason
+        result.tool_calls = list(self.ctx.calls)
+        result.plan = self._plan_summary()
+
+    def _store_messages(self, cfg: dict[str, Any], messages: list[Any]) -> None:
+        self.graph().update_state(cfg, {"messages": messages},
+                                  as_node="offline" if self._graph_offline else "model")
+
+    def _store_answer(self, cfg: dict[str, Any], text: str, *, replace: Any = None,
+                      as_node: str = "offline", plan: PlanDraft | None = None) -> None:
+        from langchain_core.messages import AIMessage
+
+        extra: dict[str, Any] = {}
+        if plan is not None:
+            extra[PLAN_KWARG] = {"plan": plan.plan, "source": plan.source}
+        msg = AIMessage(text, additional_kwargs=extra)
+        if replace is not None and getattr(replace, "type", "") == "ai" and replace.id:
+            msg.id = replace.id  # add_messages replaces the message with the same id
+        self.graph().update_state(cfg, {"messages": [msg]},
+                                  as_node=as_node if self._graph_offline else "model")
 
     def _fallback_offline(self, question: str, failure: AllLinksFailed,
                           cfg: dict[str, Any]) -> Iterator[Event]:
@@ -516,6 +760,34 @@ class ChatService:
         if self.ctx.drafted is not None:
             return {"saved": False, "practice_id": None, "plan": self.ctx.drafted.plan}
         return None
+
+
+def _ai(text: str, ctx: ToolContext) -> Any:
+    from langchain_core.messages import AIMessage
+
+    extra: dict[str, Any] = {}
+    if ctx.drafted is not None:
+        extra[PLAN_KWARG] = {"plan": ctx.drafted.plan, "source": ctx.drafted.source}
+    return AIMessage(text, additional_kwargs=extra)
+
+
+def _turn_tool_results(messages: list[Any]) -> list[str]:
+    """The tool outputs of the newest turn (after the last human message)."""
+    out: list[str] = []
+    for m in reversed(messages):
+        if m.type == "human":
+            break
+        if m.type == "tool":
+            out.append(_text(m.content))
+    return out[::-1]
+
+
+def _why_no_model(failure: AllLinksFailed) -> str:
+    """A true sentence about why no model answered (a timeout names the server and limit)."""
+    last = next((a for a in reversed(failure.attempts) if not a.ok), None)
+    if last is None:
+        return "no model answered"
+    return f"{last.link} did not answer ({last.detail or last.kind})"
 
 
 def _unsaved_draft(messages: list[Any]) -> PlanDraft | None:

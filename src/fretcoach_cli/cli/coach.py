@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import typer
 
@@ -49,10 +50,13 @@ def status(
         tracing_info["project"] = os.environ.get("OPIK_PROJECT_NAME") or "fretcoach"
     if as_json:
         typer.echo(json.dumps({"chain": rows, "tracing": tracing_info,
+                               "answering": any(r.ok for r in results.values()) if ping
+                               else None,
                                "timeout_s": limits.answer_s,
                                "first_token_timeout_s": limits.first_token_s,
                                "max_tokens": limits.max_tokens,
                                "retries": settings.llm_retries}, indent=2))
+        _exit_if_none_answers(ping, chain, results)
         return
     from rich.console import Console
     from rich.table import Table
@@ -81,6 +85,15 @@ def status(
     console.print(f"first token {limits.first_token_s:g} s · answer {limits.answer_s:g} s · "
                   f"max {limits.max_tokens} tokens · retries {settings.llm_retries} · "
                   f"tracing {tracing_info['mode']}{extra}")
+    _exit_if_none_answers(ping, chain, results)
+
+
+def _exit_if_none_answers(ping: bool, chain: Any, results: dict[str, Any]) -> None:
+    """`--ping` exits 1 when models are configured and none of them answered."""
+    if ping and chain.configured and not any(r.ok for r in results.values()):
+        typer.echo("error: no configured model answered; the offline coach answers instead",
+                   err=True)
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

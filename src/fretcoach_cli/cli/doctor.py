@@ -87,22 +87,37 @@ def _pitch_models() -> list[Check]:
     return out
 
 
-def _llm() -> list[Check]:
-    from fretcoach_cli.llm.links import chain_specs
+#: Seconds a health check waits for a model's short answer.
+PING_S = 15.0
 
-    specs = chain_specs(context.settings())
-    if not specs:
+
+def _llm() -> list[Check]:
+    """Each configured model is asked for one word (short deadline): configured is not
+    the same as answering, and a coach that silently falls back is worth knowing about."""
+    from fretcoach_cli.llm.chain import ProviderChain
+
+    chain = ProviderChain.from_settings(context.settings(), retries=0, timeout=PING_S)
+    if not chain.configured:
         return [Check("coach", "OK", "offline coach (no language model configured)",
                       "optional: fretcoach config set llm_provider openai")]
+    results = {r.link: r for r in chain.ping()}
     out = []
-    for i, spec in enumerate(specs):
+    for i, link in enumerate(chain.links):
+        spec = link.spec
         role = "primary" if i == 0 else f"fallback {i}"
+        result = results[spec.label]
         if spec.problem:
             out.append(Check(f"coach {role}", "WARN", f"{spec.label}: {spec.problem}",
                              "the offline coach answers instead"))
+        elif result.ok:
+            out.append(Check(f"coach {role}", "OK",
+                             f"{spec.label} answers ({result.seconds * 1000:.0f} ms, key: "
+                             f"{spec.key_origin})"))
         else:
-            out.append(Check(f"coach {role}", "OK", f"{spec.label} (key: {spec.key_origin})",
-                             "'fretcoach coach status --ping' tests it"))
+            out.append(Check(f"coach {role}", "FAIL",
+                             f"{spec.label} does not answer ({result.detail or result.kind})",
+                             "start the model server or fix llm_base_url/llm_model; until "
+                             "then the offline coach answers"))
     return out
 
 

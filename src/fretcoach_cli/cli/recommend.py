@@ -74,7 +74,9 @@ def recommend_cmd(
                 recent = [r.practice_plan for r in plans.list(limit=10)] if new else []
         if pending is not None:
             if as_json:
-                typer.echo(json.dumps(plan_json(pending), indent=2))
+                doc = plan_json(pending)
+                typer.echo(json.dumps({**doc, **_authorship(pending.source, None, ()),
+                                       "offered_again": True}, indent=2))
             else:
                 render(pending, existing=True)
             return
@@ -85,9 +87,25 @@ def recommend_cmd(
                                prompt_version=result.prompt_version)
             row = plans.require(pid)
     if as_json:
-        typer.echo(json.dumps(plan_json(row), indent=2))
+        typer.echo(json.dumps({**plan_json(row), **_authorship(
+            result.store_source, result.source, result.attempts, configured=result.configured)},
+            indent=2))
     else:
         render(row, existing=False, attempts=result.attempts)
+
+
+def _authorship(store_source: str, model: str | None, attempts: Any, *,
+                configured: bool = False) -> dict[str, Any]:
+    """Who wrote the plan, and why the offline planner did when a model is configured."""
+    failed = [a for a in attempts if not a.ok and a.kind != "skipped"]
+    fallback = None
+    if store_source != "model" and configured:
+        fallback = "; ".join(f"{a.link}: {a.detail or a.kind}" for a in failed) or \
+            "no configured model could be used"
+    return {"written_by": "model" if store_source == "model" else "offline",
+            "model": model if store_source == "model" else None, "fallback": fallback,
+            "attempts": [{"link": a.link, "ok": a.ok, "kind": a.kind, "detail": a.detail,
+                          "seconds": round(a.seconds, 2)} for a in attempts]}
 
 
 def _recommend(settings: Any, rows: list[Any], recent_docs: list[dict[str, Any]]) -> Any:

@@ -317,6 +317,7 @@ class PlanResult:
     source: str  # model name or "offline"
     prompt_version: str
     attempts: tuple[Attempt, ...] = ()
+    configured: bool = False  # a model was configured (so an offline plan is a fallback)
 
     @property
     def store_source(self) -> str:
@@ -352,5 +353,5 @@ def recommend(data: RecommendationInput, *, chain: ProviderChain | None = None,
                                                          validate=validate, config=config)
     except AllLinksFailed as exc:
         return PlanResult(offline_plan(data, avoid_list), OFFLINE, prompts.PROMPT_VERSION,
-                          tuple(exc.attempts))
-    return PlanResult(plan, source, prompts.PROMPT_VERSION, tuple(attempts))
+                          tuple(exc.attempts), configured=True)
+    return PlanResult(plan, source, prompts.PROMPT_VERSION, tuple(attempts), configured=True)

@@ -171,10 +171,11 @@ class ProviderChain:
             return result, link, attempts
         raise AllLinksFailed(attempts)
 
-    def stream_text(self, messages: list[Any], *,
-                    config: ConfigFactory | None = None) -> TextStream:
-        """Stream a free-text reply; see :class:`TextStream`."""
-        return TextStream(self, messages, config)
+    def stream_text(self, messages: list[Any], *, config: ConfigFactory | None = None,
+                    max_tokens: int | None = None) -> TextStream:
+        """Stream a free-text reply (at most ``max_tokens``, if given, below the link's own
+        bound); see :class:`TextStream`."""
+        return TextStream(self, messages, config, max_tokens)
 
     def invoke_structured(self, messages: list[Any], schema: type, *,
                           validate: Callable[[Any], Any] | None = None,
@@ -205,7 +206,10 @@ class ProviderChain:
                 continue
             started = time.monotonic()
             try:
-                reply = link.whole_model.invoke("Reply with the single word OK.")
+                model = link.whole_model
+                if link.spec.provider == "openai":  # one word: a chatty model stops early
+                    model = model.bind(max_tokens=8)
+                reply = model.invoke("Reply with the single word OK.")
                 if not _chunk_text(reply).strip():
                     raise BadOutput("empty reply")
             except Exception as exc:

@@ -20,10 +20,13 @@ class TextStream:
     """
 
     def __init__(self, chain: ProviderChain, messages: list[Any],
-                 config: ConfigFactory | None) -> None:
+                 config: ConfigFactory | None, max_tokens: int | None = None) -> None:
         self._chain = chain
         self._messages = messages
         self._config = config
+        self._max_tokens = max_tokens
+        #: the model stopped at its token bound (the text is complete up to there)
+        self.cut = False
         self.source: str | None = None
         self.truncated = False
         self.attempts: list[Attempt] = []
@@ -37,6 +40,8 @@ class TextStream:
             on to the next link; nothing has been shown yet)."""
             cfg = self._config(link.spec) if self._config else {}
             model = link.model  # built (imports) before the clock starts
+            if self._max_tokens and link.spec.provider == "openai":
+                model = model.bind(max_tokens=min(self._max_tokens, link.limits.max_tokens))
             asked = time.monotonic()
             iterator = iter(model.stream(self._messages, config=cfg))
             for chunk in iterator:
@@ -60,6 +65,7 @@ class TextStream:
         try:
             for chunk in iterator:
                 finished = finished or _finished(chunk)
+                self.cut = self.cut or _reason(chunk) == "length"
                 token = _chunk_text(chunk)
                 if token:
                     self.text += token
@@ -80,9 +86,13 @@ class TextStream:
                                      seconds=time.monotonic() - started))
 
 
-def _finished(chunk: Any) -> bool:
+def _reason(chunk: Any) -> str:
     meta = getattr(chunk, "response_metadata", None) or {}
-    return bool(meta.get("finish_reason"))
+    return str(meta.get("finish_reason") or "")
+
+
+def _finished(chunk: Any) -> bool:
+    return bool(_reason(chunk))
 
 
 def _chunk_text(chunk: Any) -> str:

@@ -1,0 +1,126 @@
+"""Writing an answer from fetched data, and holding the model to that data.
+
+Used by both chat modes: after a native tool-calling agent answered (to check it), and in
+the planned mode (to write it). A reply is streamed through a :class:`StreamGuard` (tool-call
+text never reaches the screen), checked with :func:`~fretcoach_cli.llm.grounding.ungrounded`,
+repaired once with the offending figures named, and otherwise given up: the caller replaces
+it with the deterministic answer and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from fretcoach_cli.chat.planned import repair_message, write_messages
+from fretcoach_cli.llm.failures import AllLinksFailed, Attempt
+from fretcoach_cli.llm.grounding import ungrounded
+from fretcoach_cli.llm.toolcalls import StreamGuard, looks_like_tool_text, prose_of
+
+
+@dataclass
+class Written:
+    """How writing went: the answer (empty = give up), grounded or not, and why."""
+
+    answer: str = ""
+    grounded: bool = False
+    ungrounded: list[str] = field(default_factory=list)
+    source: str | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    problem: str = ""
+
+
+@dataclass
+class Token:
+    text: str
+
+
+@dataclass
+class Reset:
+    pass
+
+
+def check(answer: str, *evidence: Any) -> list[str]:
+    """Ungrounded figures of ``answer`` (tool-call text counts as ungrounded as a whole)."""
+    if looks_like_tool_text(answer):
+        return ["tool-call text"]
+    return ungrounded(answer, *evidence)
+
+
+#: Tokens a chat answer may take (three short sentences, or a small table).
+ANSWER_TOKENS = 220
+
+
+def stream_guarded(chain: Any, messages: list[Any], config: Any = None
+                   ) -> Generator[Token | Reset, None, tuple[str, Any]]:
+    """Stream one reply; yields what may be shown; returns (full prose, the stream)."""
+    stream = chain.stream_text(messages, config=config, max_tokens=ANSWER_TOKENS)
+    guard = StreamGuard()
+    shown = ""
+    for token in stream:
+        visible = guard.feed(token)
+        if visible:
+            shown += visible
+            yield Token(visible)
+    held = guard.held()
+    if held and not looks_like_tool_text(held):
+        rest = prose_of(held) if held.lstrip().startswith(("{", "```")) else held
+        if rest:
+            shown += rest
+            yield Token(rest)
+    return shown.strip(), stream
+
+
+def write(chain: Any, question: str, lookup: str, digest_text: str, evidence: list[Any],
+          config: Any = None, *, previous: str = "", previous_bad: list[str] | None = None,
+          ) -> Generator[Token | Reset, None, Written]:
+    """Write the answer from ``digest_text``; check it against ``evidence``; repair once.
+
+    With ``previous`` (an answer already written and found ungrounded, with its
+    ``previous_bad`` figures) only the repair is left to try."""
+    from langchain_core.messages import AIMessage
+
+    messages = write_messages(question, lookup, digest_text)
+    out = Written()
+    rounds = 2
+    if previous:
+        messages = [*messages, AIMessage(previous), repair_message(previous_bad or [])]
+        out.ungrounded, rounds = list(previous_bad or []), 1
+    for round_ in range(rounds):
+        try:
+            answer, stream = yield from stream_guarded(chain, messages, config)
+        except AllLinksFailed as exc:
+            out.attempts += exc.attempts
+            out.problem = exc.one_line() if hasattr(exc, "one_line") else str(exc)
+            return out
+        out.attempts += stream.attempts
+        out.source = stream.source
+        if stream.cut:  # stopped at the token bound: keep the whole sentences
+            answer = _whole_sentences(answer)
+        if stream.truncated:
+            yield Reset()
+            out.problem = "the model's answer broke off"
+            return out
+        if not answer:
+            out.problem = "the model wrote no answer"
+            return out
+        bad = check(answer, *evidence)
+        if not bad:
+            out.answer, out.grounded, out.ungrounded = answer, True, []
+            return out
+        out.ungrounded = bad
+        yield Reset()
+        if round_ + 1 < rounds:
+            messages = [*messages, AIMessage(answer), repair_message(bad)]
+    figures = ", ".join(out.ungrounded[:5])
+    out.problem = f"the model's answer cited figures not in your data ({figures})"
+    return out
+
+
+def _whole_sentences(text: str) -> str:
+    """``text`` up to its last full stop (a reply cut at the token bound ends mid-word)."""
+    end = max(text.rfind(". "), text.rfind(".\n"), text.rfind("!"), text.rfind("?"))
+    if text.endswith("."):
+        return text
+    return text[:end + 1].strip() if end > 0 else text.strip() + "…"

@@ -1,0 +1,121 @@
+"""Chat with models that cannot call tools: a JSON-schema step picks the lookup, fretcoach
+runs it, and the model writes the answer from a short digest of the rows.
+
+Why: small local models (SmolLM2, Qwen 0.5B…) behind llama.cpp or Ollama rarely produce
+``tool_calls``; they write calls as text, or answer from imagination. But every such server
+decodes under a JSON schema, so a *pick* constrained to the known lookups and their argument
+types is always well-formed, even from a 135M model. The reply is then written with the data
+in the prompt and checked for figures that are not in it (:mod:`fretcoach_cli.llm.grounding`).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+LOOKUPS = ("practice_stats", "last_sessions", "make_practice_plan", "run_sql", "none")
+#: Lines of digest the writer sees (a small model's context is short and its reading slow).
+DIGEST_LINES = 45
+FOCUS = Literal["pitch_accuracy", "scale_conformity", "timing_stability", "clean_playing",
+                "scale_coverage"]
+
+
+class Pick(BaseModel):
+    """What to look up for a question (the schema the model's JSON must follow)."""
+
+    tool: Literal["practice_stats", "last_sessions", "make_practice_plan", "run_sql", "none"]
+    since: str | None = Field(None, description="period start: 7d, 4w, 3m, today, YYYY-MM-DD")
+    until: str | None = Field(None, description="period end, same forms")
+    scale: str | None = Field(None, description="only this scale, e.g. A minor pentatonic")
+    group_by: Literal["day", "week", "month", "scale"] | None = None
+    limit: int | None = Field(None, ge=1, le=50, description="how many sessions")
+    focus_area: FOCUS | None = None
+    sql: str | None = Field(None, description="one read-only SELECT (run_sql only)")
+
+
+PICK_PROMPT = """\
+You route a guitarist's question about their own practice data to ONE lookup. Today is \
+{today}. Reply with JSON only.
+Lookups:
+- practice_stats: totals, averages, trends, weakest area, best/worst scale, streaks; \
+optional since/until (7d, 4w, 3m, today, YYYY-MM-DD), scale, group_by (day/week/month/scale)
+- last_sessions: the newest sessions one by one (limit = how many)
+- make_practice_plan: draft a practice plan (optional scale, focus_area)
+- run_sql: one SELECT over fretcoach.sessions (only if nothing else fits)
+- none: the question needs no data (greetings, general guitar advice)"""
+
+WRITE_PROMPT = """\
+You are a friendly guitar practice coach. Answer the guitarist's question in at most three \
+short sentences, using ONLY the data below. Copy every number exactly as it appears in the \
+data. Never invent numbers, dates or sessions. Scores are 0-100, higher is better."""
+
+NO_DATA_PROMPT = """\
+You are a friendly guitar practice coach. Answer in at most three short sentences. You have \
+NOT looked at the guitarist's data, so do not state any of their scores, counts or dates."""
+
+
+def pick_messages(question: str, today: date, history: list[tuple[str, str]]) -> list[Any]:
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+    out: list[Any] = [SystemMessage(PICK_PROMPT.format(today=today.isoformat()))]
+    for role, text in history[-2:]:
+        out.append(HumanMessage(text) if role == "you" else AIMessage(text[:300]))
+    out.append(HumanMessage(question))
+    return out
+
+
+def pick_arguments(pick: Pick) -> dict[str, Any]:
+    """The chosen lookup's arguments (only those it takes, only those given)."""
+    takes = {"practice_stats": ("since", "until", "scale", "group_by"),
+             "last_sessions": ("limit",),
+             "make_practice_plan": ("scale", "focus_area"),
+             "run_sql": ("sql",)}.get(pick.tool, ())
+    return {k: getattr(pick, k) for k in takes if getattr(pick, k) not in (None, "")}
+
+
+def write_messages(question: str, lookup: str, digest: str) -> list[Any]:
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    if lookup == "none":
+        return [SystemMessage(NO_DATA_PROMPT), HumanMessage(question)]
+    return [SystemMessage(WRITE_PROMPT),
+            HumanMessage(f"Data ({lookup}):\n{digest}\n\nQuestion: {question}")]
+
+
+def repair_message(figures: list[str]) -> Any:
+    from langchain_core.messages import HumanMessage
+
+    return HumanMessage(
+        f"These figures are not in the data: {', '.join(figures[:8])}. Rewrite the answer "
+        "using only numbers that appear in the data above, copied exactly.")
+
+
+def digest(data: Any, max_lines: int = DIGEST_LINES) -> str:
+    """``data`` (a tool's JSON) as ``path: value`` lines, scalars only, at most
+    ``max_lines``: what a small model can read quickly and quote from."""
+    lines: list[str] = []
+
+    def walk(value: Any, path: str) -> None:
+        if len(lines) >= max_lines:
+            return
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}" if path else str(key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value[:10]):
+                walk(item, f"{path}[{i + 1}]")
+        elif value is not None and value != "":
+            if isinstance(value, float):
+                value = round(value, 1)
+            lines.append(f"{path}: {value}")
+
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            return data[:2000]
+    walk(data, "")
+    return "\n".join(lines)
