@@ -93,6 +93,7 @@ def _clip(x: Any, lo: float = 0.0, hi: float = 100.0) -> Any:
 #: Called as progress(sessions_done, sessions_total) after each batch is stored.
 Progress = Callable[[int, int], None]
 BATCH = 4000  # sessions per COPY + INSERT … SELECT round
+NOTE_BLOCK = 500  # sessions whose notes numpy formats at once
 
 
 def _uuid(rng: Any, salt: bytes) -> uuid.UUID:
@@ -231,9 +232,13 @@ def seed(conn: psycopg.Connection[Any], *, user: str, sessions: int,
                     ))
             with conn.cursor().copy(
                     f"COPY seed_notes ({', '.join(NOTE_COPY_COLUMNS)}) FROM STDIN") as copy:
-                total_notes += _note_block(copy, rng, session_ids[lo:hi], scales,
-                                           scale_ix[lo:hi], n_notes[lo:hi], ioi[lo:hi],
-                                           in_scale_ratio[lo:hi], pitch[lo:hi], user)
+                # numpy builds each block's COPY text as fixed-width string arrays: a few
+                # hundred sessions at a time keeps them to tens of MB
+                for a in range(lo, hi, NOTE_BLOCK):
+                    b = min(hi, a + NOTE_BLOCK)
+                    total_notes += _note_block(copy, rng, session_ids[a:b], scales,
+                                               scale_ix[a:b], n_notes[a:b], ioi[a:b],
+                                               in_scale_ratio[a:b], pitch[a:b], user)
             conn.execute(f"INSERT INTO fretcoach.sessions ({cols}) "
                          f"SELECT {cols} FROM seed_sessions")
             conn.execute("INSERT INTO fretcoach.session_notes SELECT * FROM seed_notes")
