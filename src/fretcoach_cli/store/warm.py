@@ -13,8 +13,9 @@ State lives next to the PostgreSQL data dir ``<data_dir>/pg``, in ``<data_dir>/p
   the server. A file whose lock can be taken belongs to a process that is gone (crash,
   ``kill -9``, reboot): it is removed and not counted. The kernel drops the locks of dead
   processes, so neither a reused PID nor a reboot can make a dead process count.
-* ``idle.json`` — ``{"since", "grace_s"}``, written when the last user leaves, removed when
-  one arrives: the server stops at ``since + grace_s``.
+* ``idle.json`` — ``{"since", "grace_s"}``, written when the last user leaves (with its own
+  ``db_idle_minutes``), removed when one arrives: the server stops at ``since + grace_s``.
+  ``db status`` attaches as an onlooker and leaves a running timer as it is.
 * ``watchdog.lock`` — flock'd by the one watchdog of this data dir.
 
 The reaper is a real process: every fretcoach process that registers or leaves makes sure a
