@@ -131,3 +131,44 @@ def test_sessions_show_unknown_and_delete(user_id: str, data: dict[str, str]) ->
     out = run("--user", user_id, "history", "--json")
     ids = [s["session_id"] for s in json.loads(out.stdout)["sessions"]]
     assert data["s1"] not in ids and len(ids) == 5
+
+
+def test_history_total_counts_every_status_from_the_day_groups(conn: Any, user_id: str,
+                                                               data: dict[str, str]) -> None:
+    """The "showing N of M" total comes from stats' per-day groups plus the active sessions;
+    it equals counting the rows, for every filter, and follows a new session at once."""
+    from fretcoach_cli.reports.filters import build_filter
+    from fretcoach_cli.reports.history import count_sessions, list_sessions
+
+    conn.execute(
+        "INSERT INTO fretcoach.sessions (user_id, start_time, status, scale_chosen) VALUES "
+        "(%s, '2026-01-07 20:00+00', 'active', 'A minor pentatonic')", (user_id,))
+    conn.commit()
+    for kw in ({}, {"since": "2026-01-06"}, {"until": "2026-01-06"},
+               {"scale": "A minor pentatonic"}, {"status": "all"},
+               {"status": "completed,interrupted"}, {"status": "active"},
+               {"status": "completed"}, {"since": "2026-01-06T12:00"}):
+        flt = build_filter(timezone=TZ, **kw)
+        assert count_sessions(conn, flt) == len(list_sessions(conn, flt, limit=None)), kw
+    registered = conn.execute("SELECT count(*) FROM fretcoach.report_zones").fetchone()[0]
+    assert registered == 1  # the groups served the counts above
+    before = count_sessions(conn, build_filter(timezone=TZ))
+    conn.execute(
+        "INSERT INTO fretcoach.sessions (user_id, start_time, status, total_notes_played) "
+        "VALUES (%s, '2026-01-08 20:00+00', 'completed', 3)", (user_id,))
+    conn.commit()
+    assert count_sessions(conn, build_filter(timezone=TZ)) == before + 1
+
+
+def test_session_prefixes_resolve_through_the_key_range(conn: Any, data: dict[str, str]) -> None:
+    from fretcoach_cli.errors import NotFoundError
+    from fretcoach_cli.store import Sessions
+
+    repo = Sessions(conn)
+    full = str(data["s5"])
+    for n in (8, 9, 14, 23, 24, 36):
+        assert str(repo.resolve(full[:n])) == full
+    assert repo.resolve(full.upper()[:13]) == repo.resolve(full)
+    for bad in (full[:4] + "-", full[:8] + full[9:13], full + "0"):
+        with pytest.raises(NotFoundError):
+            repo.resolve(bad)

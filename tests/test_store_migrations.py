@@ -156,3 +156,55 @@ def test_wheel_ships_ddl(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     where, count = run.stdout.split()
     assert where.startswith(str(site)) and int(count) == len(list((REPO / "ddl").glob("*.sql")))
+
+
+def test_folded_report_functions_equal_the_written_out_ones(database: Any) -> None:
+    """ddl/041 generates report_groups() and report_days_refresh(): the same result type
+    and the same rows, bit for bit, as 012's written-out report_groups() over a seeded
+    history, and the refreshed report_days equal to those groups."""
+    from datetime import UTC, datetime
+
+    from fretcoach_cli.reports.seed import seed
+
+    user = f"test-{uuid.uuid4().hex[:12]}"
+    with database.connect(user) as conn:
+        seed(conn, user=user, sessions=300, notes_per_session=3, timezone="Asia/Kolkata",
+             end=datetime(2026, 3, 1, tzinfo=UTC))
+    text = (migrations.ddl_dir() / "012_reports_skip_empty.sql").read_text(encoding="utf-8")
+    written = text[text.index("CREATE OR REPLACE FUNCTION"):text.index("TRUNCATE")]
+    written = written.replace("fretcoach.report_groups(", "pg_temp.groups_012(", 1)
+    with database.admin() as conn, conn.transaction(force_rollback=True):
+        conn.execute(written)
+        same_type = conn.execute(
+            "SELECT pg_get_function_result('fretcoach.report_groups'::regproc) "
+            "= pg_get_function_result('pg_temp.groups_012'::regproc)").fetchone()[0]
+        old = "SELECT * FROM pg_temp.groups_012(%(u)s, %(tz)s, NULL, NULL, NULL)"
+        new = "SELECT * FROM fretcoach.report_groups(%(u)s, %(tz)s, NULL, NULL, NULL)"
+        args = {"u": user, "tz": "Asia/Kolkata"}
+        rows = conn.execute(f"SELECT count(*) FROM ({old}) o", args).fetchone()[0]
+        diff = conn.execute(f"SELECT (SELECT count(*) FROM (({old}) EXCEPT ALL ({new})) a) + "
+                            f"(SELECT count(*) FROM (({new}) EXCEPT ALL ({old})) b)",
+                            args).fetchone()[0]
+        conn.execute("INSERT INTO fretcoach.report_zones (user_id, tz) VALUES (%(u)s, %(tz)s)",
+                     args)
+        conn.execute("SELECT fretcoach.report_days_refresh(%(u)s, %(tz)s, NULL)", args)
+        stored = conn.execute(
+            f"SELECT count(*) FROM ((SELECT * FROM fretcoach.report_days WHERE user_id = %(u)s) "
+            f"EXCEPT ALL (SELECT %(u)s, %(tz)s, scale, day, n, secs, notes, correct, bad, "
+            f"first_at, last_at, mean_abs_cents_n, mean_abs_cents_s, in_scale_ratio_n, "
+            f"in_scale_ratio_s, in_tune_ratio_n, in_tune_ratio_s, ioi_cv_n, ioi_cv_s, "
+            f"w_pitch_accuracy, w_scale_conformity, w_timing_stability, w_clean_playing, "
+            f"w_scale_coverage, overall_score_n, overall_score_s, overall_score_lo, "
+            f"overall_score_hi, overall_score_sx, overall_score_sxx, overall_score_sxy, "
+            f"pitch_accuracy_n, pitch_accuracy_s, pitch_accuracy_lo, pitch_accuracy_hi, "
+            f"pitch_accuracy_sx, pitch_accuracy_sxx, pitch_accuracy_sxy, scale_conformity_n, "
+            f"scale_conformity_s, scale_conformity_lo, scale_conformity_hi, "
+            f"scale_conformity_sx, scale_conformity_sxx, scale_conformity_sxy, "
+            f"timing_stability_n, timing_stability_s, timing_stability_lo, "
+            f"timing_stability_hi, timing_stability_sx, timing_stability_sxx, "
+            f"timing_stability_sxy, clean_playing_n, clean_playing_s, clean_playing_lo, "
+            f"clean_playing_hi, clean_playing_sx, clean_playing_sxx, clean_playing_sxy, "
+            f"scale_coverage_n, scale_coverage_s, scale_coverage_lo, scale_coverage_hi, "
+            f"scale_coverage_sx, scale_coverage_sxx, scale_coverage_sxy FROM ({old}) o)) d",
+            args).fetchone()[0]
+    assert same_type and rows > 100 and diff == 0 and stored == 0
