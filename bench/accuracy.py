@@ -39,13 +39,14 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def _analyze(
-    path: Path, model: str, sensitivity: float, models_dir: Path | None = None
+    path: Path, model: str, sensitivity: float, models_dir: Path | None = None,
+    tuning: Any = None,
 ) -> tuple[Any, float]:
     from fretcoach_cli.audio.engine import analyze_file
 
     t0 = time.process_time()
     analysis = analyze_file(path, pitch_model=model, sensitivity=sensitivity,
-                            models_dir=models_dir)  # fmt: skip
+                            models_dir=models_dir, tuning=tuning)  # fmt: skip
     return analysis, time.process_time() - t0
 
 
@@ -104,6 +105,15 @@ def score_chords(truth: dict, events: list[Any], tol: float = metrics.ONSET_TOL_
             "single_notes_inside_chords": len(inside)}  # fmt: skip
 
 
+def _tuning(name: str | None) -> Any:
+    """``--tuning``: the engine's lowest pitch follows it, as in ``practice --tuning``."""
+    if name is None:
+        return None
+    from fretcoach_cli.music.tunings import parse_tuning
+
+    return parse_tuning(name)
+
+
 def run(args: argparse.Namespace) -> dict:
     items: list[tuple[str, str, Path, dict]] = []
     if not args.examples_only:
@@ -127,7 +137,8 @@ def run(args: argparse.Namespace) -> dict:
     scores: list[metrics.ClipScore] = []
     chords: list[dict] = []
     for name, category, path, truth in items:
-        analysis, cpu = _analyze(path, args.model, args.sensitivity, args.models_dir)
+        analysis, cpu = _analyze(path, args.model, args.sensitivity, args.models_dir,
+                                 _tuning(args.tuning))
         if truth.get("polyphonic"):
             c = {"name": name, **score_chords(truth, analysis.notes)}
             chords.append(c)
@@ -243,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Engine accuracy on the rendered devset.")
     p.add_argument("--model", default="swift", choices=("swift", "crepe"))
     p.add_argument("--sensitivity", type=float, default=0.5)
+    p.add_argument("--tuning", help="analyse as practice --tuning does (the lowest pitch "
+                   "follows the tuning; default: the pitch model's whole range, as analyze)")
     p.add_argument("--models-dir", type=Path, help="where installed pitch models live")
     p.add_argument("--category", action="append", choices=devset.ALL_CATEGORIES)
     p.add_argument("--tuner", action="store_true",

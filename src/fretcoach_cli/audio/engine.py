@@ -41,15 +41,24 @@ Callback = Callable[[Any], None]
 
 
 class Pipeline:
-    """Pitch stream + note tracker over 16 kHz blocks; no threads, no wall clock."""
+    """Pitch stream + note tracker over 16 kHz blocks; no threads, no wall clock.
+
+    ``min_hz`` (from the tuning, :mod:`fretcoach_cli.audio.low_range`): model frames under
+    it count as unpitched; None keeps the model's whole range (``analyze``: no tuning).
+    """
 
     def __init__(self, backend: PitchBackend, *, a4: float = 440.0, sensitivity: float = 0.5,
-                 keep_track: bool = False, provisional: bool = False) -> None:
+                 keep_track: bool = False, provisional: bool = False,
+                 min_hz: float | None = None) -> None:
         self.backend = backend
         self.stream = backend.stream()
+        self.min_hz = min_hz
+        probe = getattr(backend, "probe", None)
+        if probe is not None and min_hz is not None:
+            probe = _floored(probe, min_hz)
         self.tracker = NoteTracker(frame_period=backend.hop / MODEL_RATE, a4=a4,
                                    sensitivity=sensitivity, provisional=provisional,
-                                   probe=getattr(backend, "probe", None), probe_hop=backend.hop)
+                                   probe=probe, probe_hop=backend.hop)
         self.samples = 0
         self.keep_track = keep_track
         self.track_parts: list[PitchTrack] = []
@@ -63,15 +72,24 @@ class Pipeline:
         """New notes (as first reported) and the pitch frames of one block."""
         frames = self.stream.push(block)
         self.samples += len(block)
-        new = self._collect(self.tracker.push(block, frames))
+        new = self._collect(self.tracker.push(block, self._floor(frames)))
         self._keep(frames)
         return new, frames
 
     def finish(self) -> tuple[list[NoteEvent], PitchTrack]:
         frames = self.stream.flush()
-        new = self._collect(self.tracker.flush(frames))
+        new = self._collect(self.tracker.flush(self._floor(frames)))
         self._keep(frames)
         return new, frames
+
+    def _floor(self, frames: PitchTrack) -> PitchTrack:
+        """Frames under ``min_hz`` unpitched (confidence 0) for the note tracker."""
+        if self.min_hz is None or not len(frames):
+            return frames
+        under = frames.f0 < self.min_hz
+        if not under.any():
+            return frames
+        return PitchTrack(frames.times, frames.f0, np.where(under, 0.0, frames.confidence))
 
     def _keep(self, frames: PitchTrack) -> None:
         """Keep the frame track, each pitched frame refined on the audio around it (the
@@ -97,6 +115,15 @@ class Pipeline:
         return self.tracker.take_events()
 
 
+def _floored(probe: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], min_hz: float
+             ) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The backend's early-naming probe with frames under ``min_hz`` unpitched."""
+    def floored(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        f0, conf = probe(audio)
+        return f0, np.where(f0 < min_hz, 0.0, conf)
+    return floored
+
+
 def level_of(block: np.ndarray, t: float) -> LevelUpdate:
     peak = float(np.max(np.abs(block))) if len(block) else 0.0
     rms = float(np.sqrt(np.mean(np.square(block, dtype=np.float64)))) if len(block) else 0.0
@@ -107,10 +134,12 @@ def level_of(block: np.ndarray, t: float) -> LevelUpdate:
 class Engine:
     """Run a source through the pitch model and segmenter on a background thread.
 
-    ``tuner=True`` makes the ``PitchUpdate`` events the tuner core's readings (for the
-    practice room's tuner pane, in ``tuning``), computed on a thread of their own from the
-    engine's blocks and SwiftF0 frames; otherwise (or with another pitch model) they are the
-    note tracker's latest frame.
+    ``tuning`` (``practice --tuning``) sets the lowest pitch a note may have
+    (:attr:`low_range`, whose ``notice`` says when the tuning goes under the pitch model's
+    floor); None keeps the model's whole range. ``tuner=True`` makes the ``PitchUpdate``
+    events the tuner core's readings (for the practice room's tuner pane), computed on a
+    thread of their own from the engine's blocks and SwiftF0 frames; otherwise (or with
+    another pitch model) they are the note tracker's latest frame.
     """
 
     def __init__(self, source: Any, *, pitch_model: str = "swift", a4: float = 440.0,
@@ -122,6 +151,11 @@ class Engine:
         self.a4, self.sensitivity = a4, sensitivity
         self.tuner, self.tuning = tuner, tuning
         self.tuner_feed: Any = None
+        self.low_range: Any = None
+        if tuning is not None:
+            from fretcoach_cli.audio.low_range import low_range
+
+            self.low_range = low_range(tuning, pitch_model, a4)
         self._models_dir = models_dir
         self._backend = backend
         self._subs: list[Callback] = []
@@ -191,7 +225,8 @@ class Engine:
             backend = self._backend or get_backend(self.pitch_model,
                                                    models_dir=self._models_dir)
             pipe = Pipeline(backend, a4=self.a4, sensitivity=self.sensitivity,
-                            provisional=True)
+                            provisional=True,
+                            min_hz=None if self.low_range is None else self.low_range.floor_hz)
             self.pipeline = pipe
             self.source.open()
             feed = self._start_tuner(backend)
@@ -239,6 +274,8 @@ class Engine:
             self._emit(self.error)
             return
         stats = {"notes": len(self.notes), **_source_stats(self.source)}
+        if self.low_range is not None and self.low_range.notice:
+            stats["low_range"] = self.low_range.notice
         if self.tuner_feed is not None and self.tuner_feed.dropped:
             stats["tuner_dropped_blocks"] = self.tuner_feed.dropped
         if self.tuner_feed is not None and self.tuner_feed.error is not None:
@@ -308,13 +345,20 @@ class Analysis:
 def analyze_source(source: Any, *, pitch_model: str = "swift", a4: float = 440.0,
                    sensitivity: float = 0.5, models_dir: Path | None = None,
                    backend: PitchBackend | None = None, block: int | None = None,
-                   progress: Callable[[float, float], None] | None = None) -> Analysis:
+                   progress: Callable[[float, float], None] | None = None,
+                   tuning: Any = None) -> Analysis:
     """Feed a finite source through the live pipeline as fast as possible.
 
-    ``progress(done_s, total_s)`` is called about once per second of audio.
+    ``progress(done_s, total_s)`` is called about once per second of audio; ``tuning``
+    sets the lowest pitch as live practice does (None: the model's whole range).
     """
     backend = backend or get_backend(pitch_model, models_dir=models_dir)
-    pipe = Pipeline(backend, a4=a4, sensitivity=sensitivity, keep_track=True)
+    min_hz = None
+    if tuning is not None:
+        from fretcoach_cli.audio.low_range import low_range
+
+        min_hz = low_range(tuning, backend.name, a4).floor_hz
+    pipe = Pipeline(backend, a4=a4, sensitivity=sensitivity, keep_track=True, min_hz=min_hz)
     source.open()
     total = float(getattr(source, "duration_s", 0.0) or 0.0)
     next_report = 1.0
@@ -342,9 +386,11 @@ def analyze_source(source: Any, *, pitch_model: str = "swift", a4: float = 440.0
 def analyze_file(path: str | Path, *, pitch_model: str = "swift", a4: float = 440.0,
                  sensitivity: float = 0.5, channel: int | None = None,
                  models_dir: Path | None = None,
-                 progress: Callable[[float, float], None] | None = None) -> Analysis:
+                 progress: Callable[[float, float], None] | None = None,
+                 tuning: Any = None) -> Analysis:
     """All notes of an audio file (for `fretcoach analyze` and the accuracy benchmark)."""
     from fretcoach_cli.audio.sources import FileSource
 
     return analyze_source(FileSource(path, channel=channel), pitch_model=pitch_model, a4=a4,
-                          sensitivity=sensitivity, models_dir=models_dir, progress=progress)
+                          sensitivity=sensitivity, models_dir=models_dir, progress=progress,
+                          tuning=tuning)

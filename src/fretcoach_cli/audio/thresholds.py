@@ -106,3 +106,8 @@ PROBE_VOICED = 0.35  # ... at this model confidence (the attack of an overdriven
 WEAK_ATTEMPTS = 2  # ... at the first this many probe delays only (more: +0.6 % named in time,
 # a third more withdrawn announcements)
 WEAK_WAIT_S = 0.3  # a weak onset's announcement is withdrawn if no note starts there by then
+# The lowest pitch a note may have follows the tuning (``practice --tuning``): its lowest open
+# string less this margin (a string tuned down a tone, or slack, still counts), never under
+# the pitch model's own floor. Frames under it are unpitched (mains hum at 50/60 Hz, a
+# sub-octave misreading), so they start and name no note.
+LOW_MARGIN_SEMITONES = 3.0

@@ -85,6 +85,12 @@ def get_backend(name: str = DEFAULT_BACKEND, *, models_dir: Path | None = None,
     return getattr(mod, cls)(models_dir=models_dir, threads=threads)
 
 
+def floor_hz(name: str = DEFAULT_BACKEND) -> float:
+    """The lowest pitch (Hz) a backend can name, without loading its model."""
+    module, _, _ = _check_name(name)
+    return float(importlib.import_module(module).FLOOR_HZ)
+
+
 def status(name: str, *, models_dir: Path | None = None) -> BackendStatus:
     """Whether a backend can run here, and why not (without loading a model)."""
     module, _, desc = _check_name(name)

@@ -20,6 +20,7 @@ WINDOW = 1024
 BATCH = 64
 CENTS0 = 1997.3794084376191  # cents (re 10 Hz) of bin 0
 CENTS_PER_BIN = 20.0
+FLOOR_HZ = 10.0 * 2.0 ** (CENTS0 / 1200.0)  # bin 0, ≈31.7 Hz: the lowest pitch it can name
 
 
 def _models_dir(models_dir: Path | None) -> Path:

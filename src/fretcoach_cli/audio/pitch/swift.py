@@ -22,6 +22,10 @@ LEFT = 3  # frames of left context (11 = full receptive field; 3 measured as acc
 CHUNK = 8  # frames computed per model call (128 ms)
 LOOKAHEAD = 3  # frames of future audio each call sees past its chunk
 SILENCE_PEAK = 1e-3
+# The model's pitch range (swift_f0.core.FMIN/FMAX): 46.875 Hz (just above F#1) to 2093.75
+# Hz (C7). Under FLOOR_HZ it names nothing: a bass's E1 (41.2 Hz) or B0 comes out unpitched.
+FLOOR_HZ = 46.875
+CEILING_HZ = 2093.75
 
 
 def check(models_dir: Path | None = None) -> tuple[bool, str]:
