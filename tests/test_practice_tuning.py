@@ -107,7 +107,7 @@ def test_the_lowest_pitch_follows_the_tuning_with_a_margin():
     assert bass.floor_hz == FLOOR_HZ and bass.lowest_string_hz == pytest.approx(41.2, abs=0.05)
     assert "E1" in bass.notice and "G1" in bass.notice and "unclear" in bass.notice
     five = low_range(parse_tuning("bass-5"))
-    assert "B0, E1" in five.notice
+    assert "B0 (30.9 Hz), E1 (41.2 Hz)" in five.notice
 
 
 def test_a_low_b1_is_a_note_in_a_seven_string_tuning_only(tmp_path):

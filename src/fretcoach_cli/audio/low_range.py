@@ -39,11 +39,11 @@ def low_range(tuning: Any, pitch_model: str = DEFAULT_BACKEND, a4: float = 440.0
     if lowest_hz >= model_floor:
         return LowRange(max(wanted, model_floor), model_floor, lowest_hz)
     first = math.ceil(notes.hz_to_midi(model_floor, a4) - 1e-9)  # lowest note it can name
-    names = tuning.string_names()
-    under = [names[i] for i, m in enumerate(tuning.strings) if notes.midi_to_hz(m, a4) <
-             model_floor]
-    notice = (f"the pitch model ({pitch_model}) names nothing under {model_floor:.1f} Hz: "
-              f"{', '.join(under)} of {tuning.name} (lowest {lowest_hz:.1f} Hz) and any note "
-              f"under {notes.note_name(first)} will show as unclear, not as a note; "
-              f"fretted notes from {notes.note_name(first)} up are heard")
+    under = [f"{name} ({notes.midi_to_hz(m, a4):.1f} Hz)"
+             for name, m in zip(tuning.string_names(), tuning.strings, strict=True)
+             if notes.midi_to_hz(m, a4) < model_floor]
+    named_from = notes.note_name(first)
+    notice = (f"{tuning.name}: the pitch model ({pitch_model}) names nothing under "
+              f"{model_floor:.1f} Hz, so the open {', '.join(under)} and any note under "
+              f"{named_from} show as unclear (no pitch); notes from {named_from} up are named")
     return LowRange(model_floor, model_floor, lowest_hz, notice)
