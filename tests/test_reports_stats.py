@@ -269,3 +269,31 @@ def test_rollup_after_a_bulk_load_spanning_many_days(conn: Any, user_id: str) ->
     scan = practice_stats(conn, flt(), by="week", today=date(2026, 1, 15), use_rollup=False)
     assert fast.totals.sessions == 80
     _approx_equal(fast.to_dict(), scan.to_dict())
+
+
+def test_day_groups_and_session_scan_give_the_same_report(conn: Any, user_id: str) -> None:
+    """The maintained day groups (with the edge days of a period that starts or ends at an
+    instant computed from their sessions) give the very report a scan of the sessions
+    gives, for every grouping and period shape."""
+    from datetime import UTC
+
+    from fretcoach_cli.reports.seed import seed
+
+    end = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    seed(conn, user=user_id, sessions=400, notes_per_session=2, timezone="America/Chicago",
+         end=end)
+    today = date(2026, 3, 1)
+    periods = [{}, {"since": "2025-11-02"}, {"since": "2025-11-01T19:30"},
+               {"until": "2026-02-10T18:00"}, {"since": "2026-01-05T18:00",
+                                              "until": "2026-01-05T21:00"},
+               {"since": "2026-01-05T18:00", "until": "2026-01-06T20:00"},
+               {"since": "2025-03-09T01:30", "until": "2025-12-24T23:59",
+                "scale": "A minor pentatonic"}]
+    for kw in periods:
+        flt = build_filter(timezone="America/Chicago", now=end, **kw)
+        for by in (None, "day", "week", "month", "scale"):
+            fast = practice_stats(conn, flt, by=by, today=today).to_dict()
+            scan = practice_stats(conn, flt, by=by, today=today, use_rollup=False).to_dict()
+            assert fast == scan, (kw, by)
+            assert fast["totals"]["sessions"] > 0 or kw.get("until"), (kw, by)
+    assert conn.execute("SELECT count(*) FROM fretcoach.report_zones").fetchone()[0] == 1

@@ -34,6 +34,13 @@ AREAS = ("pitch_accuracy", "scale_conformity", "timing_stability", "clean_playin
 # Raw figures behind the scores, averaged.
 RAW = ("mean_abs_cents", "in_scale_ratio", "in_tune_ratio", "ioi_cv")
 GROUPINGS = ("day", "week", "month", "scale")
+# The columns of one (local day, scale) group: report_groups()' result, report_days after
+# (user_id, tz) — ddl/041 generates them from the same three lists.
+GROUP_COLUMNS = (
+    "day", "scale", "n", "secs", "notes", "correct", "bad", "first_at", "last_at",
+    *(f"{r}_{x}" for r in RAW for x in ("n", "s")),
+    *(f"w_{a}" for a in (*AREAS, "scale_coverage")),
+    *(f"{m}_{x}" for m in METRICS for x in ("n", "s", "lo", "hi", "sx", "sxx", "sxy")))
 STATS_STATUSES = ("completed", "interrupted")
 SECONDS_PER_WEEK = 604800.0
 
@@ -165,8 +172,9 @@ def _aggregate_sql(flt: SessionFilter, by: str | None,
     The groups hold sums, counts, min/max and the least-squares sums (Σx, Σx², Σxy with
     x = weeks) of every metric; every figure of the report is combined from them (hundreds
     to thousands of rows instead of every session) and comes back as one JSON document.
-    ``rollup`` reads the materialised groups (``report_days``; the period must be whole
-    local days), otherwise ``report_groups()`` computes them from the sessions in one scan.
+    ``rollup`` reads the materialised groups (``report_days``) for the period's whole local
+    days and computes only a day it starts or ends inside from that day's sessions;
+    otherwise ``report_groups()`` computes every group from the sessions in one scan.
     The trend halves split sessions, not days: whole days on either side of the split come
     from the groups, and only the one day the split falls in reads its own sessions (an
     index range on ``sessions_user_start_idx``, ``LIMIT`` the sessions it gives the older
@@ -175,8 +183,10 @@ def _aggregate_sql(flt: SessionFilter, by: str | None,
     params: dict[str, Any] = {"tz": flt.timezone, "f_scale": flt.scale,
                               "f_since": flt.period.start, "f_until": flt.period.end}
     if rollup:
+        # whole local days from the maintained groups; the part of a day the period starts
+        # or ends inside (an instant was given) computed from its sessions, as one group
+        first, last, head, tail = split_period(flt)
         conds = ["user_id = current_setting('fretcoach.user_id', true)", "tz = %(tz)s"]
-        first, last = day_bounds(flt)
         if first is not None:
             conds.append("day >= %(d_first)s")
             params["d_first"] = first
@@ -185,7 +195,21 @@ def _aggregate_sql(flt: SessionFilter, by: str | None,
             params["d_last"] = last
         if flt.scale is not None:
             conds.append("scale = %(f_scale)s")
-        source = f"SELECT * FROM fretcoach.report_days WHERE {' AND '.join(conds)}"
+        cols = ", ".join(GROUP_COLUMNS)
+        parts = [f"SELECT {cols} FROM fretcoach.report_days WHERE {' AND '.join(conds)}"]
+        groups = (f"SELECT {cols} FROM fretcoach.report_groups(current_setting("
+                  "'fretcoach.user_id', true), %(tz)s, {}, {}, %(f_scale)s)")
+        edge = "(%({})s::date::timestamp AT TIME ZONE %(tz)s)"
+        if head and tail and first is not None and last is not None and first > last + \
+                timedelta(days=1):
+            parts.append(groups.format("%(f_since)s", "%(f_until)s"))  # inside one day
+        else:
+            if head:
+                parts.append(groups.format("%(f_since)s", edge.format("d_first")))
+            if tail:
+                params["d_after"] = last + timedelta(days=1) if last is not None else None
+                parts.append(groups.format(edge.format("d_after"), "%(f_until)s"))
+        source = " UNION ALL ".join(parts)
     else:
         source = ("SELECT * FROM fretcoach.report_groups(current_setting('fretcoach.user_id', "
                   "true), %(tz)s, %(f_since)s, %(f_until)s, %(f_scale)s)")
@@ -331,6 +355,24 @@ def _local_day(moment: datetime | None, tz: ZoneInfo) -> date | None:
     return local.date()
 
 
+def split_period(flt: SessionFilter) -> tuple[date | None, date | None, bool, bool]:
+    """The period as whole local days and edges: (first, last) whole day (inclusive; None =
+    open; first > last when there is none), and whether it starts (head) or ends (tail)
+    inside a day. A period inside one day has first = its day + 1, last = its day - 1."""
+    tz = ZoneInfo(flt.timezone)
+    first = last = None
+    head = tail = False
+    if flt.period.start is not None:
+        local = flt.period.start.astimezone(tz)
+        head = (local.hour, local.minute, local.second, local.microsecond) != (0, 0, 0, 0)
+        first = local.date() + timedelta(days=1) if head else local.date()
+    if flt.period.end is not None:
+        local = flt.period.end.astimezone(tz)
+        tail = (local.hour, local.minute, local.second, local.microsecond) != (0, 0, 0, 0)
+        last = local.date() - timedelta(days=1)
+    return first, last, head, tail
+
+
 def day_bounds(flt: SessionFilter) -> tuple[date | None, date | None]:
     """First and last local day of the period (inclusive); NotWholeDays if it starts or
     ends inside a day (an ISO date-time was given)."""
@@ -379,18 +421,13 @@ def aggregate(conn: psycopg.Connection[Any], flt: SessionFilter, *, by: str | No
               today: date, use_rollup: bool = True) -> dict[str, Any]:
     """Run the single report statement and return its JSON document (parsed).
 
-    Reads the maintained per-day groups when the period is whole local days (and they can
-    be set up), else computes the groups from the sessions: same numbers either way.
+    Reads the maintained per-day groups (and computes only the day a period starts or ends
+    inside from its sessions) when they can be set up, else computes every group from the
+    sessions: same numbers either way.
     """
     if by is not None and by not in GROUPINGS:
         raise UsageError(f"unknown grouping {by!r}", hint=f"use {', '.join(GROUPINGS)}")
-    rollup = False
-    if use_rollup:
-        try:
-            day_bounds(flt)
-            rollup = ensure_rollup(conn, flt.timezone)
-        except NotWholeDays:
-            rollup = False
+    rollup = use_rollup and ensure_rollup(conn, flt.timezone)
     sql, params = _aggregate_sql(flt, by, rollup=rollup)
     params["today"] = today
     with conn.transaction():
