@@ -41,7 +41,8 @@ def test_closing_the_terminal_saves_and_stops_the_server() -> None:
     name = f"fc-hup-{uuid.uuid4().hex[:6]}"
     cmd = (f"{sys.executable} -m fretcoach_cli.cli.main practice --scale 'A minor pentatonic' "
            f"--input {EXAMPLE} --no-coach")
-    env_args = [arg for k in ("FRETCOACH_DATA_DIR", "FRETCOACH_USER", "FRETCOACH_CONFIG")
+    env_args = [arg for k in ("FRETCOACH_DATA_DIR", "FRETCOACH_USER", "FRETCOACH_CONFIG",
+                              "FRETCOACH_DB_IDLE_MINUTES")
                 if k in env for arg in ("-e", f"{k}={env[k]}")]
     started = _tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "40", *env_args, cmd)
     assert started.returncode == 0, started.stderr
@@ -64,7 +65,7 @@ def test_closing_the_terminal_saves_and_stops_the_server() -> None:
     while time.monotonic() < deadline and (pgdata / "postmaster.pid").exists():
         time.sleep(0.2)
     assert not (pgdata / "postmaster.pid").exists(), "the embedded server was left running"
-    assert json.loads((pgdata / ".handle_pids.json").read_text()) == []
+    assert not any((data / "pg-run" / "clients").iterdir()), "a process still counts as a user"
 
     out = _fretcoach(env, "history", "--json")
     try:

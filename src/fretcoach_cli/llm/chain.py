@@ -23,7 +23,7 @@ from fretcoach_cli.llm.failures import (
     classify_error,
     describe_error,
 )
-from fretcoach_cli.llm.limits import Limits, limits_for
+from fretcoach_cli.llm.limits import Limits, call_within, limits_for
 from fretcoach_cli.llm.links import OFFLINE, LinkSpec, build_model, chain_specs, structured_method
 from fretcoach_cli.llm.stream import TextStream, _chunk_text
 
@@ -172,15 +172,17 @@ class ProviderChain:
         raise AllLinksFailed(attempts)
 
     def stream_text(self, messages: list[Any], *, config: ConfigFactory | None = None,
-                    max_tokens: int | None = None) -> TextStream:
+                    max_tokens: int | None = None, deadline: float | None = None
+                    ) -> TextStream:
         """Stream a free-text reply (at most ``max_tokens``, if given, below the link's own
-        bound); see :class:`TextStream`."""
-        return TextStream(self, messages, config, max_tokens)
+        bound; done by the monotonic ``deadline``, if given); see :class:`TextStream`."""
+        return TextStream(self, messages, config, max_tokens, deadline)
 
     def invoke_structured(self, messages: list[Any], schema: type, *,
                           validate: Callable[[Any], Any] | None = None,
                           config: ConfigFactory | None = None,
-                          retry_on_bad_output: int = 1) -> tuple[Any, str, list[Attempt]]:
+                          retry_on_bad_output: int = 1, deadline: float | None = None,
+                          ) -> tuple[Any, str, list[Attempt]]:
         """(validated object, source, attempts) for a pydantic ``schema``.
 
         Unusable output — no JSON, JSON that does not match, or ``validate`` raising — is
@@ -190,9 +192,10 @@ class ProviderChain:
         notes: list[Attempt] = []
 
         def on_link(link: Link) -> Any:
-            return structured_on(link, messages, schema, validate=validate,
-                                 config=config(link.spec) if config else {},
-                                 retries=retry_on_bad_output, notes=notes)
+            return call_within(lambda: structured_on(
+                link, messages, schema, validate=validate,
+                config=config(link.spec) if config else {}, retries=retry_on_bad_output,
+                notes=notes), deadline, link.spec.label)
 
         obj, link, attempts = self.first_answer(on_link, notes=notes)
         return obj, link.spec.source, attempts

@@ -20,11 +20,13 @@ class TextStream:
     """
 
     def __init__(self, chain: ProviderChain, messages: list[Any],
-                 config: ConfigFactory | None, max_tokens: int | None = None) -> None:
+                 config: ConfigFactory | None, max_tokens: int | None = None,
+                 deadline: float | None = None) -> None:
         self._chain = chain
         self._messages = messages
         self._config = config
         self._max_tokens = max_tokens
+        self._deadline = deadline  # monotonic: the caller's whole budget (a chat turn)
         #: the model stopped at its token bound (the text is complete up to there)
         self.cut = False
         self.source: str | None = None
@@ -50,14 +52,20 @@ class TextStream:
                     return iterator, chunk, text, asked
             raise BadOutput("empty reply")
 
+        from fretcoach_cli.llm.limits import call_within
+
         try:
-            (iterator, chunk, first, started), link, attempts = chain.first_answer(opened)
+            (iterator, chunk, first, started), link, attempts = chain.first_answer(
+                lambda link: call_within(lambda: opened(link), self._deadline,
+                                         link.spec.label))
         except AllLinksFailed as exc:
             self.attempts = exc.attempts
             raise
         attempts.pop()  # "opened": replaced below by how the whole stream went
         self.attempts = attempts
         deadline = started + link.limits.answer_s
+        if self._deadline is not None:
+            deadline = min(deadline, self._deadline)
         self.source = link.spec.source
         self.text = first
         finished = _finished(chunk)
@@ -71,7 +79,7 @@ class TextStream:
                     self.text += token
                     yield token
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"answer not finished within {link.limits.answer_s:g} s")
+                    raise TimeoutError("answer not finished in time")
         except Exception as exc:
             self.truncated = True
             self.attempts.append(chain._failure(link, exc, started))
