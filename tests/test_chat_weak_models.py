@@ -157,3 +157,19 @@ def test_planned_mode_bad_picks_get_a_labelled_answer(database, user_id, chat_fo
     assert result.author == "offline" and result.fallback
     assert result.answer.startswith("(Answered from your data by fretcoach:")
     assert not any("format_disk" in e.text for e in events if isinstance(e, Token))
+
+
+def test_a_model_that_hangs_gets_a_true_fallback_within_the_turn_budget(
+        database, user_id, chat_for, fake_openai):
+    import time
+
+    _seed(database, user_id, 2)
+    fake_openai.push("hang", seconds=60)
+    settings = _settings(fake_openai, "json").with_overrides(llm_timeout=3)
+    chat = chat_for(settings, user_id)
+    started = time.monotonic()
+    result, _ = _run(chat, "how did I do this week?")
+    assert time.monotonic() - started < 15
+    assert result.author == "offline"
+    assert "did not answer within 3 s" in result.fallback
+    assert fake_openai.base_url in result.fallback

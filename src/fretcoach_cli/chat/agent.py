@@ -594,16 +594,18 @@ class ChatService:
         cfg = self._config()
         self._store_messages(cfg, [HumanMessage(question)])
         history = self.transcript()[:-1]
+        budget = self._turn_budget()
+        deadline = time.monotonic() + budget
         result = TurnResult("", self.thread_id or "", self.chain.primary_source, [], None,
                             mode="planned")
         yield ToolStarted("thinking", {})
         try:
             pick, source, tried = self.chain.invoke_structured(
                 pick_messages(question, now_in(self.timezone).date(), history), Pick,
-                config=self._link_config)
+                config=self._link_config, deadline=deadline)
         except AllLinksFailed as exc:
             result.attempts += exc.attempts
-            yield from self._deterministic(question, result, _why_no_model(exc), cfg)
+            yield from self._deterministic(question, result, _why_no_model(exc, budget), cfg)
             yield Done(result)
             return
         result.attempts += tried
@@ -630,7 +632,8 @@ class ChatService:
             evidence.append(output)
             data_text = digest(output)
         written = yield from self._relay(grounded.write(
-            self.chain, question, lookup, data_text, evidence, config=self._link_config))
+            self.chain, question, lookup, data_text, evidence, config=self._link_config,
+            deadline=deadline))
         result.attempts += written.attempts
         result.tool_calls = list(self.ctx.calls)
         result.plan = self._plan_summary()
@@ -649,6 +652,11 @@ class ChatService:
             self._store_messages(cfg, [_ai(answer, self.ctx)])
         self.threads.touch(result.thread_id, model=result.model)
         yield Done(result)
+
+    def _turn_budget(self) -> float:
+        """Seconds a whole turn may take: the first usable link's answer deadline."""
+        first = next((link for link in self.chain.links if not link.disabled), None)
+        return first.limits.answer_s if first is not None else 60.0
 
     def _run_lookup(self, name: str, args: dict[str, Any]) -> Any:
         """Run one lookup the planned step chose (the same tools the agent has)."""
@@ -782,11 +790,14 @@ def _turn_tool_results(messages: list[Any]) -> list[str]:
     return out[::-1]
 
 
-def _why_no_model(failure: AllLinksFailed) -> str:
+def _why_no_model(failure: AllLinksFailed, budget: float | None = None) -> str:
     """A true sentence about why no model answered (a timeout names the server and limit)."""
     last = next((a for a in reversed(failure.attempts) if not a.ok), None)
     if last is None:
         return "no model answered"
+    if last.kind == "timeout" or "in time" in last.detail:
+        within = f" within {budget:g} s" if budget else " in time"
+        return f"the model at {last.link} did not answer{within}"
     return f"{last.link} did not answer ({last.detail or last.kind})"
 
 

@@ -52,10 +52,12 @@ def check(answer: str, *evidence: Any) -> list[str]:
 ANSWER_TOKENS = 220
 
 
-def stream_guarded(chain: Any, messages: list[Any], config: Any = None
+def stream_guarded(chain: Any, messages: list[Any], config: Any = None,
+                   deadline: float | None = None
                    ) -> Generator[Token | Reset, None, tuple[str, Any]]:
     """Stream one reply; yields what may be shown; returns (full prose, the stream)."""
-    stream = chain.stream_text(messages, config=config, max_tokens=ANSWER_TOKENS)
+    stream = chain.stream_text(messages, config=config, max_tokens=ANSWER_TOKENS,
+                               deadline=deadline)
     guard = StreamGuard()
     shown = ""
     for token in stream:
@@ -74,7 +76,7 @@ def stream_guarded(chain: Any, messages: list[Any], config: Any = None
 
 def write(chain: Any, question: str, lookup: str, digest_text: str, evidence: list[Any],
           config: Any = None, *, previous: str = "", previous_bad: list[str] | None = None,
-          ) -> Generator[Token | Reset, None, Written]:
+          deadline: float | None = None) -> Generator[Token | Reset, None, Written]:
     """Write the answer from ``digest_text``; check it against ``evidence``; repair once.
 
     With ``previous`` (an answer already written and found ungrounded, with its
@@ -89,7 +91,7 @@ def write(chain: Any, question: str, lookup: str, digest_text: str, evidence: li
         out.ungrounded, rounds = list(previous_bad or []), 1
     for round_ in range(rounds):
         try:
-            answer, stream = yield from stream_guarded(chain, messages, config)
+            answer, stream = yield from stream_guarded(chain, messages, config, deadline)
         except AllLinksFailed as exc:
             out.attempts += exc.attempts
             out.problem = exc.one_line() if hasattr(exc, "one_line") else str(exc)
@@ -100,7 +102,9 @@ def write(chain: Any, question: str, lookup: str, digest_text: str, evidence: li
             answer = _whole_sentences(answer)
         if stream.truncated:
             yield Reset()
-            out.problem = "the model's answer broke off"
+            failed = next((a for a in reversed(stream.attempts) if not a.ok), None)
+            out.problem = "the model's answer broke off" + (
+                f" ({failed.detail or failed.kind})" if failed is not None else "")
             return out
         if not answer:
             out.problem = "the model wrote no answer"
