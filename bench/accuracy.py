@@ -16,7 +16,9 @@ seconds per audio second (xRT). Then, for the real-guitar questions: note-offset
 offset within max(20 % of the duration, 50 ms)), held notes (≥ 1.5 s) and their pitch accuracy
 over the whole sustain (hRPA, median |cents| hMed¢), octave errors on held E2/A2-string notes
 (lowOct), extra detections per held note (xtra/h), the live tuner stream's accuracy over held
-notes (tunRPA: the engine's PitchUpdate events) and files `fretcoach analyze` would refuse.
+notes (tunRPA: the PitchUpdate events of ``Engine(tuner=True)``, what the practice room's
+tuner pane shows, each at the audio instant it is sent; tun¢: the median |cents| of its
+readings within 50 cents) and files `fretcoach analyze` would refuse.
 
     python bench/accuracy.py --real               # only the physical-string categories
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -68,6 +71,21 @@ def _tuner_track(path: Path, model: str, sensitivity: float,
                     models_dir=models_dir, tuner=True)  # fmt: skip
     engine.subscribe(on_event)
     engine.run_sync()
+    return out
+
+
+def _tuner_cents(truth: dict, tuner: list[tuple[float, float | None]] | None) -> list[float]:
+    """|cents| of the tuner stream's pitched readings within 50 cents of a held note, over
+    its whole sustain (the notes and span hRPA/tunRPA use): how steady the pane reads it."""
+    out: list[float] = []
+    for n in truth.get("notes", []) if tuner else []:
+        if (n.get("kind", "note") != "note"
+                or n["offset_s"] - n["onset_s"] < metrics.HELD_MIN_S):
+            continue
+        lo, hi = n["onset_s"] + metrics.HELD_EDGE_S, n["offset_s"] - metrics.HELD_EDGE_S
+        out += [abs(m - n["midi"]) * 100.0 for t, m in tuner or ()
+                if lo <= t <= hi and m is not None
+                and abs(m - n["midi"]) * 100.0 <= metrics.PITCH_TOL_CENTS]
     return out
 
 
@@ -136,6 +154,7 @@ def run(args: argparse.Namespace) -> dict:
 
     scores: list[metrics.ClipScore] = []
     chords: list[dict] = []
+    tuner_cents: dict[str, list[float]] = {}  # |cents| of the pane's readings on held notes
     for name, category, path, truth in items:
         analysis, cpu = _analyze(path, args.model, args.sensitivity, args.models_dir,
                                  _tuning(args.tuning))
@@ -153,6 +172,7 @@ def run(args: argparse.Namespace) -> dict:
         s.cpu_s = cpu
         s.refused = _refused(path, analysis)
         scores.append(s)
+        tuner_cents.setdefault(category, []).extend(_tuner_cents(truth, tuner))
         if args.verbose:
             print(f"  {name:28s} onset F1 {s.onset_f1:.3f}  note F1 {s.note_f1:.3f}  "
                   f"events {s.n_est}/{s.n_ref}  cpu {cpu:.1f} s", file=sys.stderr)  # fmt: skip
@@ -168,6 +188,9 @@ def run(args: argparse.Namespace) -> dict:
     ]
     table = {c: metrics.aggregate([s for s in scores if s.category == c]) for c in categories}
     table["overall"] = metrics.aggregate(scores)
+    for c, row in table.items():
+        cents = [x for k, v in tuner_cents.items() if c in (k, "overall") for x in v]
+        row["tuner_median_cents"] = float(statistics.median(cents)) if cents else None
     doc: dict[str, Any] = {"model": args.model, "sensitivity": args.sensitivity,
                            "categories": table}  # fmt: skip
     if chords:
@@ -208,7 +231,8 @@ REAL_COLUMNS = [
     ("noteF1", "note_f1", "6.3f"), ("offF1", "offset_f1", "6.3f"), ("held", "held_notes", "4d"),
     ("hRPA", "held_rpa", "6.3f"), ("hMed¢", "held_median_cents", "5.1f"),
     ("lowOct", "low_octave_errors", "6d"), ("xtra/h", "extra_per_held", "6.2f"),
-    ("tunRPA", "tuner_rpa", "6.3f"), ("refused", "files_refused", "7d"),
+    ("tunRPA", "tuner_rpa", "6.3f"), ("tun¢", "tuner_median_cents", "5.1f"),
+    ("refused", "files_refused", "7d"),
 ]  # fmt: skip
 
 

@@ -269,14 +269,18 @@ class Tuner:
     ``shared_frames=True`` runs no pitch model of its own: each :meth:`push` then brings the
     frames a SwiftF0 stream made of that block (the practice room's engine shares its own,
     so the tuner pane costs no second model run). They must be SwiftF0's streamed frames,
-    whose lag ``LAG`` the readings count on.
+    whose lag ``LAG`` the readings count on. ``chords=False`` never says "play one string":
+    with several strings ringing (let-ring, an arpeggio in the practice room) it reads the
+    note the model names, which is the newest one.
     """
 
     def __init__(self, tuning: Tuning = STANDARD, *, a4: float = 440.0,
                  backend: Any = None, pitch_model: str = "swift",
                  models_dir: Path | None = None, in_tune_cents: float = 3.0,
-                 shared_frames: bool = False, start_sample: int = 0) -> None:
+                 shared_frames: bool = False, start_sample: int = 0,
+                 chords: bool = True) -> None:
         self.tuning, self.a4 = tuning, float(a4)
+        self.chords = chords
         self.in_tune_cents = in_tune_cents
         self.target: int | None = None
         self._stream: Any = None
@@ -441,6 +445,11 @@ class Tuner:
         if not self._lo_midi <= midi <= self._hi_midi or (
                 level_db < HUM_MAX_DB and _is_hum(fine)):
             return self._silent(t, level_db)
+        if not self.chords:  # several strings ringing are normal here: name the model's pitch
+            if (level_db < self._peak_db - CHORD_RANGE_DB
+                    and harmonic_figures(x, fine)[0] < FADED_SHARE):
+                return self._silent(t, level_db)
+            return self._pitched(t, level_db, midi)
         share, interval_db = harmonic_figures(x, fine)
         if level_db >= self._peak_db - CHORD_RANGE_DB:
             self._chord_votes.append(share < POLY_SHARE or interval_db > CHORD_INTERVAL_DB)

@@ -4,7 +4,9 @@ The engine hands each block and the SwiftF0 frames it already computed for that 
 queue (a put, never a wait on live input); this thread turns them into tuner readings
 (:class:`~fretcoach_cli.audio.tuner.Tuner`, the same core as ``fretcoach tune``) and sends
 each as a ``PitchUpdate`` — the precise cents, held for as long as the string rings, rather
-than the note tracker's raw model frames. No second pitch model runs.
+than the note tracker's raw model frames. No second pitch model runs. Unlike ``tune`` it
+never asks for one string: let-ring and arpeggios are normal practice, and it reads the note
+the model names among the strings still ringing.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ class TunerFeed:
             try:
                 if self._tuner is None or start != self._expected:
                     self._tuner = Tuner(self._tuning, a4=self._a4, shared_frames=True,
-                                        start_sample=start)
+                                        start_sample=start, chords=False)
                 self._expected = start + len(block)
                 for r in self._tuner.push(block, frames):
                     self._emit(PitchUpdate(r.t, r.midi if r.pitched else None,
