@@ -125,6 +125,7 @@ class CoachLink:
         if reply is None:
             return None
         self._publish(reply)
+        result.extra["tip_by"] = reply.source  # who wrote them: a model's name or "offline"
         return reply.text
 
     def close(self) -> None:

@@ -129,6 +129,9 @@ def advice(result: SessionResult) -> Text:
         out.append(label, style=f"bold {WARN}")
     if tip:
         out.append("\n" + str(tip), style=TEXT)
+        by = getattr(result, "extra", {}).get("tip_by")
+        if by:
+            out.append(f"\n— {'offline coach' if by == 'offline' else by}", style=DIM)
     return out
 
 
