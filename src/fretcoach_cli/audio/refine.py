@@ -2,7 +2,8 @@
 
 SwiftF0 is biased by 2–7 cents on steady tones; a normalised cross-correlation searched
 only within ±40 cents of the model's pitch (so it cannot jump an octave, the classic failure
-of plain YIN on low strings) finds the period to a fraction of a sample. The same segment's
+of plain YIN on low strings) finds the period to a fraction of a sample (for a note, and
+for each frame of file analysis's pitch track: :func:`refine_frames`). The same segment's
 spectrum tells a single harmonic series from a chord: the share of spectral-peak energy that
 sits on harmonics of the note's f0 drops when other notes sound with it.
 """
@@ -14,7 +15,6 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 RATE = 16000
 
@@ -36,15 +36,15 @@ def refine_f0(x: np.ndarray, f0: float, *, span_cents: float = 40.0) -> float | 
         n = len(x) - lags[-1]
         if n < 2 * p:
             return None
-    x = np.asarray(x, dtype=np.float64)
+    x = x.astype(np.float64)
     a = x[:n]
     ea = float(a @ a)
     if ea <= 0:
         return None
-    # every lag's correlation in one product; the lagged windows' energies from a cumsum
-    r = (sliding_window_view(x, n)[lags] @ a)
-    energy = np.concatenate(([0.0], np.cumsum(x * x)))
-    r /= np.sqrt(ea * (energy[lags + n] - energy[lags]) + 1e-20)
+    r = np.empty(len(lags))
+    for i, lag in enumerate(lags):
+        b = x[lag:lag + n]
+        r[i] = (a @ b) / np.sqrt(ea * float(b @ b) + 1e-20)
     k = int(np.argmax(r))
     if k == 0 or k == len(r) - 1 or r[k] < 0.8:
         return None
