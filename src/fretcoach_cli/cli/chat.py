@@ -176,6 +176,10 @@ def _tool_status(name: str, args: dict[str, Any]) -> str:
         return "saving the plan…"
     if name == "describe_schema":
         return "looking at the tables…"
+    if name == "last_sessions":
+        return "looking up your sessions…"
+    if name == "thinking":
+        return "choosing what to look up…"
     return f"{name}…"
 
 
@@ -183,7 +187,7 @@ def _tool_line(call: Any) -> str:
     what = call.name
     if call.error:
         return f"[dim]✗ {what}: {_esc(call.error)}[/]"
-    if call.rows is not None and call.name in ("run_sql", "practice_stats"):
+    if call.rows is not None and call.name in ("run_sql", "practice_stats", "last_sessions"):
         unit = "sessions" if call.name == "practice_stats" else "rows"
         more = " (truncated)" if call.truncated else ""
         return f"[dim]✓ {what}: {call.rows} {unit}{more}[/]"
@@ -349,6 +353,8 @@ class Repl:
                 result = self.runner.turn(text, view)
                 if result is not None:
                     self.last = result
+                    if not result.cancelled:
+                        self.console.print(f"[dim]{_esc(_byline(result))}[/]")
             except FretcoachError as err:
                 self.console.print(f"[red]{_esc(err.one_line())}[/]")
             except Exception as exc:  # keep the REPL alive; --debug shows the traceback
@@ -512,7 +518,17 @@ def _once(service: ChatService, message: str, *, as_json: bool, show_sql: bool) 
         from fretcoach_cli.errors import Interrupted
 
         raise Interrupted()
-    err.print(f"[dim]thread {result.thread_id} · {result.model}[/]")
+    err.print(f"[dim]thread {result.thread_id} · {_esc(_byline(result))}[/]")
+
+
+def _byline(result: Any) -> str:
+    """Who wrote the answer and what it rests on, in one line under it."""
+    author = getattr(result, "author", "") or result.model
+    who = ("the offline coach (from your data)" if author == "offline"
+           else f"{author.removeprefix('model:')}")
+    looked = sorted({c.name for c in result.tool_calls})
+    rests = f" · looked up: {', '.join(looked)}" if looked else " · no data looked up"
+    return f"answered by {who}{rests}"
 
 
 def register(app: typer.Typer) -> None:
