@@ -80,6 +80,26 @@ def _ids(env: dict[str, str]) -> set[str]:
     return {str(r.get("session_id", ""))[:8] for r in rows if isinstance(r, dict)}
 
 
+def _prompt_tokens(base_url: str) -> dict[str, int]:
+    """Tokens (SmolLM2's tokenizer, the server's /tokenize) of each prompt chat sends."""
+    import urllib.request
+    from datetime import date
+
+    from fretcoach_cli.chat.planned import PICK_PROMPT, WRITE_PROMPT
+    from fretcoach_cli.chat.prompts import system_prompt
+
+    def count(text: str) -> int:
+        req = urllib.request.Request(base_url.rsplit("/v1", 1)[0] + "/tokenize",
+                                     data=json.dumps({"content": text}).encode(),
+                                     headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as reply:
+            return len(json.loads(reply.read())["tokens"])
+
+    return {"agent system prompt": count(system_prompt(date.today(), "UTC")),
+            "pick prompt": count(PICK_PROMPT.format(today=date.today().isoformat())),
+            "writer prompt": count(WRITE_PROMPT)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -111,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
                    "FRETCOACH_LLM_BASE_URL": server.base_url,
                    "FRETCOACH_LLM_MODEL": server.model}
             _run(["coach", "status", "--ping", "--json"], env)  # warm the server
+            prompt_tokens = _prompt_tokens(server.base_url)
+            print("prompt tokens: " + ", ".join(f"{k} {v}" for k, v in prompt_tokens.items()))
             rows = []
             for q in QUESTIONS[:args.questions]:
                 out, seconds = _run(["chat", "-m", q, "--json"], env)
