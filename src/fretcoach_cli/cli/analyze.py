@@ -163,7 +163,7 @@ def analyze(
 ) -> None:
     """Score a recording: notes, pitch, scale, timing — the same engine as practice."""
     from fretcoach_cli.music.scales import parse_scale
-    from fretcoach_cli.scoring.judge import validate_bpm
+    from fretcoach_cli.music.tempo import validate_bpm
 
     settings = context.settings(strictness=strictness, sensitivity=sensitivity,
                                 pitch_model=pitch_model)

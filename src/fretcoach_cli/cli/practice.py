@@ -82,9 +82,9 @@ def practice(
         raise UsageError("not implemented yet: use analyze --exercise",
                          hint="fretcoach analyze TAKE.wav --exercise NAME --scale SCALE --bpm N")
     from fretcoach_cli.music.scales import parse_scale
+    from fretcoach_cli.music.tempo import validate_bpm
     from fretcoach_cli.music.tunings import parse_tuning
     from fretcoach_cli.practice.options import check_unit_range, parse_duration
-    from fretcoach_cli.scoring.judge import validate_bpm
 
     check_unit_range(strictness, "--strictness")
     check_unit_range(sensitivity, "--sensitivity")
@@ -216,7 +216,7 @@ def apply_plan(row: Any, settings: Any, *, scale: Any, bpm: float | None,
     """The plan's scale, tempo, strictness and sensitivity, each unless given as a flag.
     Returns (scale, bpm, settings)."""
     from fretcoach_cli.music.scales import parse_scale
-    from fretcoach_cli.scoring.judge import validate_bpm
+    from fretcoach_cli.music.tempo import validate_bpm
 
     doc = row.practice_plan or {}
     short = str(row.practice_id)[:8]

@@ -134,7 +134,7 @@ def _bpm(headers: dict[str, str], source: str, text: str) -> float | None:
     raw = headers.get("bpm")
     if raw is None:
         return None
-    from fretcoach_cli.scoring.judge import validate_bpm
+    from fretcoach_cli.music.tempo import validate_bpm
 
     try:
         return validate_bpm(float(raw))

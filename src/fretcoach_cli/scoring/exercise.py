@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 
 from fretcoach_cli.events import NoteEvent
 from fretcoach_cli.music.exercises import Exercise
-from fretcoach_cli.scoring.judge import validate_bpm
+from fretcoach_cli.music.tempo import validate_bpm
 
 VERDICTS = ("hit", "wrong_pitch", "missed", "extra", "early", "late")
 DEFAULT_TOLERANCE_MS = 30.0

@@ -29,12 +29,11 @@ from dataclasses import dataclass
 from fretcoach_cli.errors import UsageError
 from fretcoach_cli.events import NoteEvent
 from fretcoach_cli.music.scales import Scale
+from fretcoach_cli.music.tempo import validate_bpm
 
 TOLERANCE_LENIENT_CENTS = 35.0
 TOLERANCE_STRICT_CENTS = 10.0
 DEFAULT_SUBDIVISION = 2
-BPM_MIN = 20.0
-BPM_MAX = 400.0
 SUBDIVISIONS = (1, 2, 3, 4, 6, 8)
 
 
@@ -79,14 +78,6 @@ class Grid:
         """Signed distance from ``t`` to the nearest grid line (negative = early)."""
         p = self.period_s
         return (t - self.origin_s + p / 2.0) % p - p / 2.0
-
-
-def validate_bpm(bpm: float) -> float:
-    value = float(bpm)
-    if not BPM_MIN <= value <= BPM_MAX:
-        raise UsageError(f"tempo {value:g} bpm is out of range",
-                         hint=f"use {BPM_MIN:g}–{BPM_MAX:g} bpm")
-    return value
 
 
 def estimate_origin(onsets: Iterable[float], bpm: float,
