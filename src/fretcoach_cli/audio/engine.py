@@ -257,8 +257,8 @@ class Engine:
                 pipe.finish()
                 self._emit_notes(pipe)
             finally:
-                if feed is not None:
-                    feed.close()  # its last readings go out before the engine's end
+                if feed is not None:  # its last readings go out before the engine's end
+                    feed.close(drain=reason != "stopped")
                 _call(self.source, "close")
         except FretcoachError as err:
             if raise_errors:

@@ -21,6 +21,7 @@ import numpy as np
 from fretcoach_cli.events import PitchUpdate
 
 QUEUE_BLOCKS = 1024  # ≥ 10 s of 10.7 ms live blocks: a live block is dropped only past this
+FAST_QUEUE_BLOCKS = 32  # a file read at full speed waits for the tuner this close behind
 _STOP = object()
 
 
@@ -41,7 +42,8 @@ class TunerFeed:
         self._tuning = tuning or STANDARD
         self._a4 = a4
         self._wait = wait
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_BLOCKS)
+        self._queue: queue.Queue[Any] = queue.Queue(
+            maxsize=FAST_QUEUE_BLOCKS if wait else QUEUE_BLOCKS)
         self._tuner: Any = None
         self._expected = 0  # sample index the next block should start at
         self.dropped = 0
@@ -59,8 +61,15 @@ class TunerFeed:
         except queue.Full:
             self.dropped += 1
 
-    def close(self) -> None:
-        """Read what is queued, then stop (the last readings go out before this returns)."""
+    def close(self, *, drain: bool = True) -> None:
+        """Read what is queued (``drain=False``: drop it), then stop; the last readings go
+        out before this returns."""
+        if not drain:
+            while True:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
         self._queue.put(_STOP)
         self._thread.join()
 
