@@ -43,7 +43,13 @@ STATS = [
     ["stats", "--csv"],
     ["stats", "--csv", "--by", "week"],
     ["stats", "--csv", "--by", "scale", "--since", "2025-01-01"],
+    ["stats", "--json", "--since", "2026-05-28T19:00", "--until", "2026-05-29T21:00"],
+    ["stats", "--json", "--since", "2026-05-14T18:30", "--until", "2026-05-14T23:00",
+     "--by", "scale"],
+    ["stats", "--csv", "--until", "2026-02-10T18:00", "--by", "month"],
     ["stats", "--charts", "--since", "2025-10-01", "--until", "2026-05-31"],
+    ["stats", "--charts", "--by", "week", "--until", "2026-05-31"],
+    ["stats", "--charts", "--by", "scale", "--since", "2025-10-01", "--until", "2026-05-31"],
     ["stats", "--no-charts"],
 ]
 HISTORY = [

@@ -8,6 +8,7 @@ only on a terminal, or with ``--charts``; ``--json``/``--csv`` print data only.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -70,9 +71,15 @@ def stats(
     daily: dict[Any, float] = {}
     chart_end = None
     with user_connection() as conn:
-        result = practice_stats(conn, flt, by=by)
+        if draw and by is None:
+            # the charts' weeks come with the report itself: one statement, not two
+            result = practice_stats(conn, flt, by="week")
+            weekly, result = result.buckets, replace(result, by=None, buckets=[])
+        else:
+            result = practice_stats(conn, flt, by=by)
         if draw and result.totals.sessions:
-            weekly = result.buckets if by == "week" else buckets(conn, flt, "week")
+            if by is not None:
+                weekly = result.buckets if by == "week" else buckets(conn, flt, "week")
             chart_end = _chart_end(result.today, flt)
             first = (chart_end - timedelta(days=chart_end.weekday())
                      - timedelta(weeks=HEAT_WEEKS - 1))
