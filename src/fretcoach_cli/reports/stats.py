@@ -213,10 +213,7 @@ def _aggregate_sql(flt: SessionFilter, by: str | None,
     else:
         source = ("SELECT * FROM fretcoach.report_groups(current_setting('fretcoach.user_id', "
                   "true), %(tz)s, %(f_since)s, %(f_until)s, %(f_scale)s)")
-    day_sums = ", ".join(
-        f"sum({m}_n) AS {m}_n, sum({m}_s) AS {m}_s, min({m}_lo) AS {m}_lo, "
-        f"max({m}_hi) AS {m}_hi, sum({m}_sx) AS {m}_sx, sum({m}_sxx) AS {m}_sxx, "
-        f"sum({m}_sxy) AS {m}_sxy" for m in METRICS)
+    day_sums = ", ".join(f"sum({m}_n) AS {m}_n, sum({m}_s) AS {m}_s" for m in METRICS)
 
     def mean(m: str, cond: str = "") -> str:
         f = f" FILTER (WHERE {cond})" if cond else ""
@@ -230,13 +227,17 @@ def _aggregate_sql(flt: SessionFilter, by: str | None,
                 f"THEN ({n} * {sxy} - {sx} * {sy}) / {den} END")
 
     def half(m: str, first: bool) -> str:
-        # whole days of the half, plus (first) or minus (second) the straddling day's oldest
-        # sessions; the straddling day itself counts with the second half's days
-        cond, sign = ("h.part = 1", "+") if first else ("h.part <> 1", "-")
-        return (f"(coalesce(sum({m}_s) FILTER (WHERE {cond}), 0) {sign} "
-                f"(SELECT {m}_s FROM mid)) / nullif(coalesce(sum({m}_n) FILTER "
-                f"(WHERE {cond}), 0) {sign} (SELECT {m}_n FROM mid), 0)")
+        # whole days of the half (summed once per day in ``hv``), plus (first) or minus
+        # (second) the straddling day's oldest sessions; the straddling day itself counts
+        # with the second half's days
+        k, sign = ("1", "+") if first else ("2", "-")
+        return (f"((SELECT {m}_s{k} FROM hv) {sign} (SELECT {m}_s FROM mid)) / "
+                f"nullif((SELECT {m}_n{k} FROM hv) {sign} (SELECT {m}_n FROM mid), 0)")
 
+    half_sums = ", ".join(
+        f"coalesce(sum({m}_{x}) FILTER (WHERE part = 1), 0) AS {m}_{x}1, "
+        f"coalesce(sum({m}_{x}) FILTER (WHERE part <> 1), 0) AS {m}_{x}2"
+        for m in METRICS for x in ("s", "n"))
     metric_json = ", ".join(
         f"""'{m}', json_build_object(
                 'sessions', sum({m}_n), 'mean', {mean(m)}, 'min', min({m}_lo),
@@ -271,13 +272,15 @@ def _aggregate_sql(flt: SessionFilter, by: str | None,
                    floor((SELECT sum(n) FROM days) / 2) AS k
             FROM days),
     -- the older half is the oldest floor(N/2) sessions: days wholly inside it (part 1),
-    -- wholly after it (2), and at most one day it splits (0), of which ``take`` count;
-    -- the metrics are summed over these day rows (one per day, not per day and scale)
+    -- wholly after it (2), and at most one day it splits (0), of which ``take`` count
     h AS MATERIALIZED (
         SELECT cut.*, CASE WHEN before + n <= k THEN 1 WHEN before >= k THEN 2 ELSE 0 END
                       AS part,
                (k - before)::bigint AS take
         FROM cut),
+    -- each half's whole days, summed once (the metrics themselves come from g: no join
+    -- of groups with days, which the planner ran as a nested loop on fresh statistics)
+    hv AS MATERIALIZED (SELECT {half_sums} FROM h),
     -- that day's oldest ``take`` sessions (start time, then id), read through
     -- sessions_user_start_idx with the same conditions as the groups
     mid AS (
@@ -304,7 +307,7 @@ def _aggregate_sql(flt: SessionFilter, by: str | None,
             'notes', coalesce(sum(notes), 0), 'correct_notes', coalesce(sum(correct), 0),
             'bad_notes', coalesce(sum(bad), 0), 'days_practised', (SELECT count(*) FROM days),
             'first_session', min(first_at), 'last_session', max(last_at)) FROM g),
-        'metrics', (SELECT json_build_object({metric_json}) FROM h),
+        'metrics', (SELECT json_build_object({metric_json}) FROM g),
         'raw', (SELECT json_build_object({raw_json}) FROM g),
         'areas', (SELECT json_build_object({area_json}) FROM g),
         'scales', (SELECT coalesce(json_agg(x ORDER BY x.sessions DESC, x.scale), '[]') FROM (
