@@ -124,3 +124,25 @@ async def test_the_tuner_pane_holds_a_held_note_for_as_long_as_it_rings():
     assert len(held) >= 5 and min(t for t, _ in shown) < 3.0 and max(t for t, _ in shown) > 7.5
     assert all(r.name == "E2" and abs(r.cents) <= 2.0 for r in held), held
     assert sum(r.settled for r in held) >= 0.8 * len(held)  # no "settling" on a steady note
+
+
+def test_the_live_needle_settles_on_a_steady_note_and_restarts_on_another():
+    from fretcoach_cli.tui.live_view import STEADY_S, LiveNeedle
+
+    needle = LiveNeedle()
+    first = needle.reading(1.0, 45.003, SCALE, 10.0)
+    assert first.name == "A2" and first.cents == pytest.approx(0.3) and not first.settled
+    steady = [needle.reading(1.0 + 0.05 * k, 45.003 + 0.0002 * (k % 2), SCALE, 10.0)
+              for k in range(1, 12)]
+    assert not steady[0].settled and steady[-1].settled  # settled once held STEADY_S
+    assert all(r.settled for k, r in enumerate(steady, 1) if 0.05 * k >= STEADY_S)
+    wobbly = needle.reading(1.65, 45.06, SCALE, 10.0)  # 6 cents off: not steady any more
+    assert not wobbly.settled
+    other = needle.reading(1.7, 48.0, SCALE, 10.0)  # another note: starts afresh
+    assert other.name == "C3" and not other.settled
+    needle.silence()
+    assert not needle.reading(5.0, 48.0, SCALE, 10.0).settled
+    # sparse readings (the UI saw only some): settled if the note has been held long enough
+    sparse = LiveNeedle()
+    sparse.reading(0.0, 40.0, SCALE, 10.0)
+    assert sparse.reading(0.6, 40.001, SCALE, 10.0).settled
