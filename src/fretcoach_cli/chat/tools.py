@@ -223,7 +223,8 @@ def build_tools(ctx: ToolContext) -> list[Any]:
     def describe_schema() -> str:
         """List the tables and columns you can query with run_sql, with meanings and units."""
         ctx.record(ToolCall("describe_schema", {}))
-        return describe(ctx.runner.max_rows, ctx.runner.timeout_s)
+        with ctx.runner.lock:  # the meanings are COMMENT ONs, read on the agent's connection
+            return describe(ctx.runner.max_rows, ctx.runner.timeout_s, ctx.runner.conn)
 
     @tool
     def run_sql(sql: str) -> str:

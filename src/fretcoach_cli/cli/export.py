@@ -147,9 +147,19 @@ def seed(
     settings = context.settings()
     who = user or settings.user
     tz = resolve_timezone(settings.timezone)
-    with open_database(settings) as db, db.connect(who) as conn, db_errors("seeding failed"):
+    import sys
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    shown = not as_json and sys.stderr.isatty()
+    with open_database(settings) as db, db.connect(who) as conn, db_errors("seeding failed"), \
+            Progress(console=Console(stderr=True), disable=not shown, transient=True) as bar:
+        task = bar.add_task("seeding", total=sessions)
         result = run_seed(conn, user=who, sessions=sessions, notes_per_session=notes,
-                          timezone=tz, random_seed=random_seed)
+                          timezone=tz, random_seed=random_seed,
+                          progress=lambda done, total: bar.update(task, completed=done,
+                                                                  total=total))
     if as_json:
         dump_json(result.as_dict())
         return
