@@ -274,9 +274,9 @@ class ChatService:
             conn = self.db.admin(autocommit=True)
             with db_errors("cannot set up chat history"):
                 conn.prepare_threshold = 0
-                conn.row_factory = dict_row  # type: ignore[assignment]
+                conn.row_factory = dict_row
                 conn.execute(f"SET search_path = {CHECKPOINT_SCHEMA}")
-                saver = PostgresSaver(conn)  # type: ignore[arg-type]
+                saver = PostgresSaver(conn)
                 conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
                 try:
                     saver.setup()

@@ -436,9 +436,8 @@ class OfflineResponder:
         if focus == "scale_conformity" and raw.get("in_scale_ratio") is not None:
             return f": {raw['in_scale_ratio'] * 100:.0f}% of your notes were in the scale"
         if focus == "overall_score":
-            parts = [(m, (data["metrics"].get(m) or {}).get("mean"))
-                     for m in TABLE_ORDER[1:]]
-            parts = [(m, v) for m, v in parts if v is not None]
+            parts = [(m, mean) for m in TABLE_ORDER[1:]
+                     if (mean := (data["metrics"].get(m) or {}).get("mean")) is not None]
             if parts:
                 low = min(parts, key=lambda mv: mv[1])
                 return (f"; the lowest part of it is {LABELS[low[0]]} (average "

@@ -108,7 +108,7 @@ class CheckedSql:
     functions: frozenset[str] = field(default_factory=frozenset)
 
 
-def _names(items: Iterable[Any]) -> list[str]:
+def _names(items: Iterable[Any] | None) -> list[str]:
     return [getattr(i, "sval", None) or "" for i in items or ()]
 
 
@@ -151,10 +151,12 @@ def _defined_names(root: Any) -> set[str]:
         if isinstance(node, ast.ResTarget) and node.name:
             names.add(node.name)
         elif isinstance(node, ast.Alias):
-            names.add(node.aliasname)
+            if node.aliasname:
+                names.add(node.aliasname)
             names.update(_names(node.colnames))
         elif isinstance(node, ast.CommonTableExpr):
-            names.add(node.ctename)
+            if node.ctename:
+                names.add(node.ctename)
             names.update(_names(node.aliascolnames))
         stack.extend(_children(node))
     return names
@@ -360,7 +362,7 @@ def check_sql(sql: str) -> CheckedSql:
                           "statements)")
     stmt = stmts[0].stmt
     kind = type(stmt).__name__
-    if kind != "SelectStmt":
+    if stmt is None or kind != "SelectStmt":
         raise SqlRejected(f"only SELECT is allowed, not {_describe_node(kind)}")
     checker = _Checker(_defined_names(stmt))
     checker.visit(stmt, frozenset())

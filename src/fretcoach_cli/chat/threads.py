@@ -6,6 +6,7 @@ table is the door to it: a thread id is accepted only if the user's own row exis
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,7 +86,8 @@ class Threads:
     def list(self, limit: int = 20) -> list[ThreadRow]:
         return self._select("ORDER BY updated_at DESC LIMIT %s", (int(limit),))
 
-    def _select(self, tail: str, params: Any) -> list[ThreadRow]:
+    # builtins.list: inside the class body `list` is the method above.
+    def _select(self, tail: str, params: Any) -> builtins.list[ThreadRow]:
         from psycopg.rows import class_row
 
         with self.conn.cursor(row_factory=class_row(ThreadRow)) as cur:

@@ -28,12 +28,13 @@ def status(
     limits = limits_for(settings, settings.llm_base_url or "")
     chain = ProviderChain.from_settings(settings, retries=0)
     results = {r.link: r for r in chain.ping()} if ping else {}
-    rows = []
+    rows: list[dict[str, Any]] = []  # the JSON rows; the table reads them too
     for i, link in enumerate(chain.links, 1):
         spec = link.spec
-        row = {"position": i, "link": spec.label, "provider": spec.provider, "model": spec.model,
-               "base_url": spec.base_url or None, "key": spec.key_origin or None,
-               "usable": not spec.problem, "problem": spec.problem or None}
+        row: dict[str, Any] = {
+            "position": i, "link": spec.label, "provider": spec.provider, "model": spec.model,
+            "base_url": spec.base_url or None, "key": spec.key_origin or None,
+            "usable": not spec.problem, "problem": spec.problem or None}
         if ping:
             r = results[spec.label]
             row.update({"ping": "OK" if r.ok else "FAIL",
@@ -70,7 +71,7 @@ def status(
             state = "always available (deterministic, no model)"
         else:
             state = "ready" if row["usable"] else f"[red]{row['problem']}[/]"
-        cells = [str(row["position"]), row["link"], row["key"] or "—", state]
+        cells: list[str] = [str(row["position"]), row["link"], row["key"] or "—", state]
         if ping:
             ok = row["ping"] == "OK"
             cells.append("[green]OK[/]" if ok else f"[red]FAIL[/] {row['error']}")

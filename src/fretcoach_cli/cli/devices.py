@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from fretcoach_cli.cli import context
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from fretcoach_cli.audio.pitch import PitchBackend
 
 devices_app = typer.Typer(help="List and test audio input devices.", invoke_without_command=True)
 
@@ -102,7 +108,7 @@ def test(device: str = typer.Argument(None, help="Index or part of the name (def
         typer.echo(f"warning  {report['overflows']} input overflow(s)")
 
 
-def summarize(audio, backend) -> dict:  # type: ignore[no-untyped-def]
+def summarize(audio: np.ndarray, backend: PitchBackend) -> dict[str, Any]:
     """Level, clipping and the dominant pitch of a short recording (16 kHz mono)."""
     import numpy as np
 

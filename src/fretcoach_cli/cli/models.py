@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
@@ -12,7 +13,7 @@ models_app = typer.Typer(help="Pitch models: which are usable, and install CREPE
                          no_args_is_help=True)
 
 
-def _models_dir():  # type: ignore[no-untyped-def]
+def _models_dir() -> Path:
     return context.settings().data_path / "models"
 
 

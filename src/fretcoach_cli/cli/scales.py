@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypedDict
 
 import typer
 
@@ -13,6 +13,18 @@ scales_app = typer.Typer(
 )
 
 _FRET_MARKERS = (3, 5, 7, 9, 12, 15, 17, 19, 21)
+
+
+class _ScaleTypeRow(TypedDict):
+    """One scale type as `scales --json` prints it (and the table reads it)."""
+
+    key: str
+    name: str
+    aliases: list[str]
+    intervals: list[int]
+    degrees: list[str]
+    example: str
+    description: str
 
 
 @scales_app.callback()
@@ -25,7 +37,7 @@ def scales(
         return
     from fretcoach_cli.music.scales import SCALE_TYPES, example_scale
 
-    rows = []
+    rows: list[_ScaleTypeRow] = []
     for stype in SCALE_TYPES:
         example = example_scale(stype)
         rows.append({

@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Any
 
+import click
 import typer
 
 from fretcoach_cli.cli import context
@@ -93,7 +94,7 @@ def recover(
             for r in rows:
                 choices[r.session_id] = typer.prompt(
                     f"{_describe(r, counts[r.session_id])} — [f]inish, [d]iscard or [s]kip?",
-                    type=typer.Choice(["f", "d", "s"]), default="s", show_choices=False)
+                    type=click.Choice(["f", "d", "s"]), default="s", show_choices=False)
         for r in rows:
             choice = choices[r.session_id]
             if choice == "f":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import typer
 
@@ -219,7 +219,14 @@ def _weeks(weekly: list[Any], today: Any, count: int) -> tuple[list[Any], list[A
     return starts, [by_start.get(w) for w in starts]
 
 
-def _range(series: list[float | None], min_span: float = 10.0) -> dict[str, float]:
+class _Bounds(TypedDict, total=False):
+    """Keyword bounds for ``sparkline``: none (the data's own range) or both."""
+
+    lo: float
+    hi: float
+
+
+def _range(series: list[float | None], min_span: float = 10.0) -> _Bounds:
     """Sparkline bounds: the data's range, widened to at least ``min_span`` points so noise
     does not look like a trend."""
     vals = [v for v in series if v is not None]

@@ -375,6 +375,8 @@ def stream_live_tip(metrics: Any, context: dict[str, Any]) -> tuple[str, Iterato
     scale = context.get("scale")
     if isinstance(scale, str):
         scale = parse_scale(scale)
+    if not isinstance(scale, Scale):  # a caller's mistake, not the player's
+        raise TypeError(f"context['scale'] must be a Scale or its name, not {scale!r}")
     ctx = LiveContext(metrics, list(context.get("notes") or ()), scale)
     live = coach.stream(ctx)
     if live is None:

@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -29,7 +29,7 @@ from fretcoach_cli.music.scales import SCALE_TYPES, parse_scale
 
 FocusArea = Literal["pitch_accuracy", "scale_conformity", "timing_stability", "clean_playing",
                     "scale_coverage"]
-FOCUS_AREAS: tuple[str, ...] = tuple(METRIC_TITLES)
+FOCUS_AREAS: tuple[FocusArea, ...] = get_args(FocusArea)  # METRIC_TITLES' keys, in order
 FEATURE = "recommendation"
 RECENT_SESSIONS = 20
 
@@ -129,7 +129,7 @@ class RecommendationInput:
     minutes: float
     averages: dict[str, float | None]
     trend: dict[str, float | None]  # newer half minus older half, in score points
-    weakest_area: str | None
+    weakest_area: FocusArea | None
     per_scale: list[ScaleStats] = field(default_factory=list)
     last_scale: str | None = None
     last_tempo_bpm: float | None = None
@@ -164,13 +164,14 @@ def recommendation_input(rows: Sequence[Any], *, limit: int = RECENT_SESSIONS
                                                     _get(r, "total_notes_played"))]
     ordered = sorted(played, key=lambda r: (str(when(r)), str(_get(r, "session_id") or "")),
                      reverse=True)[:limit]
-    averages = {m: _mean(_get(r, m) for r in ordered) for m in FOCUS_AREAS}
+    averages: dict[str, float | None] = {m: _mean(_get(r, m) for r in ordered)
+                                         for m in FOCUS_AREAS}
     trend: dict[str, float | None] = {}
     for m in FOCUS_AREAS:  # the rule `stats` and the chat use (reports.trend)
         values = [_get(r, m) for r in reversed(ordered)]
         change = trend_change(*halves(values), scored=sum(v is not None for v in values))
         trend[m] = None if change is None else round(change, 1)
-    present = [(m, v) for m, v in averages.items() if v is not None]
+    present = [(m, v) for m in FOCUS_AREAS if (v := averages[m]) is not None]
     weakest = min(present, key=lambda mv: mv[1])[0] if present else None
     by_scale: dict[str, list[Any]] = {}
     for r in ordered:
@@ -260,7 +261,7 @@ def offline_plan(data: RecommendationInput, avoid: Sequence[str] = ()) -> Practi
     """A deterministic plan from the statistics: work on the weakest area, on the scale where
     it is weakest (unless that scale is to be avoided), at a tempo adapted to timing."""
     avoid_set = {a.lower() for a in avoid}
-    focus = data.weakest_area or "scale_coverage"
+    focus: FocusArea = data.weakest_area or "scale_coverage"
     candidates = sorted(
         (s for s in data.per_scale if s.averages.get(focus) is not None
          and s.scale.lower() not in avoid_set),

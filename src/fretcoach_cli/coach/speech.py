@@ -246,6 +246,7 @@ class Speaker:
                     self._cond.notify_all()
                     return
                 item, self._waiting = self._waiting, None
+                assert item is not None  # wait_for above: not closed, so something waits
                 self._speaking = True
             try:
                 self._speak(item)

@@ -154,13 +154,15 @@ def build_model(spec: LinkSpec, *, temperature: float = 0.4, limits: Limits | No
     if spec.provider == "openai":
         import httpx
         from langchain_openai import ChatOpenAI
+        from pydantic import SecretStr
 
         read = limits.first_token_s if streaming else limits.answer_s
         timeout = httpx.Timeout(limits.answer_s, connect=min(10.0, limits.first_token_s),
                                 read=read)
         return ChatOpenAI(model=spec.model, base_url=spec.base_url or None,
-                          api_key=spec.api_key, temperature=temperature, timeout=timeout,
-                          max_retries=retries, max_tokens=limits.max_tokens)
+                          api_key=SecretStr(spec.api_key), temperature=temperature,
+                          timeout=timeout, max_retries=retries,
+                          max_completion_tokens=limits.max_tokens)  # the field max_tokens
     if spec.provider == "gemini":
         from langchain_google_genai import ChatGoogleGenerativeAI
 

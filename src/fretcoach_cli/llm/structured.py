@@ -33,8 +33,7 @@ def json_candidates(text: str) -> list[str]:
     out = [stripped] if stripped.startswith(("{", "[")) else []
     out += [m.group(1).strip() for m in _FENCE.finditer(text)]
     out += balanced_objects(text)
-    seen: set[str] = set()
-    return [c for c in out if c and not (c in seen or seen.add(c))]
+    return list(dict.fromkeys(c for c in out if c))  # first occurrence of each, in order
 
 
 def balanced_objects(text: str) -> list[str]:

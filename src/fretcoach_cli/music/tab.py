@@ -117,7 +117,7 @@ def _tuning(headers: dict[str, str], source: str, text: str) -> tuple[int, ...]:
         return parse_tuning(headers["tuning"]).strings
     except UsageError as err:
         raise TabError(source, _header_line(text, "tuning"), 1, err.message,
-                       hint=err.hint) from None
+                       hint=err.hint or "") from None
 
 
 def _columns_per_beat(headers: dict[str, str], source: str, text: str) -> int:

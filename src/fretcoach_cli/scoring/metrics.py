@@ -251,7 +251,7 @@ def compute_metrics(notes: Iterable[NoteEvent], scale: Scale, *, strictness: flo
     # Scale conformity and coverage.
     if pitched:
         in_scale_ratio: float | None = len(in_scale) / len(pitched)
-        played = {v.degree for v in in_scale}
+        played: set[int] = {v.degree for v in in_scale if v.degree is not None}
         coverage_ratio: float | None = len(played) / scale.size
     else:
         in_scale_ratio = coverage_ratio = None

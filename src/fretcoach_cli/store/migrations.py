@@ -165,7 +165,7 @@ def migrate(conn: psycopg.Connection[Any], available: Iterable[Migration] | None
                 continue
             try:
                 with conn.transaction():
-                    conn.execute(mig.sql)  # type: ignore[arg-type]  # no params: many statements
+                    conn.execute(mig.sql)  # no params: many statements
                     conn.execute(
                         f"INSERT INTO {SCHEMA}.schema_migrations (version, name, checksum) "
                         "VALUES (%s, %s, %s)",

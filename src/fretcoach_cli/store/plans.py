@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -71,7 +72,8 @@ class Plans:
         return rows[0] if rows else None
 
     def list(self, *, status: PlanStatus | None = None, limit: int | None = 20) -> list[PlanRow]:
-        where, params = "", []
+        where = ""
+        params: builtins.list[object] = []
         if status is not None:
             where = "WHERE status = %s"
             params.append(status)
@@ -115,7 +117,8 @@ class Plans:
             raise NotFoundError(f"no session {sid}")
         self._commit()
 
-    def _select(self, tail: str, params: Any) -> list[PlanRow]:
+    # builtins.list: inside the class body `list` is the method above.
+    def _select(self, tail: str, params: Any) -> builtins.list[PlanRow]:
         from psycopg.rows import class_row
 
         with self.conn.cursor(row_factory=class_row(PlanRow)) as cur:

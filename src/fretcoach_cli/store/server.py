@@ -154,7 +154,7 @@ def ensure_server(data_dir: Path, idle_minutes: float | None = None) -> Embedded
     with _state_errors(pgdata), warm.locked(layout.lock):
         info = warm.running(pgdata)
         started = info is None
-        if started:
+        if info is None:
             info = _start(pgdata)
             warm.ensure_watchdog(layout, grace_s)  # before anything else can fail
         reg = _registered.get(pgdata)

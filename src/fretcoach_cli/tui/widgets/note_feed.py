@@ -9,11 +9,14 @@ reverberant tail before naming a note) is put back above it.
 
 from __future__ import annotations
 
+from collections.abc import MutableSequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from rich.measure import measure_renderables
 from rich.segment import Segment
 from rich.text import Text
+from textual.events import Resize
 from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
@@ -82,6 +85,20 @@ def format_row(row: FeedRow, *, compact: bool = False) -> Text:
 
 FULL_ROW_CELLS = 50  # below this content width the feed switches to compact rows
 COMPACT_LEGENDS = ("✓ in tune  ~ off  ✖ not in scale", "✓ ok  ~ off  ✖ wrong", "")
+
+
+_Row = TypeVar("_Row")
+
+
+def _edit_at(rows: MutableSequence[_Row], i: int, new: _Row | None, insert: bool) -> None:
+    """Delete ``rows[i]`` (``new`` None), insert ``new`` before it, or replace it; the same
+    edit for the rendered lines and for the writes still queued before the first layout."""
+    if new is None:
+        del rows[i]
+    elif insert:
+        rows.insert(i, new)
+    else:
+        rows[i] = new
 
 
 class NoteFeed(RichLog):
@@ -185,7 +202,7 @@ class NoteFeed(RichLog):
         self.write(self._format(row))
 
     # -- resizing ------------------------------------------------------------------------
-    def on_resize(self) -> None:
+    def on_resize(self, event: Resize) -> None:
         self.call_after_refresh(self._reflow)
 
     def _reflow(self) -> None:
@@ -212,26 +229,20 @@ class NoteFeed(RichLog):
         """Rewrite absolute line ``line`` (delete it with None, or insert before it), rendered
         as ``write`` would; False when that line is no longer (or not yet) in the log."""
         if not self._size_known:  # nothing rendered yet: edit the queued writes
-            rows: list = self._deferred_renders
+            deferred = self._deferred_renders
             i = line - self._start_line - len(self.lines)
-        else:
-            rows = self.lines
-            i = line - self._start_line
-        if not 0 <= i < len(rows):
+            if not 0 <= i < len(deferred):
+                return False
+            _edit_at(deferred, i, None if text is None
+                     else deferred[i]._replace(content=text.copy()), insert)
+            return True
+        i = line - self._start_line
+        if not 0 <= i < len(self.lines):
             return False  # already scrolled out of the bounded log
-        if text is None:
-            del rows[i]
-        else:
-            new = (self._strip(text) if rows is self.lines
-                   else rows[i]._replace(content=text.copy()))
-            if insert:
-                rows.insert(i, new)
-            else:
-                rows[i] = new
-        if rows is self.lines:
-            self._line_cache.clear()
-            self.virtual_size = Size(self._widest_line_width, len(self.lines))
-            self.refresh()
+        _edit_at(self.lines, i, None if text is None else self._strip(text), insert)
+        self._line_cache.clear()
+        self.virtual_size = Size(self._widest_line_width, len(self.lines))
+        self.refresh()
         return True
 
     def _strip(self, text: Text) -> Strip:
