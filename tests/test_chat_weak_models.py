@@ -173,3 +173,15 @@ def test_a_model_that_hangs_gets_a_true_fallback_within_the_turn_budget(
     assert result.author == "offline"
     assert "did not answer within 3 s" in result.fallback
     assert fake_openai.base_url in result.fallback
+
+
+def test_a_none_pick_for_a_plain_data_question_becomes_the_lookup(database, user_id,
+                                                                  chat_for, fake_openai):
+    _seed(database, user_id, 4)
+    fake_openai.push("text", content=json.dumps({"tool": "none"}))
+    fake_openai.push("text", content="You had a steady week.")
+    chat = chat_for(_settings(fake_openai, "json"), user_id)
+    result, _ = _run(chat, "how did I do last week?")
+    assert [c.name for c in result.tool_calls] == ["practice_stats"]
+    assert set(result.tool_calls[0].args) == {"since", "until"}
+    assert result.lookup_by == "question" and result.author == "model:weak-1"

@@ -113,11 +113,15 @@ class TurnResult:
     mode: str = OFFLINE
     #: why the deterministic coach answered although a model is configured
     fallback: str | None = None
+    #: planned mode: who chose the lookup ("model", "question": the question's plain
+    #: reading overrode a "none", "model+question": the question's period was applied)
+    lookup_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"answer": self.answer, "thread_id": self.thread_id, "model": self.model,
                 "author": self.author, "mode": self.mode, "grounded": self.grounded,
                 "ungrounded": self.ungrounded, "fallback": self.fallback,
+                "lookup_by": self.lookup_by,
                 "tools_ran": [c.name for c in self.tool_calls],
                 "offline": self.offline, "cancelled": self.cancelled,
                 "tool_calls": [c.to_dict() for c in self.tool_calls], "plan": self.plan,
@@ -588,7 +592,13 @@ class ChatService:
         from langchain_core.messages import HumanMessage
 
         from fretcoach_cli.chat import grounded
-        from fretcoach_cli.chat.planned import Pick, digest, pick_arguments, pick_messages
+        from fretcoach_cli.chat.planned import (
+            Pick,
+            digest,
+            guided,
+            pick_arguments,
+            pick_messages,
+        )
         from fretcoach_cli.reports.dates import now_in
 
         cfg = self._config()
@@ -614,6 +624,7 @@ class ChatService:
             result.cancelled = True
             yield Done(result)
             return
+        pick, result.lookup_by = guided(pick, question, now_in(self.timezone).date())
         lookup, args = pick.tool, pick_arguments(pick)
         evidence: list[Any] = [question]
         data_text = ""

@@ -76,6 +76,37 @@ def pick_arguments(pick: Pick) -> dict[str, Any]:
     return {k: getattr(pick, k) for k in takes if getattr(pick, k) not in (None, "")}
 
 
+def guided(pick: Pick, question: str, today: date) -> tuple[Pick, str]:
+    """The model's pick, checked against what the question plainly says.
+
+    A 135M model often picks "none" for "how did I do last week?" or keeps a period the
+    question did not name. When fretcoach's own reading of the question (``chat.intents``)
+    is sure it asks about the user's data, a "none" becomes that lookup, and a period the
+    question names replaces the model's. Returns (pick, who chose: "model" or "question").
+    """
+    from fretcoach_cli.chat.intents import parse
+
+    query = parse(question, today)
+    if query.family in ("help", "unknown"):
+        return pick, "model"
+    span_args = query.span.args() if query.span is not None else {}
+    if pick.tool == "none":
+        if query.family == "last":
+            return Pick(tool="last_sessions", limit=query.count or 5), "question"
+        if query.family == "plan":
+            focus = query.metric if query.metric in FOCUS.__args__ else None
+            return Pick(tool="make_practice_plan", scale=query.scale,
+                        focus_area=focus), "question"
+        group = "scale" if "scale" in query.intent and not query.scale else None
+        return Pick(tool="practice_stats", scale=query.scale, group_by=group,
+                    **span_args), "question"
+    if pick.tool == "practice_stats" and span_args and \
+            (pick.since, pick.until) != (span_args.get("since"), span_args.get("until")):
+        return pick.model_copy(update={"since": span_args.get("since"),
+                                       "until": span_args.get("until")}), "model+question"
+    return pick, "model"
+
+
 def write_messages(question: str, lookup: str, digest: str) -> list[Any]:
     from langchain_core.messages import HumanMessage, SystemMessage
 
