@@ -3,10 +3,10 @@
 What an OpenAI-compatible local server really does with the requests fretcoach sends:
 streaming, the ``max_tokens`` bound, JSON-schema response formats, tools with a model whose
 chat template has no tool support, and a server killed in the middle of an answer. One server
-serves the whole file; the kill tests start their own.
+serves the whole file; the kill and orphan tests start their own, short-lived.
 
-Answers are greedy (temperature 0) and short: this model writes a few tokens a second on a
-busy 2-core machine.
+Answers are greedy (temperature 0) and short, so the file takes about 20 s on a busy 2-core
+machine.
 """
 
 from __future__ import annotations
@@ -246,11 +246,18 @@ def test_start_failure_names_the_cause_from_the_child_log() -> None:
 
 
 ORPHAN = """
-import sys
+import sys, threading
 sys.path.insert(0, {bench!r})
 import llm_server
-server = llm_server.start_server(threads=1, ctx_size=512)
-print(server.pid, server.workdir, flush=True)
+started = []
+start = lambda: started.append(llm_server.start_server(threads=1, ctx_size=512))
+if {in_thread!r}:
+    worker = threading.Thread(target=start)
+    worker.start()
+    worker.join()
+else:
+    start()
+print(started[0].pid, started[0].workdir, flush=True)
 sys.stdin.read()
 """
 
@@ -265,10 +272,13 @@ def _gone(pid: int) -> bool:
     return stat.exists() and stat.read_text().split(") ", 1)[1].startswith("Z")
 
 
-def test_server_dies_with_its_parent() -> None:
-    """SIGKILL the process that started a server: the server follows (no orphans)."""
+@pytest.mark.parametrize("in_thread", [False, True], ids=["main-thread", "worker-thread"])
+def test_server_dies_with_its_parent(in_thread: bool) -> None:
+    """SIGKILL the process that started a server: the server follows (no orphans). Started
+    from a worker thread that has ended, it relies on its parent-pid watch alone."""
     bench = str(Path(llm_server.__file__).parent)
-    parent = subprocess.Popen([sys.executable, "-c", ORPHAN.format(bench=bench)],
+    code = ORPHAN.format(bench=bench, in_thread=in_thread)
+    parent = subprocess.Popen([sys.executable, "-c", code],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert parent.stdout is not None
