@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +34,6 @@ pytestmark = pytest.mark.slow
 
 #: Bound on how long a client may take to notice a dead server (the kill tests).
 NOTICE_S = 10.0
-
-
-@pytest.fixture(scope="session")
-def llama_server() -> Iterator[Any]:
-    """One real llama.cpp server (SmolLM2) for the session; stopped at the end."""
-    with llm_server.start_server(threads=2, ctx_size=4096) as server:
-        yield server
 
 
 @pytest.fixture

@@ -79,10 +79,11 @@ def pick_arguments(pick: Pick) -> dict[str, Any]:
 def guided(pick: Pick, question: str, today: date) -> tuple[Pick, str]:
     """The model's pick, checked against what the question plainly says.
 
-    A 135M model often picks "none" for "how did I do last week?" or keeps a period the
-    question did not name. When fretcoach's own reading of the question (``chat.intents``)
-    is sure it asks about the user's data, a "none" becomes that lookup, and a period the
-    question names replaces the model's. Returns (pick, who chose: "model" or "question").
+    A 135M model often picks "none" (or a plan) for "how did I do last week?", or keeps a
+    period the question did not name. When fretcoach's own reading of the question
+    (``chat.intents``) is sure what it asks about the user's data, a pick of another lookup
+    becomes that one, and a period the question names replaces the model's; questions it
+    cannot read are the model's to route. Returns (pick, who chose: "model" or "question").
     """
     from fretcoach_cli.chat.intents import parse
 
@@ -90,7 +91,9 @@ def guided(pick: Pick, question: str, today: date) -> tuple[Pick, str]:
     if query.family in ("help", "unknown"):
         return pick, "model"
     span_args = query.span.args() if query.span is not None else {}
-    if pick.tool == "none":
+    natural = {"last": "last_sessions", "plan": "make_practice_plan"}.get(query.family,
+                                                                          "practice_stats")
+    if pick.tool != natural:  # "none", run_sql, or a lookup that does not fit the question
         if query.family == "last":
             return Pick(tool="last_sessions", limit=query.count or 5), "question"
         if query.family == "plan":

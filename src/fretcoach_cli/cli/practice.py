@@ -285,6 +285,7 @@ def run_tui(session: Any, *, coach_every_s: float, coach: bool, link: Any,
 
     app = PracticeApp(session, coach_every_s=coach_every_s, coach=coach, coach_link=link)
     warnings.target = app.warn_from_thread  # nothing printed over the practice room
+    _say_low_range(session, warnings)
     try:
         app.run()
     finally:
@@ -403,6 +404,18 @@ def make_speaker(settings: Any, warnings: WarningRelay) -> Any:
 SPEECH_DRAIN_S = 30.0  # headless: how long the closing words may take to be read out
 
 
+def _say_low_range(session: Any, warnings: WarningRelay) -> None:
+    """One line when the tuning has strings below what the pitch model can name."""
+    from fretcoach_cli.audio.low_range import low_range
+
+    options = session.options
+    if options.tuning is None:
+        return
+    notice = low_range(options.tuning, options.pitch_model, options.a4).notice
+    if notice:
+        warnings(notice)
+
+
 def _n(value: float | None) -> str:
     return " —" if value is None else f"{value:3.0f}"
 
@@ -416,8 +429,10 @@ def run_headless(session: Any, *, link: Any = None, coach_every_s: float = 30.0,
     """
     line = LiveLine(session)
     session.subscribe(line)
+    session.tuner_pane = False  # no pane shows it: the tuner core's thread is not started
     if warnings is not None:
         warnings.target = lambda text: line.message(f"fretcoach: warning: {text}")
+        _say_low_range(session, warnings)
     if link is not None:
         from fretcoach_cli.practice.coach_link import HeadlessCoach, store_replies
 

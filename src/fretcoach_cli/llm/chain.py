@@ -124,6 +124,9 @@ class ProviderChain:
         else:
             kind = classify_error(exc) or "error"
         detail = str(exc) if kind in ("bad_output", "config") else describe_error(exc, kind)
+        if kind == "error":  # not a provider failure we know: say what it was
+            first = (str(exc).splitlines() or [""])[0][:160]
+            detail = f"{detail} ({type(exc).__name__}: {first})" if first else detail
         if kind == "timeout":
             detail = f"{detail}: no answer from {link.spec.base_url or link.spec.provider} " \
                      f"within {link.timeout:g} s"

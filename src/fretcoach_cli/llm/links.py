@@ -13,10 +13,13 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fretcoach_cli.errors import ConfigError
 from fretcoach_cli.llm.limits import Limits, is_local
+
+if TYPE_CHECKING:
+    from fretcoach_cli.config import Settings
 
 PROVIDERS = ("openai", "gemini")
 DEFAULT_MODELS = {"openai": "gpt-4o-mini", "gemini": "gemini-2.5-flash"}
@@ -91,7 +94,7 @@ def _finish(provider: str, model: str, base_url: str, key: str, origin: str) -> 
     return LinkSpec(provider, model, base_url, key, origin, problem)
 
 
-def chain_specs(settings: Any, env: Mapping[str, str] | None = None) -> list[LinkSpec]:
+def chain_specs(settings: Settings, env: Mapping[str, str] | None = None) -> list[LinkSpec]:
     """The configured links, primary first. Empty when no provider is configured."""
     env = os.environ if env is None else env
     provider = (settings.llm_provider or "").strip().lower()
@@ -100,8 +103,7 @@ def chain_specs(settings: Any, env: Mapping[str, str] | None = None) -> list[Lin
     if provider in PROVIDERS:
         model = settings.llm_model or DEFAULT_MODELS[provider]
         base_url = settings.llm_base_url or ""
-        origins = getattr(settings, "origins", None) or {}
-        key, origin = (settings.llm_api_key, origins.get("llm_api_key", "config")) \
+        key, origin = (settings.llm_api_key, settings.origins.get("llm_api_key", "config")) \
             if settings.llm_api_key else _env_key(provider, env)
         primary = _finish(provider, model, base_url, key, origin)
         specs.append(primary)
@@ -176,6 +178,8 @@ def build_model(spec: LinkSpec, *, temperature: float = 0.4, limits: Limits | No
 
 def structured_method(spec: LinkSpec) -> str:
     """JSON-schema response formats everywhere: OpenAI, llama.cpp and Ollama decode under the
-    schema (even a tiny model gives schema-valid JSON), and llama.cpp rejects the object form
-    of ``tool_choice`` that forced function calling needs. Gemini has its own JSON mode."""
+    schema (even a tiny model gives schema-valid JSON), while forced function calling
+    depends on the model's chat template (llama.cpp drops the tools of a template without
+    them and ignores ``tool_choice``; some builds reject its object form). Gemini has its
+    own JSON mode."""
     return "json_schema"

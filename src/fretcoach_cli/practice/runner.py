@@ -77,6 +77,8 @@ class PracticeSession:
         self._recorder = recorder
         self._engine_factory = engine_factory
         self._previous_lookup = previous_lookup
+        #: run the tuner core for a tuner pane (False: headless, nothing shows it)
+        self.tuner_pane = True
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
         self._finish_lock = threading.Lock()
@@ -113,7 +115,7 @@ class PracticeSession:
         # the tuner pane's PitchUpdates come from the tuner core (as `fretcoach tune`)
         self.engine = factory(self._source, pitch_model=self.options.pitch_model,
                               a4=self.options.a4, sensitivity=self.options.sensitivity,
-                              tuner=True, tuning=self.options.tuning)
+                              tuner=self.tuner_pane, tuning=self.options.tuning)
         self.engine.subscribe(self._on_engine_event)
         self.engine.start()
         self._set_state("recording")
