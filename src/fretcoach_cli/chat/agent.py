@@ -593,6 +593,7 @@ class ChatService:
 
         from fretcoach_cli.chat import grounded
         from fretcoach_cli.chat.planned import (
+            PICK_TOKENS,
             Pick,
             digest,
             guided,
@@ -612,7 +613,7 @@ class ChatService:
         try:
             pick, source, tried = self.chain.invoke_structured(
                 pick_messages(question, now_in(self.timezone).date(), history), Pick,
-                config=self._link_config, deadline=deadline)
+                config=self._link_config, deadline=deadline, max_tokens=PICK_TOKENS)
         except AllLinksFailed as exc:
             result.attempts += exc.attempts
             yield from self._deterministic(question, result, _why_no_model(exc, budget), cfg)

@@ -19,6 +19,9 @@ from pydantic import BaseModel, Field
 LOOKUPS = ("practice_stats", "last_sessions", "make_practice_plan", "run_sql", "none")
 #: Lines of digest the writer sees (a small model's context is short and its reading slow).
 DIGEST_LINES = 45
+#: Tokens the pick may take: a handful of short fields (a tiny model otherwise rambles on
+#: inside a string until the general bound).
+PICK_TOKENS = 160
 FOCUS = Literal["pitch_accuracy", "scale_conformity", "timing_stability", "clean_playing",
                 "scale_coverage"]
 
@@ -27,13 +30,16 @@ class Pick(BaseModel):
     """What to look up for a question (the schema the model's JSON must follow)."""
 
     tool: Literal["practice_stats", "last_sessions", "make_practice_plan", "run_sql", "none"]
-    since: str | None = Field(None, description="period start: 7d, 4w, 3m, today, YYYY-MM-DD")
-    until: str | None = Field(None, description="period end, same forms")
-    scale: str | None = Field(None, description="only this scale, e.g. A minor pentatonic")
+    since: str | None = Field(None, max_length=12,
+                              description="period start: 7d, 4w, 3m, today, YYYY-MM-DD")
+    until: str | None = Field(None, max_length=12, description="period end, same forms")
+    scale: str | None = Field(None, max_length=40,
+                              description="only this scale, e.g. A minor pentatonic")
     group_by: Literal["day", "week", "month", "scale"] | None = None
     limit: int | None = Field(None, ge=1, le=50, description="how many sessions")
     focus_area: FOCUS | None = None
-    sql: str | None = Field(None, description="one read-only SELECT (run_sql only)")
+    sql: str | None = Field(None, max_length=400,
+                            description="one read-only SELECT (run_sql only)")
 
 
 PICK_PROMPT = """\

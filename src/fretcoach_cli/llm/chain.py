@@ -185,7 +185,7 @@ class ProviderChain:
                           validate: Callable[[Any], Any] | None = None,
                           config: ConfigFactory | None = None,
                           retry_on_bad_output: int = 1, deadline: float | None = None,
-                          ) -> tuple[Any, str, list[Attempt]]:
+                          max_tokens: int | None = None) -> tuple[Any, str, list[Attempt]]:
         """(validated object, source, attempts) for a pydantic ``schema``.
 
         Unusable output — no JSON, JSON that does not match, or ``validate`` raising — is
@@ -198,7 +198,7 @@ class ProviderChain:
             return call_within(lambda: structured_on(
                 link, messages, schema, validate=validate,
                 config=config(link.spec) if config else {}, retries=retry_on_bad_output,
-                notes=notes), deadline, link.spec.label)
+                notes=notes, max_tokens=max_tokens), deadline, link.spec.label)
 
         obj, link, attempts = self.first_answer(on_link, notes=notes)
         return obj, link.spec.source, attempts
@@ -228,7 +228,7 @@ class ProviderChain:
 def structured_on(link: Link, messages: list[Any], schema: type, *,
                   validate: Callable[[Any], Any] | None = None,
                   config: dict[str, Any] | None = None, retries: int = 1,
-                  notes: list[Attempt] | None = None) -> Any:
+                  notes: list[Attempt] | None = None, max_tokens: int | None = None) -> Any:
     """One link's structured answer, retried ``retries`` times with the reason; the bad
     answers before the last are recorded in ``notes``, the last one is raised."""
     from langchain_core.messages import HumanMessage
@@ -237,7 +237,7 @@ def structured_on(link: Link, messages: list[Any], schema: type, *,
     for attempt in range(retries + 1):
         started = time.monotonic()
         try:
-            obj = _structured_once(link, convo, schema, config or {})
+            obj = _structured_once(link, convo, schema, config or {}, max_tokens)
             if validate is not None:
                 try:
                     obj = validate(obj)
@@ -257,15 +257,22 @@ def structured_on(link: Link, messages: list[Any], schema: type, *,
 
 
 def _structured_once(link: Link, messages: list[Any], schema: type,
-                     config: dict[str, Any]) -> Any:
+                     config: dict[str, Any], max_tokens: int | None = None) -> Any:
     from fretcoach_cli.llm.structured import parse_as, response_format
 
     if link.spec.provider == "gemini":
         runnable = link.whole_model.with_structured_output(
             schema, method=structured_method(link.spec), include_raw=True)
         return _parsed(runnable.invoke(messages, config=config))
-    reply = link.whole_model.bind(response_format=response_format(schema)).invoke(
-        messages, config=config)
+    bound: dict[str, Any] = {"response_format": response_format(schema)}
+    if max_tokens:
+        bound["max_tokens"] = min(max_tokens, link.limits.max_tokens)
+    try:
+        reply = link.whole_model.bind(**bound).invoke(messages, config=config)
+    except Exception as exc:
+        if type(exc).__name__ == "LengthFinishReasonError":  # openai's parse of a cut reply
+            raise BadOutput("the JSON ran past the token bound") from exc
+        raise
     return parse_as(schema, _chunk_text(reply))
 
 
