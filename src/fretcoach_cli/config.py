@@ -1,6 +1,8 @@
 """Settings in one place: defaults < TOML config file < FRETCOACH_* environment < flags.
 
-Each effective value remembers where it came from so ``fretcoach config show`` can explain it.
+Each setting is a typed field of ``Settings`` (declared once, with its default, doc, environment
+names and check), so ``settings.llm_timeout`` is a float to the type checker too. Each effective
+value remembers where it came from so ``fretcoach config show`` can explain it.
 The config file lives in the user config dir (platformdirs) unless ``FRETCOACH_CONFIG`` names
 another file.
 """
@@ -11,9 +13,9 @@ import getpass
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin, get_type_hints
 
 import platformdirs
 
@@ -99,64 +101,165 @@ class Setting:
         return value
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("user", str, _default_user, "who is practising; rows are scoped to this user"),
-    Setting(
-        "database_url", str, lambda: "", "external PostgreSQL URL; empty = embedded server",
-        secret=True, env=("DATABASE_URL",),
-    ),
-    Setting(
-        "data_dir", str, lambda: platformdirs.user_data_dir(APP_NAME),
-        "where the embedded database, journals and models live",
-    ),
-    Setting("a4_hz", float, lambda: 440.0, "concert pitch reference (415–466 Hz)",
-            check=_bounded(415, 466)),
-    Setting("pitch_model", str, lambda: "swift", "pitch backend: swift or crepe",
-            check=_choice("swift", "crepe")),
-    Setting("strictness", float, lambda: 0.5, "0 = lenient, 1 = strict (tuning tolerance)",
-            check=_bounded(0, 1)),
-    Setting("sensitivity", float, lambda: 0.5, "0 = only loud notes count, 1 = quiet ones too",
-            check=_bounded(0, 1)),
-    Setting("input_device", str, lambda: "", "input device index or name; empty = default"),
-    Setting("input_channel", int, lambda: 1, "input channel (1-based)", check=_bounded(1, 64)),
-    Setting("coach_every", float, lambda: 30.0, "seconds between live coach replies",
-            check=_bounded(5, 3600)),
-    Setting("speech", str, lambda: "espeak",
-            "voice of 'practice --speak': espeak (espeak-ng, offline) or openai[:MODEL]",
-            check=_speech),
-    Setting("speech_voice", str, lambda: "",
-            "voice for --speak (espeak-ng e.g. en-us, OpenAI e.g. alloy); empty = default"),
-    Setting("llm_provider", str, lambda: "", "openai, gemini or empty for the offline coach",
-            check=_choice("", "none", "offline", "openai", "gemini")),
-    Setting("llm_model", str, lambda: "", "model name for the primary provider"),
-    Setting("llm_base_url", str, lambda: "", "OpenAI-compatible base URL (DeepSeek, Ollama…)"),
-    Setting("llm_api_key", str, lambda: "", "API key for the primary provider", secret=True),
-    Setting("llm_temperature", float, lambda: 0.4, "sampling temperature",
-            check=_bounded(0, 2)),
-    Setting("llm_timeout", float, lambda: 0.0,
-            "seconds a whole model answer may take; 0 = auto (120 for a local server, 60 for "
-            "a hosted one)", check=_bounded(0, 1800)),
-    Setting("llm_first_token_timeout", float, lambda: 0.0,
-            "seconds to wait for a model's first token; 0 = auto (90 for a local server on "
-            "loopback, which reads the prompt on the CPU, 20 for a hosted one)",
-            check=_bounded(0, 1800)),
-    Setting("llm_max_tokens", int, lambda: 512, "most tokens a model may write per request",
-            check=_bounded(16, 32768)),
-    Setting("llm_tool_mode", str, lambda: "auto",
-            "how chat asks a model for tools: auto (detect), native (tool_calls), text "
-            "(calls written as text) or json (a JSON-schema step picks the tool)",
-            check=_choice("auto", "native", "text", "json")),
-    Setting("llm_retries", int, lambda: 1, "client retries per model before falling back",
-            check=_bounded(0, 10)),
-    Setting("llm_fallbacks", list, lambda: [],
-            "fallback chain, e.g. openai:gpt-4o-mini@https://host/v1 (comma separated)"),
-    Setting("tracing", str, lambda: "", "opik to send LangChain traces to Comet Opik",
-            check=_choice("", "none", "opik")),
-    Setting("timezone", str, lambda: "", "IANA time zone for days/streaks; empty = system"),
-    Setting("db_idle_minutes", float, lambda: 10.0,
-            "minutes the embedded PostgreSQL server stays up after the last fretcoach process "
-            "exits (0 = stop at once)", check=_bounded(0, 1440)),
-)
+@dataclass(frozen=True)
+class _About:
+    """What `_setting_field` attaches to a `Settings` field (the rest of a `Setting`)."""
+
+    doc: str
+    secret: bool
+    env: tuple[str, ...]
+    check: Callable[[Any], None] | None
+
+
+def _setting_field(default: Callable[[], Any], doc: str, *, secret: bool = False,
+                   env: tuple[str, ...] = (), check: Callable[[Any], None] | None = None) -> Any:
+    """Declare one setting as a `Settings` field: the annotation is its type, the rest is
+    kept in the field's metadata and becomes its `Setting` in ``SETTINGS``."""
+    return field(default_factory=default, repr=not secret,
+                 metadata={"setting": _About(doc, secret, env, check)})
+
+
+@dataclass
+class Settings:
+    """Effective settings, one typed attribute per setting, plus the origin of each value
+    ("default", "file", "env:NAME", "flag") for `config show`.
+
+    Build it with `load()` and `with_overrides()`: they parse, validate and record origins.
+    """
+
+    user: str = _setting_field(_default_user,
+                               "who is practising; rows are scoped to this user")
+    database_url: str = _setting_field(
+        lambda: "", "external PostgreSQL URL; empty = embedded server",
+        secret=True, env=("DATABASE_URL",))
+    data_dir: str = _setting_field(lambda: platformdirs.user_data_dir(APP_NAME),
+                                   "where the embedded database, journals and models live")
+    a4_hz: float = _setting_field(lambda: 440.0, "concert pitch reference (415–466 Hz)",
+                                  check=_bounded(415, 466))
+    pitch_model: str = _setting_field(lambda: "swift", "pitch backend: swift or crepe",
+                                      check=_choice("swift", "crepe"))
+    strictness: float = _setting_field(lambda: 0.5,
+                                       "0 = lenient, 1 = strict (tuning tolerance)",
+                                       check=_bounded(0, 1))
+    sensitivity: float = _setting_field(lambda: 0.5,
+                                        "0 = only loud notes count, 1 = quiet ones too",
+                                        check=_bounded(0, 1))
+    input_device: str = _setting_field(lambda: "",
+                                       "input device index or name; empty = default")
+    input_channel: int = _setting_field(lambda: 1, "input channel (1-based)",
+                                        check=_bounded(1, 64))
+    coach_every: float = _setting_field(lambda: 30.0, "seconds between live coach replies",
+                                        check=_bounded(5, 3600))
+    speech: str = _setting_field(
+        lambda: "espeak",
+        "voice of 'practice --speak': espeak (espeak-ng, offline) or openai[:MODEL]",
+        check=_speech)
+    speech_voice: str = _setting_field(
+        lambda: "",
+        "voice for --speak (espeak-ng e.g. en-us, OpenAI e.g. alloy); empty = default")
+    llm_provider: str = _setting_field(
+        lambda: "", "openai, gemini or empty for the offline coach",
+        check=_choice("", "none", "offline", "openai", "gemini"))
+    llm_model: str = _setting_field(lambda: "", "model name for the primary provider")
+    llm_base_url: str = _setting_field(lambda: "",
+                                       "OpenAI-compatible base URL (DeepSeek, Ollama…)")
+    llm_api_key: str = _setting_field(lambda: "", "API key for the primary provider",
+                                      secret=True)
+    llm_temperature: float = _setting_field(lambda: 0.4, "sampling temperature",
+                                            check=_bounded(0, 2))
+    llm_timeout: float = _setting_field(
+        lambda: 0.0,
+        "seconds a whole model answer may take; 0 = auto (120 for a local server, 60 for "
+        "a hosted one)", check=_bounded(0, 1800))
+    llm_first_token_timeout: float = _setting_field(
+        lambda: 0.0,
+        "seconds to wait for a model's first token; 0 = auto (90 for a local server on "
+        "loopback, which reads the prompt on the CPU, 20 for a hosted one)",
+        check=_bounded(0, 1800))
+    llm_max_tokens: int = _setting_field(lambda: 512,
+                                         "most tokens a model may write per request",
+                                         check=_bounded(16, 32768))
+    llm_tool_mode: str = _setting_field(
+        lambda: "auto",
+        "how chat asks a model for tools: auto (detect), native (tool_calls), text "
+        "(calls written as text) or json (a JSON-schema step picks the tool)",
+        check=_choice("auto", "native", "text", "json"))
+    llm_retries: int = _setting_field(lambda: 1,
+                                      "client retries per model before falling back",
+                                      check=_bounded(0, 10))
+    # RUF009: _setting_field returns a dataclasses.field with a default_factory (no shared list)
+    llm_fallbacks: list[str] = _setting_field(  # noqa: RUF009
+        list, "fallback chain, e.g. openai:gpt-4o-mini@https://host/v1 (comma separated)")
+    tracing: str = _setting_field(lambda: "",
+                                  "opik to send LangChain traces to Comet Opik",
+                                  check=_choice("", "none", "opik"))
+    timezone: str = _setting_field(lambda: "",
+                                   "IANA time zone for days/streaks; empty = system")
+    db_idle_minutes: float = _setting_field(
+        lambda: 10.0,
+        "minutes the embedded PostgreSQL server stays up after the last fretcoach process "
+        "exits (0 = stop at once)", check=_bounded(0, 1440))
+
+    # -- bookkeeping, not settings --------------------------------------------------------
+    origins: dict[str, str] = field(default_factory=dict, kw_only=True)
+    path: Path = field(kw_only=True)
+    debug: bool = field(default=False, kw_only=True)
+    extra: dict[str, Any] = field(default_factory=dict, kw_only=True)
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Every setting's effective value by key (a copy)."""
+        return {s.key: getattr(self, s.key) for s in SETTINGS}
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser()
+
+    def with_overrides(self, **flags: Any) -> Settings:
+        """A copy with command-line flags applied (None means 'not given')."""
+        values: dict[str, Any] = {}
+        origins = dict(self.origins)
+        for key, raw in flags.items():
+            if raw is None:
+                continue
+            setting = _setting(key)
+            try:
+                values[key] = setting.parse(raw)
+            except ValueError as exc:
+                raise ConfigError(f"--{key.replace('_', '-')}: {exc}") from None
+            origins[key] = "flag"
+        return replace(self, **values, origins=origins, extra=dict(self.extra))
+
+    def shown(self) -> list[tuple[str, str, str, str]]:
+        """(key, value, origin, doc) rows with secrets masked, for `config show`."""
+        rows = []
+        for s in SETTINGS:
+            value = getattr(self, s.key)
+            text = _format(value)
+            if s.secret and text:
+                text = _mask(text)
+            rows.append((s.key, text, self.origins.get(s.key, "default"), s.doc))
+        return rows
+
+
+def _settings_registry() -> tuple[Setting, ...]:
+    """One `Setting` per `Settings` field declared with `_setting_field`, in field order; the
+    field's annotation gives the kind a raw string is parsed to."""
+    hints = get_type_hints(Settings)
+    out = []
+    for f in fields(Settings):
+        about = f.metadata.get("setting")
+        if about is None:
+            continue
+        hint = hints[f.name]
+        kind = get_origin(hint) or hint
+        assert f.default_factory is not MISSING
+        out.append(Setting(f.name, kind, f.default_factory, about.doc, secret=about.secret,
+                           env=about.env, check=about.check))
+    return tuple(out)
+
+
+SETTINGS: tuple[Setting, ...] = _settings_registry()
 
 _BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -168,53 +271,6 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
     if override:
         return Path(override).expanduser()
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
-
-
-@dataclass
-class Settings:
-    """Effective settings plus the origin of each value ("default", "file", "env:NAME", "flag")."""
-
-    values: dict[str, Any]
-    origins: dict[str, str]
-    path: Path
-    debug: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __getattr__(self, key: str) -> Any:
-        values = self.__dict__.get("values", {})
-        if key in values:
-            return values[key]
-        raise AttributeError(key)
-
-    @property
-    def data_path(self) -> Path:
-        return Path(self.values["data_dir"]).expanduser()
-
-    def with_overrides(self, **flags: Any) -> Settings:
-        """A copy with command-line flags applied (None means 'not given')."""
-        values = dict(self.values)
-        origins = dict(self.origins)
-        for key, raw in flags.items():
-            if raw is None:
-                continue
-            setting = _setting(key)
-            try:
-                values[key] = setting.parse(raw)
-            except ValueError as exc:
-                raise ConfigError(f"--{key.replace('_', '-')}: {exc}") from None
-            origins[key] = "flag"
-        return Settings(values, origins, self.path, self.debug, dict(self.extra))
-
-    def shown(self) -> list[tuple[str, str, str, str]]:
-        """(key, value, origin, doc) rows with secrets masked, for `config show`."""
-        rows = []
-        for s in SETTINGS:
-            value = self.values.get(s.key)
-            text = _format(value)
-            if s.secret and text:
-                text = _mask(text)
-            rows.append((s.key, text, self.origins.get(s.key, "default"), s.doc))
-        return rows
 
 
 def _setting(key: str) -> Setting:
@@ -286,7 +342,8 @@ def load(env: Mapping[str, str] | None = None, path: Path | None = None) -> Sett
     if unknown:
         raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r}",
                           hint=f"known: {', '.join(sorted(_BY_KEY))}")
-    return Settings(values, origins, path, debug=_parse_bool(env.get("FRETCOACH_DEBUG", "0")))
+    return Settings(**values, origins=origins, path=path,
+                    debug=_parse_bool(env.get("FRETCOACH_DEBUG", "0")))
 
 
 def set_value(key: str, raw: str, path: Path | None = None) -> Any:

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fretcoach_cli.coach import offline, prompts
 from fretcoach_cli.events import NoteEvent
@@ -27,6 +27,9 @@ from fretcoach_cli.llm.failures import AllLinksFailed, Attempt
 from fretcoach_cli.llm.links import OFFLINE
 from fretcoach_cli.llm.tracing import Tracer
 from fretcoach_cli.music.scales import Scale
+
+if TYPE_CHECKING:
+    from fretcoach_cli.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +177,7 @@ class LiveCoach:
         self.tips_given = 0  # live tips shown so far (the offline coach varies its wording)
 
     @classmethod
-    def from_settings(cls, settings: Any, **kwargs: Any) -> LiveCoach:
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> LiveCoach:
         """Chain and tracer from settings; never raises on a bad LLM config (offline then)."""
         from fretcoach_cli.llm.tracing import tracer_from_settings
 
@@ -183,7 +186,7 @@ class LiveCoach:
         except Exception as exc:
             log.warning("live coach offline: %s", exc)
             chain = None
-        kwargs.setdefault("user_id", getattr(settings, "user", None))
+        kwargs.setdefault("user_id", settings.user)
         return cls(chain, tracer=tracer_from_settings(settings), **kwargs)
 
     def warm_up(self) -> threading.Thread | None:

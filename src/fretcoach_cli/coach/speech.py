@@ -32,7 +32,10 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from fretcoach_cli.config import Settings
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())  # never Python's last-resort stderr handler
@@ -303,17 +306,18 @@ class Speaker:
 # From settings
 
 
-def openai_credentials(settings: Any, env: Mapping[str, str] | None = None) -> tuple[str, str]:
+def openai_credentials(settings: Settings, env: Mapping[str, str] | None = None
+                       ) -> tuple[str, str]:
     """(api key, base URL) for OpenAI speech: the coach's OpenAI key and URL when the coach
     uses OpenAI, else ``OPENAI_API_KEY`` (base URL: the SDK's default / ``OPENAI_BASE_URL``)."""
     env = os.environ if env is None else env
-    if (getattr(settings, "llm_provider", "") or "").strip().lower() == "openai":
-        key = getattr(settings, "llm_api_key", "") or env.get("OPENAI_API_KEY", "")
-        return key, getattr(settings, "llm_base_url", "") or ""
+    if settings.llm_provider.strip().lower() == "openai":
+        key = settings.llm_api_key or env.get("OPENAI_API_KEY", "")
+        return key, settings.llm_base_url
     return env.get("OPENAI_API_KEY", ""), ""
 
 
-def speaker_from_settings(settings: Any, *, on_warning: Warn | None = None,
+def speaker_from_settings(settings: Settings, *, on_warning: Warn | None = None,
                           player: Player | None = None,
                           env: Mapping[str, str] | None = None) -> Speaker | None:
     """The session's speaker, or None (after one ``on_warning`` line) when nothing can speak.
@@ -321,9 +325,9 @@ def speaker_from_settings(settings: Any, *, on_warning: Warn | None = None,
     ``speech = espeak`` needs the espeak-ng program; ``speech = openai[:MODEL]`` needs an
     OpenAI key, and falls back to espeak-ng (if installed) when OpenAI fails.
     """
-    choice = (getattr(settings, "speech", "") or "espeak").strip()
+    choice = (settings.speech or "espeak").strip()  # a file's `speech = ""` means espeak
     engine, _, model = choice.partition(":")
-    voice = getattr(settings, "speech_voice", "") or ""
+    voice = settings.speech_voice
     espeak = EspeakSynth(voice="" if engine == "openai" else voice)
 
     def warn(line: str) -> None:
