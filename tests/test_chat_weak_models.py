@@ -147,16 +147,29 @@ def test_planned_mode_without_data_says_it_looked_nothing_up(database, user_id, 
 
 @pytest.mark.parametrize("bad", ["", "not json at all", '{"tool": "format_disk"}',
                                  '{"tool": "last_sessions", "limit": "many"}'])
-def test_planned_mode_bad_picks_get_a_labelled_answer(database, user_id, chat_for,
-                                                      fake_openai, bad):
+def test_planned_mode_bad_picks_for_an_unread_question_get_a_labelled_answer(
+        database, user_id, chat_for, fake_openai, bad):
     _seed(database, user_id, 2)
     fake_openai.push("text", content=bad)
     fake_openai.push("text", content=bad)  # the retry is as bad
     chat = chat_for(_settings(fake_openai, "json"), user_id)
-    result, events = _run(chat, "how did I do this week?")
+    result, events = _run(chat, "tell me a secret about the moon")
     assert result.author == "offline" and result.fallback
     assert result.answer.startswith("(Answered from your data by fretcoach:")
     assert not any("format_disk" in e.text for e in events if isinstance(e, Token))
+
+
+def test_bad_picks_for_a_plainly_read_question_let_the_question_pick(
+        database, user_id, chat_for, fake_openai):
+    _seed(database, user_id, 2)
+    fake_openai.push("text", content='{"tool": "format_disk"}')
+    fake_openai.push("text", content="not json at all")
+    fake_openai.push("text", content="A good week of practice.")
+    chat = chat_for(_settings(fake_openai, "json"), user_id)
+    result, _ = _run(chat, "how did I do this week?")
+    assert [c.name for c in result.tool_calls] == ["practice_stats"]
+    assert result.lookup_by == "question" and result.author == "model:weak-1"
+    assert [a.kind for a in result.attempts][:2] == ["bad_output", "bad_output"]
 
 
 def test_a_model_that_hangs_gets_a_true_fallback_within_the_turn_budget(

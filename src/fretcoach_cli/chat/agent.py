@@ -607,25 +607,31 @@ class ChatService:
         history = self.transcript()[:-1]
         budget = self._turn_budget()
         deadline = time.monotonic() + budget
+        today = now_in(self.timezone).date()
         result = TurnResult("", self.thread_id or "", self.chain.primary_source, [], None,
                             mode="planned")
         yield ToolStarted("thinking", {})
         try:
             pick, source, tried = self.chain.invoke_structured(
-                pick_messages(question, now_in(self.timezone).date(), history), Pick,
+                pick_messages(question, today, history), Pick,
                 config=self._link_config, deadline=deadline, max_tokens=PICK_TOKENS)
         except AllLinksFailed as exc:
             result.attempts += exc.attempts
-            yield from self._deterministic(question, result, _why_no_model(exc, budget), cfg)
-            yield Done(result)
-            return
+            answered = [a for a in exc.attempts if a.kind == "bad_output"]
+            if not answered or guided(Pick(tool="none"), question, today)[1] == "model":
+                yield from self._deterministic(question, result, _why_no_model(exc, budget),
+                                               cfg)
+                yield Done(result)
+                return
+            # the model answers but cannot pick: the plainly read question picks for it
+            pick, source, tried = Pick(tool="none"), self.chain.primary_source, []
         result.attempts += tried
         result.model = source
         if cancel is not None and cancel.is_set():
             result.cancelled = True
             yield Done(result)
             return
-        pick, result.lookup_by = guided(pick, question, now_in(self.timezone).date())
+        pick, result.lookup_by = guided(pick, question, today)
         lookup, args = pick.tool, pick_arguments(pick)
         evidence: list[Any] = [question]
         data_text = ""

@@ -38,7 +38,7 @@ class Pick(BaseModel):
     group_by: Literal["day", "week", "month", "scale"] | None = None
     limit: int | None = Field(None, ge=1, le=50, description="how many sessions")
     focus_area: FOCUS | None = None
-    sql: str | None = Field(None, max_length=400,
+    sql: str | None = Field(None, max_length=300,
                             description="one read-only SELECT (run_sql only)")
 
 
