@@ -311,6 +311,42 @@ def offline_plan(data: RecommendationInput, avoid: Sequence[str] = ()) -> Practi
 # --------------------------------------------------------------------------------------------
 # Recommending
 
+#: Roots a plan may name (one spelling per pitch class, as the scale parser prints them).
+PLAN_ROOTS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+#: Strictness/sensitivity steps a model may choose (constrained decoding cannot bound floats).
+PLAN_STEPS = (0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def plan_wire_schema(avoid: Sequence[str] = ()) -> dict[str, Any]:
+    """The JSON schema a model decodes a plan under: stricter than :class:`PracticePlan`
+    (every scale spelled out, minus the ones to avoid; bounded text), so that constrained
+    decoding can only produce a plan that validates, even from a 135M model."""
+    avoided = {a.lower() for a in avoid}
+    scales = [name for root in PLAN_ROOTS for t in SCALE_TYPES
+              if (name := f"{root} {t.name}").lower() not in avoided]
+    steps = {"type": "number", "enum": list(PLAN_STEPS)}
+    return {
+        "type": "object",
+        "properties": {
+            "scale": {"type": "string", "enum": scales},
+            "focus_area": {"type": "string", "enum": list(FOCUS_AREAS)},
+            "reasoning": {"type": "string", "minLength": 10, "maxLength": 300},
+            "target_tempo_bpm": {"type": "integer", "minimum": 40, "maximum": 200},
+            "strictness": steps,
+            "sensitivity": steps,
+            "session_target": {"type": "object",
+                               "properties": {"minutes": {"type": "integer", "minimum": 5,
+                                                          "maximum": 60}},
+                               "required": ["minutes"], "additionalProperties": False},
+            "exercises": {"type": "array", "minItems": 2, "maxItems": 4,
+                          "items": {"type": "string", "minLength": 5, "maxLength": 100}},
+        },
+        "required": ["scale", "focus_area", "reasoning", "target_tempo_bpm", "strictness",
+                     "sensitivity", "session_target", "exercises"],
+        "additionalProperties": False,
+    }
+
+
 
 @dataclass(frozen=True)
 class PlanResult:
@@ -350,8 +386,9 @@ def recommend(data: RecommendationInput, *, chain: ProviderChain | None = None,
 
     messages = prompts.plan_messages(data.to_dict(), [t.name for t in SCALE_TYPES], avoid_list)
     try:
-        plan, source, attempts = chain.invoke_structured(messages, PracticePlan,
-                                                         validate=validate, config=config)
+        plan, source, attempts = chain.invoke_structured(
+            messages, PracticePlan, validate=validate, config=config,
+            wire_schema=plan_wire_schema(avoid_list))
     except AllLinksFailed as exc:
         return PlanResult(offline_plan(data, avoid_list), OFFLINE, prompts.PROMPT_VERSION,
                           tuple(exc.attempts), configured=True)

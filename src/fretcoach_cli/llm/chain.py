@@ -185,7 +185,8 @@ class ProviderChain:
                           validate: Callable[[Any], Any] | None = None,
                           config: ConfigFactory | None = None,
                           retry_on_bad_output: int = 1, deadline: float | None = None,
-                          max_tokens: int | None = None) -> tuple[Any, str, list[Attempt]]:
+                          max_tokens: int | None = None, wire_schema: dict[str, Any] | None = None,
+                          ) -> tuple[Any, str, list[Attempt]]:
         """(validated object, source, attempts) for a pydantic ``schema``.
 
         Unusable output — no JSON, JSON that does not match, or ``validate`` raising — is
@@ -198,7 +199,8 @@ class ProviderChain:
             return call_within(lambda: structured_on(
                 link, messages, schema, validate=validate,
                 config=config(link.spec) if config else {}, retries=retry_on_bad_output,
-                notes=notes, max_tokens=max_tokens), deadline, link.spec.label)
+                notes=notes, max_tokens=max_tokens, wire_schema=wire_schema), deadline,
+                link.spec.label)
 
         obj, link, attempts = self.first_answer(on_link, notes=notes)
         return obj, link.spec.source, attempts
@@ -228,7 +230,8 @@ class ProviderChain:
 def structured_on(link: Link, messages: list[Any], schema: type, *,
                   validate: Callable[[Any], Any] | None = None,
                   config: dict[str, Any] | None = None, retries: int = 1,
-                  notes: list[Attempt] | None = None, max_tokens: int | None = None) -> Any:
+                  notes: list[Attempt] | None = None, max_tokens: int | None = None,
+                  wire_schema: dict[str, Any] | None = None) -> Any:
     """One link's structured answer, retried ``retries`` times with the reason; the bad
     answers before the last are recorded in ``notes``, the last one is raised."""
     from langchain_core.messages import HumanMessage
@@ -237,7 +240,7 @@ def structured_on(link: Link, messages: list[Any], schema: type, *,
     for attempt in range(retries + 1):
         started = time.monotonic()
         try:
-            obj = _structured_once(link, convo, schema, config or {}, max_tokens)
+            obj = _structured_once(link, convo, schema, config or {}, max_tokens, wire_schema)
             if validate is not None:
                 try:
                     obj = validate(obj)
@@ -257,14 +260,15 @@ def structured_on(link: Link, messages: list[Any], schema: type, *,
 
 
 def _structured_once(link: Link, messages: list[Any], schema: type,
-                     config: dict[str, Any], max_tokens: int | None = None) -> Any:
+                     config: dict[str, Any], max_tokens: int | None = None,
+                     wire_schema: dict[str, Any] | None = None) -> Any:
     from fretcoach_cli.llm.structured import parse_as, response_format
 
     if link.spec.provider == "gemini":
         runnable = link.whole_model.with_structured_output(
             schema, method=structured_method(link.spec), include_raw=True)
         return _parsed(runnable.invoke(messages, config=config))
-    bound: dict[str, Any] = {"response_format": response_format(schema)}
+    bound: dict[str, Any] = {"response_format": response_format(schema, wire_schema)}
     if max_tokens:
         bound["max_tokens"] = min(max_tokens, link.limits.max_tokens)
     try:

@@ -19,11 +19,15 @@ from fretcoach_cli.llm.failures import BadOutput
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
 
 
-def response_format(schema: type) -> dict[str, Any]:
-    """The OpenAI-style ``response_format`` for a pydantic model class."""
+def response_format(schema: type, wire: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The OpenAI-style ``response_format`` for a pydantic model class.
+
+    ``wire`` is an optional stricter JSON schema to decode under (enums for what the model
+    validates by hand, small bounds for free text): constrained decoding can then only
+    produce what the model class accepts, and cannot ramble. The class still validates."""
     return {"type": "json_schema",
             "json_schema": {"name": getattr(schema, "__name__", "answer"),
-                            "schema": schema.model_json_schema(),  # type: ignore[attr-defined]
+                            "schema": wire or schema.model_json_schema(),  # type: ignore[attr-defined]
                             "strict": False}}
 
 
