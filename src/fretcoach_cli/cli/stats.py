@@ -28,7 +28,8 @@ from fretcoach_cli.cli.history import (
 )
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, JustifyMethod
+    from rich.table import Table
 
     from fretcoach_cli.reports.stats import PracticeStats
 
@@ -150,9 +151,8 @@ def _print(result: PracticeStats, weekly: list[Any], daily: dict[Any, float],
         out.print(line)
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for col, just in (("metric", "left"), ("mean", "right"), ("min", "right"),
-                      ("max", "right"), ("per week", "right"), ("1st → 2nd half", "left")):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    _add_columns(table, ("metric", "left"), ("mean", "right"), ("min", "right"),
+                 ("max", "right"), ("per week", "right"), ("1st → 2nd half", "left"))
     if draw:
         table.add_column(f"weekly (last {TREND_WEEKS})")
     for m, tr in result.metrics.items():
@@ -173,10 +173,9 @@ def _print(result: PracticeStats, weekly: list[Any], daily: dict[Any, float],
     if result.scales:
         out.print()
         sc = Table(box=None, pad_edge=False, header_style="bold")
-        for col, just in (("scale", "left"), ("sessions", "right"), ("time", "right"),
-                          ("overall", "right"), ("pitch", "right"), ("timing", "right"),
-                          ("last played", "left")):
-            sc.add_column(col, justify=just)  # type: ignore[arg-type]
+        _add_columns(sc, ("scale", "left"), ("sessions", "right"), ("time", "right"),
+                     ("overall", "right"), ("pitch", "right"), ("timing", "right"),
+                     ("last played", "left"))
         for s in result.scales[:12]:
             sc.add_row(s.scale, str(s.sessions), fmt_duration(s.practice_seconds),
                        _num(s.overall_score), _num(s.pitch_accuracy),
@@ -219,6 +218,12 @@ def _weeks(weekly: list[Any], today: Any, count: int) -> tuple[list[Any], list[A
     return starts, [by_start.get(w) for w in starts]
 
 
+def _add_columns(table: Table, *columns: tuple[str, JustifyMethod]) -> None:
+    """(header, justification) columns, left to right."""
+    for header, justify in columns:
+        table.add_column(header, justify=justify)
+
+
 class _Bounds(TypedDict, total=False):
     """Keyword bounds for ``sparkline``: none (the data's own range) or both."""
 
@@ -243,10 +248,9 @@ def _print_buckets(out: Console, result: PracticeStats) -> None:
     from rich.table import Table
 
     tbl = Table(box=None, pad_edge=False, header_style="bold")
-    for col, just in ((result.by or "", "left"), ("sessions", "right"), ("time", "right"),
-                      ("notes", "right"), ("overall", "right"), ("pitch", "right"),
-                      ("in scale", "right"), ("timing", "right")):
-        tbl.add_column(col, justify=just)  # type: ignore[arg-type]
+    _add_columns(tbl, (result.by or "", "left"), ("sessions", "right"), ("time", "right"),
+                 ("notes", "right"), ("overall", "right"), ("pitch", "right"),
+                 ("in scale", "right"), ("timing", "right"))
     for b in result.buckets:
         m = b.metrics
         tbl.add_row(b.key, str(b.sessions), fmt_duration(b.practice_seconds), str(b.notes),
