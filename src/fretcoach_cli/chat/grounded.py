@@ -42,10 +42,26 @@ class Reset:
 
 
 def check(answer: str, *evidence: Any) -> list[str]:
-    """Ungrounded figures of ``answer`` (tool-call text counts as ungrounded as a whole)."""
+    """Ungrounded figures of ``answer``; tool-call text, a reply that repeats itself or
+    echoes the prompt count as ungrounded as a whole (a small model's usual failures)."""
     if looks_like_tool_text(answer):
         return ["tool-call text"]
+    if degenerate(answer):
+        return ["a repetitive answer"]
     return ungrounded(answer, *evidence)
+
+
+def degenerate(answer: str) -> bool:
+    """A line said three times, or the prompt's own scaffolding written back."""
+    lines = [" ".join(line.split()).lower() for line in answer.splitlines()]
+    seen: dict[str, int] = {}
+    for line in lines:
+        if len(line) >= 12:
+            seen[line] = seen.get(line, 0) + 1
+            if seen[line] >= 3:
+                return True
+    lowered = answer.lower()
+    return any(echo in lowered for echo in ("the guitarist's question", "data (", "question:"))
 
 
 #: Tokens a chat answer may take (three short sentences, or a small table).

@@ -30,6 +30,13 @@ _ADVICE_UNITS = re.compile(r"^\s*(?:-\s*)?(?:bpm|beats?|minutes?|mins?|min\b|sec
 _LIST_MARK = re.compile(r"^\s*\d+[.)]\s")
 
 
+#: A count's unit right after it ("120 sessions"): the count must be a fetched value of a
+#: field about that unit, not any fetched number (a 135M model wrote "120 practice sessions"
+#: where 120 was notes per session).
+_UNIT_AFTER = re.compile(r"^\s*(?:practi[cs]e\s+|total\s+)?(sessions?|notes?|days?)\b", re.I)
+UNIT_STEMS = {"session": ("session",), "note": ("note",), "day": ("day", "streak")}
+
+
 @dataclass(frozen=True)
 class Figure:
     """One figure found in an answer."""
@@ -37,6 +44,7 @@ class Figure:
     text: str
     kind: str  # "number", "date", "id"
     value: float | str
+    unit: str = ""  # "session", "note" or "day" when the text names what it counts
 
 
 def figures(text: str) -> list[Figure]:
@@ -62,7 +70,9 @@ def figures(text: str) -> list[Figure]:
             value = float(raw.replace(",", ""))
             if _ADVICE_UNITS.match(after) and abs(value) <= 300 and "%" not in after[:2]:
                 continue
-            out.append(Figure(raw, "number", value))
+            unit = _UNIT_AFTER.match(after)
+            out.append(Figure(raw, "number", value,
+                              unit.group(1).lower().rstrip("s") if unit else ""))
     return out
 
 
@@ -76,14 +86,18 @@ class Evidence:
 
     numbers: list[float]
     texts: set[str]
+    keyed: list[tuple[str, float]]  # (lower-case key path, value) of structured data
+    plain: list[float]              # numbers written in plain-text sources (the question)
 
     @classmethod
     def of(cls, *sources: Any) -> Evidence:
         numbers: list[float] = []
         texts: set[str] = set()
+        keyed: list[tuple[str, float]] = []
+        plain: list[float] = []
         for source in sources:
-            _collect(source, numbers, texts)
-        return cls(numbers, texts)
+            _collect(source, numbers, texts, keyed=keyed, plain=plain)
+        return cls(numbers, texts, keyed, plain)
 
     def supports(self, figure: Figure) -> bool:
         if figure.kind == "date":
@@ -92,38 +106,50 @@ class Evidence:
         if figure.kind == "id":
             return any(t.startswith(str(figure.value)) or str(figure.value) in t
                        for t in self.texts)
-        return _number_supported(float(figure.value), figure.text, self.numbers)
+        value = float(figure.value)
+        if figure.unit and self.keyed and not _number_supported(value, figure.text, self.plain):
+            stems = UNIT_STEMS[figure.unit]
+            counted = [v for key, v in self.keyed if any(st in key for st in stems)]
+            if counted:  # the data names what it counts: the figure must be one of those
+                return _number_supported(value, figure.text, counted)
+        return _number_supported(value, figure.text, self.numbers)
 
 
-def _collect(value: Any, numbers: list[float], texts: set[str]) -> None:
+def _collect(value: Any, numbers: list[float], texts: set[str], *, key: str = "",
+             keyed: list[tuple[str, float]], plain: list[float]) -> None:
+    more = {"keyed": keyed, "plain": plain}
     if isinstance(value, bool) or value is None:
         return
     if isinstance(value, int | float):
         if math.isfinite(float(value)):
             numbers.append(float(value))
+            if key:
+                keyed.append((key, float(value)))
         return
     if isinstance(value, date):
         texts.add(value.isoformat())
         return
     if isinstance(value, dict):
-        for v in value.values():
-            _collect(v, numbers, texts)
+        for k, v in value.items():
+            _collect(v, numbers, texts, key=f"{key}.{k}".lower(), **more)
         return
     if isinstance(value, list | tuple | set):
         for v in value:
-            _collect(v, numbers, texts)
+            _collect(v, numbers, texts, key=key, **more)
         return
     text = str(value)
     stripped = text.strip()
     if stripped[:1] in "{[":
         try:
-            _collect(json.loads(stripped), numbers, texts)
+            _collect(json.loads(stripped), numbers, texts, key=key, **more)
             return
         except ValueError:
             pass
     texts.add(text.lower())
     for m in _NUMBER.finditer(text):
         numbers.append(float(m.group(0).replace(",", "")))
+        if not key:
+            plain.append(float(m.group(0).replace(",", "")))
     for m in _DATE.finditer(text):
         texts.add(m.group(0))
 
