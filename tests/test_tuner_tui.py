@@ -63,7 +63,7 @@ async def test_a_held_flat_low_e_fills_the_screen_at_80x24(clips: Path, backend)
         assert reading is not None and reading.pitched, "the note still rings at the end"
         assert reading.note == "E2" and reading.string == 0 and reading.advice == "tighten"
         assert reading.offset_cents == pytest.approx(-13.0, abs=1.0)
-        assert app.query_one(Needle).offset == pytest.approx(-13.0, abs=1.0)
+        assert app.query_one(Needle).cents == pytest.approx(-13.0, abs=1.0)
         assert app.query_one(StringList).current == 0
         assert str(app.query_one("#message").render()).startswith("end of input")
         # tracked for as long as it rang: every reading after the pluck settled
@@ -135,7 +135,7 @@ async def test_a_chord_says_play_one_string(clips: Path, backend) -> None:
         await pilot.pause()
         assert app.query_one(NoteView).reading.state == CHORD
         assert "play one string" in str(app.query_one(NoteView).render())
-        assert app.query_one(Needle).offset is None and not app.query_one(Strobe).lit
+        assert app.query_one(Needle).cents is None and not app.query_one(Strobe).lit
 
 
 async def test_wider_terminal_wider_needle(clips: Path, backend) -> None:

@@ -272,11 +272,13 @@ class NoteTracker:
             accepted, masked = self._accept_onset(onset)
             if accepted:
                 out.extend(self._start(onset, "onset"))
+                assert self._cur is not None  # _start opened it
                 self._cur.masked = masked
             else:
                 self._rejected = [*self._rejected[-4:], onset]
             announced = self.announcer.onset_decided(onset, accepted)
             if accepted:
+                assert self._cur is not None
                 self._cur.announced = announced
         self.announcer.expire_weak(t)
         cur = self._cur
@@ -511,6 +513,7 @@ class NoteTracker:
         out = self._start(start_t, "change")
         for t, mm, c, lv in zip(*moved, strict=True):
             self._add(t, mm, c, lv)
+        assert self._cur is not None  # _start opened it
         self.announcer.change_found(self._cur, float(np.median(devs)))
         return out
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -103,7 +103,7 @@ def guided(pick: Pick, question: str, today: date) -> tuple[Pick, str]:
         if query.family == "last":
             return Pick(tool="last_sessions", limit=query.count or 5), "question"
         if query.family == "plan":
-            focus = query.metric if query.metric in FOCUS.__args__ else None
+            focus = query.metric if query.metric in get_args(FOCUS) else None
             return Pick(tool="make_practice_plan", scale=query.scale,
                         focus_area=focus), "question"
         group = "scale" if "scale" in query.intent and not query.scale else None

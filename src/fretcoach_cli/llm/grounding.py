@@ -117,7 +117,6 @@ class Evidence:
 
 def _collect(value: Any, numbers: list[float], texts: set[str], *, key: str = "",
              keyed: list[tuple[str, float]], plain: list[float]) -> None:
-    more = {"keyed": keyed, "plain": plain}
     if isinstance(value, bool) or value is None:
         return
     if isinstance(value, int | float):
@@ -131,17 +130,18 @@ def _collect(value: Any, numbers: list[float], texts: set[str], *, key: str = ""
         return
     if isinstance(value, dict):
         for k, v in value.items():
-            _collect(v, numbers, texts, key=f"{key}.{k}".lower(), **more)
+            _collect(v, numbers, texts, key=f"{key}.{k}".lower(), keyed=keyed,
+                     plain=plain)
         return
     if isinstance(value, list | tuple | set):
         for v in value:
-            _collect(v, numbers, texts, key=key, **more)
+            _collect(v, numbers, texts, key=key, keyed=keyed, plain=plain)
         return
     text = str(value)
     stripped = text.strip()
     if stripped[:1] in "{[":
         try:
-            _collect(json.loads(stripped), numbers, texts, key=key, **more)
+            _collect(json.loads(stripped), numbers, texts, key=key, keyed=keyed, plain=plain)
             return
         except ValueError:
             pass

@@ -151,13 +151,14 @@ def parse_period(since: str | None, until: str | None, *, timezone: str,
     tz = ZoneInfo(timezone)
     current = (now or datetime.now(UTC)).astimezone(tz)
     today = current.date()
-    start = end = None
+    start: datetime | None = None
+    end: datetime | None = None
     if since:
         day, moment = parse_day_or_instant(since, tz=tz, today=today, option="--since")
-        start = moment if moment is not None else _local_midnight(day, tz)  # type: ignore[arg-type]
+        start = moment if day is None else _local_midnight(day, tz)
     if until:
         day, moment = parse_day_or_instant(until, tz=tz, today=today, option="--until")
-        end = moment or _local_midnight(day + timedelta(days=1), tz)  # type: ignore[operator]
+        end = moment if day is None else _local_midnight(day + timedelta(days=1), tz)
     if start is not None and end is not None and start >= end:
         raise UsageError(f"--since {since} is not before --until {until}",
                          hint="the period is empty")

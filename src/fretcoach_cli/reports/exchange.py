@@ -69,6 +69,7 @@ def _plans(conn: psycopg.Connection[Any], flt: SessionFilter) -> list[dict[str, 
     from psycopg.rows import dict_row
 
     cols = transfer.plan_columns()
+    params: dict[str, Any]
     if flt.period.start is None and flt.period.end is None and flt.scale is None:
         cond, params = "true", {}
     else:

@@ -132,7 +132,7 @@ def _degree_table(conn: psycopg.Connection[Any], sid: UUID,
             "in_scale": scale.contains(pc) if scale else (bool(r[5]) if r else None),
             "count": count,
             "in_tune": int(r[2]) if r else 0,
-            "in_tune_share": (int(r[2]) / count) if count else None,
+            "in_tune_share": (int(r[2]) / count) if r and count else None,
             "mean_cents": float(r[3]) if r and r[3] is not None else None,
             "mean_abs_cents": float(r[4]) if r and r[4] is not None else None,
         })

@@ -436,7 +436,7 @@ def aggregate(conn: psycopg.Connection[Any], flt: SessionFilter, *, by: str | No
     with conn.transaction():
         # enough memory to hash the groups instead of sorting on disk
         conn.execute("SELECT set_config('work_mem', '64MB', true)")
-        row = conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
+        row = conn.execute(sql, params).fetchone()
     assert row is not None
     doc = row[0]
     return json.loads(doc) if isinstance(doc, str) else doc

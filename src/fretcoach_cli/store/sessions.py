@@ -13,6 +13,7 @@ visible nor writable.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -185,12 +186,12 @@ class Sessions:
              None if practice_id is None else as_uuid(practice_id, "practice id"), tuning),
         ).fetchone()
         assert row is not None
-        session_id: UUID = row[0]
+        new_id: UUID = row[0]
         if hold_writer_lock:
             self.conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))",
-                              (_WRITER_LOCK_CLASS, str(session_id)))
+                              (_WRITER_LOCK_CLASS, str(new_id)))
         self._commit()
-        return session_id
+        return new_id
 
     def add_notes(self, session_id: UUID | str, notes: Iterable[NoteRecord]) -> int:
         """Insert a batch of notes; returns rows added or lengthened.
@@ -391,7 +392,8 @@ class Sessions:
         """This user's sessions, newest first; ``scale`` matches scale_chosen (any case)."""
         from psycopg.rows import class_row
 
-        where, params = ["true"], []
+        where: builtins.list[str] = ["true"]  # `list` here is the method
+        params: builtins.list[object] = []
         if since is not None:
             where.append("start_time >= %s")
             params.append(since)
@@ -413,7 +415,7 @@ class Sessions:
             cur.execute(sql, params)
             return cur.fetchall()
 
-    def notes(self, session_id: UUID | str) -> list[NoteRow]:
+    def notes(self, session_id: UUID | str) -> builtins.list[NoteRow]:
         from psycopg.rows import class_row
 
         sid = as_uuid(session_id, "session id")

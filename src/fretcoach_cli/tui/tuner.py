@@ -112,15 +112,15 @@ class NoteView(Widget):
 class Needle(Widget):
     """−50 … +50 cents of the compared string; the needle fills the height it is given."""
 
-    offset: reactive[float | None] = reactive(None, layout=False)
+    cents: reactive[float | None] = reactive(None, layout=False)
 
     def render(self) -> Text:
         width = max(21, (self.size.width or 60) - 2) | 1
         mid = width // 2
         pos = None
-        if self.offset is not None:
-            pos = mid + round(max(-50.0, min(50.0, self.offset)) / 50.0 * mid)
-        colour = offset_colour(self.offset)
+        if self.cents is not None:
+            pos = mid + round(max(-50.0, min(50.0, self.cents)) / 50.0 * mid)
+        colour = offset_colour(self.cents)
         zone = max(1, round(IN_TUNE / 50 * mid))
         out = Text()
         rows = max(3, (self.size.height or 4) - 1)  # a taller terminal, a taller needle
@@ -337,7 +337,7 @@ class TunerApp(App[None]):
         step = self.guide.feed(r) if self.guide is not None else None
         self.summary.add(r)
         self._note.reading = r
-        self._needle.offset = r.offset_cents if r.state == PITCH else None
+        self._needle.cents = r.offset_cents if r.state == PITCH else None
         self._strobe.advance(r.offset_cents if r.state == PITCH else None)
         steady = self._steady
         if r.pitched and r.steadiness is not None:

@@ -198,7 +198,10 @@ def verify(model_bytes: bytes) -> float:
 
     sess = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
     t = np.arange(1024 * 4) / 16000.0
-    tone = sum(np.sin(2 * np.pi * 220.0 * k * t) / k for k in range(1, 6)).astype(np.float32)
+    harmonics = np.zeros_like(t)
+    for k in range(1, 6):
+        harmonics += np.sin(2 * np.pi * 220.0 * k * t) / k
+    tone = harmonics.astype(np.float32)
     frames = normalise_frames(np.stack([tone[i * 512:i * 512 + 1024] for i in range(4)]))
     act = sess.run(["activation"], {"frames": frames})[0]
     f0, conf = decode(act)
