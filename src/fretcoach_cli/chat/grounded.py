@@ -133,9 +133,18 @@ def write(chain: Any, question: str, lookup: str, digest_text: str, evidence: li
         yield Reset()
         if round_ + 1 < rounds:
             messages = [*messages, AIMessage(answer), repair_message(bad)]
-    figures = ", ".join(out.ungrounded[:5])
-    out.problem = f"the model's answer cited figures not in your data ({figures})"
+    out.problem = why_refused(out.ungrounded)
     return out
+
+
+def why_refused(bad: list[str]) -> str:
+    """What was wrong with a refused answer, in words."""
+    if bad == ["a repetitive answer"]:
+        return "the model's answer repeated itself or echoed its instructions"
+    if bad == ["tool-call text"]:
+        return "the model wrote a tool call instead of an answer"
+    figures = ", ".join(dict.fromkeys(bad[:5]))
+    return f"the model's answer cited figures not in your data ({figures})"
 
 
 def _whole_sentences(text: str) -> str:

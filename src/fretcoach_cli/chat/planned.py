@@ -128,6 +128,9 @@ def write_messages(question: str, lookup: str, digest: str) -> list[Any]:
 def repair_message(figures: list[str]) -> Any:
     from langchain_core.messages import HumanMessage
 
+    if figures in (["a repetitive answer"], ["tool-call text"]):
+        return HumanMessage("Answer again in at most three short sentences of plain prose, "
+                            "each saying something new, using numbers from the data above.")
     return HumanMessage(
         f"These figures are not in the data: {', '.join(figures[:8])}. Rewrite the answer "
         "using only numbers that appear in the data above, copied exactly.")
