@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from decimal import Decimal
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
@@ -136,6 +137,17 @@ def repair_message(figures: list[str]) -> Any:
         "using only numbers that appear in the data above, copied exactly.")
 
 
+def _decimal_text(value: Any) -> bool:
+    """A number that JSON carried as text (PostgreSQL numerics arrive as "17.744056")."""
+    if not isinstance(value, str) or "." not in value:
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
 def digest(data: Any, max_lines: int = DIGEST_LINES) -> str:
     """``data`` (a tool's JSON) as ``path: value`` lines, scalars only, at most
     ``max_lines``: what a small model can read quickly and quote from."""
@@ -151,8 +163,8 @@ def digest(data: Any, max_lines: int = DIGEST_LINES) -> str:
             for i, item in enumerate(value[:10]):
                 walk(item, f"{path}[{i + 1}]")
         elif value is not None and value != "":
-            if isinstance(value, float):
-                value = round(value, 1)
+            if isinstance(value, float | Decimal) or _decimal_text(value):
+                value = round(float(value), 1)  # what a reader quotes, not 17.744056
             lines.append(f"{path}: {value}")
 
     if isinstance(data, str):

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 _DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
@@ -119,7 +120,7 @@ def _collect(value: Any, numbers: list[float], texts: set[str], *, key: str = ""
              keyed: list[tuple[str, float]], plain: list[float]) -> None:
     if isinstance(value, bool) or value is None:
         return
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | Decimal):
         if math.isfinite(float(value)):
             numbers.append(float(value))
             if key:
@@ -171,7 +172,7 @@ def _number_supported(value: float, raw: str, numbers: list[float]) -> bool:
         candidates.add(n / 60)  # seconds written as minutes
         candidates.add(n / 3600)  # …or hours
     for n in candidates:
-        for places in range(decimals, 3):
+        for places in range(decimals, max(decimals, 2) + 1):
             if _close(value, n, places):
                 return True
         if decimals == 0 and abs(value - round(n)) < 1e-9:
