@@ -157,6 +157,10 @@ class Settings:
     speech_voice: str = _setting_field(
         lambda: "",
         "voice for --speak (espeak-ng e.g. en-us, OpenAI e.g. alloy); empty = default")
+    on_quality: str = _setting_field(
+        lambda: "",
+        "command run by 'practice' when the live quality band (red/amber/green) changes, "
+        "with FRETCOACH_BAND and the live metrics in its environment; empty = none")
     llm_provider: str = _setting_field(
         lambda: "", "openai, gemini or empty for the offline coach",
         check=_choice("", "none", "offline", "openai", "gemini"))

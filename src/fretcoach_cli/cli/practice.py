@@ -73,6 +73,13 @@ def practice(
                                       "see 'fretcoach tune --help') or its strings low to high, "
                                       'e.g. "D A D G B E". The fretboard and string names '
                                       "follow it and the session stores it."),
+    on_quality: str | None = typer.Option(None, "--on-quality", metavar="CMD",
+                                          help="Run CMD (no shell: use sh -c '…' for pipes) "
+                                          "when the live quality band changes: red/amber/"
+                                          "green in $FRETCOACH_BAND, the live metrics in "
+                                          "$FRETCOACH_OVERALL, $FRETCOACH_PITCH_ACCURACY …; "
+                                          "at most one run per 2 s, each stopped after 5 s. "
+                                          "Setting: on_quality."),
     exercise: str | None = typer.Option(None, "--exercise", metavar="NAME|FILE",
                                         help="Not implemented yet in practice: score a "
                                         "recording with 'analyze FILE --exercise NAME --bpm N'."),
@@ -91,7 +98,8 @@ def practice(
     the_tuning = parse_tuning(tuning)
     settings = context.settings(strictness=strictness, sensitivity=sensitivity,
                                 pitch_model=pitch_model, input_device=device,
-                                input_channel=channel)
+                                input_channel=channel, on_quality=on_quality)
+    hook_argv = quality_command(settings.on_quality)
     the_scale = parse_scale(scale) if scale is not None else None
     tempo = validate_bpm(bpm) if bpm is not None else None
     duration_s = parse_duration(duration) if duration is not None else None
@@ -126,6 +134,10 @@ def practice(
             session = build_session(settings, the_scale, source, kind=kind, label=label,
                                     bpm=tempo, duration_s=duration_s, plan_id=plan_id,
                                     tuning=the_tuning)
+            if hook_argv:
+                from fretcoach_cli.practice.quality_hook import QualityHook
+
+                session.subscribe(QualityHook(hook_argv, warn=warnings))
             link = None
             if not no_coach:
                 from fretcoach_cli.practice.coach_link import CoachLink
@@ -177,6 +189,20 @@ def open_source(settings: Any, input_file: Path | None, *, fast: bool,
     label = mic.label
     mic.close()
     return mic, "mic", label
+
+
+def quality_command(command: str) -> list[str]:
+    """The --on-quality / on_quality command as argv ([] = none); bad quoting is exit 2."""
+    from fretcoach_cli.practice.quality_hook import parse_command
+
+    if not command.strip():
+        return []
+    try:
+        return parse_command(command)
+    except ValueError as exc:
+        raise UsageError(f"--on-quality (on_quality): {exc}",
+                         hint="e.g. --on-quality 'sh -c \"echo $FRETCOACH_BAND >> bands\"'"
+                         ) from None
 
 
 def check_pitch_model(name: str) -> None:
