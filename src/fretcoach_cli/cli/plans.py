@@ -16,13 +16,30 @@ plans_app = typer.Typer(help="List and dismiss practice plans.", invoke_without_
                         no_args_is_help=False)
 
 
-def plan_json(row: Any) -> dict[str, Any]:
-    """A stored plan row as JSON (the stored format: column names and the jsonb document)."""
+def plan_json(row: Any, progress: Any = None) -> dict[str, Any]:
+    """A stored plan row as JSON (the stored format: column names and the jsonb document),
+    plus ``progress`` toward its targets when given."""
     from dataclasses import asdict
 
     from fretcoach_cli.store.rows import json_safe
 
-    return json_safe(asdict(row))
+    out = json_safe(asdict(row))
+    if progress is not None:
+        out["progress"] = json_safe(progress.to_json())
+    return out
+
+
+def settled_with_progress(plans: Any, rows: list[Any]) -> tuple[list[Any], dict[Any, Any]]:
+    """The rows with each open plan's status brought in line with its sessions (a session
+    recovered after a crash may have met the targets) and every plan's progress."""
+    from fretcoach_cli.store.plans import OPEN_STATUSES
+
+    progress = plans.progress(rows)
+    fixed = {r.practice_id for r in rows
+             if r.status in OPEN_STATUSES and progress[r.practice_id].status != r.status}
+    for pid in fixed:
+        plans.settle(pid)
+    return [plans.require(r.practice_id) if r.practice_id in fixed else r for r in rows], progress
 
 
 def describe(doc: dict[str, Any]) -> tuple[str, str]:
@@ -74,9 +91,13 @@ def list_plans(
     settings = context.settings()
     with open_database(settings) as db, db.connect(settings.user) as conn:
         # a huge --limit means "all", not a bigint overflow in PostgreSQL
-        rows = Plans(conn).list(status=status, limit=min(limit, 1_000_000))  # type: ignore[arg-type]
+        plans = Plans(conn)
+        rows = plans.list(status=status, limit=min(limit, 1_000_000))  # type: ignore[arg-type]
+        rows, progress = settled_with_progress(plans, rows)
+        if status is not None:  # a plan that just settled into another status
+            rows = [r for r in rows if r.status == status]
     if as_json:
-        typer.echo(json.dumps([plan_json(r) for r in rows], indent=2))
+        typer.echo(json.dumps([plan_json(r, progress[r.practice_id]) for r in rows], indent=2))
         return
     if not rows:
         typer.echo("No practice plans" + (f" with status {status}" if status else "")
@@ -86,13 +107,14 @@ def list_plans(
     from rich.table import Table
 
     table = Table(title="Practice plans", title_justify="left")
-    for col in ("id", "created", "status", "by", "plan", "details"):
+    for col in ("id", "created", "status", "by", "plan", "details", "progress"):
         table.add_column(col, overflow="fold")
     for r in rows:
         title, detail = describe(r.practice_plan)
         by = r.practice_plan.get("generated_by") or r.source
         table.add_row(str(r.practice_id)[:8], r.generated_at.strftime("%Y-%m-%d %H:%M"),
-                      r.status, str(by), title, detail)
+                      r.status, str(by), title, detail,
+                      progress[r.practice_id].text() if r.status == "in_progress" else "")
     Console().print(table)
 
 

@@ -77,16 +77,17 @@ class StoreSink:
         from fretcoach_cli.store.rows import json_safe
 
         row = self.sessions.finish(session_id, SessionSummary.from_mapping(summary))
-        if row.practice_id is not None:
-            self.plans.set_status(row.practice_id, "completed")
+        if row.practice_id is not None:  # completed only once the plan's targets are met
+            self.plans.settle(row.practice_id)
         return json_safe(row)
 
     def discard(self, session_id: Any) -> None:
-        """Delete a session that ended with no notes; a plan it followed is pending again."""
+        """Delete a session that ended with no notes; a plan it followed goes back to pending
+        unless other sessions of it were played."""
         row = self.sessions.get(session_id)
         self.sessions.delete(session_id)
         if row is not None and row.practice_id is not None:
-            self.plans.set_status(row.practice_id, "pending")
+            self.plans.settle(row.practice_id)
 
     def mark_interrupted(self, session_id: Any) -> None:
         """Only called for journals of dead processes: their writer is gone for sure."""
