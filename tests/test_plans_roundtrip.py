@@ -1,6 +1,7 @@
 """A practice plan end to end through the CLI and the real database: `recommend` stores it,
-`practice --plan` plays it (its settings unless flags say otherwise), `plans` shows it
-completed and linked to the session; finished or dismissed plans are refused."""
+`practice --plan` plays it (its settings unless flags say otherwise), `plans` shows it in
+progress (linked to the session) until its sessions meet its targets, then completed;
+finished or dismissed plans are refused."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def _history(conn) -> None:
             total_notes_played=200, weakest_area="timing_stability"))
 
 
-def test_recommend_then_practise_the_plan_then_it_is_completed(database, conn, user_id):
+def test_recommend_then_practise_the_plan_until_it_is_completed(database, conn, user_id):
     _history(conn)
     plan = _json(user_id, "recommend")
     doc = plan["practice_plan"]
@@ -83,8 +84,22 @@ def test_recommend_then_practise_the_plan_then_it_is_completed(database, conn, u
     assert row["tempo_bpm"] == doc["target_tempo_bpm"]
 
     listed = {p["practice_id"]: p for p in _json(user_id, "plans")}
+    started = listed[plan["practice_id"]]  # a 39 s recording is not the plan's minutes
+    assert started["status"] == "in_progress" and started["session_id"] == row["session_id"]
+    minutes = doc["session_target"]["minutes"]
+    assert started["progress"]["sessions"] == 1
+    assert started["progress"]["text"].startswith(f"0 of {minutes} min")
+
+    # the rest of the plan played (a session written directly, as a recovered one would be):
+    # `plans` finds its targets met and completes it
+    sessions = Sessions(conn)
+    sid = sessions.create(scale_chosen=row["scale_chosen"], tempo_bpm=row["tempo_bpm"],
+                          practice_id=plan["practice_id"], hold_writer_lock=False)
+    sessions.finish(sid, SessionSummary(duration_seconds=minutes * 60, total_notes_played=400,
+                                        timing_stability=95))
+    listed = {p["practice_id"]: p for p in _json(user_id, "plans")}
     done = listed[plan["practice_id"]]
-    assert done["status"] == "completed" and done["session_id"] == row["session_id"]
+    assert done["status"] == "completed" and done["progress"]["met"] is True
 
     again = _fretcoach(user_id, "practice", "--plan", plan["practice_id"][:8],
                        "--input", str(EXAMPLE), "--fast", "--no-tui")
@@ -104,7 +119,7 @@ def test_flags_override_the_plan(database, conn, user_id):
     assert row["strictness"] == 0.2 and row["tempo_bpm"] == 100
     assert row["sensitivity"] == doc["sensitivity"]  # not given: the plan's
     assert row["practice_id"] == plan["practice_id"]
-    assert _json(user_id, "plans", "--status", "completed")[0]["session_id"] == \
+    assert _json(user_id, "plans", "--status", "in_progress")[0]["session_id"] == \
         row["session_id"]
 
 
@@ -120,7 +135,7 @@ def test_a_dismissed_plan_is_refused_in_one_line(database, conn, user_id):
     nothing = _fretcoach(user_id, "practice", "--plan", "latest", "--input", str(EXAMPLE),
                          "--fast", "--no-tui")
     assert nothing.returncode == ExitCode.NOT_FOUND
-    assert "no pending practice plan" in nothing.stderr and nothing.stderr.count("\n") == 1
+    assert "no open practice plan" in nothing.stderr and nothing.stderr.count("\n") == 1
     assert Sessions(conn).list() == []  # refused before anything started
 
 

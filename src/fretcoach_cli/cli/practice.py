@@ -215,7 +215,8 @@ def check_pitch_model(name: str) -> None:
 
 
 def resolve_plan(settings: Any, spec: str) -> Any:
-    """The plan to practise (``latest`` = newest pending plan; else an id or a unique prefix
+    """The plan to practise (``latest`` = newest open plan, pending or in progress toward its
+    targets; else an id or a unique prefix
     of one, as `recommend` and `plans` show them), checked before starting: a finished or
     dismissed plan is refused."""
     from fretcoach_cli.cli.plans import resolve_plan_id
@@ -224,9 +225,9 @@ def resolve_plan(settings: Any, spec: str) -> Any:
     with open_database(settings) as db, db.connect(settings.user) as conn:
         plans = Plans(conn)
         if spec.strip().lower() == "latest":
-            row = plans.latest_pending()
+            row = plans.latest_open()
             if row is None:
-                raise NotFoundError("no pending practice plan",
+                raise NotFoundError("no open practice plan (pending or in progress)",
                                     hint="create one with 'fretcoach recommend'")
         else:
             row = plans.require(resolve_plan_id(plans, spec))

@@ -188,6 +188,12 @@ class Plans:
         rows = self._select("WHERE status = 'pending' ORDER BY generated_at DESC LIMIT 1", ())
         return rows[0] if rows else None
 
+    def latest_open(self) -> PlanRow | None:
+        """The newest plan still to be played: pending, or in progress toward its targets."""
+        rows = self._select("WHERE status IN ('pending', 'in_progress') "
+                            "ORDER BY generated_at DESC LIMIT 1", ())
+        return rows[0] if rows else None
+
     def list(self, *, status: PlanStatus | None = None, limit: int | None = 20) -> list[PlanRow]:
         where = ""
         params: builtins.list[object] = []
