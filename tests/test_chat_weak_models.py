@@ -97,7 +97,7 @@ def test_invented_figures_are_repaired_once_then_replaced_and_labelled(
     _seed(database, user_id, 3)
     fake_openai.push("tool_call", name="run_sql", arguments={"sql": SEEN_SQL})
     fake_openai.push("text", content="You have 20 sessions, ids 12345 to 12349.")
-    fake_openai.push("text", content="Still 20 sessions.")  # the repair, still invented
+    fake_openai.push("text", content="Still, you have 20 sessions.")  # the repair: invented
     chat = chat_for(_settings(fake_openai, "native"), user_id)
     result, events = _run(chat, "how many sessions?")
     assert result.author == "offline" and "figures not in your data" in result.fallback
@@ -164,12 +164,54 @@ def test_bad_picks_for_a_plainly_read_question_let_the_question_pick(
     _seed(database, user_id, 2)
     fake_openai.push("text", content='{"tool": "format_disk"}')
     fake_openai.push("text", content="not json at all")
-    fake_openai.push("text", content="A good week of practice.")
+    fake_openai.push("text", content="You have done 2 sessions so far.")
     chat = chat_for(_settings(fake_openai, "json"), user_id)
-    result, _ = _run(chat, "how did I do this week?")
+    result, _ = _run(chat, "how many sessions have I done?")
     assert [c.name for c in result.tool_calls] == ["practice_stats"]
     assert result.lookup_by == "question" and result.author == "model:weak-1"
     assert [a.kind for a in result.attempts][:2] == ["bad_output", "bad_output"]
+
+
+def test_a_model_answer_that_quotes_none_of_the_data_is_replaced(database, user_id,
+                                                                 chat_for, fake_openai):
+    _seed(database, user_id, 2)
+    fake_openai.push("text", content=json.dumps({"tool": "practice_stats"}))
+    fake_openai.push("text", content="You are doing great, keep going!")
+    fake_openai.push("text", content="Really great, keep it up!")
+    chat = chat_for(_settings(fake_openai, "json"), user_id)
+    result, _ = _run(chat, "how many sessions have I done?")
+    assert result.author == "offline" and "quoted none of your data" in result.fallback
+
+
+@pytest.mark.parametrize("answer", ["1.", '{"filter": {"since": null}}',
+                                    "a.b: 1\nc.d: 2\ne.f: 3",
+                                    "I will do it. I will do it. I will do it."])
+def test_answers_that_are_not_prose_are_replaced(database, user_id, chat_for, fake_openai,
+                                                 answer):
+    _seed(database, user_id, 2)
+    fake_openai.push("text", content=json.dumps({"tool": "practice_stats"}))
+    fake_openai.push("text", content=answer)
+    fake_openai.push("text", content=answer)
+    chat = chat_for(_settings(fake_openai, "json"), user_id)
+    result, events = _run(chat, "how many sessions have I done?")
+    assert result.author == "offline" and "not a readable answer" in result.fallback
+    assert answer not in _shown(events)
+
+
+def test_the_question_picks_when_the_model_says_none_and_names_the_period():
+    from datetime import date
+
+    from fretcoach_cli.chat.planned import Pick, guided
+
+    today = date(2026, 12, 7)
+    pick, by = guided(Pick(tool="none"), "how did I do last week?", today)
+    assert (pick.tool, pick.since, pick.until, by) == ("practice_stats", "2026-11-30",
+                                                       "2026-12-06", "question")
+    pick, by = guided(Pick(tool="practice_stats", since="7d"), "how did I do this month?",
+                      today)
+    assert (pick.since, by) == ("2026-12-01", "model+question")
+    assert guided(Pick(tool="none"), "hello!", today) == (Pick(tool="none"), "model")
+    assert guided(Pick(tool="none"), "show my last 3 sessions", today)[0].limit == 3
 
 
 def test_a_model_that_hangs_gets_a_true_fallback_within_the_turn_budget(
@@ -192,9 +234,8 @@ def test_a_none_pick_for_a_plain_data_question_becomes_the_lookup(database, user
                                                                   chat_for, fake_openai):
     _seed(database, user_id, 4)
     fake_openai.push("text", content=json.dumps({"tool": "none"}))
-    fake_openai.push("text", content="You had a steady week.")
+    fake_openai.push("text", content="You have done 4 sessions in all.")
     chat = chat_for(_settings(fake_openai, "json"), user_id)
-    result, _ = _run(chat, "how did I do last week?")
+    result, _ = _run(chat, "how many sessions have I done?")
     assert [c.name for c in result.tool_calls] == ["practice_stats"]
-    assert set(result.tool_calls[0].args) == {"since", "until"}
     assert result.lookup_by == "question" and result.author == "model:weak-1"

@@ -651,7 +651,7 @@ class ChatService:
             data_text = digest(output)
         written = yield from self._relay(grounded.write(
             self.chain, question, lookup, data_text, evidence, config=self._link_config,
-            deadline=deadline))
+            deadline=deadline, need_figure=lookup != "none"))
         result.attempts += written.attempts
         result.tool_calls = list(self.ctx.calls)
         result.plan = self._plan_summary()

@@ -9,6 +9,7 @@ it with the deterministic answer and says so.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,26 +42,48 @@ class Reset:
     pass
 
 
-def check(answer: str, *evidence: Any) -> list[str]:
-    """Ungrounded figures of ``answer``; tool-call text, a reply that repeats itself or
-    echoes the prompt count as ungrounded as a whole (a small model's usual failures)."""
+def check(answer: str, *evidence: Any, need_figure: bool = False) -> list[str]:
+    """Why ``answer`` cannot be shown as the model's (empty: it can).
+
+    Ungrounded figures are listed by themselves; tool-call text, a reply that is not an
+    answer in prose (a data dump, a list of ``key: value`` lines, a line or sentence said
+    three times, the prompt written back, no words) and, with ``need_figure`` (a writer
+    asked to quote the data it was given), an answer that quotes none of it count as a
+    whole."""
+    from fretcoach_cli.llm.grounding import figures
+
     if looks_like_tool_text(answer):
         return ["tool-call text"]
     if degenerate(answer):
         return ["a repetitive answer"]
-    return ungrounded(answer, *evidence)
+    bad = ungrounded(answer, *evidence)
+    if bad:
+        return bad
+    if need_figure and len(evidence) > 1 and not figures(answer):
+        return ["no figure from the data"]
+    return []
+
+
+_KEY_VALUE = re.compile(r"^\s*(?:\d+[.)]\s*)?[\w.\[\]]+\s*:\s*\S")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 def degenerate(answer: str) -> bool:
-    """A line said three times, or the prompt's own scaffolding written back."""
-    lines = [" ".join(line.split()).lower() for line in answer.splitlines()]
+    """Not an answer in prose: a data dump, ``key: value`` lines, something said three
+    times, the prompt's own scaffolding written back, or no words at all ("1.")."""
+    text = answer.strip()
+    if not re.search(r"[^\W\d_]{2,}", text) or text[:1] in "{[":
+        return True
+    lines = [" ".join(line.split()).lower() for line in text.splitlines() if line.strip()]
+    if sum(1 for line in lines if _KEY_VALUE.match(line)) >= 3:
+        return True
     seen: dict[str, int] = {}
-    for line in lines:
-        if len(line) >= 12:
-            seen[line] = seen.get(line, 0) + 1
-            if seen[line] >= 3:
+    for part in lines + [" ".join(p.split()).lower() for p in _SENTENCE.split(text)]:
+        if len(part) >= 12:
+            seen[part] = seen.get(part, 0) + 1
+            if seen[part] >= 3:
                 return True
-    lowered = answer.lower()
+    lowered = text.lower()
     return any(echo in lowered for echo in ("the guitarist's question", "data (", "question:"))
 
 
@@ -92,7 +115,8 @@ def stream_guarded(chain: Any, messages: list[Any], config: Any = None,
 
 def write(chain: Any, question: str, lookup: str, digest_text: str, evidence: list[Any],
           config: Any = None, *, previous: str = "", previous_bad: list[str] | None = None,
-          deadline: float | None = None) -> Generator[Token | Reset, None, Written]:
+          deadline: float | None = None, need_figure: bool = False,
+          ) -> Generator[Token | Reset, None, Written]:
     """Write the answer from ``digest_text``; check it against ``evidence``; repair once.
 
     With ``previous`` (an answer already written and found ungrounded, with its
@@ -125,7 +149,7 @@ def write(chain: Any, question: str, lookup: str, digest_text: str, evidence: li
         if not answer:
             out.problem = "the model wrote no answer"
             return out
-        bad = check(answer, *evidence)
+        bad = check(answer, *evidence, need_figure=need_figure)
         if not bad:
             out.answer, out.grounded, out.ungrounded = answer, True, []
             return out
@@ -140,7 +164,10 @@ def write(chain: Any, question: str, lookup: str, digest_text: str, evidence: li
 def why_refused(bad: list[str]) -> str:
     """What was wrong with a refused answer, in words."""
     if bad == ["a repetitive answer"]:
-        return "the model's answer repeated itself or echoed its instructions"
+        return "the model's answer was not a readable answer (repeated itself, listed raw " \
+               "data or echoed its instructions)"
+    if bad == ["no figure from the data"]:
+        return "the model's answer quoted none of your data"
     if bad == ["tool-call text"]:
         return "the model wrote a tool call instead of an answer"
     figures = ", ".join(dict.fromkeys(bad[:5]))

@@ -129,7 +129,7 @@ def write_messages(question: str, lookup: str, digest: str) -> list[Any]:
 def repair_message(figures: list[str]) -> Any:
     from langchain_core.messages import HumanMessage
 
-    if figures in (["a repetitive answer"], ["tool-call text"]):
+    if figures in (["a repetitive answer"], ["tool-call text"], ["no figure from the data"]):
         return HumanMessage("Answer again in at most three short sentences of plain prose, "
                             "each saying something new, using numbers from the data above.")
     return HumanMessage(
