@@ -123,14 +123,14 @@ def test_planned_mode_picks_a_lookup_by_json_schema_and_writes_from_it(
         database, user_id, chat_for, fake_openai):
     _seed(database, user_id, 4)
     fake_openai.push("text", content=json.dumps({"tool": "practice_stats"}))
-    fake_openai.push("text", content="You practised 4 sessions.")
+    fake_openai.push("text", content="You practised 4 sessions in all.")
     chat = chat_for(_settings(fake_openai, "json"), user_id)
     result, _ = _run(chat, "how much have I practised?")
     pick, write = fake_openai.chat_requests()[-2:]
     assert pick.body["response_format"]["type"] == "json_schema"
     assert "tools" not in pick.body and "tool_choice" not in pick.body
     assert "sessions: 4" in write.body["messages"][-1]["content"]  # the digest
-    assert result.mode == "planned" and result.answer == "You practised 4 sessions."
+    assert result.mode == "planned" and result.answer == "You practised 4 sessions in all."
     assert [c.name for c in result.tool_calls] == ["practice_stats"]
     assert result.author == "model:weak-1" and result.grounded
 

@@ -59,9 +59,20 @@ def check(answer: str, *evidence: Any, need_figure: bool = False) -> list[str]:
     bad = ungrounded(answer, *evidence)
     if bad:
         return bad
-    if need_figure and len(evidence) > 1 and not figures(answer):
-        return ["no figure from the data"]
+    if need_figure:
+        if not _sentences_as_asked(answer):
+            return ["a repetitive answer"]
+        if len(evidence) > 1 and not figures(answer):
+            return ["no figure from the data"]
     return []
+
+
+def _sentences_as_asked(answer: str) -> bool:
+    """What the planned-mode writer was asked for: a few sentences (one of five words or
+    more), not a long list (a small model's way of reciting the digest)."""
+    lines = [line for line in answer.splitlines() if line.strip()]
+    longest = max((len(p.split()) for p in _SENTENCE.split(answer)), default=0)
+    return len(lines) <= 6 and longest >= 5
 
 
 _KEY_VALUE = re.compile(r"^\s*(?:\d+[.)]\s*)?[\w.\[\]]+\s*:\s*\S")
