@@ -239,3 +239,15 @@ def test_a_none_pick_for_a_plain_data_question_becomes_the_lookup(database, user
     result, _ = _run(chat, "how many sessions have I done?")
     assert [c.name for c in result.tool_calls] == ["practice_stats"]
     assert result.lookup_by == "question" and result.author == "model:weak-1"
+
+
+@pytest.mark.parametrize(("caps", "mode"), [({"supports_tool_calls": True}, "agent"),
+                                            ({"supports_tool_calls": False}, "planned"),
+                                            (None, "planned")])
+def test_auto_mode_asks_the_server_about_its_template(database, user_id, chat_for,
+                                                      fake_openai, caps, mode):
+    """llama.cpp's /props says whether the model's template takes tools; a loopback
+    server that does not say gets the planned mode."""
+    fake_openai.props = None if caps is None else {"chat_template_caps": caps}
+    chat = chat_for(_settings(fake_openai, "auto"), user_id)
+    assert chat.mode() == mode

@@ -34,6 +34,8 @@ class FakeOpenAI(FakeServer):
     def __init__(self, model_reply: str = "OK") -> None:
         super().__init__()
         self.set_default("text", content=model_reply)
+        #: what GET /props answers (llama.cpp's server info), or None for a 404
+        self.props: dict[str, Any] | None = None
 
     @property
     def base_url(self) -> str:
@@ -44,6 +46,9 @@ class FakeOpenAI(FakeServer):
 
     def handle(self, handler, rec: Recorded) -> None:
         if not rec.path.endswith("/chat/completions"):
+            if rec.path.rstrip("/").endswith("/props") and self.props is not None:
+                handler.send_json(200, self.props)
+                return
             if rec.path.rstrip("/").endswith("/models"):
                 handler.send_json(200, {"object": "list", "data": []})
                 return

@@ -234,6 +234,7 @@ class ChatService:
         self.tracer = tracer or tracer_from_settings(settings)
         self.force_offline = force_offline
         self.tool_mode = str(getattr(settings, "llm_tool_mode", "auto") or "auto")
+        self._detected: tuple[str, str] | None = None  # (link label, mode) asked of it
         self.runner = SqlRunner(
             lambda: db.connect(self.user, role="reader", autocommit=True),
             max_rows=max_rows, timeout_s=timeout_s)
@@ -345,9 +346,10 @@ class ChatService:
         """How this turn reaches the data: "offline", "agent" (the model calls tools,
         natively or written as text) or "planned" (a JSON-schema step picks the lookup).
 
-        ``llm_tool_mode`` auto: planned for a server on this machine (llama.cpp, Ollama:
-        small models that rarely call tools but always decode under a schema), agent for
-        a hosted API."""
+        ``llm_tool_mode`` auto: what the server says of its model (llama.cpp's template
+        caps, Ollama's capabilities); when it does not say, planned for a server on this
+        machine (small models that rarely call tools but always decode under a schema),
+        agent for a hosted API."""
         if self.offline:
             return OFFLINE
         if self.tool_mode == "json":
@@ -355,7 +357,24 @@ class ChatService:
         if self.tool_mode in ("native", "text"):
             return "agent"
         first = next((link for link in self.chain.links if not link.disabled), None)
-        return "planned" if first is not None and first.limits.local else "agent"
+        if first is None:
+            return "agent"
+        if self._detected is None or self._detected[0] != first.spec.label:
+            self._detected = (first.spec.label, self._detect(first))
+        return self._detected[1]
+
+    @staticmethod
+    def _detect(link: Any) -> str:
+        """Ask the server whether its model takes tool calls (llama.cpp ``/props``, Ollama
+        ``/api/show``); a server that does not say: planned when it is on this machine (a
+        small local model), agent for a hosted API."""
+        from fretcoach_cli.llm.capabilities import tool_support
+
+        if link.spec.provider == "openai" and link.spec.base_url:
+            said = tool_support(link.spec.base_url, link.spec.model)
+            if said is not None:
+                return "agent" if said else "planned"
+        return "planned" if link.limits.local else "agent"
 
     def graph(self) -> Any:
         kind = self.mode()
