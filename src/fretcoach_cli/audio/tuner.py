@@ -371,10 +371,10 @@ class Tuner:
         return float(np.exp(np.median(np.log(f0s))))
 
     def _midi(self, hz: float) -> float:
-        return 69.0 + 12.0 * math.log2(hz / self.a4)
+        return notes.hz_to_midi(hz, self.a4)
 
     def _hz(self, midi: float) -> float:
-        return self.a4 * 2 ** ((midi - 69.0) / 12.0)
+        return notes.midi_to_hz(midi, self.a4)
 
     def _octave(self, spec: Spectrum, f0: float) -> float:
         """``f0`` moved an octave down or up when the spectrum says so (inside the compass).
