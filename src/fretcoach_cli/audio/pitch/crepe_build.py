@@ -194,7 +194,7 @@ def verify(model_bytes: bytes) -> float:
     """Run the built model on a 220 Hz harmonic tone; return the decoded pitch error (cents)."""
     import onnxruntime as ort
 
-    from fretcoach_cli.audio.pitch.crepe import decode, normalise_frames
+    from fretcoach_cli.audio.pitch.crepe_frames import decode, normalise_frames
 
     sess = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
     t = np.arange(1024 * 4) / 16000.0
