@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -51,8 +52,8 @@ def test_closing_the_terminal_saves_and_stops_the_server() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             screen = _tmux("capture-pane", "-t", name, "-p").stdout
-            if "in scale" in screen:  # the tuner shows a note: the engine is running
-                time.sleep(4)  # notes are written in batches of at most a second
+            saved = re.search(r"db ✓ (\d+) (?:notes )?saved", screen)
+            if saved and int(saved.group(1)) >= 3:  # the header says notes are in the db
                 break
             assert "Session complete" not in screen, "the recording ended first"
             time.sleep(0.3)
