@@ -39,6 +39,18 @@ def test_engine_thread_gives_the_same_notes_as_analyze_file():
     assert engine.position_s == pytest.approx(fin.duration_s)
 
 
+def _until_still(engine: Engine, timeout: float = 10.0) -> None:
+    """Wait until the engine's audio clock stops moving (three equal readings 50 ms apart)."""
+    deadline = time.monotonic() + timeout
+    last, same = engine.position_s, 0
+    while same < 3:
+        assert time.monotonic() < deadline, "the audio clock kept moving while paused"
+        time.sleep(0.05)
+        now = engine.position_s
+        same = same + 1 if now == last else 0
+        last = now
+
+
 def test_pause_stops_the_audio_clock_and_resume_continues():
     path, _ = notes_clip([57, 60, 62, 64, 67, 69], spacing_s=0.5)
     engine = Engine(FileSource(path, realtime=True))
@@ -49,7 +61,7 @@ def test_pause_stops_the_audio_clock_and_resume_continues():
     assert started.wait(30)
     engine.pause()
     assert engine.paused
-    time.sleep(0.3)  # let an in-flight block finish
+    _until_still(engine)  # a block in flight when pause() came may still be counted
     frozen = engine.position_s
     n_events = len(events)
     time.sleep(0.6)
