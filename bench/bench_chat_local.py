@@ -11,8 +11,8 @@ how long it took, then:
 
 * answered from data — the answer rests on a lookup of the user's data that turn (the
   model's own lookup, or the labelled deterministic answer, which always fetches);
-* model answers / grounded — answers the model wrote, and those whose every figure was in
-  the fetched data (fretcoach's own check, re-run here on the shown text);
+* model answers / grounded — answers the model wrote, and those fretcoach's own check found
+  grounded (every figure in the data fetched that turn; as ``--json`` reports it);
 * raw tool text shown — answers containing tool-call markup or call-shaped JSON;
 * other user's ids shown — session ids of the second user in any answer (must be 0);
 * median and worst seconds per answer; plans written by the model out of ``--recommend``.
