@@ -106,3 +106,21 @@ def build_filter(*, since: str | None = None, until: str | None = None,
     period = parse_period(since, until, timezone=tz, now=now)
     return SessionFilter(period, normalise_scale(scale) if scale else None,
                          check_status(status))
+
+
+def day_group_conditions(flt: SessionFilter, first: Any, last: Any,
+                         params: dict[str, Any]) -> list[str]:
+    """WHERE conditions selecting the user's per-day groups (``report_days``) of the
+    filter's whole local days ``first``…``last`` (None: open) and scale; fills ``params``."""
+    params["tz"] = flt.timezone
+    conds = ["user_id = current_setting('fretcoach.user_id', true)", "tz = %(tz)s"]
+    if first is not None:
+        conds.append("day >= %(d_first)s")
+        params["d_first"] = first
+    if last is not None:
+        conds.append("day <= %(d_last)s")
+        params["d_last"] = last
+    if flt.scale is not None:
+        conds.append("scale = %(f_scale)s")
+        params["f_scale"] = flt.scale
+    return conds

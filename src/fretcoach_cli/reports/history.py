@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from fretcoach_cli.reports.filters import SessionFilter
+from fretcoach_cli.reports.filters import SessionFilter, day_group_conditions
 
 if TYPE_CHECKING:
     import psycopg
@@ -77,16 +77,7 @@ def count_sessions(conn: psycopg.Connection[Any], flt: SessionFilter) -> int:
     else:
         grouped = {"completed", "interrupted"} <= set(statuses)
     if grouped and ensure_rollup(conn, flt.timezone):
-        conds = ["user_id = current_setting('fretcoach.user_id', true)", "tz = %(tz)s"]
-        params["tz"] = flt.timezone
-        if first is not None:
-            conds.append("day >= %(d_first)s")
-            params["d_first"] = first
-        if last is not None:
-            conds.append("day <= %(d_last)s")
-            params["d_last"] = last
-        if flt.scale is not None:
-            conds.append("scale = %(f_scale)s")
+        conds = day_group_conditions(flt, first, last, params)
         active = (f"(SELECT count(*) FROM fretcoach.sessions WHERE {where} "
                   "AND status = 'active')") if "active" in statuses else "0"
         row = conn.execute(

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from fretcoach_cli.errors import UsageError
 from fretcoach_cli.reports.dates import now_in
-from fretcoach_cli.reports.filters import PLAYED_COND, SessionFilter
+from fretcoach_cli.reports.filters import PLAYED_COND, SessionFilter, day_group_conditions
 
 if TYPE_CHECKING:
     import psycopg
@@ -186,15 +186,7 @@ def _aggregate_sql(flt: SessionFilter, by: str | None,
         # whole local days from the maintained groups; the part of a day the period starts
         # or ends inside (an instant was given) computed from its sessions, as one group
         first, last, head, tail = split_period(flt)
-        conds = ["user_id = current_setting('fretcoach.user_id', true)", "tz = %(tz)s"]
-        if first is not None:
-            conds.append("day >= %(d_first)s")
-            params["d_first"] = first
-        if last is not None:
-            conds.append("day <= %(d_last)s")
-            params["d_last"] = last
-        if flt.scale is not None:
-            conds.append("scale = %(f_scale)s")
+        conds = day_group_conditions(flt, first, last, params)
         cols = ", ".join(GROUP_COLUMNS)
         parts = [f"SELECT {cols} FROM fretcoach.report_days WHERE {' AND '.join(conds)}"]
         groups = (f"SELECT {cols} FROM fretcoach.report_groups(current_setting("
