@@ -147,14 +147,15 @@ def test_engine_on_the_device_hears_the_recordings_notes(device: AlsaInput) -> N
 def test_engine_on_a_device_refusing_16k_resamples_its_rate(tmp_path: Path) -> None:
     """A JACK device runs at 44.1 kHz only: MicSource falls back to the device's own rate
     and resamples it itself; the notes are still the file's, on time."""
-    for attempt in range(2):
+    tries = 3
+    for attempt in range(tries):
         with jack_input(EXAMPLE) as dev:
             got, heard, want = _listen(dev, lossless=False)
         if got["lost"] == 0:
             break
         # the dummy JACK server overruns (xruns) when the machine is busy: the test rig's
-        # loss, not the engine's; a second run on a quiet moment must lose nothing
-        assert attempt == 0, got
+        # loss, not the engine's; a later run on a quieter moment must lose nothing
+        assert attempt < tries - 1, got
     assert not got["takes_16k"] and got["rate"] == JACK_RATE, got
     assert f"{JACK_RATE} Hz" in got["label"]
     lag, run_, first = _aligned(heard, want)
