@@ -303,15 +303,20 @@ def _mask(text: str) -> str:
     return text[:3] + "***" if len(text) > 6 else "***"
 
 
-def read_file(path: Path) -> dict[str, Any]:
-    """Read the TOML config file; a missing file is an empty config."""
+def _toml(path: Path) -> dict[str, Any]:
+    """The config file as TOML; a missing file is empty, an unreadable one a ConfigError."""
     if not path.exists():
         return {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}",
                           hint="fix or delete it") from None
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """Read the TOML config file; a missing file is an empty config."""
+    data = _toml(path)
     flat = dict(data.get("fretcoach", {})) if isinstance(data.get("fretcoach"), dict) else {}
     flat.update({k: v for k, v in data.items() if not isinstance(v, dict)})
     return flat
@@ -387,14 +392,7 @@ def user_scales(env: Mapping[str, str] | None = None,
     """The config file's ``[scales]`` table: user scale name → interval spelling, e.g.
     ``"my blues" = "1 b3 4 #4 5 b7"`` (music.scales parses the spelling). Empty without one."""
     path = path or config_path(env)
-    if not path.exists():
-        return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}",
-                          hint="fix or delete it") from None
-    table = data.get("scales", {})
+    table = _toml(path).get("scales", {})
     if not isinstance(table, dict):
         raise ConfigError(f"config file {path}: [scales] must be a table of name = \"1 b3 5\"")
     for name, spelling in table.items():
