@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from fretcoach_cli.chat.grounded import check
 from fretcoach_cli.chat.prompts import CHAT_PROMPT_VERSION, system_prompt
 from fretcoach_cli.chat.sql_run import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, SqlRunner
+from fretcoach_cli.chat.stream_events import Reset, Token
 from fretcoach_cli.chat.threads import ThreadRow, Threads, title_from
 from fretcoach_cli.chat.tools import (
     PLAN_KWARG,
@@ -67,11 +68,6 @@ SAVED_KWARG = "fretcoach_saved"
 
 
 @dataclass
-class Token:
-    text: str
-
-
-@dataclass
 class ToolStarted:
     name: str
     args: dict[str, Any]
@@ -87,11 +83,6 @@ class Notice:
     """Something the user should know (a model failed over, offline answer…)."""
 
     text: str
-
-
-@dataclass
-class Reset:
-    """Discard the partial answer shown so far (a model failed mid-answer)."""
 
 
 @dataclass
@@ -591,9 +582,9 @@ class ChatService:
 
         data = "\n".join(digest(e) for e in evidence[1:]) or "(no data was looked up)"
         previous = _text(last.content) if last is not None and last.type == "ai" else ""
-        written = yield from self._relay(grounded.write(
+        written = yield from grounded.write(
             self.chain, question, "your data" if len(evidence) > 1 else "none", data, evidence,
-            config=self._link_config, previous=previous, previous_bad=bad))
+            config=self._link_config, previous=previous, previous_bad=bad)
         result.attempts += written.attempts
         if written.answer:
             result.answer, result.grounded, result.ungrounded = written.answer, True, []
@@ -668,9 +659,9 @@ class ChatService:
                 return
             evidence.append(output)
             data_text = digest(output)
-        written = yield from self._relay(grounded.write(
+        written = yield from grounded.write(
             self.chain, question, lookup, data_text, evidence, config=self._link_config,
-            deadline=deadline, need_figure=lookup != "none"))
+            deadline=deadline, need_figure=lookup != "none")
         result.attempts += written.attempts
         result.tool_calls = list(self.ctx.calls)
         result.plan = self._plan_summary()
@@ -722,17 +713,6 @@ class ChatService:
                                   metadata={"user_id": self.user,
                                             "thread_id": self.thread_id,
                                             "prompt_version": CHAT_PROMPT_VERSION})
-
-    def _relay(self, gen: Any) -> Any:
-        """Pass a grounded writer's tokens/resets on as chat events; return its result."""
-        from fretcoach_cli.chat import grounded
-
-        try:
-            while True:
-                item = next(gen)
-                yield Token(item.text) if isinstance(item, grounded.Token) else Reset()
-        except StopIteration as stop:
-            return stop.value
 
     def _deterministic(self, question: str, result: TurnResult, reason: str,
                        cfg: dict[str, Any], *, replace: Any = None,

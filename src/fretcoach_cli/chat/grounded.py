@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fretcoach_cli.chat.planned import repair_message, write_messages
+from fretcoach_cli.chat.stream_events import Reset, Token
 from fretcoach_cli.llm.failures import AllLinksFailed, Attempt
 from fretcoach_cli.llm.grounding import ungrounded
 from fretcoach_cli.llm.toolcalls import StreamGuard, looks_like_tool_text, prose_of
@@ -30,16 +31,6 @@ class Written:
     source: str | None = None
     attempts: list[Attempt] = field(default_factory=list)
     problem: str = ""
-
-
-@dataclass
-class Token:
-    text: str
-
-
-@dataclass
-class Reset:
-    pass
 
 
 def check(answer: str, *evidence: Any, need_figure: bool = False) -> list[str]:
