@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
@@ -56,6 +57,16 @@ def _choice(*options: str) -> Callable[[Any], None]:
     def check(value: Any) -> None:
         if value not in options:
             raise ValueError(f"must be one of {', '.join(options)}")
+
+    return check
+
+
+def _prompt_version(name: str) -> Callable[[Any], None]:
+    """A version label's shape (v1, v2…); whether that file exists is checked where the
+    prompt is loaded (config sits below the coach layer and cannot list the files)."""
+    def check(value: Any) -> None:
+        if value and not re.fullmatch(r"v\d+", str(value)):
+            raise ValueError(f"must be a {name} prompt version such as v1 or v2 (empty = newest)")
 
     return check
 
@@ -197,6 +208,15 @@ class Settings:
     tracing: str = _setting_field(lambda: "",
                                   "opik to send LangChain traces to Comet Opik",
                                   check=_choice("", "none", "opik"))
+    # which version of each prompt file (coach/prompts/<name>/vN.md) is used; empty = newest
+    prompt_live: str = _setting_field(lambda: "", "live-coach prompt version (v1, v2…; "
+                                      "empty = newest)", check=_prompt_version("live"))
+    prompt_summary: str = _setting_field(lambda: "", "session-summary prompt version "
+                                         "(empty = newest)", check=_prompt_version("summary"))
+    prompt_plan: str = _setting_field(lambda: "", "practice-plan prompt version "
+                                      "(empty = newest)", check=_prompt_version("plan"))
+    prompt_chat: str = _setting_field(lambda: "", "chat prompt version (empty = newest)",
+                                      check=_prompt_version("chat"))
     timezone: str = _setting_field(lambda: "",
                                    "IANA time zone for days/streaks; empty = system")
     db_idle_minutes: float = _setting_field(

@@ -13,33 +13,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from fretcoach_cli.coach.offline import METRIC_TITLES, Finding, positions, where
+from fretcoach_cli.coach.prompts.versions import Prompt, load
 from fretcoach_cli.events import NoteEvent
 from fretcoach_cli.music.scales import Scale
 
-#: Bump when any prompt text changes; stored with plans and traced as metadata.
+#: The release of the prompt set, stored with plans and traced as metadata. Each prompt's own
+#: version (v1, v2, … — files in this package, see versions.py) is stored with every reply.
 PROMPT_VERSION = "fretcoach-prompts-2026.11.1"
 
 Message = tuple[str, str]
 RECENT_NOTES = 12
-
-LIVE_SYSTEM = """You are a guitar teacher standing next to a student who is practising a \
-scale right now. Give ONE corrective instruction in 1-2 short sentences (at most 40 words) \
-about the focus metric, with ONE concrete physical technique (hand, finger, pick, counting). \
-Use only the measured facts provided; name the actual note and where it was played when the \
-facts give one. No greeting, no praise padding, no lists, no markdown, no questions."""
-
-SUMMARY_SYSTEM = """You are a guitar teacher summing up a practice session for the student. \
-Write 2-3 sentences based only on the measured facts provided (mention the overall score, \
-the strongest and the weakest area with their numbers), then a final sentence starting with \
-"Work on:" that gives exactly one concrete thing to practise next. Plain text, no markdown."""
-
-PLAN_SYSTEM = """You are a guitar teacher planning the student's next practice session. \
-You receive statistics computed from their recent sessions. Choose ONE scale (a root note \
-plus one of the supported scale types), the one metric to focus on, a target tempo, \
-strictness and sensitivity (0-1), a session target and 2-5 short exercise steps. Base the \
-reasoning on the numbers given (cite them) and keep it under 60 words. Do not suggest any \
-scale listed under "avoid"."""
-
 
 def _score(value: Any) -> str:
     return "n/a" if value is None else f"{float(value):.0f}"
@@ -84,7 +67,7 @@ def metric_facts(metrics) -> list[str]:
 
 
 def live_messages(metrics, notes: Sequence[NoteEvent], scale: Scale,
-                  found: Finding | None) -> list[Message]:
+                  found: Finding | None, prompt: Prompt | None = None) -> list[Message]:
     recent = list(notes)[-RECENT_NOTES:]
     pos = positions(recent)
     focus = found.metric if found else getattr(metrics, "weakest_area", None)
@@ -98,11 +81,12 @@ def live_messages(metrics, notes: Sequence[NoteEvent], scale: Scale,
         lines.append(f"Main finding: {found.fact}.")
     lines.append("Recent notes (oldest first):")
     lines.extend(f"  {_note_line(scale, n, p)}" for n, p in zip(recent, pos, strict=True))
-    return [("system", LIVE_SYSTEM), ("human", "\n".join(lines))]
+    return [("system", (prompt or load("live")).text), ("human", "\n".join(lines))]
 
 
 def summary_messages(metrics, notes: Sequence[NoteEvent], scale: Scale,
-                     found: Finding | None, duration_s: float | None) -> list[Message]:
+                     found: Finding | None, duration_s: float | None,
+                     prompt: Prompt | None = None) -> list[Message]:
     lines = [
         f"Scale: {scale.display_name}",
         f"Notes played: {getattr(metrics, 'total_notes_played', 0)}",
@@ -112,16 +96,16 @@ def summary_messages(metrics, notes: Sequence[NoteEvent], scale: Scale,
     ]
     if found is not None:
         lines.append(f"Weakest area finding: {found.fact}.")
-    return [("system", SUMMARY_SYSTEM), ("human", "\n".join(lines))]
+    return [("system", (prompt or load("summary")).text), ("human", "\n".join(lines))]
 
 
 def plan_messages(rec_input: dict[str, Any], scale_types: Sequence[str],
-                  avoid: Sequence[str]) -> list[Message]:
+                  avoid: Sequence[str], prompt: Prompt | None = None) -> list[Message]:
     body = {
         "statistics": rec_input,
         "supported_scale_types": list(scale_types),
         "avoid": list(avoid),
         "metrics": list(METRIC_TITLES),
     }
-    return [("system", PLAN_SYSTEM),
+    return [("system", (prompt or load("plan")).text),
             ("human", "Recent practice statistics (JSON):\n" + json.dumps(body, indent=1))]
