@@ -73,6 +73,9 @@ class SessionRow:
     practice_id: UUID | None
     metrics: dict[str, Any]
     tuning: str | None = None  # NULL = standard (ddl/030)
+    ramp: str | None = None  # speed trainer (ddl/060): START:TARGET:STEP, NULL = none
+    max_clean_bpm: float | None = None
+    tempo_curve: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,9 @@ class SessionSummary:
     mean_abs_grid_dev_ms: float | None = None
     clean_ratio: float | None = None
     weakest_area: str | None = None
+    ramp: str | None = None  # the speed trainer's (ddl/060); None without one
+    max_clean_bpm: float | None = None
+    tempo_curve: list[dict[str, Any]] | None = None
     metrics: Any = field(default_factory=dict)  # full metrics blob (mapping or dataclass)
 
     @classmethod
@@ -242,11 +248,14 @@ class Sessions:
             f"""
             UPDATE fretcoach.sessions
                SET {sets}, weakest_area = %s, metrics = %s, status = %s,
-                   end_time = coalesce(%s, end_time, now()), updated_at = now()
+                   end_time = coalesce(%s, end_time, now()), updated_at = now(),
+                   ramp = %s, max_clean_bpm = %s, tempo_curve = %s
              WHERE session_id = %s
             RETURNING session_id
             """,
-            (*values, summary.weakest_area, jsonb(summary.metrics), status, end_time, sid),
+            (*values, summary.weakest_area, jsonb(summary.metrics), status, end_time,
+             summary.ramp, finite(summary.max_clean_bpm),
+             None if summary.tempo_curve is None else jsonb(summary.tempo_curve), sid),
         ).fetchone()
         if row is None:
             self._rollback()

@@ -1,0 +1,136 @@
+"""The speed trainer inside a practice session: the ramp, its click, and what it reports.
+
+The session hands every judged note to :meth:`SpeedTrainer.on_note` (analysis thread); the
+ramp (``scoring.ramp``) decides on the audio clock, the click (``audio.click``) plays the same
+tempo map, and a :class:`TempoUpdate` goes to the subscribers whenever a bar closes. At the end
+the tempo curve and the best clean tempo go into the session's summary fields.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fretcoach_cli.events import NoteEvent
+from fretcoach_cli.scoring.ramp import CurvePoint, RampChange, RampSpec, TempoRamp
+
+
+@dataclass(frozen=True, slots=True)
+class TempoUpdate:
+    """The ramp after a note: current tempo, best clean tempo, the curve so far, and the
+    change (if any) this note's bar closing scheduled."""
+
+    bpm: float
+    best_clean_bpm: float | None
+    target_bpm: float
+    curve: tuple[CurvePoint, ...]
+    change: RampChange | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TrainerOptions:
+    """The speed trainer's settings, validated by the CLI."""
+
+    ramp: RampSpec
+    click: bool = True
+    click_volume: float = 0.6
+
+
+def pitch_ok(verdict: Any) -> bool:
+    """A note is right for the ramp when it is a judged note in the scale (an unclear onset
+    is not held against the bar: it is counted by clean playing already)."""
+    return bool(verdict.judged and verdict.in_scale)
+
+
+class SpeedTrainer:
+    """One per session with ``--ramp``; thread-safe (notes on the analysis thread, the click
+    on the audio output thread, the toggle on the UI thread)."""
+
+    def __init__(self, options: TrainerOptions) -> None:
+        self.options = options
+        self.ramp = TempoRamp(options.ramp)
+        self.player: Any = None
+        self.notice: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def spec(self) -> RampSpec:
+        return self.options.ramp
+
+    # -- the click -----------------------------------------------------------------------
+    def beats(self, t0: float, t1: float) -> list[tuple[float, bool]]:
+        with self._lock:
+            return self.ramp.map.beats(t0, t1)
+
+    def start_click(self, warn: Callable[[str], None] | None = None) -> None:
+        """Start the audible click (unless ``--no-click``); a silent one says so once."""
+        if not self.options.click:
+            return
+        from fretcoach_cli.audio.click import ClickPlayer
+
+        self.player = ClickPlayer(self.beats, volume=self.options.click_volume,
+                                  on_block=self._played_until)
+        self.notice = self.player.start()
+        if self.notice and warn is not None:
+            warn(self.notice)
+
+    def _played_until(self, t: float) -> None:
+        with self._lock:
+            self.ramp.lock_until(t)
+
+    def stop_click(self) -> None:
+        if self.player is not None:
+            self.player.close()
+
+    # -- the ramp ------------------------------------------------------------------------
+    def on_note(self, event: NoteEvent, verdict: Any) -> TempoUpdate:
+        with self._lock:
+            changes = self.ramp.feed(event.onset_s, pitch_ok(verdict))
+            return self._update(changes[-1] if changes else None)
+
+    def grid_offset_ms(self, onset_s: float) -> float:
+        with self._lock:
+            return self.ramp.map.offset_ms(onset_s)
+
+    def toggle(self) -> bool:
+        """Hold the tempo (no rises or falls) or let the ramp run again; the new state."""
+        with self._lock:
+            self.ramp.active = not self.ramp.active
+            return self.ramp.active
+
+    def bpm_at(self, t: float) -> float:
+        with self._lock:
+            return self.ramp.bpm_at(t)
+
+    def beat_at(self, t: float) -> int | None:
+        """Zero-based beat of the bar at audio time ``t`` (None before the first click)."""
+        with self._lock:
+            m = self.ramp.map
+            if t < 0:
+                return None
+            bar = m.bar_at(t)
+            beat = int((t - m.bar_start(bar)) * m.bpm_of_bar(bar) / 60.0)
+            return min(max(beat, 0), m.beats_per_bar - 1)
+
+    def state(self) -> TempoUpdate:
+        with self._lock:
+            return self._update(None)
+
+    def finish(self, end_s: float) -> dict[str, Any]:
+        """Close the bars played before ``end_s``; the summary fields to store."""
+        self.stop_click()
+        with self._lock:
+            self.ramp.close(end_s)
+            return {
+                "ramp": self.spec.text,
+                "max_clean_bpm": self.ramp.best_clean_bpm,
+                "tempo_curve": [p.to_dict() for p in self.ramp.curve],
+            }
+
+    def _update(self, change: RampChange | None) -> TempoUpdate:
+        r = self.ramp
+        return TempoUpdate(r.current_bpm, r.best_clean_bpm, self.spec.target_bpm,
+                           tuple(r.curve), change, r.active)
