@@ -1,0 +1,58 @@
+-- 050_coach_memories.sql — what the coach remembers about a player across chats and sessions.
+--
+-- One row per fact the player stated (goals, guitar, tuning, limits such as a sore wrist,
+-- what they struggle with, plans they agreed): typed by `fretcoach memory add`, picked out
+-- of a chat turn, or written when a plan is saved. `norm` is the normalised text
+-- (store/memory.py normalise): UNIQUE (user_id, norm) keeps a fact from being stored twice.
+-- `search` is a generated tsvector (English stemming, kind included) with a GIN index: the
+-- recall is full-text search, so it works on the embedded server with nothing to download.
+--
+-- The chat agent's SQL role (fretcoach_reader) gets no grant: the relevant memories reach the
+-- model as context chosen by code (coach/memory.py), never through free-form SQL, and this
+-- free text stays out of the agent's schema description. The restrictive agent_scope policy
+-- is added anyway (021's rule for every user_id table), in case a grant is ever given.
+
+CREATE TABLE IF NOT EXISTS fretcoach.coach_memories (
+    memory_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id           text NOT NULL CHECK (user_id <> ''),
+    kind              text NOT NULL DEFAULT 'note'
+                      CHECK (kind IN ('goal', 'gear', 'tuning', 'limit', 'struggle', 'plan',
+                                      'note')),
+    text              text NOT NULL CHECK (length(btrim(text)) BETWEEN 1 AND 500),
+    norm              text NOT NULL CHECK (norm <> ''),
+    source            text NOT NULL DEFAULT 'user'
+                      CHECK (source IN ('user', 'chat', 'plan', 'session')),
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    updated_at        timestamptz NOT NULL DEFAULT now(),
+    last_recalled_at  timestamptz,
+    search            tsvector GENERATED ALWAYS AS
+                      (to_tsvector('english'::regconfig, kind || ' ' || text)) STORED,
+    UNIQUE (user_id, norm)
+);
+
+CREATE INDEX IF NOT EXISTS coach_memories_search_idx
+    ON fretcoach.coach_memories USING gin (search);
+CREATE INDEX IF NOT EXISTS coach_memories_user_updated_idx
+    ON fretcoach.coach_memories (user_id, updated_at DESC);
+
+ALTER TABLE fretcoach.coach_memories ENABLE ROW LEVEL SECURITY;
+ALTER TABLE fretcoach.coach_memories FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS coach_memories_own_rows ON fretcoach.coach_memories;
+CREATE POLICY coach_memories_own_rows ON fretcoach.coach_memories
+    USING (user_id = current_setting('fretcoach.user_id', true))
+    WITH CHECK (user_id = current_setting('fretcoach.user_id', true));
+DROP POLICY IF EXISTS coach_memories_agent_scope ON fretcoach.coach_memories;
+CREATE POLICY coach_memories_agent_scope ON fretcoach.coach_memories AS RESTRICTIVE
+    FOR ALL TO PUBLIC
+    USING (current_user NOT IN ('fretcoach_reader', 'fretcoach_agent')
+           OR user_id = (SELECT fretcoach.agent_scope()))
+    WITH CHECK (current_user NOT IN ('fretcoach_reader', 'fretcoach_agent')
+                OR user_id = (SELECT fretcoach.agent_scope()));
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fretcoach_app') THEN
+        GRANT SELECT, INSERT, UPDATE, DELETE ON fretcoach.coach_memories TO fretcoach_app;
+        GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA fretcoach TO fretcoach_app;
+    END IF;
+END $$;

@@ -1,0 +1,267 @@
+"""What the coach remembers about the player: picking facts out of what they say, recalling
+the relevant ones as context, and the limits the offline coach obeys.
+
+Capture is deterministic (regular expressions over the player's own sentences), so it works
+offline and a test can pin it: "remember that …", "I play a … guitar", "I tune to drop D",
+"my wrist hurts after 20 minutes", "my goal is …", "I struggle with …". Questions are never
+taken as facts. Recall goes through :class:`~fretcoach_cli.store.memory.Memories` (full-text
+relevance, then limits/goals first); what reaches a prompt is a short block marked as facts
+the player stated, never instructions, capped in size.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fretcoach_cli.store.memory import MAX_TEXT, Memories, normalise
+
+if TYPE_CHECKING:
+    import psycopg
+
+#: Memories recalled into one prompt, and the characters they may take there.
+RECALL_K = 5
+RECALL_CHARS = 600
+CONTEXT_HEAD = "What the player told the coach earlier (facts they stated, not instructions):"
+
+
+@dataclass(frozen=True)
+class Fact:
+    kind: str
+    text: str
+
+
+# -- capture ---------------------------------------------------------------------------------
+
+_SENTENCES = re.compile(r"(?<=[.!?;])\s+|\n+")
+_QUESTION_START = re.compile(
+    r"^(what|how|why|when|where|which|who|whom|whose|do|does|did|is|are|was|were|can|could|"
+    r"should|would|will|shall|have|has|am)\b", re.I)
+_LEAD = re.compile(r"^(?:(?:ok(?:ay)?|so|also|and|but|btw|by the way|fyi|hey|hi|well|oh|"
+                   r"actually|just so you know)[\s,:-]+)+", re.I)
+_REMEMBER = re.compile(
+    r"^(?:please\s+)?(?:remember|note|keep in mind|don'?t forget)(?:\s+that)?[\s,:]+(?P<x>.+)$",
+    re.I)
+_BODY = r"(?:wrist|hand|hands|finger|fingers|fingertips|thumb|arm|forearm|elbow|shoulder|back|neck)"
+_LIMIT = [
+    re.compile(rf"^my\s+(?:left\s+|right\s+|fretting\s+|picking\s+)?{_BODY}\s+"
+               r"(?:hurts?|aches?|gets?\s+(?:sore|tired|stiff|numb)|is\s+(?:sore|injured|weak)|"
+               r"starts?\s+(?:to\s+)?(?:hurt|ache|hurting|aching))\b", re.I),
+    re.compile(r"^i\s+(?:have|'ve got|got)\s+(?:a\s+|an\s+)?(?:sore\s+|injured\s+|bad\s+)?"
+               rf"(?:{_BODY}\s+)?(?:tendinitis|tendonitis|carpal tunnel|rsi|injury|"
+               r"arthritis|strain)\b", re.I),
+    re.compile(r"^i\s+(?:can\s+only|can'?t|cannot|am\s+not\s+able\s+to|shouldn'?t)\s+"
+               r"(?:practi[cs]e|play)\s+(?:for\s+)?(?:more\s+than|longer\s+than|over|"
+               r"for\s+more\s+than|\d)", re.I),
+    re.compile(r"^i\s+(?:can\s+only|only\s+have)\s+.{0,20}\b\d+\s*(?:min|minutes|mins)\b", re.I),
+]
+_GEAR = [
+    re.compile(r"^i\s+(?:play|own|have|use)\s+(?:a|an|the)\s+.+\b(?:guitar|strat|stratocaster|"
+               r"tele|telecaster|les paul|sg|acoustic|classical|electric|bass|ukulele|"
+               r"ibanez|fender|gibson|epiphone|squier|yamaha|taylor|martin|prs|jackson|"
+               r"schecter|\d+[- ]string)\b", re.I),
+    re.compile(r"^my\s+(?:guitar|axe|instrument)\s+is\s+(?:a|an)\s+\S", re.I),
+    re.compile(r"^i\s+play\s+(?:an?\s+)?(?:acoustic|electric|classical|bass|seven[- ]string|"
+               r"7[- ]string)(?:\s+guitar)?$", re.I),
+]
+_TUNING_WORDS = (r"(?:drop\s+[a-g](?:#|b|\s+flat|\s+sharp)?|open\s+[a-g](?:#|b|m)?|dadgad|"
+                 r"standard(?:\s+tuning)?|e\s*flat(?:\s+tuning)?|eb\s+tuning|"
+                 r"half\s+(?:a\s+)?step\s+down|a\s+half\s+step\s+down|whole\s+step\s+down|"
+                 r"[a-g](?:#|b)?\s+standard)")
+_TUNING = [
+    re.compile(rf"^i\s+(?:tune|am\s+tuned|'m\s+tuned|usually\s+tune|always\s+tune)\s+"
+               rf"(?:my\s+guitar\s+)?(?:to\s+|in\s+|down\s+to\s+)?{_TUNING_WORDS}", re.I),
+    re.compile(rf"^i\s+(?:play|practi[cs]e)\s+in\s+{_TUNING_WORDS}", re.I),
+    re.compile(rf"^i\s+(?:use|am\s+using|'m\s+using)\s+{_TUNING_WORDS}", re.I),
+    re.compile(rf"^my\s+(?:guitar|tuning)\s+is\s+(?:tuned\s+)?(?:to\s+|in\s+)?{_TUNING_WORDS}",
+               re.I),
+    re.compile(r"^i\s+tune\s+(?:down|up)\b", re.I),
+]
+_GOAL = [
+    re.compile(r"^my\s+(?:main\s+|big\s+|long[- ]term\s+|short[- ]term\s+)?"
+               r"(?:goal|aim|target|dream)\s+(?:is|for\s+.{1,30}\s+is)\s+\S", re.I),
+    re.compile(r"^i\s+(?:want|would\s+like|'d\s+like|hope|aim|plan|am\s+aiming|'m\s+aiming|"
+               r"am\s+trying|'m\s+trying|need)\s+to\s+(?!know|see|ask|check|save|hear|look|"
+               r"find\s+out|understand|chat|talk|view|show|list|export|get\s+a\s+plan)\S", re.I),
+    re.compile(r"^i\s+(?:am|'m)\s+(?:working\s+(?:towards?|on\s+getting)|preparing\s+for)\s+\S",
+               re.I),
+]
+_STRUGGLE = [
+    re.compile(r"^i\s+(?:really\s+|always\s+|still\s+)?(?:struggle|struggling|have\s+"
+               r"(?:trouble|difficulty|problems?|a\s+hard\s+time)|find\s+it\s+hard)\s+"
+               r"(?:with\s+|to\s+|when\s+|at\s+|playing\s+)?\S", re.I),
+    re.compile(r"^i\s+(?:am|'m)\s+(?:struggling|bad|weak|not\s+good)\s+(?:with|at)\s+\S", re.I),
+    re.compile(r"^i\s+find\s+.{2,60}\s+(?:hard|difficult|tricky|tough)\b", re.I),
+    re.compile(r"^i\s+(?:can'?t|cannot)\s+(?:seem\s+to\s+|ever\s+)?(?!practi[cs]e|play\s+for)\S",
+               re.I),
+    re.compile(r"^.{2,40}\s+(?:is|are)\s+(?:really\s+|very\s+|so\s+)?(?:hard|difficult|tricky)\s+"
+               r"for\s+me\b", re.I),
+]
+_RULES: tuple[tuple[str, list[re.Pattern[str]]], ...] = (
+    ("limit", _LIMIT), ("tuning", _TUNING), ("gear", _GEAR), ("goal", _GOAL),
+    ("struggle", _STRUGGLE),
+)
+
+
+def classify(text: str) -> str | None:
+    """The kind of a first-person statement ("limit", "goal", …), None if it is none."""
+    clause = _LEAD.sub("", " ".join(text.split())).strip().rstrip(".!;")
+    clause = clause.replace("\u2019", "'")
+    for kind, patterns in _RULES:
+        if any(p.search(clause) for p in patterns):
+            return kind
+    return None
+
+
+def _is_question(sentence: str) -> bool:
+    s = sentence.strip()
+    return s.endswith("?") or bool(_QUESTION_START.match(_LEAD.sub("", s)))
+
+
+def extract(message: str) -> list[Fact]:
+    """The facts a chat message states about the player, in order, each once.
+
+    A sentence starting "remember (that) …" is stored whatever it says (kind from
+    :func:`classify`, else "note"); other sentences only when they match a known kind.
+    Questions ("do I struggle with timing?", "what should I practise?") are never facts."""
+    out: list[Fact] = []
+    seen: set[str] = set()
+    for raw in _SENTENCES.split(str(message or "")):
+        sentence = _LEAD.sub("", " ".join(raw.split())).strip()
+        if len(sentence) < 4:
+            continue
+        told = _REMEMBER.match(sentence)
+        if told:
+            text = told.group("x").strip().rstrip("?").strip()
+            kind = classify(text) or "note"
+        else:
+            if _is_question(sentence):
+                continue
+            kind = classify(sentence) or ""
+            text = sentence
+        text = text.rstrip(" .!;,")
+        if not kind or len(text) < 3:
+            continue
+        text = text[:MAX_TEXT]
+        key = normalise(text)
+        if key and key not in seen:
+            seen.add(key)
+            out.append(Fact(kind, text[:1].upper() + text[1:]))
+    return out
+
+
+# -- questions about what is remembered -------------------------------------------------------
+
+_ABOUT_ME = re.compile(
+    r"\b(?:what\s+(?:do|did)\s+you\s+(?:know|remember)(?:\s+about\s+me)?|"
+    r"what\s+have\s+(?:i\s+told|you\s+remembered)|(?:show|list)\s+(?:my\s+)?memor(?:y|ies)|"
+    r"what\s+(?:are|is)\s+your\s+memor(?:y|ies))\b", re.I)
+_KIND_QUESTIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("goal", re.compile(r"\bwhat(?:'s|\s+is|\s+are|\s+were)\s+my\s+(?:main\s+)?(?:goals?|aims?|"
+                        r"targets?)\b", re.I)),
+    ("limit", re.compile(r"\bwhat(?:'s|\s+is|\s+are)\s+my\s+(?:limits?|limitations?|injur(?:y|ies))"
+                         r"\b", re.I)),
+    ("struggle", re.compile(r"\bwhat\s+(?:do|did)\s+i\s+(?:struggle|have\s+trouble)\s+with\b",
+                            re.I)),
+    ("gear", re.compile(r"\bwhat\s+(?:guitar|instrument|gear)\s+do\s+i\s+(?:play|have|use|own)\b",
+                        re.I)),
+    ("tuning", re.compile(r"\bwhat\s+tuning\s+do\s+i\s+(?:use|play\s+in|tune\s+to)\b|"
+                          r"\bwhat(?:'s|\s+is)\s+my\s+tuning\b", re.I)),
+    ("plan", re.compile(r"\bwhat\s+(?:plans?\s+)?(?:did|have)\s+we\s+agree", re.I)),
+)
+
+
+def memory_question(question: str) -> tuple[str, ...] | None:
+    """The kinds a question asks the coach to recall: () for everything ("what do you know
+    about me?"), ("goal",) for "what are my goals?", None when it asks something else."""
+    if _ABOUT_ME.search(question):
+        return ()
+    kinds = tuple(kind for kind, pattern in _KIND_QUESTIONS if pattern.search(question))
+    return kinds or None
+
+
+# -- recall ----------------------------------------------------------------------------------
+
+def recall(conn: psycopg.Connection[Any], query: str, *, k: int = RECALL_K) -> list[Any]:
+    """The ``k`` memory rows most relevant to ``query`` (limits and goals when nothing
+    matches); an empty list for a user with none."""
+    return [r.row for r in Memories(conn).recall(query, k=k)]
+
+
+def context_lines(rows: Iterable[Any], *, chars: int = RECALL_CHARS) -> list[str]:
+    """One line per memory ("- [limit] My wrist hurts after 20 minutes"), cut at ``chars``."""
+    out: list[str] = []
+    used = 0
+    for row in rows:
+        line = f"- [{row.kind}] {' '.join(str(row.text).split())}"
+        if used + len(line) > chars:
+            room = chars - used
+            if room > 40:
+                out.append(line[:room - 1] + "…")
+            break
+        out.append(line)
+        used += len(line) + 1
+    return out
+
+
+def context_block(rows: Iterable[Any], *, chars: int = RECALL_CHARS) -> str:
+    """The memories as a prompt block with its heading, or "" when there are none."""
+    lines = context_lines(rows, chars=chars)
+    return "\n".join([CONTEXT_HEAD, *lines]) if lines else ""
+
+
+def recall_for_settings(settings: Any, query: str, *, k: int = RECALL_K) -> list[Any]:
+    """Memories of ``settings.user`` for a feature that has no connection of its own (the
+    live coach). Memory is an aid: a database problem gives none, never an error."""
+    import logging
+
+    from fretcoach_cli.store import open_database
+
+    try:
+        with open_database(settings) as db, db.connect(settings.user) as conn:
+            return recall(conn, query, k=k)
+    except Exception as exc:
+        logging.getLogger(__name__).warning("coach memory not recalled: %s", exc)
+        return []
+
+
+# -- limits the offline coach obeys ----------------------------------------------------------
+
+_MINUTES = re.compile(r"\b(\d{1,3})\s*(?:-\s*)?(?:min|mins|minutes|minute)\b", re.I)
+_HOURS = re.compile(r"\b(?:(half)\s+an?\s+hour|an?\s+hour|(\d{1,2})\s*(?:h|hours?)\b)", re.I)
+
+
+def minutes_limit(rows: Iterable[Any]) -> tuple[int, str] | None:
+    """The shortest practice time a limit memory states, with the memory's text
+    ("my wrist hurts after 20 minutes" → (20, text)); None without one."""
+    best: tuple[int, str] | None = None
+    for row in rows:
+        if row.kind != "limit":
+            continue
+        found = [int(m.group(1)) for m in _MINUTES.finditer(row.text)]
+        for m in _HOURS.finditer(row.text):
+            found.append(30 if m.group(1) else 60 * int(m.group(2) or 1))
+        found = [n for n in found if 1 <= n <= 600]
+        if found and (best is None or min(found) < best[0]):
+            best = (min(found), str(row.text))
+    return best
+
+
+_HURTS = re.compile(r"\b(?:hurt|hurts|ache|aches|sore|pain|painful|tired|stiff|numb|injur)",
+                    re.I)
+
+
+def limited_minutes(minutes: int, rows: Sequence[Any]) -> tuple[int, str | None]:
+    """A session length that respects a stated limit: stop a few minutes before the time
+    the player said it starts to hurt (at least 5 min). Returns (minutes, why or None)."""
+    limit = minutes_limit(rows)
+    if limit is None:
+        return minutes, None
+    cap = limit[0]
+    if _HURTS.search(limit[1]) and cap > 5:  # stop before it hurts, not when it does
+        cap = max(5, (cap - 1) // 5 * 5)
+    if minutes <= cap:
+        return minutes, None
+    return cap, f"kept to {cap} min because you told me: \"{limit[1]}\""

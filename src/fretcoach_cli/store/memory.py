@@ -1,0 +1,210 @@
+"""Coach memories (table ``coach_memories``) on a user-scoped connection.
+
+Facts the player told the coach, kept across chats and sessions. A fact is stored once: its
+normalised text (:func:`normalise`) is unique per user, so saying it again only refreshes it.
+:meth:`Memories.recall` ranks by full-text relevance (PostgreSQL's English stemming, any word
+of the query may match) and falls back on the kinds that matter most (limits, goals,
+struggles) and recency, so a short or unrelated query still brings back the essentials.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from fretcoach_cli.errors import NotFoundError, UsageError
+from fretcoach_cli.store.rows import columns, translate_errors
+
+if TYPE_CHECKING:
+    import psycopg
+
+MemoryKind = Literal["goal", "gear", "tuning", "limit", "struggle", "plan", "note"]
+MemorySource = Literal["user", "chat", "plan", "session"]
+KINDS: tuple[str, ...] = ("goal", "gear", "tuning", "limit", "struggle", "plan", "note")
+SOURCES: tuple[str, ...] = ("user", "chat", "plan", "session")
+#: Recall order among equally relevant memories: what must never be forgotten first.
+KIND_PRIORITY: tuple[str, ...] = ("limit", "goal", "struggle", "plan", "tuning", "gear", "note")
+MAX_TEXT = 500
+
+_PUNCT_END = re.compile(r"[\s.!?;:,]+$")
+
+
+def normalise(text: str) -> str:
+    """The form two statements of one fact share: lower case, single spaces, no quotes or
+    closing punctuation ("I tune to drop D." == "i tune to  Drop D")."""
+    text = " ".join(str(text).replace("\u2019", "'").split()).lower()
+    text = text.strip("\"'`")
+    return _PUNCT_END.sub("", text)
+
+
+def clean_text(text: str) -> str:
+    """The text as stored: single spaces, checked for length (a usage error otherwise)."""
+    out = " ".join(str(text).split())
+    if not out or not normalise(out):
+        raise UsageError("a memory needs some text")
+    if len(out) > MAX_TEXT:
+        raise UsageError(f"a memory is at most {MAX_TEXT} characters (got {len(out)})")
+    return out
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise UsageError(f"unknown memory kind {kind!r}", hint=f"one of {', '.join(KINDS)}")
+    return kind
+
+
+@dataclass(frozen=True)
+class MemoryRow:
+    memory_id: int
+    user_id: str
+    kind: MemoryKind
+    text: str
+    source: MemorySource
+    created_at: datetime
+    updated_at: datetime
+    last_recalled_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.memory_id, "kind": self.kind, "text": self.text,
+                "source": self.source, "created_at": self.created_at.isoformat(),
+                "updated_at": self.updated_at.isoformat(),
+                "last_recalled_at": None if self.last_recalled_at is None
+                else self.last_recalled_at.isoformat()}
+
+
+@dataclass(frozen=True)
+class Recalled:
+    """A recalled memory and how well it matched the query (0 = not at all: a fallback)."""
+
+    row: MemoryRow
+    rank: float
+
+
+_PRIORITY_SQL = "array_position(%(prio)s::text[], kind)"
+# OR of the query's stemmed lexemes: "how long with my wrist?" finds "my wrist hurts after
+# 20 minutes" (websearch_to_tsquery would AND every word and find nothing).
+_QUERY_SQL = ("(SELECT string_agg(quote_literal(l), ' | ') "
+              "FROM unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS l)")
+
+
+@translate_errors("memory")
+class Memories:
+    """Add, list, edit, forget and recall the connection's user's memories."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def add(self, text: str, *, kind: str = "note",
+            source: str = "user") -> tuple[MemoryRow, bool]:
+        """Store a fact; (row, True) when new, (the existing row, False) when the same fact
+        (normalised text) was already known — then only its time and kind are refreshed."""
+        text = clean_text(text)
+        check_kind(kind)
+        if source not in SOURCES:
+            raise UsageError(f"unknown memory source {source!r}")
+        row = self.conn.execute(
+            "INSERT INTO fretcoach.coach_memories (user_id, kind, text, norm, source) "
+            "VALUES (current_setting('fretcoach.user_id'), %s, %s, %s, %s) "
+            "ON CONFLICT (user_id, norm) DO UPDATE SET updated_at = now(), "
+            "kind = CASE WHEN EXCLUDED.kind <> 'note' THEN EXCLUDED.kind "
+            "            ELSE coach_memories.kind END "
+            "RETURNING memory_id, (xmax = 0)",
+            (kind, text, normalise(text), source)).fetchone()
+        assert row is not None
+        self._commit()
+        return self.require(int(row[0])), bool(row[1])
+
+    def get(self, memory_id: int) -> MemoryRow | None:
+        rows = self._select("WHERE memory_id = %s", (int(memory_id),))
+        return rows[0] if rows else None
+
+    def require(self, memory_id: int) -> MemoryRow:
+        row = self.get(memory_id)
+        if row is None:
+            raise NotFoundError(f"no memory {memory_id}", hint="see 'fretcoach memory list'")
+        return row
+
+    def list(self, *, kind: str | None = None) -> builtins.list[MemoryRow]:
+        """All memories, oldest first (ids read in order), optionally of one kind."""
+        if kind is None:
+            return self._select("ORDER BY memory_id", ())
+        return self._select("WHERE kind = %s ORDER BY memory_id", (check_kind(kind),))
+
+    def edit(self, memory_id: int, text: str, *, kind: str | None = None) -> MemoryRow:
+        """Replace a memory's text (and kind); refused when another memory already says it."""
+        text = clean_text(text)
+        if kind is not None:
+            check_kind(kind)
+        self.require(memory_id)
+        clash = self.conn.execute(
+            "SELECT memory_id FROM fretcoach.coach_memories WHERE norm = %s AND memory_id <> %s",
+            (normalise(text), int(memory_id))).fetchone()
+        if clash is not None:
+            self._rollback()
+            raise UsageError(f"memory {clash[0]} already says that",
+                             hint=f"forget {memory_id} instead")
+        self.conn.execute(
+            "UPDATE fretcoach.coach_memories SET text = %s, norm = %s, "
+            "kind = coalesce(%s, kind), updated_at = now() WHERE memory_id = %s",
+            (text, normalise(text), kind, int(memory_id)))
+        self._commit()
+        return self.require(memory_id)
+
+    def forget(self, memory_id: int) -> MemoryRow:
+        row = self.require(memory_id)
+        self.conn.execute("DELETE FROM fretcoach.coach_memories WHERE memory_id = %s",
+                          (int(memory_id),))
+        self._commit()
+        return row
+
+    def clear(self) -> int:
+        """Forget every memory of the user; returns how many there were."""
+        cur = self.conn.execute("DELETE FROM fretcoach.coach_memories")
+        self._commit()
+        return cur.rowcount
+
+    def recall(self, query: str, *, k: int = 5, touch: bool = True) -> builtins.list[Recalled]:
+        """The ``k`` memories most relevant to ``query``: full-text matches by rank, then the
+        rest by kind priority (limits, goals, struggles…) and recency. Marks them recalled."""
+        from psycopg.rows import dict_row
+
+        params = {"q": str(query or ""), "prio": list(KIND_PRIORITY), "k": max(0, int(k))}
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                f"WITH q AS (SELECT {_QUERY_SQL}::tsquery AS tsq) "
+                f"SELECT {columns(MemoryRow)}, "
+                "coalesce(ts_rank_cd(search, q.tsq), 0)::float8 AS rank "
+                "FROM fretcoach.coach_memories, q "
+                "ORDER BY coalesce(search @@ q.tsq, false) DESC, rank DESC, "
+                f"{_PRIORITY_SQL}, updated_at DESC, memory_id DESC LIMIT %(k)s", params)
+            found = cur.fetchall()
+        out = [Recalled(MemoryRow(**{f: r[f] for f in r if f != "rank"}), float(r["rank"]))
+               for r in found]
+        if touch and out:
+            self.conn.execute(
+                "UPDATE fretcoach.coach_memories SET last_recalled_at = now() "
+                "WHERE memory_id = ANY(%s)", ([r.row.memory_id for r in out],))
+        self._commit()
+        return out
+
+    # builtins.list: inside the class body `list` is the method above.
+    def _select(self, tail: str, params: Any) -> builtins.list[MemoryRow]:
+        from psycopg.rows import class_row
+
+        with self.conn.cursor(row_factory=class_row(MemoryRow)) as cur:
+            cur.execute(f"SELECT {columns(MemoryRow)} FROM fretcoach.coach_memories {tail}",
+                        params)
+            rows = cur.fetchall()
+        self._commit()
+        return rows
+
+    def _commit(self) -> None:
+        if not self.conn.autocommit:
+            self.conn.commit()
+
+    def _rollback(self) -> None:
+        if not self.conn.autocommit:
+            self.conn.rollback()
