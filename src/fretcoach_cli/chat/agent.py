@@ -42,12 +42,15 @@ from fretcoach_cli.chat.tools import (
     latest_draft,
     save_plan,
 )
+from fretcoach_cli.coach.prompts.versions import active as active_prompt
 from fretcoach_cli.errors import NotFoundError, UsageError
 from fretcoach_cli.llm.chain import ProviderChain
 from fretcoach_cli.llm.failures import AllLinksFailed, Attempt
 from fretcoach_cli.llm.links import OFFLINE
 from fretcoach_cli.llm.toolcalls import StreamGuard
 from fretcoach_cli.llm.tracing import Tracer, tracer_from_settings
+from fretcoach_cli.store.replies import new_uuid
+from fretcoach_cli.store.replies import record as record_reply
 
 if TYPE_CHECKING:
     import psycopg
@@ -107,9 +110,12 @@ class TurnResult:
     #: planned mode: who chose the lookup ("model", "question": the question's plain
     #: reading overrode a "none", "model+question": the question's period was applied)
     lookup_by: str | None = None
+    #: the stored answer's number (`fretcoach rate ID +`), None when it was not stored
+    reply_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"answer": self.answer, "thread_id": self.thread_id, "model": self.model,
+                "reply_id": self.reply_id,
                 "author": self.author, "mode": self.mode, "grounded": self.grounded,
                 "ungrounded": self.ungrounded, "fallback": self.fallback,
                 "lookup_by": self.lookup_by,
@@ -223,6 +229,8 @@ class ChatService:
         self.timezone = resolve_timezone(settings.timezone or None)
         self.chain = chain if chain is not None else ProviderChain.from_settings(settings)
         self.tracer = tracer or tracer_from_settings(settings)
+        self.chat_prompt = active_prompt("chat", settings)  # its version is stored per answer
+        self.reply_uuid: str | None = None  # the answer being written (tracing metadata)
         self.force_offline = force_offline
         self.tool_mode = str(getattr(settings, "llm_tool_mode", "auto") or "auto")
         self._detected: tuple[str, str] | None = None  # (link label, mode) asked of it
@@ -385,7 +393,8 @@ class ChatService:
         first = next(link for link in self.chain.links if not link.disabled)
         return create_agent(
             first.model, tools,
-            system_prompt=system_prompt(now_in(self.timezone).date(), self.timezone),
+            system_prompt=system_prompt(now_in(self.timezone).date(), self.timezone,
+                                        self.chat_prompt),
             middleware=[self._middleware], checkpointer=self.checkpointer, name="fretcoach")
 
     def _offline_graph(self) -> Any:
@@ -419,7 +428,8 @@ class ChatService:
         cfg = self.tracer.config(
             feature=FEATURE, model=self._model_name(), thread_id=self.thread_id,
             metadata={"user_id": self.user, "thread_id": self.thread_id,
-                      "prompt_version": CHAT_PROMPT_VERSION})
+                      "prompt_version": CHAT_PROMPT_VERSION, "reply_uuid": self.reply_uuid,
+                      "prompt": f"chat/{self.chat_prompt.version}"})
         cfg["configurable"] = {"thread_id": self.thread_id}
         cfg["recursion_limit"] = RECURSION_LIMIT
         return cfg
@@ -485,7 +495,28 @@ class ChatService:
             if self.thread_id is None:
                 self.thread_id = self.threads.create(title_from(question))
             self.ctx.reset_turn()
-            yield from self._turn(question, cancel)
+            self.reply_uuid = new_uuid()
+            for event in self._turn(question, cancel):
+                if isinstance(event, Done):
+                    self._record_answer(event.result)
+                yield event
+
+    def _record_answer(self, result: TurnResult) -> None:
+        """Store the answer as a coach reply (its id is what `fretcoach rate` takes); a
+        failure to store it never loses the answer."""
+        if result.cancelled or not result.answer.strip():
+            return
+        source = result.author.removeprefix("model:") if result.author != OFFLINE else OFFLINE
+        try:
+            result.reply_id = record_reply(
+                self.app_conn(), kind="chat", text=result.answer, source=source,
+                prompt_name="chat", prompt_version=self.chat_prompt.version,
+                thread_id=self.thread_id, reply_uuid=self.reply_uuid,
+                trace_id=None if source == OFFLINE else self.tracer.trace_id(self.reply_uuid))
+        except Exception as exc:
+            import logging
+
+            logging.getLogger(__name__).warning("chat answer not stored for rating: %s", exc)
 
     def _turn(self, question: str, cancel: threading.Event | None) -> Iterator[Event]:
         from langchain_core.messages import HumanMessage
@@ -712,7 +743,9 @@ class ChatService:
                                   thread_id=self.thread_id or "",
                                   metadata={"user_id": self.user,
                                             "thread_id": self.thread_id,
-                                            "prompt_version": CHAT_PROMPT_VERSION})
+                                            "prompt_version": CHAT_PROMPT_VERSION,
+                                            "reply_uuid": self.reply_uuid,
+                                            "prompt": f"chat/{self.chat_prompt.version}"})
 
     def _deterministic(self, question: str, result: TurnResult, reason: str,
                        cfg: dict[str, Any], *, replace: Any = None,

@@ -117,7 +117,7 @@ def stream_guarded(chain: Any, messages: list[Any], config: Any = None,
 
 def write(chain: Any, question: str, lookup: str, digest_text: str, evidence: list[Any],
           config: Any = None, *, previous: str = "", previous_bad: list[str] | None = None,
-          deadline: float | None = None, need_figure: bool = False,
+          deadline: float | None = None, need_figure: bool = False, memories: str = "",
           ) -> Generator[Token | Reset, None, Written]:
     """Write the answer from ``digest_text``; check it against ``evidence``; repair once.
 
@@ -125,7 +125,7 @@ def write(chain: Any, question: str, lookup: str, digest_text: str, evidence: li
     ``previous_bad`` figures) only the repair is left to try."""
     from langchain_core.messages import AIMessage
 
-    messages = write_messages(question, lookup, digest_text)
+    messages = write_messages(question, lookup, digest_text, memories)
     out = Written()
     rounds = 2
     if previous:

@@ -117,13 +117,16 @@ def guided(pick: Pick, question: str, today: date) -> tuple[Pick, str]:
     return pick, "model"
 
 
-def write_messages(question: str, lookup: str, digest: str) -> list[Any]:
+def write_messages(question: str, lookup: str, digest: str, memories: str = "") -> list[Any]:
+    """The writer's messages; ``memories`` (coach memory, chat.remember) go first, as facts
+    the guitarist stated."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
+    told = f"{memories}\n\n" if memories else ""
     if lookup == "none":
-        return [SystemMessage(NO_DATA_PROMPT), HumanMessage(question)]
+        return [SystemMessage(NO_DATA_PROMPT), HumanMessage(f"{told}{question}")]
     return [SystemMessage(WRITE_PROMPT),
-            HumanMessage(f"Data ({lookup}):\n{digest}\n\nQuestion: {question}")]
+            HumanMessage(f"{told}Data ({lookup}):\n{digest}\n\nQuestion: {question}")]
 
 
 def repair_message(figures: list[str]) -> Any:

@@ -16,11 +16,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid as uuidlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fretcoach_cli.coach import offline, prompts
+from fretcoach_cli.coach.prompts.versions import Prompt
+from fretcoach_cli.coach.prompts.versions import active as active_prompt
 from fretcoach_cli.events import NoteEvent
 from fretcoach_cli.llm.chain import ProviderChain
 from fretcoach_cli.llm.failures import AllLinksFailed, Attempt
@@ -45,10 +48,17 @@ class CoachReply:
     source: str
     kind: str  # "live" | "summary"
     metric: str | None = None
-    prompt_version: str = prompts.PROMPT_VERSION
+    prompt_version: str = ""  # the prompt file's version (v1, v2…) that shaped the reply
     truncated: bool = False
     attempts: tuple[Attempt, ...] = ()
     seconds: float = 0.0
+    #: identity made before storing (ratings refer to it) and the Opik trace, if traced
+    reply_uuid: str = field(default_factory=lambda: str(uuidlib.uuid4()))
+    trace_id: str | None = None
+
+    @property
+    def prompt_name(self) -> str:
+        return self.kind
 
     @property
     def offline(self) -> bool:
@@ -104,15 +114,19 @@ class LiveStream:
         started = time.monotonic()
         text, attempts, truncated = "", [], False
         last = coach.last_reply.text if coach.last_reply is not None else None
+        prompt = coach.prompts["live"]
+        reply_uuid = str(uuidlib.uuid4())
         tip, metric = offline.live_tip(ctx.metrics, ctx.notes, ctx.scale, turn=coach.tips_given,
-                                       avoid=last)
+                                       avoid=last, template=prompt.offline)
         try:
             tokens: Iterator[str]
             stream = None
             if coach.chain is not None and coach.chain.configured and metric is not None:
                 found = offline.finding(ctx.metrics, ctx.notes, ctx.scale, metric)
-                messages = prompts.live_messages(ctx.metrics, ctx.notes, ctx.scale, found)
-                stream = coach.chain.stream_text(messages, config=coach._config(FEATURE_LIVE))
+                messages = prompts.live_messages(ctx.metrics, ctx.notes, ctx.scale, found,
+                                                 prompt)
+                stream = coach.chain.stream_text(messages,
+                                                 config=coach._config(FEATURE_LIVE, reply_uuid))
                 tokens = iter(stream)
                 try:
                     first = next(tokens)
@@ -146,8 +160,9 @@ class LiveStream:
         if truncated:
             text = text.rstrip() + " …"
         self.reply = CoachReply(text.strip(), self.source or OFFLINE, "live", metric,
-                                truncated=truncated, attempts=tuple(attempts),
-                                seconds=time.monotonic() - started)
+                                prompt.version, truncated=truncated, attempts=tuple(attempts),
+                                seconds=time.monotonic() - started, reply_uuid=reply_uuid,
+                                trace_id=coach._trace_id(reply_uuid, self.source))
         if not self.dropped and self.reply.text:
             coach.last_reply = self.reply  # (the next tip will not repeat it word for word)
             coach.tips_given += 1
@@ -163,9 +178,13 @@ class LiveCoach:
 
     def __init__(self, chain: ProviderChain | None = None, *, tracer: Tracer | None = None,
                  user_id: str | None = None, session_id: Any = None,
-                 practice_id: Any = None, thread_id: str | None = None) -> None:
+                 practice_id: Any = None, thread_id: str | None = None,
+                 prompts: dict[str, Prompt] | None = None) -> None:
         self.chain = chain
         self.tracer = tracer or Tracer()
+        #: the prompt versions in use ("live", "summary"; default: the newest of each)
+        self.prompts = {"live": active_prompt("live"), "summary": active_prompt("summary"),
+                        **(prompts or {})}
         self.metadata = {"user_id": user_id, "session_id": session_id,
                          "practice_id": practice_id, "prompt_version": prompts.PROMPT_VERSION}
         self.thread_id = thread_id or (f"session-{session_id}" if session_id else None)
@@ -187,6 +206,8 @@ class LiveCoach:
             log.warning("live coach offline: %s", exc)
             chain = None
         kwargs.setdefault("user_id", settings.user)
+        kwargs.setdefault("prompts", {name: active_prompt(name, settings)
+                                      for name in ("live", "summary")})
         return cls(chain, tracer=tracer_from_settings(settings), **kwargs)
 
     def warm_up(self) -> threading.Thread | None:
@@ -236,11 +257,25 @@ class LiveCoach:
     def _current(self, generation: int) -> bool:
         return generation == self._generation and not self._closed
 
-    def _config(self, feature: str):
+    def _trace_id(self, reply_uuid: str, source: str | None) -> str | None:
+        if source in (None, OFFLINE):
+            self.tracer.trace_id(reply_uuid)  # (forget the failed calls' tracers)
+            return None
+        try:
+            return self.tracer.trace_id(reply_uuid)
+        except Exception:
+            log.exception("trace id lookup failed")
+            return None
+
+    def _config(self, feature: str, reply_uuid: str | None = None):
+        prompt = self.prompts["live" if feature == FEATURE_LIVE else "summary"]
+        metadata = {**self.metadata, "prompt": f"{prompt.name}/{prompt.version}",
+                    "reply_uuid": reply_uuid}
+
         def make(spec) -> dict[str, Any]:
             try:
                 return self.tracer.config(feature=feature, model=spec.model,
-                                          metadata=self.metadata, thread_id=self.thread_id)
+                                          metadata=metadata, thread_id=self.thread_id)
             except Exception:
                 log.exception("tracing config failed")
                 return {}
@@ -309,10 +344,13 @@ class LiveCoach:
         started = time.monotonic()
         text, metric = offline.session_summary(metrics, notes, scale, duration_s)
         attempts: list[Attempt] = []
+        prompt, reply_uuid = self.prompts["summary"], str(uuidlib.uuid4())
         if self.chain is not None and self.chain.configured and metric is not None:
             found = offline.finding(metrics, notes, scale, metric)
-            messages = prompts.summary_messages(metrics, notes, scale, found, duration_s)
-            stream = self.chain.stream_text(messages, config=self._config(FEATURE_SUMMARY))
+            messages = prompts.summary_messages(metrics, notes, scale, found, duration_s,
+                                                prompt)
+            stream = self.chain.stream_text(messages,
+                                            config=self._config(FEATURE_SUMMARY, reply_uuid))
             out = ""
             try:
                 for tok in stream:
@@ -326,14 +364,16 @@ class LiveCoach:
             attempts = list(stream.attempts)
             if out.strip() and stream.source:
                 return CoachReply(out.strip() + (" …" if stream.truncated else ""),
-                                  stream.source, "summary", metric,
+                                  stream.source, "summary", metric, prompt.version,
                                   truncated=stream.truncated, attempts=tuple(attempts),
-                                  seconds=time.monotonic() - started)
+                                  seconds=time.monotonic() - started, reply_uuid=reply_uuid,
+                                  trace_id=self._trace_id(reply_uuid, stream.source))
         if on_token is not None:
             for tok in _offline_tokens(text):
                 on_token(tok)
-        return CoachReply(text, OFFLINE, "summary", metric, attempts=tuple(attempts),
-                          seconds=time.monotonic() - started)
+        return CoachReply(text, OFFLINE, "summary", metric, prompt.version,
+                          attempts=tuple(attempts), seconds=time.monotonic() - started,
+                          reply_uuid=reply_uuid, trace_id=self._trace_id(reply_uuid, OFFLINE))
 
     def close(self) -> None:
         """End of session: drop any reply still streaming, start no new one, flush traces

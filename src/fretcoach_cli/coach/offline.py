@@ -261,25 +261,34 @@ NOT_ENOUGH = "Keep playing — I need a few more clear notes before I can say an
 
 
 def live_tip(metrics, notes: Sequence[NoteEvent], scale: Scale, *, turn: int | None = None,
-             avoid: str | None = None) -> tuple[str, str | None]:
+             avoid: str | None = None, template: str | None = None) -> tuple[str, str | None]:
     """(1–2 sentence instruction, metric it is about) for the live view.
 
     Never ``avoid`` (the tip just given) when anything else is true to say: another wording
-    of the same advice, else the next weakest area."""
+    of the same advice, else the next weakest area. ``template`` is the live prompt version's
+    offline wording (``{fact}``, ``{fact_lc}``, ``{technique}``, ``{Technique}``); default
+    "fact: technique."."""
+    def text(f: Finding) -> str:
+        if not template:
+            return f.text
+        return template.format(fact=f.fact, fact_lc=f.fact[:1].lower() + f.fact[1:],
+                               technique=f.technique,
+                               Technique=f.technique[:1].upper() + f.technique[1:])
+
     f = finding(metrics, notes, scale, turn=turn)
     if f is None:
         return NOT_ENOUGH, None
-    if avoid is not None and f.text == avoid:
+    if avoid is not None and text(f) == avoid:
         base = len(notes) if turn is None else turn
         for step in range(1, 4):
             other = finding(metrics, notes, scale, f.metric, turn=base + step)
-            if other is not None and other.text != avoid:
-                return other.text, other.metric
+            if other is not None and text(other) != avoid:
+                return text(other), other.metric
         for metric in _by_score(metrics):
             other = finding(metrics, notes, scale, metric, turn=turn)
-            if metric != f.metric and other is not None and other.text != avoid:
-                return other.text, other.metric
-    return f.text, f.metric
+            if metric != f.metric and other is not None and text(other) != avoid:
+                return text(other), other.metric
+    return text(f), f.metric
 
 
 def _by_score(metrics) -> list[str]:

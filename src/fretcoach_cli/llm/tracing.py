@@ -14,7 +14,10 @@ Rules this module keeps:
 Each call gets a :class:`~opik.integrations.langchain.OpikTracer` carrying tags (feature such
 as ``live-coach``/``recommendation``/``chat`` plus the model name), metadata (user_id,
 session_id, practice_id, prompt version) and a thread id, so one practice session or chat
-appears as one Opik thread.
+appears as one Opik thread. A call whose metadata carries ``reply_uuid`` (the coach reply it
+produces) is remembered, so :meth:`Tracer.trace_id` can name the reply's trace afterwards and
+a rating of the reply can be sent to Opik as feedback (:meth:`OpikTracing.send_feedback`:
+the SDK's ``log_traces_feedback_scores``, i.e. ``PUT /v1/private/traces/feedback-scores``).
 """
 
 from __future__ import annotations
@@ -56,6 +59,18 @@ class Tracer:
     def flush(self) -> bool:
         return True
 
+    def trace_id(self, reply_uuid: str | None) -> str | None:
+        """The trace of the call that produced reply ``reply_uuid`` (None: not traced)."""
+        return None
+
+    def send_feedback(self, trace_id: str, rating: int, comment: str | None = None) -> bool:
+        """Send a player's rating of a traced reply; False when it was not sent."""
+        return False
+
+
+#: Opik feedback score name for the player's rating (1.0 = thumbs up, 0.0 = thumbs down).
+FEEDBACK_NAME = "user_rating"
+
 
 class OpikTracing(Tracer):
     """Send LangChain runs to Opik through ``OpikTracer`` callbacks."""
@@ -75,6 +90,7 @@ class OpikTracing(Tracer):
         self._lock = threading.Lock()
         self._client: Any = None
         self._broken = ""
+        self._by_reply: dict[str, list[Any]] = {}  # reply_uuid -> OpikTracers of its calls
 
     def _ensure_client(self) -> Any:
         with self._lock:
@@ -106,7 +122,41 @@ class OpikTracing(Tracer):
             log.warning("opik tracer not created: %s: %s", type(exc).__name__, exc)
             return cfg
         cfg["callbacks"] = [tracer]
+        reply_uuid = cfg["metadata"].get("reply_uuid")
+        if reply_uuid:
+            with self._lock:
+                self._by_reply.setdefault(str(reply_uuid), []).append(tracer)
         return cfg
+
+    def trace_id(self, reply_uuid: str | None) -> str | None:
+        """The newest trace created for ``reply_uuid`` (the link that answered is the last one
+        tried); forgets the reply's tracers."""
+        with self._lock:
+            tracers = self._by_reply.pop(str(reply_uuid), []) if reply_uuid else []
+        for tracer in reversed(tracers):
+            try:
+                traces = tracer.created_traces()
+            except Exception:
+                continue
+            if traces:
+                return str(traces[-1].id)
+        return None
+
+    def send_feedback(self, trace_id: str, rating: int, comment: str | None = None) -> bool:
+        """Log the rating as the trace's ``user_rating`` feedback score and flush (bounded)."""
+        client = self._ensure_client()
+        if client is None or not trace_id:
+            return False
+        try:
+            score: dict[str, Any] = {"id": trace_id, "name": FEEDBACK_NAME,
+                                     "value": 1.0 if rating > 0 else 0.0}
+            if comment:
+                score["reason"] = comment
+            client.log_traces_feedback_scores(scores=[score], project_name=self.project)
+        except Exception as exc:
+            log.warning("opik feedback not sent: %s: %s", type(exc).__name__, exc)
+            return False
+        return self.flush()
 
     def flush(self) -> bool:
         """Send what is queued, waiting at most the flush timeout; never raises."""

@@ -49,6 +49,7 @@ class CoachLink:
         self._coach = coach
         self._lock = threading.Lock()
         self._listeners: list[ReplyListener] = []
+        self.latest: Any = None  # the last reply shown in full (what a rating key rates)
 
     @property
     def coach(self) -> Any:
@@ -71,6 +72,7 @@ class CoachLink:
     def _publish(self, reply: Any) -> None:
         if reply is None or not str(reply.text).strip():
             return
+        self.latest = reply
         for listener in list(self._listeners):
             try:
                 listener(reply)
@@ -137,7 +139,26 @@ class CoachLink:
 def store_replies(link: CoachLink, session: Any) -> None:
     """Every reply the link publishes is stored with the session (journal first; dropped
     once the session has ended)."""
-    link.on_reply(lambda reply: session.record_reply(reply.source, reply.kind, reply.text))
+    link.on_reply(lambda reply: session.record_reply(reply.source, reply.kind, reply.text,
+                                                     **reply_fields(reply)))
+
+
+def reply_fields(reply: Any) -> dict[str, Any]:
+    """What a stored reply records beside its text: identity, prompt version, trace."""
+    return {"reply_uuid": reply.reply_uuid, "prompt_version": reply.prompt_version or None,
+            "trace_id": reply.trace_id}
+
+
+def rate_latest(link: CoachLink, session: Any, rating: int) -> Any:
+    """Rate the latest reply shown (+1/-1): the reply goes through the session journal again
+    carrying the rating (stored once, by its uuid). Returns the rated reply, or None when
+    there is none yet or the session has ended."""
+    reply = link.latest
+    if reply is None:
+        return None
+    ok = session.record_reply(reply.source, reply.kind, reply.text, **reply_fields(reply),
+                              rating=rating)
+    return reply if ok else None
 
 
 class HeadlessCoach:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fretcoach_cli.events import (
@@ -63,6 +63,9 @@ class PracticeOptions:
     plan_id: Any = None
     window_notes: int = WINDOW_NOTES
     tuning: Any = None  # music.tunings.Tuning; None = standard
+    exercise: Any = None  # music.exercises.Exercise (practice --exercise; needs bpm)
+    exercise_tolerance_ms: float = 30.0
+    trainer: Any = None  # practice.speed_trainer.TrainerOptions (--ramp); None = no ramp
 
 
 class PracticeSession:
@@ -96,6 +99,19 @@ class PracticeSession:
         self._window = SlidingWindow(options.scale, max_notes=options.window_notes,
                                      strictness=options.strictness, bpm=options.bpm)
         self._last_session_calc = 0.0
+        self.exercise: Any = None  # practice.exercise_run.ExerciseRun with --exercise
+        if options.exercise is not None and options.bpm:
+            from fretcoach_cli.practice.exercise_run import ExerciseRun
+
+            self.exercise = ExerciseRun(options.exercise, bpm=options.bpm,
+                                        tolerance_ms=options.exercise_tolerance_ms)
+        #: one-line warnings (a silent click) go here; the CLI points it at its relay
+        self.on_warning: Callable[[str], None] | None = None
+        self.trainer: Any = None
+        if options.trainer is not None:
+            from fretcoach_cli.practice.speed_trainer import SpeedTrainer
+
+            self.trainer = SpeedTrainer(options.trainer)
 
     # -- subscription --------------------------------------------------------------------
     def subscribe(self, callback: Subscriber) -> None:
@@ -117,16 +133,24 @@ class PracticeSession:
                               a4=self.options.a4, sensitivity=self.options.sensitivity,
                               tuner=self.tuner_pane, tuning=self.options.tuning)
         self.engine.subscribe(self._on_engine_event)
+        if self.exercise is not None:  # the first notes to play, before any is heard
+            self._emit(self.exercise.progress())
+        if self.trainer is not None:  # the click's clock starts with the input's
+            self.trainer.start_click(self.on_warning)
         self.engine.start()
         self._set_state("recording")
 
     def pause(self) -> None:
         if self.state == "recording" and self.engine is not None:
             self.engine.pause()
+            if self.trainer is not None:
+                self.trainer.stop_click()
             self._set_state("paused")
 
     def resume(self) -> None:
         if self.state == "paused" and self.engine is not None:
+            if self.trainer is not None:  # the click continues the input's clock
+                self.trainer.start_click(None, clock_s=self.position_s)
             self.engine.resume()
             self._set_state("recording")
 
@@ -141,18 +165,20 @@ class PracticeSession:
         """Block until the input ends (file exhausted, duration reached or engine error)."""
         return self.input_done.wait(timeout)
 
-    def record_reply(self, source: str, kind: str, text: str) -> bool:
+    def record_reply(self, source: str, kind: str, text: str, **extra: Any) -> bool:
         """Store a coach reply shown in this session (journal first, then the database).
 
         Thread-safe and non-blocking (a queue put). False when it was not stored: no text, no
-        recorder, or the session has ended (a late reply is dropped, not stored).
+        recorder, or the session has ended (a late reply is dropped, not stored). ``extra``:
+        ``reply_uuid``, ``prompt_version``, ``trace_id`` and, to rate it, ``rating`` (+1/-1)
+        and ``comment`` (sending the same reply again with a rating stores only the rating).
         """
         from datetime import UTC, datetime
 
         if self._recorder is None or not text.strip() or self.result is not None:
             return False
         return self._recorder.add_reply({"at": datetime.now(UTC), "source": source or "offline",
-                                         "kind": kind, "text": text.strip()})
+                                         "kind": kind, "text": text.strip(), **extra})
 
     def finish(self, reason: str = "finished",
                before_end: Callable[[SessionResult], None] | None = None) -> SessionResult:
@@ -176,8 +202,16 @@ class PracticeSession:
             from fretcoach_cli.practice.summary import summary_fields
 
             fields = summary_fields(self.options, events, self.position_s)
+            if self.trainer is not None:
+                fields.update(self.trainer.finish(self.position_s))
             result = build_result(self.options, events, self.position_s, row=None,
                                   outcome=None, previous=None, reason=self.end_reason or reason)
+            if self.trainer is not None:
+                result.extra["speed"] = {k: fields[k] for k in
+                                         ("ramp", "max_clean_bpm", "tempo_curve")}
+            if self.exercise is not None:  # live verdicts end; the take's own are stored
+                self._emit(self.exercise.flush())
+                result.extra["exercise"] = self.exercise.finish(events, fields)
             if before_end is not None:  # before saving: closing words go in with the session
                 before_end(result)
             if self._recorder is not None:
@@ -204,6 +238,8 @@ class PracticeSession:
         if self.engine is not None:
             self.engine.stop()
             self.engine.join()
+        if self.trainer is not None:
+            self.trainer.stop_click()
         if self._recorder is not None:
             self._recorder.abandon()
 
@@ -273,6 +309,11 @@ class PracticeSession:
             seq = len(self.events)
             grid = make_grid(self.events, self.options.bpm, 2, None) if self.options.bpm else None
             verdict = judge_note(event, self.options.scale, tolerance=self._tolerance, grid=grid)
+            tempo = None
+            if self.trainer is not None:  # the ramp's grid (count-in origin, bar tempi)
+                verdict = replace(verdict,
+                                  grid_offset_ms=self.trainer.grid_offset_ms(event.onset_s))
+                tempo = self.trainer.on_note(event, verdict)
             self.verdicts.append(verdict)
             window = self._window.add(event)
             session = self._maybe_session_metrics()
@@ -280,6 +321,10 @@ class PracticeSession:
         if self._recorder is not None:
             self._recorder.add_note(note_row(seq, event, verdict))
         self._emit(NoteJudged(seq, event, verdict, window, session))
+        if self.exercise is not None:
+            self._emit(self.exercise.on_note(event))
+        if tempo is not None:
+            self._emit(tempo)
 
     def _on_note_ended(self, event: NoteEnded) -> None:
         """A judged note rang on: give it its true end (events, store, subscribers)."""

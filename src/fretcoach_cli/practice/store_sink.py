@@ -59,6 +59,12 @@ class StoreSink:
             tempo_bpm=meta.get("bpm"), practice_id=plan_id,
             start_time=_when(meta.get("started_at")), tuning=meta.get("tuning"),
         )
+        if meta.get("exercise"):  # practice --exercise (ddl/065)
+            from fretcoach_cli.store.exercise_verdicts import ExerciseVerdicts
+
+            ex = meta["exercise"]
+            ExerciseVerdicts(self.conn).set_exercise(sid, name=ex["name"], source=ex.get("source"),
+                                                     bpm=ex.get("bpm"))
         if plan_id:
             self.plans.link_session(plan_id, sid)  # pending → in_progress
         return str(sid)
@@ -67,15 +73,31 @@ class StoreSink:
         self.sessions.add_notes(session_id, [note_record(n) for n in notes])
 
     def add_reply(self, session_id: Any, reply: dict[str, Any]) -> None:
-        """One coach reply, stored as the session's own (idempotent on replay)."""
-        self.sessions.add_reply(session_id, at=_when(reply["at"]),
-                                source=str(reply.get("source") or "offline"),
-                                kind=str(reply.get("kind") or "live"), text=str(reply["text"]))
+        """One coach reply, stored as the session's own (idempotent on replay), with its
+        rating when the player rated it in the room."""
+        from fretcoach_cli.store import replies
+
+        kind = str(reply.get("kind") or "live")
+        replies.record(self.conn, session_id=session_id, at=_when(reply["at"]),
+                       source=str(reply.get("source") or "offline"), kind=kind,
+                       text=str(reply["text"]), reply_uuid=reply.get("reply_uuid"),
+                       prompt_name=kind if reply.get("prompt_version") else None,
+                       prompt_version=reply.get("prompt_version"),
+                       trace_id=reply.get("trace_id"))
+        if reply.get("rating") and reply.get("reply_uuid"):
+            replies.rate(self.conn, reply["reply_uuid"], int(reply["rating"]),
+                         reply.get("comment"))
 
     def finish(self, session_id: Any, summary: dict[str, Any]) -> dict[str, Any]:
         from fretcoach_cli.store import SessionSummary
         from fretcoach_cli.store.rows import json_safe
 
+        summary = dict(summary)
+        verdicts = summary.pop("exercise_verdicts", None)  # practice --exercise (ddl/065)
+        if verdicts is not None:
+            from fretcoach_cli.store.exercise_verdicts import ExerciseVerdicts
+
+            ExerciseVerdicts(self.conn).replace(session_id, verdicts)
         row = self.sessions.finish(session_id, SessionSummary.from_mapping(summary))
         if row.practice_id is not None:  # completed only once the plan's targets are met
             self.plans.settle(row.practice_id)

@@ -97,6 +97,8 @@ class PracticeApp(App[Any]):
         Binding("f", "show_notes", "Notes"),
         Binding("f", "hide_fretboard", "Hide neck"),
         Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("plus,equals_sign", "rate(1)", "Good tip", show=False),
+        Binding("minus", "rate(-1)", "Bad tip", show=False),
     ]
 
     def __init__(self, session: PracticeSession, *, coach_every_s: float = 30.0,
@@ -381,7 +383,7 @@ class PracticeApp(App[Any]):
     # -- actions -------------------------------------------------------------------------
     LIVE_ACTIONS: ClassVar[frozenset[str]] = frozenset(
         {"toggle_pause", "finish", "toggle_coach", "toggle_metronome", "help",
-         "show_fretboard", "show_notes", "hide_fretboard", "no_tempo"})
+         "show_fretboard", "show_notes", "hide_fretboard", "no_tempo", "rate"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The live keys belong to the live view: hidden and inert on the summary. Of the
@@ -435,6 +437,16 @@ class PracticeApp(App[Any]):
         self._finishing = True
         self.query_one(SessionHeader).state = "saving"
         self.run_worker(self._finish_session, thread=True, group="session", name="finish")
+
+    def action_rate(self, rating: int) -> None:
+        """Rate the coach's latest tip (+ / -); stored with the session like the tip."""
+        from fretcoach_cli.practice.coach_link import rate_latest
+
+        reply = rate_latest(self.coach_link, self.session, rating)
+        if reply is None:
+            self.notify("no coach tip to rate yet", timeout=2)
+        else:
+            self.notify(f"rated the coach's tip {'+' if rating > 0 else '-'}", timeout=2)
 
     def action_toggle_coach(self) -> None:
         self.coach_enabled = not self.coach_enabled

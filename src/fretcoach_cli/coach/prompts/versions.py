@@ -95,11 +95,3 @@ def active(name: str, settings: Any = None) -> Prompt:
     chosen = str(getattr(settings, f"prompt_{name}", "") or "") if settings is not None else ""
     return load(name, chosen or None)
 
-
-def render_offline(prompt: Prompt, fact: str, technique: str) -> str | None:
-    """The offline coach's tip in this version's wording (None: the version has none)."""
-    if not prompt.offline:
-        return None
-    return prompt.offline.format(fact=fact, technique=technique,
-                                 fact_lc=fact[:1].lower() + fact[1:],
-                                 Technique=technique[:1].upper() + technique[1:])
