@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fretcoach_cli.chat.grounded import check
+from fretcoach_cli.chat.remember import capture, memory_middleware, note, recalled_block
 from fretcoach_cli.chat.prompts import CHAT_PROMPT_VERSION, system_prompt
 from fretcoach_cli.chat.sql_run import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, SqlRunner
 from fretcoach_cli.chat.stream_events import Reset, Token
@@ -110,6 +111,8 @@ class TurnResult:
     #: planned mode: who chose the lookup ("model", "question": the question's plain
     #: reading overrode a "none", "model+question": the question's period was applied)
     lookup_by: str | None = None
+    #: facts this turn stated that coach memory now holds (chat.remember)
+    remembered: list[str] = field(default_factory=list)
     #: the stored answer's number (`fretcoach rate ID +`), None when it was not stored
     reply_id: int | None = None
 
@@ -118,7 +121,7 @@ class TurnResult:
                 "reply_id": self.reply_id,
                 "author": self.author, "mode": self.mode, "grounded": self.grounded,
                 "ungrounded": self.ungrounded, "fallback": self.fallback,
-                "lookup_by": self.lookup_by,
+                "lookup_by": self.lookup_by, "remembered": self.remembered,
                 "tools_ran": [c.name for c in self.tool_calls],
                 "offline": self.offline, "cancelled": self.cancelled,
                 "tool_calls": [c.to_dict() for c in self.tool_calls], "plan": self.plan,
@@ -234,6 +237,7 @@ class ChatService:
         self.force_offline = force_offline
         self.tool_mode = str(getattr(settings, "llm_tool_mode", "auto") or "auto")
         self._detected: tuple[str, str] | None = None  # (link label, mode) asked of it
+        self.memory_block = ""  # this turn's recalled coach memories (chat.remember)
         self.runner = SqlRunner(
             lambda: db.connect(self.user, role="reader", autocommit=True),
             max_rows=max_rows, timeout_s=timeout_s)
@@ -395,7 +399,8 @@ class ChatService:
             first.model, tools,
             system_prompt=system_prompt(now_in(self.timezone).date(), self.timezone,
                                         self.chat_prompt),
-            middleware=[self._middleware], checkpointer=self.checkpointer, name="fretcoach")
+            middleware=[memory_middleware(lambda: self.memory_block), self._middleware],
+            checkpointer=self.checkpointer, name="fretcoach")
 
     def _offline_graph(self) -> Any:
         from langchain_core.messages import AIMessage
@@ -519,6 +524,20 @@ class ChatService:
             logging.getLogger(__name__).warning("chat answer not stored for rating: %s", exc)
 
     def _turn(self, question: str, cancel: threading.Event | None) -> Iterator[Event]:
+        """Coach memory around a turn: the facts the question states are stored first, the
+        memories it calls for recalled, and the answer says what was remembered."""
+        conn = self.app_conn()
+        captured = capture(conn, question)
+        self.memory_block = recalled_block(conn, question)
+        for event in self._answer_turn(question, cancel):
+            if isinstance(event, Done) and captured:
+                told = note(captured)
+                event.result.answer += told
+                event.result.remembered = [row.text for row, _ in captured]
+                yield Token(told)
+            yield event
+
+    def _answer_turn(self, question: str, cancel: threading.Event | None) -> Iterator[Event]:
         from langchain_core.messages import HumanMessage
 
         graph = self.graph()
@@ -594,7 +613,7 @@ class ChatService:
                             mode=OFFLINE if offline else "agent")
         if not offline and not cancelled:
             evidence = [question, *_turn_tool_results(self.messages())]
-            bad = check(answer, *evidence) if answer else ["an empty answer"]
+            bad = check(answer, *evidence, self.memory_block) if answer else ["an empty answer"]
             if bad:
                 yield Reset()
                 yield from self._rewrite(question, result, evidence, bad, cfg, last)
@@ -691,7 +710,8 @@ class ChatService:
             evidence.append(output)
             data_text = digest(output)
         written = yield from grounded.write(
-            self.chain, question, lookup, data_text, evidence, config=self._link_config,
+            self.chain, question, lookup, data_text, [*evidence, self.memory_block],
+            memories=self.memory_block, config=self._link_config,
             deadline=deadline, need_figure=lookup != "none")
         result.attempts += written.attempts
         result.tool_calls = list(self.ctx.calls)

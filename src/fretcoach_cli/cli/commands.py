@@ -27,6 +27,7 @@ _MODULES = (
     "fretcoach_cli.cli.plans",
     "fretcoach_cli.cli.coach",
     "fretcoach_cli.cli.tune",
+    "fretcoach_cli.cli.rate",
 )
 
 
