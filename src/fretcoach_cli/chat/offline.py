@@ -202,7 +202,10 @@ class OfflineResponder:
         """Answer ``question`` from the data; ``fallback_reason`` (the model failed or was
         not trusted) goes first, on one line, and no model is suggested."""
         query = parse(question, self._today())
-        if query.intent == "help":
+        told = self._memory(question, query)
+        if told is not None:
+            reply = told
+        elif query.intent == "help":
             reply = self._help(query, fallback=fallback_reason is not None)
         else:
             fetch = _Fetch(self.ctx)
@@ -219,6 +222,21 @@ class OfflineResponder:
         if fallback_reason:
             reply.text = f"{_one_line(fallback_reason)}\n\n{reply.text}"
         return reply
+
+    def _memory(self, question: str, query: Query) -> OfflineAnswer | None:
+        """Coach memory: "what do you know about me?" is answered from it, and a statement
+        it took in (chat.remember) that asks nothing is acknowledged, not met with help."""
+        from fretcoach_cli.chat.remember import NOTED, recall_answer
+        from fretcoach_cli.coach.memory import extract, memory_question
+
+        kinds = memory_question(question)
+        if kinds is not None:
+            text, n = recall_answer(self.ctx.app_conn(), kinds)
+            return OfflineAnswer(text, "memory", data={"memories": n}, tool_calls=[
+                ToolCall("coach_memory", {"kinds": list(kinds)}, rows=n)])
+        if query.intent == "help" and query.family != "help" and extract(question):
+            return OfflineAnswer(NOTED, "remember")
+        return None
 
     def answer_from_stats(self, question: str, data: dict[str, Any]) -> OfflineAnswer:
         """A progress answer from given ``stats`` figures (``PracticeStats.to_dict()``), with

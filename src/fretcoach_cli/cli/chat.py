@@ -37,6 +37,7 @@ HELP = """\
   /save          save the practice plan just suggested
   /sql           show/hide the SQL the coach runs
   /model [N]     list the models, or try model N first
+  /+ [comment]   rate the last answer as helpful (/- : not helpful)
   /exit          leave (or Ctrl+D)
 
 Enter sends; Alt+Enter (or Esc then Enter) or a trailing \\ starts a new line.
@@ -400,9 +401,24 @@ class Repl:
                         out.print(Syntax(call.sql, "sql", word_wrap=True))
         elif name == "/model":
             self._model(arg)
+        elif name in ("/+", "/-"):
+            self._rate(1 if name == "/+" else -1, arg)
         else:
             out.print(f"[red]unknown command {_esc(name)}[/] — /help lists them")
         return True
+
+    def _rate(self, rating: int, comment: str) -> None:
+        """Rate the last answer of this conversation (the stored reply, by its id)."""
+        from fretcoach_cli.cli.rate import rate_reply
+
+        if self.last is None or self.last.reply_id is None:
+            self.console.print("[dim]no answer to rate yet[/]")
+            return
+        done = rate_reply(self.chat.app_conn(), str(self.last.reply_id), rating,
+                          comment or None, tracer=self.chat.tracer)
+        opik = " · sent to Opik" if done["sent_to_opik"] else ""
+        self.console.print(f"[dim]rated answer #{done['reply_id']} "
+                           f"{'+' if rating > 0 else '-'}{opik}[/]")
 
     def _threads(self) -> None:
         from rich.table import Table
@@ -528,7 +544,8 @@ def _byline(result: Any) -> str:
            else f"{author.removeprefix('model:')}")
     looked = sorted({c.name for c in result.tool_calls})
     rests = f" · looked up: {', '.join(looked)}" if looked else " · no data looked up"
-    return f"answered by {who}{rests}"
+    ref = f" · #{result.reply_id} (/+ /- to rate)" if getattr(result, "reply_id", None) else ""
+    return f"answered by {who}{rests}{ref}"
 
 
 def register(app: typer.Typer) -> None:

@@ -16,10 +16,11 @@ from fretcoach_cli.cli import context
 from fretcoach_cli.errors import UsageError
 
 
-def rate_reply(conn: Any, settings: Any, ref: str | None, rating: int,
-               comment: str | None) -> dict[str, Any]:
-    """Rate reply ``ref`` (None: the latest); returns what was rated and whether Opik got it.
-    Shared by `fretcoach rate` and the chat REPL's /+ and /-."""
+def rate_reply(conn: Any, ref: str | None, rating: int, comment: str | None, *,
+               settings: Any = None, tracer: Any = None) -> dict[str, Any]:
+    """Rate reply ``ref`` (None: the latest); returns what was rated and whether Opik got it
+    (through ``tracer``, else one made from ``settings`` when the reply was traced). Shared
+    by `fretcoach rate` and the chat REPL's /+ and /-."""
     from fretcoach_cli.store import replies
 
     if ref is None:
@@ -32,10 +33,11 @@ def rate_reply(conn: Any, settings: Any, ref: str | None, rating: int,
         row = replies.get(conn, ref)
     replies.rate(conn, row.reply_uuid, rating, comment)
     sent = False
-    if row.trace_id:
-        from fretcoach_cli.llm.tracing import tracer_from_settings
+    if row.trace_id and (tracer is not None or settings is not None):
+        if tracer is None:
+            from fretcoach_cli.llm.tracing import tracer_from_settings
 
-        tracer = tracer_from_settings(settings)
+            tracer = tracer_from_settings(settings)
         if tracer.enabled and tracer.send_feedback(row.trace_id, rating, comment):
             replies.mark_sent(conn, row.reply_uuid)
             sent = True
@@ -72,7 +74,7 @@ def rate(
     value = parse_rating(raw)
     settings = context.settings()
     with open_database(settings) as db, db.connect(settings.user) as conn:
-        done = rate_reply(conn, settings, ref, value, comment)
+        done = rate_reply(conn, ref, value, comment, settings=settings)
     if as_json:
         typer.echo(json.dumps(done, indent=2))
         return
