@@ -71,10 +71,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _register_commands() -> None:
+def _register_commands(argv: list[str] | None = None) -> None:
+    """All commands, or given the command line only those of the command it names."""
     from fretcoach_cli.cli import commands
 
-    commands.register(_get_app())
+    commands.register(_get_app(), argv)
 
 
 _DEVICE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EROFS})
@@ -102,7 +103,7 @@ def run(argv: list[str] | None = None) -> None:
 
     from fretcoach_cli.cli import context
 
-    _register_commands()
+    _register_commands(sys.argv[1:] if argv is None else list(argv))
     try:
         rv = _get_app()(args=argv, standalone_mode=False, prog_name="fretcoach")
     except FretcoachError as err:
