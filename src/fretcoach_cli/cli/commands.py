@@ -19,7 +19,7 @@ _P = "fretcoach_cli.cli."
 _MODULES = (
     "config_cmd", "db", "history", "stats", "export", "sync", "scales", "exercises",
     "practice", "sessions", "doctor", "chat", "analyze", "devices", "models", "recommend",
-    "plans", "coach", "tune", "memory", "rate",
+    "plans", "coach", "tune", "memory", "rate", "calibrate",
 )
 # Top-level command name -> the modules that put commands under it ("db seed" comes from
 # export, "sessions show|delete" from history).
@@ -30,7 +30,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "sessions": ("sessions", "history"), "doctor": ("doctor",), "chat": ("chat",),
     "analyze": ("analyze",), "devices": ("devices",), "models": ("models",),
     "recommend": ("recommend",), "plans": ("plans",), "coach": ("coach",), "tune": ("tune",),
-    "memory": ("memory",), "rate": ("rate",),
+    "memory": ("memory",), "rate": ("rate",), "calibrate": ("calibrate",),
 }
 # Root options that take a value (the word after them is not the command).
 _VALUE_OPTIONS = frozenset({"--user", "-u"})

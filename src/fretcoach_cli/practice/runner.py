@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from fretcoach_cli.audio.latency import on_player_clock
 from fretcoach_cli.events import (
     EngineError,
     EngineFinished,
@@ -63,6 +64,10 @@ class PracticeOptions:
     plan_id: Any = None
     window_notes: int = WINDOW_NOTES
     tuning: Any = None  # music.tunings.Tuning; None = standard
+    #: measured input latency (``fretcoach calibrate`` / ``--latency-ms``): every note time is
+    #: moved this much earlier as it enters the session (_on_engine_event), so judging, metrics,
+    #: storage and every subscriber see onset − latency
+    input_latency_s: float = 0.0
     exercise: Any = None  # music.exercises.Exercise (practice --exercise; needs bpm)
     exercise_tolerance_ms: float = 30.0
     trainer: Any = None  # practice.speed_trainer.TrainerOptions (--ramp); None = no ramp
@@ -254,6 +259,7 @@ class PracticeSession:
         self._emit(StateChanged(state, self.position_s))  # type: ignore[arg-type]
 
     def _on_engine_event(self, event: Any) -> None:
+        event = on_player_clock(event, self.options.input_latency_s)  # the one latency fix
         if isinstance(event, NoteEvent):
             self._on_note(event)
         elif isinstance(event, NoteStarted):
