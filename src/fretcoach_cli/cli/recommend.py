@@ -62,6 +62,7 @@ def recommend_cmd(
 ) -> None:
     """Recommend what to practise next from your recent sessions (stored as a plan)."""
     from fretcoach_cli.cli.plans import plan_json
+    from fretcoach_cli.coach.prompts.versions import load as load_prompt
     from fretcoach_cli.store import Plans, Sessions, open_database
 
     settings = context.settings()
@@ -80,18 +81,38 @@ def recommend_cmd(
             else:
                 render(pending, existing=True)
             return
-        result = _recommend(settings, rows, recent)
+        from fretcoach_cli.store import replies
+
+        reply_uuid = replies.new_uuid()
+        result, trace_id = _recommend(settings, rows, recent, reply_uuid)
         with db.connect(settings.user) as conn:
             plans = Plans(conn)
             pid = plans.create(result.plan.stored(result.source), source=result.store_source,
                                prompt_version=result.prompt_version)
             row = plans.require(pid)
+            # the plan is also a coach reply, so it can be rated (`fretcoach rate ID +`)
+            reply_id = replies.record(
+                conn, kind="plan", text=_plan_text(row.practice_plan),
+                source=result.source or "offline", prompt_name="plan",
+                prompt_version=load_prompt("plan").version, reply_uuid=reply_uuid,
+                trace_id=trace_id)
     if as_json:
         typer.echo(json.dumps({**plan_json(row), **_authorship(
-            result.store_source, result.source, result.attempts, configured=result.configured)},
-            indent=2))
+            result.store_source, result.source, result.attempts, configured=result.configured),
+            "reply_id": reply_id}, indent=2))
     else:
         render(row, existing=False, attempts=result.attempts)
+        typer.secho(f"reply #{reply_id} · rate it: fretcoach rate {reply_id} + (or -)",
+                    dim=True)
+
+
+def _plan_text(doc: dict[str, Any]) -> str:
+    """The plan as the coach's words: title, focus and reasoning (what a rating judges)."""
+    from fretcoach_cli.cli.plans import describe
+
+    title, detail = describe(doc)
+    reasoning = str(doc.get("reasoning") or "").strip()
+    return " — ".join(x for x in (title, detail, reasoning) if x)
 
 
 def _authorship(store_source: str, model: str | None, attempts: Any, *,
@@ -108,7 +129,9 @@ def _authorship(store_source: str, model: str | None, attempts: Any, *,
                           "seconds": round(a.seconds, 2)} for a in attempts]}
 
 
-def _recommend(settings: Any, rows: list[Any], recent_docs: list[dict[str, Any]]) -> Any:
+def _recommend(settings: Any, rows: list[Any], recent_docs: list[dict[str, Any]],
+               reply_uuid: str) -> tuple[Any, str | None]:
+    """(the plan result, its Opik trace id when traced by a model)."""
     from fretcoach_cli.coach.plans import recommend, recommendation_input, suggested_scales
     from fretcoach_cli.llm.chain import ProviderChain
     from fretcoach_cli.llm.tracing import tracer_from_settings
@@ -118,8 +141,8 @@ def _recommend(settings: Any, rows: list[Any], recent_docs: list[dict[str, Any]]
     try:
         return recommend(recommendation_input(rows), chain=chain,
                          avoid=suggested_scales(recent_docs, AVOID_LAST), tracer=tracer,
-                         metadata={"user_id": settings.user},
-                         thread_id=f"recommend-{settings.user}")
+                         metadata={"user_id": settings.user, "reply_uuid": reply_uuid},
+                         thread_id=f"recommend-{settings.user}"), tracer.trace_id(reply_uuid)
     finally:
         tracer.flush()
 
