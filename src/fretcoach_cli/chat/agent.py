@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fretcoach_cli.chat.grounded import check
-from fretcoach_cli.chat.remember import capture, memory_middleware, note, recalled_block
 from fretcoach_cli.chat.prompts import CHAT_PROMPT_VERSION, system_prompt
+from fretcoach_cli.chat.remember import capture, memory_middleware, note, recalled_block
 from fretcoach_cli.chat.sql_run import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, SqlRunner
 from fretcoach_cli.chat.stream_events import Reset, Token
 from fretcoach_cli.chat.threads import ThreadRow, Threads, title_from

@@ -90,6 +90,7 @@ def recommend_cmd(
             pid = plans.create(result.plan.stored(result.source), source=result.store_source,
                                prompt_version=result.prompt_version)
             row = plans.require(pid)
+            _remember_plan(conn, row.practice_plan)
             # the plan is also a coach reply, so it can be rated (`fretcoach rate ID +`)
             reply_id = replies.record(
                 conn, kind="plan", text=_plan_text(row.practice_plan),
@@ -132,19 +133,29 @@ def _authorship(store_source: str, model: str | None, attempts: Any, *,
 def _recommend(settings: Any, rows: list[Any], recent_docs: list[dict[str, Any]],
                reply_uuid: str) -> tuple[Any, str | None]:
     """(the plan result, its Opik trace id when traced by a model)."""
-    from fretcoach_cli.coach.plans import recommend, recommendation_input, suggested_scales
+    from fretcoach_cli.coach.memory import plan_query, recall_for_settings, recommend_with_memory
+    from fretcoach_cli.coach.plans import recommendation_input, suggested_scales
     from fretcoach_cli.llm.chain import ProviderChain
     from fretcoach_cli.llm.tracing import tracer_from_settings
 
     chain = ProviderChain.from_settings(settings)
     tracer = tracer_from_settings(settings)
     try:
-        return recommend(recommendation_input(rows), chain=chain,
+        data = recommendation_input(rows)
+        memories = recall_for_settings(settings, plan_query(data))  # coach memory
+        return recommend_with_memory(data, memories, chain=chain,
                          avoid=suggested_scales(recent_docs, AVOID_LAST), tracer=tracer,
                          metadata={"user_id": settings.user, "reply_uuid": reply_uuid},
                          thread_id=f"recommend-{settings.user}"), tracer.trace_id(reply_uuid)
     finally:
         tracer.flush()
+
+
+def _remember_plan(conn: Any, doc: dict[str, Any]) -> None:
+    """Coach memory: the plan just stored is the plan agreed."""
+    from fretcoach_cli.coach.memory import remember_plan
+
+    remember_plan(conn, doc)
 
 
 def register(app: typer.Typer) -> None:

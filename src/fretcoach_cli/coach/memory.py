@@ -265,3 +265,63 @@ def limited_minutes(minutes: int, rows: Sequence[Any]) -> tuple[int, str | None]
     if minutes <= cap:
         return minutes, None
     return cap, f"kept to {cap} min because you told me: \"{limit[1]}\""
+
+
+# -- plans: what recommend recalls, obeys and remembers --------------------------------------
+
+def plan_query(data: Any) -> str:
+    """What a recommendation is about, as a recall query: the weakest area and last scale
+    (limits and goals come back whatever it says)."""
+    from fretcoach_cli.coach.offline import METRIC_TITLES
+
+    weakest = getattr(data, "weakest_area", None)
+    words = [METRIC_TITLES.get(weakest, "") if weakest else "", getattr(data, "last_scale", "")
+             or "", "practice plan"]
+    return " ".join(w for w in words if w)
+
+
+def apply_limits(plan: Any, rows: Sequence[Any]) -> Any:
+    """A plan (``coach.plans.PracticePlan``) that respects a stated time limit: a shorter
+    session, a last step that says when to stop, and why in the reasoning."""
+    target = plan.session_target
+    if target.minutes is None:
+        return plan
+    minutes, why = limited_minutes(int(target.minutes), rows)
+    if why is None:
+        return plan
+    steps = [*list(plan.exercises)[:5], f"Stop at {minutes} minutes and rest your hands"]
+    return plan.model_copy(update={
+        "session_target": target.model_copy(update={"minutes": minutes}),
+        "reasoning": f"{plan.reasoning.rstrip()} Session {why}."[:800],
+        "exercises": steps})
+
+
+def recommend_with_memory(data: Any, memories: Sequence[Any], **kwargs: Any) -> Any:
+    """``coach.plans.recommend`` with the recalled memories in the model's input and the
+    stated limits applied to whichever plan comes back (model or offline)."""
+    from dataclasses import replace
+
+    from fretcoach_cli.coach.plans import recommend
+
+    result = recommend(data, memory_text=context_block(memories), **kwargs)
+    return replace(result, plan=apply_limits(result.plan, memories))
+
+
+def plan_text(doc: dict[str, Any]) -> str:
+    """A stored plan document as one memory ("Agreed plan: A minor pentatonic: timing
+    stability, 15 min at 70 BPM")."""
+    title = str(doc.get("title") or doc.get("scale") or "a practice plan")
+    bits = []
+    target = doc.get("session_target") if isinstance(doc.get("session_target"), dict) else {}
+    if target.get("minutes"):
+        bits.append(f"{target['minutes']} min")
+    if doc.get("target_tempo_bpm"):
+        bits.append(f"at {doc['target_tempo_bpm']} BPM")
+    return f"Agreed plan: {title}" + (f", {' '.join(bits)}" if bits else "")
+
+
+def remember_plan(conn: psycopg.Connection[Any], doc: dict[str, Any], *,
+                  source: str = "plan") -> Any:
+    """Store a saved plan as an agreed-plan memory (once per distinct plan)."""
+    row, _ = Memories(conn).add(plan_text(doc), kind="plan", source=source)
+    return row
