@@ -28,7 +28,7 @@ BeatSource = Callable[[float, float], Sequence[tuple[float, bool]]]
 
 def click_wave(sample_rate: int, *, accent: bool, volume: float) -> np.ndarray:
     """One click: a decaying sine burst (float32, peak ``volume`` for the accent)."""
-    n = int(round(CLICK_S * sample_rate))
+    n = round(CLICK_S * sample_rate)
     t = np.arange(n, dtype=np.float64) / sample_rate
     freq = ACCENT_HZ if accent else BEAT_HZ
     gain = volume * (1.0 if accent else BEAT_GAIN)
@@ -44,11 +44,11 @@ def render_clicks(beats: Sequence[tuple[float, bool]], start_s: float, frames: i
     out = np.zeros(frames, dtype=np.float32)
     if volume <= 0.0:
         return out
-    first = int(round(start_s * sample_rate))
+    first = round(start_s * sample_rate)
     waves = {a: click_wave(sample_rate, accent=a, volume=volume) for a in (False, True)}
     for time_s, accent in beats:
         wave = waves[accent]
-        at = int(round(time_s * sample_rate)) - first
+        at = round(time_s * sample_rate) - first
         lo, hi = max(at, 0), min(at + len(wave), frames)
         if lo < hi:
             out[lo:hi] += wave[lo - at:hi - at]

@@ -73,6 +73,10 @@ def practice(
                                       "see 'fretcoach tune --help') or its strings low to high, "
                                       'e.g. "D A D G B E". The fretboard and string names '
                                       "follow it and the session stores it."),
+    latency_ms: float | None = typer.Option(None, "--latency-ms", help="Input latency to "
+                                            "subtract from every onset before timing is "
+                                            "judged (default: the device's 'fretcoach "
+                                            "calibrate' figure; none for --input)."),
     on_quality: str | None = typer.Option(None, "--on-quality", metavar="CMD",
                                           help="Run CMD (no shell: use sh -c '…' for pipes) "
                                           "when the live quality band changes: red/amber/"
@@ -80,21 +84,50 @@ def practice(
                                           "$FRETCOACH_OVERALL, $FRETCOACH_PITCH_ACCURACY …; "
                                           "at most one run per 2 s, each stopped after 5 s. "
                                           "Setting: on_quality."),
-    exercise: str | None = typer.Option(None, "--exercise", metavar="NAME|FILE",
-                                        help="Not implemented yet in practice: score a "
-                                        "recording with 'analyze FILE --exercise NAME --bpm N'."),
+    ramp: str | None = typer.Option(None, "--ramp", metavar="START:TARGET:STEP",
+                                    help="Speed trainer: start at START bpm, rise by STEP "
+                                    "after --clean-bars clean bars (every note in the scale "
+                                    "and within ±30 ms of the grid), fall back a step after "
+                                    "2 sloppy bars; never below START or above TARGET. "
+                                    "e.g. 80:140:+4. The TUI's t holds/releases the ramp."),
+    clean_bars: int | None = typer.Option(None, "--clean-bars", metavar="N",
+                                          help="Speed trainer: clean bars before a rise "
+                                          "(default 2)."),
+    count_in: int | None = typer.Option(None, "--count-in", metavar="BARS",
+                                        help="Speed trainer: count-in bars before beat 0 "
+                                        "(default 1)."),
+    click_volume: float | None = typer.Option(None, "--click-volume",
+                                              help="Speed trainer click volume 0…1 "
+                                              "(default 0.6)."),
+    no_click: bool = typer.Option(False, "--no-click", help="Speed trainer without the "
+                                  "audible click (the beat is still shown)."),
+    exercise: str | None = typer.Option(None, "--exercise", "-e", metavar="NAME|FILE",
+                                        help="Play an exercise: a built-in ('fretcoach "
+                                        "exercises'), a tab, MusicXML or Guitar Pro file. "
+                                        "Needs --bpm (or the file's tempo); every expected "
+                                        "note gets a verdict."),
+    position: int | None = typer.Option(None, "--position", "-p",
+                                        help="Fret where a built-in exercise's position starts."),
+    shape: str | None = typer.Option(None, "--shape", metavar="C|A|G|E|D",
+                                     help="Play a built-in exercise in a CAGED shape."),
+    tolerance_ms: float = typer.Option(30.0, "--tolerance-ms", min=5.0, max=200.0,
+                                       help="An exercise note within this many ms is a hit."),
 ) -> None:
     """Practise a scale with live pitch, scale and timing feedback; the session is saved."""
-    if exercise is not None:
-        raise UsageError("not implemented yet: use analyze --exercise",
-                         hint="fretcoach analyze TAKE.wav --exercise NAME --scale SCALE --bpm N")
     from fretcoach_cli.music.scales import parse_scale
     from fretcoach_cli.music.tempo import validate_bpm
     from fretcoach_cli.music.tunings import parse_tuning
-    from fretcoach_cli.practice.options import check_unit_range, parse_duration
+    from fretcoach_cli.practice.options import (
+        check_unit_range,
+        parse_duration,
+        trainer_options,
+    )
 
     check_unit_range(strictness, "--strictness")
     check_unit_range(sensitivity, "--sensitivity")
+    from fretcoach_cli.cli.calibrate import check_latency_ms, input_latency_s
+
+    check_latency_ms(latency_ms)
     the_tuning = parse_tuning(tuning)
     settings = context.settings(strictness=strictness, sensitivity=sensitivity,
                                 pitch_model=pitch_model, input_device=device,
@@ -102,6 +135,8 @@ def practice(
     hook_argv = quality_command(settings.on_quality)
     the_scale = parse_scale(scale) if scale is not None else None
     tempo = validate_bpm(bpm) if bpm is not None else None
+    trainer = trainer_options(ramp=ramp, bpm=tempo, clean_bars=clean_bars, count_in=count_in,
+                              click_volume=click_volume, no_click=no_click)
     duration_s = parse_duration(duration) if duration is not None else None
     coach_s = (parse_duration(coach_every, option="--coach-every") if coach_every is not None
                else float(settings.coach_every))
@@ -111,7 +146,7 @@ def practice(
         raise UsageError("give either --input FILE or --device, not both")
     if speak and no_coach:
         raise UsageError("--speak reads the coach aloud: it cannot go with --no-coach")
-    if the_scale is None and not plan:
+    if the_scale is None and not plan and exercise is None:
         raise UsageError("which scale? give --scale",
                          hint='e.g. --scale "A minor pentatonic", or practise a plan: '
                               "--plan latest")
@@ -123,9 +158,23 @@ def practice(
         plan_id = str(chosen.practice_id)
         the_scale, tempo, settings = apply_plan(chosen, settings, scale=the_scale, bpm=tempo,
                                                 strictness=strictness, sensitivity=sensitivity)
+    the_exercise = None
+    if exercise is not None:
+        from fretcoach_cli.cli.analyze import load_exercise
+
+        if trainer is not None:
+            raise UsageError("not implemented yet: --exercise with --ramp",
+                             hint="practise the exercise at one --bpm")
+        the_exercise, the_scale, tempo = load_exercise(exercise, the_scale, tempo, position,
+                                                       shape=shape, tuning=the_tuning)
+    elif position is not None or shape is not None:
+        raise UsageError("--position and --shape apply to --exercise")
+    if trainer is not None:
+        tempo = None  # the ramp's bars carry the tempo (and its grid judges the timing)
     check_pitch_model(settings.pitch_model)
     source, kind, label = open_source(settings, input_file, fast=fast,
                                       channel=channel if input_file is not None else None)
+    latency_s = input_latency_s(settings, source, kind, latency_ms)
     warnings = WarningRelay()
     speaker = make_speaker(settings, warnings) if speak else None
     drain_s = 0.0
@@ -133,7 +182,10 @@ def practice(
         try:
             session = build_session(settings, the_scale, source, kind=kind, label=label,
                                     bpm=tempo, duration_s=duration_s, plan_id=plan_id,
-                                    tuning=the_tuning)
+                                    tuning=the_tuning, trainer=trainer,
+                                    exercise=the_exercise, tolerance_ms=tolerance_ms,
+                                    input_latency_s=latency_s)
+            session.on_warning = warnings
             if hook_argv:
                 from fretcoach_cli.practice.quality_hook import QualityHook
 
@@ -281,7 +333,8 @@ def previous_lookup(settings: Any):
 
 def build_session(settings: Any, scale: Any, source: Any, *, kind: str, label: str,
                   bpm: float | None, duration_s: float | None, plan_id: str | None,
-                  tuning: Any = None) -> Any:
+                  tuning: Any = None, trainer: Any = None, exercise: Any = None,
+                  tolerance_ms: float = 30.0, input_latency_s: float = 0.0) -> Any:
     from fretcoach_cli.practice.recorder import SessionRecorder
     from fretcoach_cli.practice.runner import PracticeOptions, PracticeSession
     from fretcoach_cli.practice.store_sink import sink_factory
@@ -290,7 +343,9 @@ def build_session(settings: Any, scale: Any, source: Any, *, kind: str, label: s
         scale=scale, user=settings.user, bpm=bpm, duration_s=duration_s,
         strictness=float(settings.strictness), sensitivity=float(settings.sensitivity),
         a4=float(settings.a4_hz), pitch_model=settings.pitch_model, source_kind=kind,
-        source_label=label, plan_id=plan_id, tuning=tuning)
+        source_label=label, plan_id=plan_id, tuning=tuning, trainer=trainer,
+        exercise=exercise, exercise_tolerance_ms=tolerance_ms,
+        input_latency_s=input_latency_s)
     holder: dict[str, Any] = {}
     recorder = SessionRecorder(sink_factory(settings), settings.data_path,
                                on_status=lambda st: holder["s"].on_storage_status(st))
@@ -338,11 +393,19 @@ class LiveLine:
         self._last = 0.0
         self._text = ""
         self.storage = ""
+        self.tempo = ""  # the speed trainer's "· 84 bpm (best clean 80)"
         self._lock = threading.RLock()
 
     def __call__(self, message: Any) -> None:
         from fretcoach_cli.practice.messages import NoteJudged, StorageStatus
+        from fretcoach_cli.practice.speed_trainer import TempoUpdate, describe
 
+        if isinstance(message, TempoUpdate):
+            self.tempo = f" · {describe(message)}"
+            if message.change is not None:
+                why = "clean" if message.change.reason == "clean" else "sloppy"
+                self.message(f"tempo {message.change.previous_bpm:g} → {message.bpm:g} bpm "
+                             f"({why} bars)")
         if isinstance(message, StorageStatus) and not message.online:
             self.storage = " · db offline, journaling"
         elif isinstance(message, StorageStatus):
@@ -356,7 +419,7 @@ class LiveLine:
         self._text = (f"{int(pos // 60):02d}:{int(pos % 60):02d} notes {message.seq:4d} "
                       f"last {name} {mark}  pitch {_n(m.pitch_accuracy)} scale "
                       f"{_n(m.scale_conformity)} timing {_n(m.timing_stability)} overall "
-                      f"{_n(m.overall_score)}{self.storage}")
+                      f"{_n(m.overall_score)}{self.tempo}{self.storage}")
         now = time.monotonic()
         if now - self._last >= self.every:
             self._last = now
@@ -526,6 +589,10 @@ def render_result(result: Any, *, as_json: bool, interactive: bool) -> None:
                      degree_table(result), worst_table(result)):
             console.print(part)
             console.print()
+        if "speed" in result.extra:
+            from fretcoach_cli.practice.speed_trainer import speed_summary
+
+            console.print(speed_summary(result.extra["speed"]))
     else:
         status = (f"session {result.session_id}" if result.saved else
                   "no notes heard, not saved" if result.discarded else "not saved yet")

@@ -65,15 +65,17 @@ class SpeedTrainer:
         with self._lock:
             return self.ramp.map.beats(t0, t1)
 
-    def start_click(self, warn: Callable[[str], None] | None = None) -> None:
-        """Start the audible click (unless ``--no-click``); a silent one says so once."""
-        if not self.options.click:
+    def start_click(self, warn: Callable[[str], None] | None = None, *,
+                    clock_s: float = 0.0) -> None:
+        """Start the audible click (unless ``--no-click``) at audio time ``clock_s``; a
+        silent one says so once (a resume after a pause says nothing again)."""
+        if not self.options.click or self.notice is not None:
             return
         from fretcoach_cli.audio.click import ClickPlayer
 
         self.player = ClickPlayer(self.beats, volume=self.options.click_volume,
                                   on_block=self._played_until)
-        self.notice = self.player.start()
+        self.notice = self.player.start(clock_s)
         if self.notice and warn is not None:
             warn(self.notice)
 
@@ -82,8 +84,9 @@ class SpeedTrainer:
             self.ramp.lock_until(t)
 
     def stop_click(self) -> None:
-        if self.player is not None:
-            self.player.close()
+        player, self.player = self.player, None
+        if player is not None:
+            player.close()
 
     # -- the ramp ------------------------------------------------------------------------
     def on_note(self, event: NoteEvent, verdict: Any) -> TempoUpdate:
@@ -134,3 +137,21 @@ class SpeedTrainer:
         r = self.ramp
         return TempoUpdate(r.current_bpm, r.best_clean_bpm, self.spec.target_bpm,
                            tuple(r.curve), change, r.active)
+
+
+def describe(update: TempoUpdate) -> str:
+    """"84 bpm → 140 (best clean 80)" for the live line."""
+    best = "—" if update.best_clean_bpm is None else f"{update.best_clean_bpm:g}"
+    held = "" if update.active else ", held"
+    return f"{update.bpm:g} bpm → {update.target_bpm:g} (best clean {best}{held})"
+
+
+def speed_summary(speed: dict[str, Any]) -> str:
+    """One line for the summary: the ramp, how far it got, and the best clean tempo."""
+    curve = speed.get("tempo_curve") or []
+    top = max((p["bpm"] for p in curve), default=None)
+    best = speed.get("max_clean_bpm")
+    clean = sum(1 for p in curve if p.get("clean"))
+    return (f"speed trainer {speed.get('ramp')}: best clean tempo "
+            f"{'—' if best is None else f'{best:g} bpm'}, reached {top or '—'} bpm, "
+            f"{clean} of {len(curve)} bars clean")
