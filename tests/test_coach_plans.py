@@ -146,11 +146,25 @@ def test_offline_plan_targets_the_weakest_area_where_it_is_weakest():
     third = offline_plan(data, avoid=["A minor pentatonic", "C major"])
     assert third.scale not in ("A minor pentatonic", "C major")
     assert offline_plan(data) == plan  # deterministic
+    assert plan.target_accuracy == 75  # timing averaged 70: five points over it
 
 
 def test_offline_plan_for_a_new_user():
     plan = offline_plan(recommendation_input([]))
     assert plan.scale == "A minor pentatonic" and "No sessions yet" in plan.reasoning
+    assert plan.target_accuracy is None  # nothing to measure a target against
+
+
+def test_a_models_plan_gets_the_same_completion_score_as_an_offline_one(fake_openai):
+    """The wire schema does not ask a small model for a target score; the plan still has the
+    one the offline planner would set for its focus area, and it is stored for `settle`."""
+    fake_openai.push("tool_call", arguments=GOOD)
+    data = recommendation_input(_rows())
+    result = recommend(data, chain=_chain(
+        LinkSpec("openai", "gpt-test", fake_openai.base_url, "sk")))
+    assert result.plan.focus_area == "timing_stability"
+    assert result.plan.target_accuracy == offline_plan(data).target_accuracy == 75
+    assert result.plan.stored("gpt-test")["target_accuracy"] == 75
 
 
 def test_suggested_scales_reads_stored_documents_of_any_shape():

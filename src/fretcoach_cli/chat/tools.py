@@ -137,7 +137,12 @@ def draft_plan(ctx: ToolContext, *, scale: str | None = None, focus_area: str | 
                generated_by: str = "offline") -> PlanDraft:
     """The offline planner's plan for the recent sessions, with the caller's choices applied
     and validated by the shared schema (``coach.plans.PracticePlan``)."""
-    from fretcoach_cli.coach.plans import PracticePlan, offline_plan, recommendation_input
+    from fretcoach_cli.coach.plans import (
+        PracticePlan,
+        accuracy_target,
+        offline_plan,
+        recommendation_input,
+    )
 
     data = recommendation_input(recent_sessions(ctx))
     base = offline_plan(data)
@@ -145,6 +150,7 @@ def draft_plan(ctx: ToolContext, *, scale: str | None = None, focus_area: str | 
     shaped = False
     if focus_area:
         doc["focus_area"] = focus_area
+        doc["target_accuracy"] = accuracy_target(data, focus_area)  # type: ignore[arg-type]
         shaped = True
     if scale:
         doc["scale"] = scale
@@ -168,7 +174,7 @@ def draft_plan(ctx: ToolContext, *, scale: str | None = None, focus_area: str | 
     if reasoning:
         doc["reasoning"] = reasoning
         shaped = True
-    plan = PracticePlan.model_validate(doc)
+    plan = _within_limits(ctx, PracticePlan.model_validate(doc))
     source = "model" if shaped and generated_by != "offline" else "offline"
     return PlanDraft(plan.stored(generated_by if source == "model" else "offline"), source)
 
@@ -181,7 +187,17 @@ def save_plan(ctx: ToolContext, draft: PlanDraft) -> SavedPlan:
                                            prompt_version=ctx.prompt_version)
     saved = SavedPlan(str(pid), draft.plan)
     ctx.saved = saved
+    from fretcoach_cli.coach.memory import remember_plan
+
+    remember_plan(ctx.app_conn(), draft.plan, source="chat")  # coach memory: plan agreed
     return saved
+
+
+def _within_limits(ctx: ToolContext, plan: Any) -> Any:
+    """The plan shortened to a time limit the player stated (coach memory)."""
+    from fretcoach_cli.coach.memory import apply_limits, plan_query, recall
+
+    return apply_limits(plan, recall(ctx.app_conn(), plan_query(plan), touch=False))
 
 
 def latest_draft(messages: Sequence[Any], *, before_last_user: bool) -> PlanDraft | None:

@@ -57,6 +57,8 @@ def describe(doc: dict[str, Any]) -> tuple[str, str]:
         bits.append(f"{minutes} min")
     if isinstance(target, dict) and target.get("notes"):
         bits.append(f"{target['notes']} notes")
+    if doc.get("target_accuracy") is not None:
+        bits.append(f"score {doc['target_accuracy']}")
     return title, ", ".join(bits)
 
 

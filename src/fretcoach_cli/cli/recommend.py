@@ -32,6 +32,8 @@ def render(row: Any, *, existing: bool, attempts: tuple = ()) -> None:
         bits.append(f"{target['minutes']} minutes")
     if target.get("notes"):
         bits.append(f"{target['notes']} notes")
+    if doc.get("target_accuracy") is not None:
+        bits.append(f"until {focus} reaches {doc['target_accuracy']}")
     if doc.get("strictness") is not None:
         bits.append(f"strictness {doc['strictness']:g}")
     if doc.get("sensitivity") is not None:

@@ -68,6 +68,9 @@ class PracticePlan(BaseModel):
     sensitivity: float = Field(ge=0.0, le=1.0,
                                description="0 only loud notes count … 1 quiet notes too.")
     session_target: SessionTarget
+    target_accuracy: int | None = Field(default=None, ge=0, le=100,
+                                        description="Score (0-100) of the focus area that "
+                                                    "completes the plan, with its time.")
     exercises: list[str] = Field(min_length=1, max_length=6,
                                  description="2-5 short exercise steps.")
 
@@ -305,7 +308,25 @@ def offline_plan(data: RecommendationInput, avoid: Sequence[str] = ()) -> Practi
     return PracticePlan(scale=scale, focus_area=focus, reasoning=reasoning,
                         target_tempo_bpm=tempo_i, strictness=round(_clamp(strict, 0.1, 0.9), 2),
                         sensitivity=round(_clamp(sens, 0.0, 1.0), 2),
-                        session_target=SessionTarget(minutes=minutes), exercises=steps)
+                        session_target=SessionTarget(minutes=minutes),
+                        target_accuracy=accuracy_target(data, focus), exercises=steps)
+
+
+def accuracy_target(data: RecommendationInput, focus: FocusArea) -> int | None:
+    """The focus score that completes a plan: a few points over the recent average (fewer
+    near the top, where points are hard), none without history to measure against."""
+    avg = data.averages.get(focus)
+    if avg is None:
+        return None
+    return int(min(100, round(avg) + (5 if avg < 90 else 2)))
+
+
+def with_accuracy_target(plan: PracticePlan, data: RecommendationInput) -> PracticePlan:
+    """A model's plan gets the same completion score as an offline one: the wire schema does
+    not ask a small model to invent it."""
+    if plan.target_accuracy is not None:
+        return plan
+    return plan.model_copy(update={"target_accuracy": accuracy_target(data, plan.focus_area)})
 
 
 # --------------------------------------------------------------------------------------------
@@ -394,4 +415,5 @@ def recommend(data: RecommendationInput, *, chain: ProviderChain | None = None,
     except AllLinksFailed as exc:
         return PlanResult(offline_plan(data, avoid_list), OFFLINE, prompts.PROMPT_VERSION,
                           tuple(exc.attempts), configured=True)
-    return PlanResult(plan, source, prompts.PROMPT_VERSION, tuple(attempts), configured=True)
+    return PlanResult(with_accuracy_target(plan, data), source, prompts.PROMPT_VERSION,
+                      tuple(attempts), configured=True)
