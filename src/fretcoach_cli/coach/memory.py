@@ -184,10 +184,11 @@ def memory_question(question: str) -> tuple[str, ...] | None:
 
 # -- recall ----------------------------------------------------------------------------------
 
-def recall(conn: psycopg.Connection[Any], query: str, *, k: int = RECALL_K) -> list[Any]:
+def recall(conn: psycopg.Connection[Any], query: str, *, k: int = RECALL_K,
+           touch: bool = True) -> list[Any]:
     """The ``k`` memory rows most relevant to ``query`` (limits and goals when nothing
     matches); an empty list for a user with none."""
-    return [r.row for r in Memories(conn).recall(query, k=k)]
+    return [r.row for r in Memories(conn).recall(query, k=k, touch=touch)]
 
 
 def context_lines(rows: Iterable[Any], *, chars: int = RECALL_CHARS) -> list[str]:
@@ -274,9 +275,9 @@ def plan_query(data: Any) -> str:
     (limits and goals come back whatever it says)."""
     from fretcoach_cli.coach.offline import METRIC_TITLES
 
-    weakest = getattr(data, "weakest_area", None)
-    words = [METRIC_TITLES.get(weakest, "") if weakest else "", getattr(data, "last_scale", "")
-             or "", "practice plan"]
+    area = getattr(data, "weakest_area", None) or getattr(data, "focus_area", None)
+    scale = getattr(data, "last_scale", None) or getattr(data, "scale", None)
+    words = [METRIC_TITLES.get(area, "") if area else "", scale or "", "practice plan"]
     return " ".join(w for w in words if w)
 
 
