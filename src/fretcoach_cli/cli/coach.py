@@ -97,5 +97,58 @@ def _exit_if_none_answers(ping: bool, chain: Any, results: dict[str, Any]) -> No
         raise typer.Exit(1)
 
 
+@coach_app.command("compare")
+def compare_cmd(
+    prompt: str = typer.Option(..., "--prompt", help="Prompt version to compare (e.g. v1)."),
+    against: str = typer.Option(..., "--against", help="The other version (e.g. v2)."),
+    sessions: int = typer.Option(5, "--sessions", "-n", min=1, max=100,
+                                 help="How many of your latest sessions to replay."),
+    kind: str = typer.Option("live", "--kind", help="live, summary or plan."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Replay your latest sessions through two prompt versions, side by side."""
+    from fretcoach_cli.coach.compare import KINDS, compare
+    from fretcoach_cli.errors import UsageError
+    from fretcoach_cli.llm.chain import ProviderChain
+    from fretcoach_cli.store import open_database
+
+    if kind not in KINDS:
+        raise UsageError(f"unknown --kind {kind!r}", hint=f"one of {', '.join(KINDS)}")
+    settings = context.settings()
+    chain = ProviderChain.from_settings(settings, retries=0)
+    with open_database(settings) as db, db.connect(settings.user) as conn:
+        result = compare(conn, kind=kind, version_a=prompt, version_b=against,
+                         sessions=sessions, chain=chain if chain.configured else None)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    a, b = result.columns
+    table = Table(title=f"{kind} prompt: {a.version} vs {b.version} over "
+                        f"{len(result.sessions)} session(s)", title_justify="left")
+    table.add_column("")
+    table.add_column(a.version, justify="right")
+    table.add_column(b.version, justify="right")
+    rows = [
+        ("ratings so far (+/-)", f"{a.ups}/{a.downs}", f"{b.ups}/{b.downs}"),
+        ("replies", str(len(a.replies)), str(len(b.replies))),
+        ("mean length (words)", f"{a.mean_words:.1f}", f"{b.mean_words:.1f}"),
+        ("figures cited (mean)", f"{a.mean_figures:.2f}", f"{b.mean_figures:.2f}"),
+        ("grounded (all figures in the data)", f"{a.grounded}/{len(a.replies)}",
+         f"{b.grounded}/{len(b.replies)}"),
+        ("answered by", ", ".join(a.sources), ", ".join(b.sources)),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    console = Console()
+    console.print(table)
+    if a.replies and b.replies:
+        console.print(f"[dim]{a.version}:[/] {escape(a.replies[0].text)}", highlight=False)
+        console.print(f"[dim]{b.version}:[/] {escape(b.replies[0].text)}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(coach_app, name="coach", rich_help_panel="Coach")

@@ -179,12 +179,12 @@ class LiveCoach:
     def __init__(self, chain: ProviderChain | None = None, *, tracer: Tracer | None = None,
                  user_id: str | None = None, session_id: Any = None,
                  practice_id: Any = None, thread_id: str | None = None,
-                 prompts: dict[str, Prompt] | None = None) -> None:
+                 prompt_versions: dict[str, Prompt] | None = None) -> None:
         self.chain = chain
         self.tracer = tracer or Tracer()
         #: the prompt versions in use ("live", "summary"; default: the newest of each)
         self.prompts = {"live": active_prompt("live"), "summary": active_prompt("summary"),
-                        **(prompts or {})}
+                        **(prompt_versions or {})}
         self.metadata = {"user_id": user_id, "session_id": session_id,
                          "practice_id": practice_id, "prompt_version": prompts.PROMPT_VERSION}
         self.thread_id = thread_id or (f"session-{session_id}" if session_id else None)
@@ -206,7 +206,7 @@ class LiveCoach:
             log.warning("live coach offline: %s", exc)
             chain = None
         kwargs.setdefault("user_id", settings.user)
-        kwargs.setdefault("prompts", {name: active_prompt(name, settings)
+        kwargs.setdefault("prompt_versions", {name: active_prompt(name, settings)
                                       for name in ("live", "summary")})
         return cls(chain, tracer=tracer_from_settings(settings), **kwargs)
 
