@@ -40,7 +40,7 @@ def test_stats_json_shape_and_values(user_id: str, data: dict[str, str]) -> None
     doc = json.loads(out.stdout)
     assert set(doc) == {"filter", "today", "totals", "metrics", "raw", "scales", "best_scale",
                         "worst_scale", "current_streak", "longest_streak", "weakest_area",
-                        "by", "buckets"}
+                        "by", "buckets", "clean_tempo"}
     assert doc["totals"]["sessions"] == 5 and doc["totals"]["practice_seconds"] == 3600
     assert doc["metrics"]["overall_score"]["mean"] == 70
     assert doc["longest_streak"] == {"days": 3, "first": "2026-01-05", "last": "2026-01-07"}

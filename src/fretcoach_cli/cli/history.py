@@ -154,7 +154,7 @@ def _print_history(rows: list[dict[str, Any]], total: int) -> None:
     for name, justify in (("date", "left"), ("id", "left"), ("scale", "left"),
                           ("time", "right"), ("overall", "right"), ("pitch", "right"),
                           ("in scale", "right"), ("timing", "right"), ("clean", "right"),
-                          ("notes", "right"), ("status", "left")):
+                          ("notes", "right"), ("clean bpm", "right"), ("status", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for r in rows:
         status = r["status"]
@@ -165,6 +165,7 @@ def _print_history(rows: list[dict[str, Any]], total: int) -> None:
             fmt_score(r["overall_score"]), fmt_score(r["pitch_accuracy"]),
             fmt_score(r["scale_conformity"]), fmt_score(r["timing_stability"]),
             fmt_score(r["clean_playing"]), str(r["total_notes_played"]),
+            "—" if r.get("max_clean_bpm") is None else f"{r['max_clean_bpm']:g}",
             f"[{style}]{status}[/]" if style else status,
         )
     out.print(table)

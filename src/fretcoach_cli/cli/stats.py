@@ -85,13 +85,38 @@ def stats(
             first = (chart_end - timedelta(days=chart_end.weekday())
                      - timedelta(weeks=HEAT_WEEKS - 1))
             daily = daily_seconds(conn, flt, first, chart_end)
+        from fretcoach_cli.reports.tempo import PERIODS, clean_tempo
+
+        tempo = clean_tempo(conn, flt, period=by if by in PERIODS else "week")
     if as_json:
-        dump_json(result.to_dict())
+        dump_json({**result.to_dict(), "clean_tempo": tempo.to_dict()})
         return
     if as_csv:
         _write_csv(result)
         return
     _print(result, weekly, daily, draw, chart_end or result.today)
+    _print_clean_tempo(tempo)
+
+
+def _print_clean_tempo(tempo: Any) -> None:
+    """The speed trainer's best clean tempo per scale, over the periods (none: nothing)."""
+    if not tempo.scales:
+        return
+    from rich.table import Table
+
+    from fretcoach_cli.reports.charts import sparkline
+
+    out = console()
+    out.print(f"\n[bold]best clean tempo (speed trainer), by {tempo.period}[/]")
+    tbl = Table(box=None, pad_edge=False, header_style="bold")
+    _add_columns(tbl, ("scale", "left"), ("best bpm", "right"), ("sessions", "right"),
+                 (f"per {tempo.period}", "left"))
+    for s in tempo.scales:
+        course = "  ".join(f"{p.key} {p.max_clean_bpm:g}" for p in s.points[-6:])
+        line = sparkline([p.max_clean_bpm for p in s.points]) if len(s.points) > 1 else ""
+        tbl.add_row(s.scale or "—", f"{s.max_clean_bpm:g}", str(s.sessions),
+                    f"{line}  {course}".strip())
+    out.print(tbl)
 
 
 def _write_csv(result: PracticeStats) -> None:

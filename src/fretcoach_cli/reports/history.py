@@ -22,6 +22,7 @@ HISTORY_COLUMNS = (
     "overall_score", "pitch_accuracy", "scale_conformity", "timing_stability",
     "clean_playing", "scale_coverage", "total_notes_played", "correct_notes_played",
     "bad_notes_played", "tempo_bpm", "weakest_area", "practice_id",
+    "max_clean_bpm",  # the speed trainer's best clean tempo (ddl/060), NULL without a ramp
 )
 # Raw figures shown by `sessions show` beside the scores they explain.
 RAW_FIGURES = ("mean_abs_cents", "in_scale_ratio", "in_tune_ratio", "ioi_cv",
