@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fretcoach_cli.coach import offline, prompts
+from fretcoach_cli.coach import memory, offline, prompts
 from fretcoach_cli.coach.prompts.versions import Prompt
 from fretcoach_cli.coach.prompts.versions import active as active_prompt
 from fretcoach_cli.events import NoteEvent
@@ -118,6 +118,8 @@ class LiveStream:
         reply_uuid = str(uuidlib.uuid4())
         tip, metric = offline.live_tip(ctx.metrics, ctx.notes, ctx.scale, turn=coach.tips_given,
                                        avoid=last, template=prompt.offline)
+        remembered = coach.memories()
+        tip = memory.limit_tip(tip, ctx.notes, remembered)
         try:
             tokens: Iterator[str]
             stream = None
@@ -125,6 +127,7 @@ class LiveStream:
                 found = offline.finding(ctx.metrics, ctx.notes, ctx.scale, metric)
                 messages = prompts.live_messages(ctx.metrics, ctx.notes, ctx.scale, found,
                                                  prompt)
+                messages = memory.with_memories(messages, remembered)
                 stream = coach.chain.stream_text(messages,
                                                  config=coach._config(FEATURE_LIVE, reply_uuid))
                 tokens = iter(stream)
@@ -194,6 +197,15 @@ class LiveCoach:
         self._closed = False
         self.last_reply: CoachReply | None = None
         self.tips_given = 0  # live tips shown so far (the offline coach varies its wording)
+        #: coach memory (coach.memory): loaded once, off the audio thread, on first use
+        self.memory_loader: Callable[[], list[Any]] | None = None
+        self._memories: list[Any] | None = None
+
+    def memories(self) -> list[Any]:
+        """What the player told the coach (coach memory), loaded on first use."""
+        if self._memories is None:
+            self._memories = list(self.memory_loader()) if self.memory_loader else []
+        return self._memories
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> LiveCoach:
@@ -343,12 +355,14 @@ class LiveCoach:
         to ``on_token`` when given. Works after :meth:`close` (the session has ended)."""
         started = time.monotonic()
         text, metric = offline.session_summary(metrics, notes, scale, duration_s)
+        text = memory.summary_limit(text, duration_s, self.memories())
         attempts: list[Attempt] = []
         prompt, reply_uuid = self.prompts["summary"], str(uuidlib.uuid4())
         if self.chain is not None and self.chain.configured and metric is not None:
             found = offline.finding(metrics, notes, scale, metric)
             messages = prompts.summary_messages(metrics, notes, scale, found, duration_s,
                                                 prompt)
+            messages = memory.with_memories(messages, self.memories())
             stream = self.chain.stream_text(messages,
                                             config=self._config(FEATURE_SUMMARY, reply_uuid))
             out = ""

@@ -122,6 +122,7 @@ class ScaleStats:
     minutes: float
     last_played: str | None
     averages: dict[str, float | None]
+    max_clean_bpm: float | None = None  # the speed trainer's best clean tempo (ddl/060)
 
 
 @dataclass
@@ -186,7 +187,9 @@ def recommendation_input(rows: Sequence[Any], *, limit: int = RECENT_SESSIONS
             scale=name, sessions=len(rs),
             minutes=round(sum(float(_get(r, "duration_seconds") or 0) for r in rs) / 60, 1),
             last_played=str(when(rs[0]))[:10] or None,
-            averages={m: _mean(_get(r, m) for r in rs) for m in FOCUS_AREAS})
+            averages={m: _mean(_get(r, m) for r in rs) for m in FOCUS_AREAS},
+            max_clean_bpm=max((float(v) for r in rs if (v := _get(r, "max_clean_bpm"))
+                               is not None), default=None))
         for name, rs in by_scale.items()
     ]
     newest = ordered[0] if ordered else None
@@ -256,6 +259,16 @@ EXERCISES: dict[str, tuple[str, ...]] = {
 }
 
 
+RAMP_STEP = 4  # bpm a step of the recommended speed-trainer ramp
+
+
+def speed_ramp(held_bpm: float) -> tuple[int, int]:
+    """(start, target) of the next ramp from a held clean tempo: one step below it, two
+    steps above (96 held → 92 … 104), inside the plan's 40–200 bpm."""
+    start = int(_clamp(round(held_bpm) - RAMP_STEP, 40, 196))
+    return start, int(_clamp(round(held_bpm) + 2 * RAMP_STEP, start + RAMP_STEP, 200))
+
+
 def _clamp(x: float, lo: float, hi: float) -> float:
     return max(lo, min(hi, x))
 
@@ -305,6 +318,14 @@ def offline_plan(data: RecommendationInput, avoid: Sequence[str] = ()) -> Practi
         reasoning = f"No sessions yet: start with {scale} to set a baseline."
     minutes = 10 if data.sessions < 3 else 15
     steps = [s.format(scale=scale, tempo=tempo_i) for s in EXERCISES[focus]]
+    held = next((s.max_clean_bpm for s in data.per_scale
+                 if s.scale == scale and s.max_clean_bpm is not None), None)
+    if held is not None:  # the speed trainer: a little below what was held, up past it
+        start, target = speed_ramp(held)
+        tempo_i = start
+        reasoning += (f" You held {held:g} bpm clean; start at {start}, ramp to {target}.")
+        steps = [*steps[:4], f"Speed trainer: fretcoach practice --scale \"{scale}\" "
+                             f"--ramp {start}:{target}:+{RAMP_STEP}"]
     return PracticePlan(scale=scale, focus_area=focus, reasoning=reasoning,
                         target_tempo_bpm=tempo_i, strictness=round(_clamp(strict, 0.1, 0.9), 2),
                         sensitivity=round(_clamp(sens, 0.0, 1.0), 2),

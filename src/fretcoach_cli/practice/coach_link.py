@@ -61,7 +61,15 @@ class CoachLink:
                     self._coach = LiveCoach()  # offline coach
                 else:
                     self._coach = LiveCoach.from_settings(self._settings)
+                    self._coach.memory_loader = self._recall
             return self._coach
+
+    def _recall(self) -> list[Any]:
+        """Coach memory for this session (limits and goals first); none on any failure."""
+        from fretcoach_cli.coach.memory import LIVE_QUERY, recall_for_settings
+
+        scale = getattr(self._settings, "scale", "") or ""
+        return recall_for_settings(self._settings, f"{scale} {LIVE_QUERY}")
 
     # -- listeners -----------------------------------------------------------------------
     def on_reply(self, listener: ReplyListener) -> None:
