@@ -224,7 +224,7 @@ def recall_for_settings(settings: Any, query: str, *, k: int = RECALL_K) -> list
         with open_database(settings) as db, db.connect(settings.user) as conn:
             return recall(conn, query, k=k)
     except Exception as exc:
-        logging.getLogger(__name__).warning("coach memory not recalled: %s", exc)
+        logging.getLogger(__name__).info("coach memory not recalled: %s", exc)
         return []
 
 
@@ -313,7 +313,8 @@ def plan_text(doc: dict[str, Any]) -> str:
     stability, 15 min at 70 BPM")."""
     title = str(doc.get("title") or doc.get("scale") or "a practice plan")
     bits = []
-    target = doc.get("session_target") if isinstance(doc.get("session_target"), dict) else {}
+    found = doc.get("session_target")
+    target: dict[str, Any] = found if isinstance(found, dict) else {}
     if target.get("minutes"):
         bits.append(f"{target['minutes']} min")
     if doc.get("target_tempo_bpm"):
@@ -326,3 +327,49 @@ def remember_plan(conn: psycopg.Connection[Any], doc: dict[str, Any], *,
     """Store a saved plan as an agreed-plan memory (once per distinct plan)."""
     row, _ = Memories(conn).add(plan_text(doc), kind="plan", source=source)
     return row
+
+
+# -- the live coach --------------------------------------------------------------------------
+
+LIVE_QUERY = "live practice session technique wrist hand timing pitch"
+
+
+def with_memories(messages: list[Any], rows: Sequence[Any]) -> list[Any]:
+    """(role, text) messages with the memory block added to the last one (the data)."""
+    block = context_block(rows)
+    if not block or not messages:
+        return messages
+    role, text = messages[-1]
+    return [*messages[:-1], (role, f"{text}\n\n{block}")]
+
+
+def _played_minutes(notes: Sequence[Any]) -> float:
+    """Minutes of audio so far, by the audio clock (the newest note's onset)."""
+    return max((float(getattr(n, "onset_s", 0.0) or 0.0) for n in notes[-1:]), default=0.0) / 60
+
+
+def limit_tip(tip: str, notes: Sequence[Any], rows: Sequence[Any]) -> str:
+    """The offline live tip, replaced by a reminder once the session nears a time limit
+    the player stated (two minutes before the limit the coach keeps to)."""
+    limit = minutes_limit(rows)
+    if limit is None:
+        return tip
+    cap, _ = limited_minutes(10_000, rows)
+    played = _played_minutes(notes)
+    if played < max(1.0, cap - 2):
+        return tip
+    return (f"{int(played)} minutes played. You told me \"{limit[1]}\": finish this run, "
+            "then rest your hands.")
+
+
+def summary_limit(text: str, duration_s: float | None, rows: Sequence[Any]) -> str:
+    """The offline session summary with a word on a stated time limit that was reached."""
+    limit = minutes_limit(rows)
+    if limit is None or not duration_s:
+        return text
+    cap, _ = limited_minutes(10_000, rows)
+    minutes = duration_s / 60
+    if minutes < cap:
+        return text
+    return (f"{text} You played {minutes:.0f} min and told me \"{limit[1]}\": rest before "
+            "the next session.")
