@@ -34,6 +34,7 @@ from fretcoach_cli.practice.messages import (
     StorageStatus,
 )
 from fretcoach_cli.practice.runner import PracticeSession
+from fretcoach_cli.practice.speed_trainer import TempoUpdate
 from fretcoach_cli.scoring.judge import tolerance_cents
 from fretcoach_cli.tui.bridge import Bridge, SessionMessage, Tick
 from fretcoach_cli.tui.layout import SIZE_CLASSES, size_classes
@@ -57,6 +58,7 @@ from fretcoach_cli.tui.widgets import (
     Tuner,
 )
 from fretcoach_cli.tui.widgets.size_guard import SizeGuard
+from fretcoach_cli.tui.widgets.speed import SpeedMeter
 
 __all__ = ["MIN_NOTES_FOR_COACH", "PracticeApp"]
 
@@ -90,6 +92,7 @@ class PracticeApp(App[Any]):
         Binding("q", "finish", "Finish & save"),
         Binding("ctrl+c", "finish", "Finish", show=False, priority=True),
         Binding("c", "toggle_coach", "Coach"),
+        Binding("t", "toggle_ramp", "Ramp"),
         Binding("m", "toggle_metronome", "Metronome"),
         Binding("m", "no_tempo", "Metronome", show=False),
         # one key, three meanings: the footer shows the one that applies at this size
@@ -142,6 +145,8 @@ class PracticeApp(App[Any]):
             with Vertical(id="tuner-panel", classes="panel"):
                 yield Tuner(id="tuner")
                 yield Metronome(id="metronome")
+                if self.session.trainer is not None:  # the speed trainer's beat and tempo
+                    yield SpeedMeter(id="speed")
             with Vertical(id="metrics-panel", classes="panel"):
                 yield MetricBars(id="metrics")
         with Container(id="body"):
@@ -184,6 +189,12 @@ class PracticeApp(App[Any]):
         self.query_one("#coach-panel").border_title = "Coach"
         self.query_one(Fretboard).set_scale(frozenset(o.scale.pitch_classes), o.scale.root_pc)
         self.query_one(Metronome).bpm = o.bpm
+        if self.session.trainer is not None:
+            self.query_one(Metronome).display = False
+            speed = self.query_one(SpeedMeter)
+            spec = self.session.trainer.spec
+            speed.start_bpm, speed.target_bpm = spec.start_bpm, spec.target_bpm
+            self._show_tempo(self.session.trainer.state())
         self.query_one(MetricBars).rows = metric_rows(None, None)
         self.query_one(MetricBars).window_label = f"last {o.window_notes} notes"
         self.set_class(not self.coach_enabled, "-no-coach")
@@ -302,6 +313,9 @@ class PracticeApp(App[Any]):
             header.clipped = level.clipped
         header.elapsed_s = self.session.position_s
         self.query_one(Metronome).time_s = self.session.position_s
+        if self.session.trainer is not None:
+            self.query_one(SpeedMeter).beat = self.session.trainer.beat_at(
+                self.session.position_s)
         if pitch is not None and pitch.midi is not None:
             self.query_one(Tuner).reading = self._needle.reading(
                 pitch.time_s, pitch.midi, self.options.scale, self.tolerance)
@@ -344,6 +358,14 @@ class PracticeApp(App[Any]):
             self.action_finish()
         elif isinstance(payload, SessionEnded):
             self.push_screen(SummaryScreen(payload.result))
+        elif isinstance(payload, TempoUpdate):
+            self._show_tempo(payload)
+
+    def _show_tempo(self, update: TempoUpdate) -> None:
+        speed = self.query_one(SpeedMeter)
+        speed.bpm, speed.best_clean_bpm, speed.active = (update.bpm, update.best_clean_bpm,
+                                                         update.active)
+        speed.curve = tuple((p.bpm, p.clean) for p in update.curve)
 
     def _on_heard(self, msg: NoteHeard) -> None:
         """Shown at once, dimmed; its NoteJudged rewrites it in place (same onset)."""
@@ -382,7 +404,7 @@ class PracticeApp(App[Any]):
 
     # -- actions -------------------------------------------------------------------------
     LIVE_ACTIONS: ClassVar[frozenset[str]] = frozenset(
-        {"toggle_pause", "finish", "toggle_coach", "toggle_metronome", "help",
+        {"toggle_pause", "finish", "toggle_coach", "toggle_metronome", "help", "toggle_ramp",
          "show_fretboard", "show_notes", "hide_fretboard", "no_tempo", "rate"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -396,6 +418,8 @@ class PracticeApp(App[Any]):
             return self.fretboard_shown and self._neck_replaces_notes
         if action == "hide_fretboard":
             return self.fretboard_shown and not self._neck_replaces_notes
+        if action == "toggle_ramp":  # only a session with --ramp has one
+            return self.session.trainer is not None
         if action in {"toggle_metronome", "no_tempo"}:  # the hint only when there is a click
             return bool(self.options.bpm) == (action == "toggle_metronome")
         return True
@@ -458,6 +482,16 @@ class PracticeApp(App[Any]):
             self.action_no_tempo()
             return
         metronome.enabled = not metronome.enabled
+
+    def action_toggle_ramp(self) -> None:
+        """Hold the speed trainer's tempo where it is, or let it ramp again."""
+        trainer = self.session.trainer
+        if trainer is None:
+            return
+        active = trainer.toggle()
+        self._show_tempo(trainer.state())
+        self.notify("speed trainer: ramping" if active else "speed trainer: tempo held",
+                    timeout=2)
 
     def action_no_tempo(self) -> None:
         self.notify("No tempo set: start with --bpm N for a click.", timeout=3)
