@@ -2,12 +2,14 @@
 
     python bench/bench_cli.py                          # this checkout's src only
     python bench/bench_cli.py --baseline-src ../old/src --runs 7
+    python bench/bench_cli.py --sessions 2000,20000,100000 --baseline-src /tmp/base/src
     # a baseline from a commit: git archive REV src ddl | tar -x -C /tmp/base  (src/ + ddl/)
 
 Every figure is the median of ``--runs`` runs after one warm-up, each run a fresh process
 (what a shell loop or a status bar pays): ``--help``, ``--version``, ``db status``,
 ``history``, ``stats --since 2024-01-01 --json`` on a database seeded with ``db seed
---sessions N`` (default 2000) under a temporary data dir (one per checkout, same seed), and
+--sessions N`` for each N of ``--sessions`` (default 2000; several, comma-separated, give
+one row group each), and
 ``analyze`` of a 30 s file (the melodic examples concatenated, 44.1 kHz) as CPU s per audio
 second. CPU is the run's own user + sys from ``os.wait4`` (the process and the children it
 waited for; an embedded server it leaves running is not counted). With ``--baseline-src``
@@ -20,6 +22,7 @@ each run). No verdicts: the targets column only repeats issue 17's figures.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import statistics
@@ -58,6 +61,15 @@ class Run:
     cpu: float
     rss_mb: float
     code: int
+
+
+def schema_key(src: Path) -> str:
+    """A hash of the checkout's migrations (names and contents): seeded data is reusable
+    exactly while it is equal."""
+    digest = hashlib.sha256()
+    for path in sorted((src / "fretcoach_cli" / "ddl").glob("*.sql")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def make_side(name: str, src: Path, tmp: Path) -> Side:
@@ -137,12 +149,89 @@ def _ratio(a: list[float], b: list[float]) -> float:
     return statistics.median(x / y for x, y in zip(a, b, strict=True) if y > 0)
 
 
+def with_data(side: Side, data: Path) -> Side:
+    """The same checkout on another data directory."""
+    return Side(side.name, side.src, data, {**side.env, "FRETCOACH_DATA_DIR": str(data)})
+
+
+def seeded(side: Side, sessions: int, cache: Path, fresh: bool,
+           same_schema: Side | None) -> Side:
+    """``side`` on a data dir holding ``sessions`` seeded sessions, from the cache if there.
+
+    ``same_schema`` is a side already seeded with the same schema key: its directory is
+    copied (server stopped first; ``cp -a`` keeps the server user's ownership) instead of
+    seeding again."""
+    entry = cache / f"{schema_key(side.src)}-{sessions}-{side.name}"
+    ready = entry / "seeded.ok"
+    target = with_data(side, entry / "data")
+    if ready.is_file() and not fresh:
+        print(f"# {side.name}: {sessions} seeded sessions from the cache ({entry})",
+              file=sys.stderr)
+        return target
+    subprocess.run(target.cmd("db", "stop"), env=target.env, capture_output=True)
+    shutil.rmtree(entry, ignore_errors=True)
+    entry.mkdir(parents=True)
+    t0 = time.perf_counter()
+    if same_schema is not None:
+        subprocess.run(same_schema.cmd("db", "stop"), env=same_schema.env, capture_output=True)
+        target.data.mkdir()
+        subprocess.run(["cp", "-a", "--reflink=auto", str(same_schema.data / "pg"),
+                        str(target.data / "pg")], check=True)
+        how = f"copied from {same_schema.name}'s"
+    else:
+        check(target, "db", "seed", "--sessions", str(sessions), timeout=3600)
+        how = "seeded"
+    stop_server(target)  # the cached copy is left with its server stopped
+    ready.write_text(f"{sessions}\n")
+    print(f"# {side.name}: {how} {sessions} sessions in {time.perf_counter() - t0:.1f} s "
+          f"({entry})", file=sys.stderr)
+    return target
+
+
+def stop_server(side: Side) -> None:
+    subprocess.run(side.cmd("db", "stop"), env=side.env, capture_output=True)
+
+
+def print_row(label: str, res: list[list[Run]], scale: float = 1.0) -> None:
+    bad = {r.code for rs in res for r in rs if r.code}
+    row = f"{label:<30}"
+    for rs in res:
+        row += (f"{statistics.median(r.wall for r in rs) / scale:>10.4f}"
+                f"{statistics.median(r.cpu for r in rs) / scale:>10.4f}")
+    row += f"{statistics.median(r.rss_mb for r in res[0]):>7.0f}"
+    if len(res) > 1:
+        row += (f"{_ratio([r.wall for r in res[0]], [r.wall for r in res[1]]):>10.2f}"
+                f"{_ratio([r.cpu for r in res[0]], [r.cpu for r in res[1]]):>9.2f}")
+    row += f"  {TARGETS.get(label.split(' @')[0], '')}"
+    if bad:
+        row += f"  (exit codes {sorted(bad)})"
+    print(row, flush=True)
+
+
+def _sessions(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of session counts: {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("give one or more positive session counts")
+    return counts
+
+
+def _short(n: int) -> str:
+    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=5, help="timed runs per command (default 5)")
     p.add_argument("--src", type=Path, default=ROOT / "src", help="checkout to measure (A)")
     p.add_argument("--baseline-src", type=Path, help="another checkout's src (B)")
-    p.add_argument("--sessions", type=int, default=2000, help="sessions to seed (default 2000)")
+    p.add_argument("--sessions", type=_sessions, default=[2000],
+                   help="sessions to seed, e.g. 2000,20000,100000 (default 2000)")
+    p.add_argument("--cache", type=Path, default=ROOT / "bench" / "out" / "cli-data",
+                   help="where seeded data dirs are kept between runs")
+    p.add_argument("--fresh", action="store_true", help="seed again even if cached")
     p.add_argument("--skip-db", action="store_true", help="only --help, --version, analyze")
     p.add_argument("--make-audio", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -157,63 +246,54 @@ def main() -> int:
                      "(it is a symlink to ../../ddl: copy ddl/ next to src/)")
 
     tmp = Path(tempfile.mkdtemp(prefix="fretcoach-bench-cli-"))
+    running: list[Side] = []
     try:
         sides = [make_side("A", args.src.resolve(), tmp)]
         if args.baseline_src:
             sides.append(make_side("B", args.baseline_src.resolve(), tmp))
         audio = tmp / "thirty.flac"
         subprocess.run([sys.executable, __file__, "--make-audio", str(audio)], check=True)
-        cases: list[tuple[str, list[str], list[str] | None]] = [
-            ("--help", ["--help"], None), ("--version", ["--version"], None)]
-        if not args.skip_db:
-            for side in sides:
-                t0 = time.perf_counter()
-                check(side, "db", "seed", "--sessions", str(args.sessions))
-                print(f"# {side.name}: seeded {args.sessions} sessions in "
-                      f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
-            db_cases = [("db status", ["db", "status"]), ("history", ["history"]),
-                        ("stats --json", ["stats", "--since", "2024-01-01", "--json"])]
-            cold = all(has_db_stop(s) for s in sides)
-            for label, cmd in db_cases:
-                cases.append((label, cmd, None))
-                if cold:
-                    cases.append((f"{label} (cold)", cmd, ["db", "stop"]))
-        cases.append(("analyze 30 s", ["analyze", str(audio), "--scale", "A minor pentatonic",
-                                       "--json"], None))
-
         names = [s.name for s in sides]
-        seeded = "" if args.skip_db else f"; {args.sessions} seeded sessions"
+        seeded_counts = "" if args.skip_db else (
+            "; seeded sessions " + ", ".join(_short(n) for n in args.sessions))
         print(f"fretcoach whole-process times, median of {args.runs} runs after a warm-up"
-              f"{seeded}")
+              f"{seeded_counts}")
         for s in sides:
             print(f"  {s.name} = {s.src}")
-        head = f"{'command':<24}" + "".join(f"{n + ' wall s':>10}{n + ' cpu s':>10}"
+        head = f"{'command':<30}" + "".join(f"{n + ' wall s':>10}{n + ' cpu s':>10}"
                                             for n in names)
         head += f"{'MiB A':>7}" + (f"{'wall A/B':>10}{'cpu A/B':>9}" if len(sides) > 1 else "")
         print(head + "  target")
-        print("-" * (len(head) + 24))
-        for label, cmd, before in cases:
-            res = bench(sides, cmd, args.runs, before)
-            bad = {r.code for rs in res for r in rs if r.code}
-            scale = AUDIO_S if label.startswith("analyze") else 1.0
-            row = f"{label:<24}"
-            for rs in res:
-                row += (f"{statistics.median(r.wall for r in rs) / scale:>10.4f}"
-                        f"{statistics.median(r.cpu for r in rs) / scale:>10.4f}")
-            row += f"{statistics.median(r.rss_mb for r in res[0]):>7.0f}"
-            if len(sides) > 1:
-                row += (f"{_ratio([r.wall for r in res[0]], [r.wall for r in res[1]]):>10.2f}"
-                        f"{_ratio([r.cpu for r in res[0]], [r.cpu for r in res[1]]):>9.2f}")
-            row += f"  {TARGETS.get(label, '')}"
-            if bad:
-                row += f"  (exit codes {sorted(bad)})"
-            print(row, flush=True)
-        print("analyze: wall and cpu per audio second of the 30 s file (whole process)")
-    finally:
+        print("-" * (len(head) + 24), flush=True)
+        for label, cmd in (("--help", ["--help"]), ("--version", ["--version"])):
+            print_row(label, bench(sides, cmd, args.runs))
         if not args.skip_db:
-            for s in locals().get("sides", []):
-                if has_db_stop(s):
-                    subprocess.run(s.cmd("db", "stop"), env=s.env, capture_output=True)
+            cold = all(has_db_stop(s) for s in sides)
+            db_cases = [("db status", ["db", "status"]), ("history", ["history"]),
+                        ("stats --json", ["stats", "--since", "2024-01-01", "--json"])]
+            for n in args.sessions:
+                at: list[Side] = []
+                for side in sides:
+                    same = next((o for o in at if schema_key(o.src) == schema_key(side.src)),
+                                None)
+                    at.append(seeded(side, n, args.cache, args.fresh, same))
+                running = at
+                for label, cmd in db_cases:
+                    print_row(f"{label} @{_short(n)}", bench(at, cmd, args.runs))
+                    if cold:
+                        print_row(f"{label} (cold) @{_short(n)}",
+                                  bench(at, cmd, args.runs, ["db", "stop"]))
+                for side in at:
+                    stop_server(side)
+                running = []
+        print_row("analyze 30 s", bench(sides, ["analyze", str(audio), "--scale",
+                                                "A minor pentatonic", "--json"], args.runs),
+                  scale=AUDIO_S)
+        print("analyze: wall and cpu per audio second of the 30 s file (whole process); "
+              "cpu is the process's own user + sys")
+    finally:
+        for s in running:
+            stop_server(s)
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
