@@ -101,6 +101,7 @@ def record(conn: Any, *, kind: str, text: str, source: str, prompt_name: str | N
 def get(conn: Any, ref: str | int) -> ReplyRow:
     """A reply by its number (``42``, ``#42``) or its uuid (or the uuid's first 8+ chars)."""
     text = str(ref).strip().removeprefix("#")
+    args: tuple[Any, ...]
     if text.isdigit():
         where, args = "r.reply_id = %s", (int(text),)
     elif len(text) >= 8 and all(c in "0123456789abcdef-" for c in text.lower()):
