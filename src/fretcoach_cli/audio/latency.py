@@ -176,7 +176,7 @@ def click_track(rate: int, bpm: float, *, count_in: int, clicks: int,
     for i in range(count_in + clicks):
         hz = 1760.0 if i % 4 == 0 and i < count_in else 1320.0
         tick = np.sin(2 * np.pi * hz * t) * np.exp(-t / 0.006) * volume
-        s = int(round(i * period * rate))
+        s = round(i * period * rate)
         out[s:s + len(tick)] += tick[: n - s].astype(np.float32)
     return out, count_in * period
 
@@ -218,8 +218,6 @@ def parabolic_peak(y: np.ndarray, i: int) -> float:
 def loopback_deltas(recorded: np.ndarray, probe: np.ndarray, starts: Sequence[int],
                     rate: int, *, min_corr: float = 0.3) -> list[float]:
     """Each chirp's delay (s) in ``recorded``; chirps with no clear echo are left out."""
-    from scipy.signal import correlate
-
     max_lag = int((CHIRP_GAP_S - CHIRP_S - 0.01) * rate)
     norm_p = float(np.linalg.norm(probe)) or 1.0
     out = []
@@ -227,7 +225,7 @@ def loopback_deltas(recorded: np.ndarray, probe: np.ndarray, starts: Sequence[in
         seg = recorded[s:s + max_lag + len(probe)].astype(np.float64)
         if len(seg) < len(probe) + 1:
             continue
-        corr = np.abs(correlate(seg, probe.astype(np.float64), mode="valid"))
+        corr = np.abs(np.correlate(seg, probe.astype(np.float64), mode="valid"))
         i = int(np.argmax(corr))
         energy = float(np.linalg.norm(seg[i:i + len(probe)])) or 1e-12
         if corr[i] / (norm_p * energy) < min_corr:

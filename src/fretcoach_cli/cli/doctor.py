@@ -70,6 +70,23 @@ def _audio_input() -> list[Check]:
                   f"{len(devices)} input device(s); default {default['index']}: {default['name']}")]
 
 
+def _input_latency() -> list[Check]:
+    """The stored latency of the selected input device (what practice subtracts)."""
+    from fretcoach_cli.audio.sources import import_sounddevice, input_devices
+    from fretcoach_cli.cli.calibrate import stored_for
+
+    s = context.settings()
+    if not input_devices(import_sounddevice()):
+        return []  # the audio input line already says so
+    dev, row = stored_for(s, s.input_device or None)
+    if row is None:
+        return [Check("input latency", "WARN", f"{dev['name']}: not calibrated: run "
+                      "fretcoach calibrate", "fretcoach calibrate")]
+    return [Check("input latency", "OK",
+                  f"{dev['name']}: {row.latency_ms:.1f} ms ± {row.spread_ms:.1f} ({row.method}, "
+                  f"{row.measured_at:%Y-%m-%d}), subtracted from every onset")]
+
+
 def _pitch_models() -> list[Check]:
     from fretcoach_cli.audio import pitch
 
@@ -137,6 +154,7 @@ CHECKS: tuple[tuple[str, Callable[[], list[Check]], str], ...] = (
     ("config", _config, "FAIL"),
     ("database", _database, "FAIL"),
     ("audio input", _audio_input, "WARN"),
+    ("input latency", _input_latency, "WARN"),
     ("pitch models", _pitch_models, "FAIL"),
     ("coach", _llm, "WARN"),
     ("tracing", _tracing, "WARN"),
