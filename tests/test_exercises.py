@@ -229,7 +229,8 @@ def test_exercises_json_lists_names_and_descriptions() -> None:
     out = fc("exercises", "--json")
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
-    assert [r["name"] for r in rows] == [b.name for b in BUILTINS]
+    assert [r["name"] for r in rows] == [b.name for b in BUILTINS] + [
+        f"caged-{k}" for k in "CAGED"]
     assert all(r["description"] for r in rows)
 
 

@@ -227,14 +227,15 @@ class OfflineResponder:
         """Coach memory: "what do you know about me?" is answered from it, and a statement
         it took in (chat.remember) that asks nothing is acknowledged, not met with help."""
         from fretcoach_cli.chat.remember import NOTED, recall_answer
-        from fretcoach_cli.coach.memory import extract, memory_question
+        from fretcoach_cli.coach.memory import memory_question, states_only
 
         kinds = memory_question(question)
         if kinds is not None:
             text, n = recall_answer(self.ctx.app_conn(), kinds)
             return OfflineAnswer(text, "memory", data={"memories": n}, tool_calls=[
                 ToolCall("coach_memory", {"kinds": list(kinds)}, rows=n)])
-        if query.intent == "help" and query.family != "help" and extract(question):
+        if states_only(question) or (query.intent == "help" and query.family != "help"
+                                     and extract(question)):
             return OfflineAnswer(NOTED, "remember")
         return None
 

@@ -148,6 +148,8 @@ def analyze(
                                         "built-in ('fretcoach exercises') or a tab file."),
     position: int | None = typer.Option(None, "--position", "-p",
                                         help="Fret where a built-in exercise's position starts."),
+    shape: str | None = typer.Option(None, "--shape", metavar="C|A|G|E|D",
+                                     help="Play a built-in exercise in a CAGED shape."),
     tolerance_ms: float = typer.Option(30.0, "--tolerance-ms", min=5.0, max=200.0,
                                        help="An exercise note within this many ms is a hit."),
     pitch_model: str | None = typer.Option(None, "--pitch-model", "-m",
@@ -172,7 +174,8 @@ def analyze(
         validate_bpm(bpm)
     the_exercise = None
     if exercise is not None:
-        the_exercise, the_scale, bpm = _load_exercise(exercise, the_scale, bpm, position)
+        the_exercise, the_scale, bpm = load_exercise(exercise, the_scale, bpm, position,
+                                                     shape=shape)
     if the_scale is None:
         raise UsageError("missing option '--scale'",
                          hint='e.g. --scale "A minor pentatonic" (see \'fretcoach scales\')')
@@ -215,6 +218,8 @@ def analyze(
                                 a4=settings.a4_hz, bpm=bpm, strictness=settings.strictness,
                                 sensitivity=settings.sensitivity, session_id=session_id)
         if result is not None:
+            from fretcoach_cli.scoring.exercise import exercise_document
+
             doc.update(exercise_document(result))
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
@@ -226,30 +231,19 @@ def analyze(
         render_exercise(result)
 
 
-def _load_exercise(name: str, scale: Any, bpm: float | None,
-                   position: int | None) -> tuple[Any, Any, float]:
-    """The exercise, the scale to score it in (a tab file implies its own) and the tempo
-    (--bpm, else the tab file's ``bpm:`` header)."""
+def load_exercise(name: str, scale: Any, bpm: float | None, position: int | None, *,
+                  shape: str | None = None, tuning: Any = None) -> tuple[Any, Any, float]:
+    """The exercise, the scale to score it in (a file implies its own) and the tempo
+    (--bpm, else the file's own); for `analyze` and `practice` alike."""
     from fretcoach_cli.music.exercises import exercise_scale, load
 
-    ex = load(name, scale, position=position)
+    strings = {} if tuning is None else {"tuning": tuning.strings}
+    ex = load(name, scale, position=position, shape=shape, **strings)
     tempo = bpm if bpm is not None else ex.bpm
     if tempo is None:
         raise UsageError("--exercise needs a tempo", hint="add --bpm N (20–400), the tempo "
                          "you played at")
     return ex, scale if scale is not None else exercise_scale(ex), tempo
-
-
-def exercise_document(result: Any) -> dict[str, Any]:
-    """The --exercise part of the JSON (stable): the exercise, its summary and `verdicts`,
-    one per expected note in order, with extra played notes where they fell."""
-    ex = result.exercise
-    return {
-        "exercise": {"name": ex.name, "description": ex.description, "source": ex.source,
-                     "bpm": result.bpm, "tolerance_ms": result.tolerance_ms,
-                     "origin_s": round(result.origin_s, 4), "summary": result.summary()},
-        "verdicts": [v.to_dict() for v in result.verdicts],
-    }
 
 
 class _progress:

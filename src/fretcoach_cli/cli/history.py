@@ -266,6 +266,14 @@ def _print_detail(d: dict[str, Any]) -> None:
         title = p["practice_plan"].get("title") if isinstance(p["practice_plan"], dict) else None
         out.print(f"\n[bold]plan[/] {title or p['practice_id']} "
                   f"[dim]({p['status']}, {p['generated_at'][:10]})[/]")
+    if d.get("exercise"):
+        from fretcoach_cli.tui.exercise_view import exercise_table
+
+        ex = d["exercise"]
+        bpm = f" at {ex['bpm']:g} bpm" if ex.get("bpm") else ""
+        out.print()
+        out.print(exercise_table(ex["verdicts"], title=f"exercise {ex['name']}{bpm}: every "
+                                 "note", summary=ex["summary"]))
     if "notes" in d:
         out.print("\n[bold]notes[/]")
         tbl = Table(box=None, pad_edge=False, header_style="bold")

@@ -572,6 +572,10 @@ def render_result(result: Any, *, as_json: bool, interactive: bool) -> None:
             "session_id": result.session_id,
             "status": "discarded" if result.discarded else "journaled",
             **json_safe(result.metrics.to_dict()), "duration_seconds": result.duration_s}
+        if "exercise" in result.extra:  # the same shape as analyze --exercise --json
+            from fretcoach_cli.scoring.exercise import exercise_document
+
+            payload = {**payload, **exercise_document(result.extra["exercise"])}
         typer.echo(json.dumps(json_safe(payload), indent=2))
     elif not interactive:
         from rich.console import Console
@@ -588,6 +592,11 @@ def render_result(result: Any, *, as_json: bool, interactive: bool) -> None:
         for part in (headline(result), metrics_table(result), advice(result),
                      degree_table(result), worst_table(result)):
             console.print(part)
+            console.print()
+        if "exercise" in result.extra:
+            from fretcoach_cli.tui.exercise_view import result_table
+
+            console.print(result_table(result))
             console.print()
         if "speed" in result.extra:
             from fretcoach_cli.practice.speed_trainer import speed_summary

@@ -90,6 +90,37 @@ def position_notes(scale: Scale, position: int,
     return out
 
 
+# CAGED: each shape is the five-fret window around the scale's root on one string, as the
+# open chord of that name is fingered there: (string of the root, window start - root fret).
+# For G major: E shape frets 2–6 (root on the low E, fret 3), D shape 4–8 (root on the D
+# string, fret 5), C shape 7–11 and A shape 9–13 (root on the A string, fret 10), G shape
+# 12–16 (root on the low E, fret 15; the open G shape when it fits: frets 0–4). The notes
+# of the window are then taken with the box rule above, as for any position. A minor
+# scale's shapes are named after its own root (the minor CAGED system: box 1 of A minor
+# pentatonic is its E shape).
+CAGED_SHAPES: dict[str, tuple[int, int]] = {
+    "C": (1, -3), "A": (1, -1), "G": (0, -3), "E": (0, -1), "D": (2, -1)}
+
+
+def caged_position(scale: Scale, shape: str, tuning: Sequence[int] = STANDARD_TUNING) -> int:
+    """The first fret of ``shape``'s window for ``scale`` (the lowest on the neck)."""
+    key = shape.strip().upper().removeprefix("CAGED-")
+    if key not in CAGED_SHAPES:
+        raise UsageError(f"unknown CAGED shape {shape!r}", hint="use C, A, G, E or D")
+    if tuple(tuning) != STANDARD_TUNING:
+        raise UsageError("CAGED shapes are drawn for standard tuning",
+                         hint="use --position FRET in other tunings")
+    string, offset = CAGED_SHAPES[key]
+    start = (scale.root_pc - tuning[string]) % 12 + offset
+    return start + 12 if start < 0 else start
+
+
+def caged_notes(scale: Scale, shape: str,
+                tuning: Sequence[int] = STANDARD_TUNING) -> list[Fingering]:
+    """The scale's notes in a CAGED shape, ascending (one five-fret position)."""
+    return position_notes(scale, caged_position(scale, shape, tuning), tuning)
+
+
 def three_per_string(scale: Scale, position: int,
                      tuning: Sequence[int] = STANDARD_TUNING) -> list[Fingering]:
     """Three consecutive scale notes on every string, from the first scale note at or above
@@ -185,18 +216,37 @@ BUILTINS_BY_NAME = {b.name: b for b in BUILTINS}
 
 
 def builtin(name: str, scale: Scale, *, position: int | None = None,
-            tuning: Sequence[int] = STANDARD_TUNING) -> Exercise:
-    """A built-in exercise for ``scale`` at ``position`` (default: the root's fret)."""
+            tuning: Sequence[int] = STANDARD_TUNING, shape: str | None = None) -> Exercise:
+    """A built-in exercise for ``scale`` at ``position`` (default: the root's fret) or in a
+    CAGED ``shape`` (``caged-E`` is the scale run in the E shape)."""
     key = name.strip().lower().replace("_", "-").replace(" ", "-")
+    if key.startswith("caged-") and key[6:].upper() in CAGED_SHAPES:
+        if shape is not None and shape.strip().upper().removeprefix("CAGED-") != key[6:].upper():
+            raise UsageError(f"exercise {name!r} and --shape {shape} name two shapes")
+        key, shape = "scale-run", key[6:].upper()
     try:
         spec = BUILTINS_BY_NAME[key]
     except KeyError:
         raise _unknown(name) from None
-    pos = default_position(scale, tuning) if position is None else position
+    if shape is not None:
+        if position is not None:
+            raise UsageError("give --position or --shape, not both")
+        if spec.name == "three-per-string":
+            raise UsageError("three-per-string crosses the CAGED shapes",
+                             hint="use --position FRET for it")
+        pos = caged_position(scale, shape, tuning)
+    else:
+        pos = default_position(scale, tuning) if position is None else position
     fingerings = spec.make(scale, pos, tuning)
     notes = tuple(ExpectedNote(m, s, f, i * STEP_BEATS) for i, (m, s, f) in enumerate(fingerings))
-    ex = Exercise(spec.name, f"{scale.display_name}: {spec.description}", notes, tuple(tuning),
-                  meta={"scale": scale.display_name, "position": str(pos)})
+    meta = {"scale": scale.display_name, "position": str(pos)}
+    title, where = spec.name, ""
+    if shape is not None:
+        meta["shape"] = letter = shape.strip().upper()[-1]
+        title = f"caged-{letter}" if spec.name == "scale-run" else f"{spec.name} caged-{letter}"
+        where = f" in the CAGED {letter} shape"
+    ex = Exercise(title, f"{scale.display_name}{where}: {spec.description}", notes,
+                  tuple(tuning), meta=meta)
     check_range(ex)
     return ex
 
@@ -215,15 +265,21 @@ def check_range(ex: Exercise, max_fret: int = MAX_FRET) -> None:
 
 
 def load(name_or_path: str, scale: Scale | None, *, position: int | None = None,
-         tuning: Sequence[int] = STANDARD_TUNING) -> Exercise:
-    """A built-in by name (needs ``scale``), a text tab file or a Guitar Pro 3–5 file."""
+         tuning: Sequence[int] = STANDARD_TUNING, shape: str | None = None) -> Exercise:
+    """A built-in by name (needs ``scale``), a text tab, MusicXML or Guitar Pro 3–5 file."""
     key = name_or_path.strip().lower().replace("_", "-").replace(" ", "-")
-    if key in BUILTINS_BY_NAME:
+    if key in BUILTINS_BY_NAME or (key.startswith("caged-") and key[6:].upper() in CAGED_SHAPES):
         if scale is None:
             raise UsageError(f"exercise {key!r} needs a scale", hint="add --scale, e.g. "
                              "--scale \"A minor pentatonic\"")
-        return builtin(key, scale, position=position, tuning=tuning)
+        return builtin(key, scale, position=position, tuning=tuning, shape=shape)
+    if shape is not None:
+        raise UsageError("--shape applies to the built-in exercises")
     path = Path(name_or_path).expanduser()
+    if path.suffix.lower() in (".musicxml", ".xml", ".mxl"):
+        from fretcoach_cli.music.musicxml import read_musicxml
+
+        return read_musicxml(path)
     if path.suffix.lower() in (".gp3", ".gp4", ".gp5"):
         from fretcoach_cli.errors import NotFoundError
         from fretcoach_cli.music.gp_file import read_gp
@@ -253,7 +309,9 @@ def _unknown(name: str) -> UsageError:
 
 def describe() -> list[dict[str, str]]:
     """(name, description) of every built-in, for `fretcoach exercises`."""
-    return [{"name": b.name, "description": b.description} for b in BUILTINS]
+    caged = [{"name": f"caged-{k}", "description": f"the scale up and down in the CAGED {k} "
+              "shape (any exercise takes --shape too)"} for k in CAGED_SHAPES]
+    return [{"name": b.name, "description": b.description} for b in BUILTINS] + caged
 
 
 def exercise_scale(ex: Exercise) -> Scale:

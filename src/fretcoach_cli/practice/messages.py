@@ -92,3 +92,15 @@ class NoteRetracted:
     """The ``NoteHeard`` with this onset was not a note after all: remove it."""
 
     onset_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class ExerciseProgress:
+    """`practice --exercise`: verdicts just decided (scoring.exercise.NoteVerdict, in order)
+    and the indices of the next expected notes to play (empty when the exercise is done).
+    ``onset_s`` is the played note that brought this update (None at start and end)."""
+
+    decided: tuple[Any, ...]
+    next_indices: tuple[int, ...]
+    exercise: Any  # music.exercises.Exercise
+    onset_s: float | None = None

@@ -28,7 +28,10 @@ def metrics_of(options: Any, events: list[NoteEvent]) -> Any:
 
 def session_meta(options: Any) -> dict[str, Any]:
     """The session row's fields known at start (a practice session)."""
-    return session_fields(
+    exercise = getattr(options, "exercise", None)
+    extra = {} if exercise is None else {"exercise": {
+        "name": exercise.name, "source": exercise.source, "bpm": options.bpm}}
+    return extra | session_fields(
         options.scale, user=options.user, bpm=options.bpm, strictness=options.strictness,
         sensitivity=options.sensitivity, a4=options.a4, pitch_model=options.pitch_model,
         source_kind=options.source_kind, source_label=options.source_label,

@@ -206,7 +206,24 @@ def session_detail(conn: psycopg.Connection[Any], session_id: str | UUID, *,
     if notes:
         detail["notes"] = [{f: _plain(getattr(n, f), tz) for f in n.__dataclass_fields__
                             if f != "session_id"} for n in repo.notes(sid)]
+    if getattr(row, "exercise_name", None) is not None:
+        detail["exercise"] = exercise_detail(conn, row)
     return detail
+
+
+def exercise_detail(conn: psycopg.Connection[Any], row: Any) -> dict[str, Any]:
+    """An exercise session's per-note table (ddl/065): the same ``verdicts`` entries and
+    ``summary`` as `practice --exercise --json`, plus the notes to work on in words."""
+    from fretcoach_cli.scoring.exercise import verdict_summary
+    from fretcoach_cli.scoring.exercise_report import describe_stat, weakest_notes
+    from fretcoach_cli.store.exercise_verdicts import ExerciseVerdicts
+
+    verdicts = [v.to_dict() for v in ExerciseVerdicts(conn).of_session(row.session_id)]
+    expected = sum(1 for v in verdicts if v["index"] is not None)
+    return {"name": row.exercise_name, "source": row.exercise_source, "bpm": row.exercise_bpm,
+            "summary": verdict_summary(verdicts, expected),
+            "work_on": [describe_stat(s) for s in weakest_notes(verdicts)],
+            "verdicts": verdicts}
 
 
 def delete_session(conn: psycopg.Connection[Any], session_id: str) -> UUID:

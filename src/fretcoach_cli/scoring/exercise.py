@@ -30,8 +30,9 @@ played − expected (positive = late) whenever a played note is paired.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from fretcoach_cli.events import NoteEvent
 from fretcoach_cli.music.exercises import Exercise
@@ -86,18 +87,24 @@ class ExerciseResult:
 
     def summary(self) -> dict[str, object]:
         """Counts, the share of expected notes hit, and the timing of the paired notes."""
-        counts = self.counts()
-        expected = len(self.exercise.notes)
-        offsets = [v.offset_ms for v in self.verdicts
-                   if v.offset_ms is not None and v.verdict in ("hit", "early", "late")]
-        return {
-            "expected_notes": expected,
-            **counts,
-            "hit_ratio": round(counts["hit"] / expected, 4) if expected else None,
-            "mean_offset_ms": round(statistics.fmean(offsets), 1) if offsets else None,
-            "mean_abs_offset_ms": round(statistics.fmean(abs(o) for o in offsets), 1)
-            if offsets else None,
-        }
+        return verdict_summary([asdict(v) for v in self.verdicts], len(self.exercise.notes))
+
+
+def verdict_summary(verdicts: Sequence[Mapping[str, Any]], expected: int) -> dict[str, object]:
+    """The ``summary`` of a verdict list (also of verdicts read back from the store)."""
+    counts = dict.fromkeys(VERDICTS, 0)
+    for v in verdicts:
+        counts[str(v["verdict"])] += 1
+    offsets = [float(v["offset_ms"]) for v in verdicts
+               if v.get("offset_ms") is not None and v["verdict"] in ("hit", "early", "late")]
+    return {
+        "expected_notes": expected,
+        **counts,
+        "hit_ratio": round(counts["hit"] / expected, 4) if expected else None,
+        "mean_offset_ms": round(statistics.fmean(offsets), 1) if offsets else None,
+        "mean_abs_offset_ms": round(statistics.fmean(abs(o) for o in offsets), 1)
+        if offsets else None,
+    }
 
 
 def judge_exercise(exercise: Exercise, events: Sequence[NoteEvent], *, bpm: float,
@@ -112,12 +119,18 @@ def judge_exercise(exercise: Exercise, events: Sequence[NoteEvent], *, bpm: floa
     played.sort()
     rel = exercise.times_s(bpm)
     want = [n.midi for n in exercise.notes]
-    window = max(0.12, 0.75 * 60.0 / bpm)
+    window = pairing_window(bpm)
     if origin_s is None:
         origin_s = _estimate_origin(rel, want, played, window, tolerance_ms / 1000.0)
     _, pairs = _align([origin_s + t for t in rel], want, played, window)
     return ExerciseResult(exercise, bpm, tolerance_ms, origin_s,
                           tuple(_verdicts(exercise, rel, origin_s, played, pairs, tolerance_ms)))
+
+
+def pairing_window(bpm: float) -> float:
+    """How far apart (s) a played and an expected note may be and still pair: ¾ of a beat,
+    at least 120 ms."""
+    return max(0.12, 0.75 * 60.0 / bpm)
 
 
 def _align(times: list[float], want: list[int], played: list[tuple[float, float]],
@@ -223,3 +236,17 @@ def _verdicts(exercise: Exercise, rel: list[float], origin: float,
         out.append(NoteVerdict(i, verdict, note.beat, note.string, note.fret, note.midi,
                                expected_s, midi, onset, offset_ms))
     return out
+
+
+def exercise_document(result: ExerciseResult) -> dict[str, object]:
+    """The exercise part of a JSON document (stable), shared by `analyze --exercise --json`
+    and `practice --exercise --json` so both print the same shape: the exercise, its
+    summary, and ``verdicts``, one per expected note in order with extra played notes where
+    they fell."""
+    ex = result.exercise
+    return {
+        "exercise": {"name": ex.name, "description": ex.description, "source": ex.source,
+                     "bpm": result.bpm, "tolerance_ms": result.tolerance_ms,
+                     "origin_s": round(result.origin_s, 4), "summary": result.summary()},
+        "verdicts": [v.to_dict() for v in result.verdicts],
+    }

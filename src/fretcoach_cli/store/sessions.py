@@ -73,6 +73,9 @@ class SessionRow:
     practice_id: UUID | None
     metrics: dict[str, Any]
     tuning: str | None = None  # NULL = standard (ddl/030)
+    exercise_name: str | None = None  # practice --exercise (ddl/065); NULL = free playing
+    exercise_source: str | None = None
+    exercise_bpm: float | None = None
     ramp: str | None = None  # speed trainer (ddl/060): START:TARGET:STEP, NULL = none
     max_clean_bpm: float | None = None
     tempo_curve: list[dict[str, Any]] | None = None

@@ -63,6 +63,10 @@ class SummaryScreen(Screen[Any]):
                 with Vertical(id="summary-right"):
                     yield Static(Group(degree_table(r)), id="summary-degrees")
                     yield Static(worst_table(r), id="summary-worst")
+                    if "exercise" in r.extra:  # practice --exercise: every note's verdict
+                        from fretcoach_cli.tui.exercise_view import result_table
+
+                        yield Static(result_table(r) or "", id="summary-exercise")
         yield Footer(show_command_palette=False)
 
     def on_resize(self, event: events.Resize) -> None:
