@@ -227,7 +227,7 @@ class OfflineResponder:
         """Coach memory: "what do you know about me?" is answered from it, and a statement
         it took in (chat.remember) that asks nothing is acknowledged, not met with help."""
         from fretcoach_cli.chat.remember import NOTED, recall_answer
-        from fretcoach_cli.coach.memory import memory_question, states_only
+        from fretcoach_cli.coach.memory import extract, memory_question, states_only
 
         kinds = memory_question(question)
         if kinds is not None:
