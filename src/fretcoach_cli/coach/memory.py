@@ -152,6 +152,12 @@ def extract(message: str) -> list[Fact]:
     return out
 
 
+def states_only(message: str) -> bool:
+    """Whether every sentence of ``message`` states a fact (so it asks nothing to answer)."""
+    sentences = [s for s in _SENTENCES.split(str(message or "")) if len(s.strip()) >= 4]
+    return bool(sentences) and all(extract(s) for s in sentences)
+
+
 # -- questions about what is remembered -------------------------------------------------------
 
 _ABOUT_ME = re.compile(
