@@ -265,10 +265,10 @@ def test_cli_out_of_range_exercise(tmp_path: Path) -> None:
     assert "outside the instrument's range" in one_line_error(out)
 
 
-def test_practice_exercise_fails_loudly_until_the_tui_is_wired() -> None:
+def test_practice_exercise_needs_a_tempo() -> None:
     out = fc("practice", "--exercise", "thirds", "--scale", "A minor pentatonic", "--no-tui")
     assert out.returncode == 2
-    assert "not implemented yet: use analyze --exercise" in one_line_error(out)
+    assert "--exercise needs a tempo" in one_line_error(out)
 
 
 # ------------------------------------------------------------------------------ Guitar Pro
