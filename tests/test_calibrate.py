@@ -328,3 +328,41 @@ def test_a_jack_loopback_measures_one_period(user_id):
                      env=env)
         assert unwired.returncode == ExitCode.NO_NOTES
         assert "no chirps were heard" in unwired.stderr and unwired.stderr.count("\n") == 1
+
+
+PLAY_ALONG_SCRIPT = """
+import json, sys
+import numpy as np
+import sounddevice as sd
+from fretcoach_cli.audio.latency import record_play_along, refine_onset
+take, first = record_play_along(0, 0, rate=44100, bpm=100, count_in=2, clicks=6, sd=sd)
+period = 0.6
+ticks = [refine_onset(take, 44100, first + (k - 2) * period + 0.006) for k in range(8)]
+print(json.dumps({"first": first, "ticks": ticks}))
+"""
+
+
+def test_live_play_along_over_a_jack_loopback(user_id):
+    """The live path through a real device: the clicks (count-in included) come back one
+    JACK period after their place on the grid that starts at the first play-along click; the
+    clicks themselves are pitchless, so with nobody plucking the take is refused."""
+    with jack_server() as env:
+        stop = threading.Event()
+        wire = threading.Thread(target=_wire_loopback, args=(env, stop), daemon=True)
+        wire.start()
+        try:
+            out = subprocess.run([sys.executable, "-c", PLAY_ALONG_SCRIPT], capture_output=True,
+                                 text=True, timeout=60, env={**os.environ, **env})
+            assert out.returncode == 0, out.stderr
+            got = json.loads(out.stdout)
+            nobody = fc("--user", user_id, "calibrate", "--device", "system", "--bpm", "200",
+                        "--count-in", "2", "--clicks", "6", env=env)
+        finally:
+            stop.set()
+            wire.join(5)
+    assert got["first"] == pytest.approx(1.2)
+    period_s = JACK_PERIOD / JACK_RATE
+    for k, tick in enumerate(got["ticks"]):
+        assert tick == pytest.approx(got["first"] + (k - 2) * 0.6 + period_s, abs=0.0005)
+    assert nobody.returncode == ExitCode.NO_NOTES, nobody.stderr
+    assert "no hits were heard" in nobody.stderr
