@@ -26,6 +26,7 @@ from fretcoach_cli.practice.coach_link import (
     store_replies,
 )
 from fretcoach_cli.practice.messages import (
+    ExerciseProgress,
     NoteHeard,
     NoteJudged,
     NoteRetracted,
@@ -122,6 +123,7 @@ class PracticeApp(App[Any]):
         self.error: BaseException | None = None
         self.result: Any = None
         self.frames = 0  # refreshes of the live view, for bench/bench_tui.py
+        self.exercise_verdicts: list[Any] = []  # practice --exercise: live verdicts shown
         self._started = threading.Event()
         self._finishing = False
         self._exit_after_finish = False
@@ -360,6 +362,10 @@ class PracticeApp(App[Any]):
             self.push_screen(SummaryScreen(payload.result))
         elif isinstance(payload, TempoUpdate):
             self._show_tempo(payload)
+        elif isinstance(payload, ExerciseProgress):  # practice --exercise
+            from fretcoach_cli.tui.exercise_live import show_progress
+
+            show_progress(self, payload)
 
     def _show_tempo(self, update: TempoUpdate) -> None:
         speed = self.query_one(SpeedMeter)

@@ -76,6 +76,8 @@ class Fretboard(Widget):
     scale_pcs: reactive[frozenset[int]] = reactive(frozenset)
     root_pc: reactive[int | None] = reactive(None)
     marks: reactive[tuple[FretMark, ...]] = reactive(tuple)
+    #: practice --exercise: the next notes to play as (string, fret), the very next first
+    targets: reactive[tuple[tuple[int, int], ...]] = reactive(tuple)
 
     def __init__(self, *, frets: int = MAX_FRETS, tuning: tuple[int, ...] = STANDARD_TUNING,
                  names: tuple[str, ...] | None = None, **kwargs) -> None:
@@ -101,12 +103,17 @@ class Fretboard(Widget):
         """The frets drawn at the current width."""
         width = self.content_size.width or (LABEL_CELLS + FRET_CELLS * 16)
         count = frets_for_width(width, self.frets)
-        start = fret_window(self.marks, count, self.frets)
+        ahead = tuple(FretMark(s, f, "pending", -1) for s, f in self.targets)
+        start = fret_window(self.marks + ahead, count, self.frets)
         return range(start, start + count + 1)
 
     def _cell(self, string: int, fret: int, marks: dict[tuple[int, int], FretMark]) -> Text:
         line = "═" if fret == 0 else "─"
         pc = (self.tuning[string] + fret) % 12
+        if (string, fret) in self.targets:  # the next note(s) of an exercise: ○ to play
+            style = (f"bold {ACCENT} reverse" if self.targets[0] == (string, fret)
+                     else f"bold {ACCENT}")
+            return Text.assemble((line, FAINT), ("○", style), (line, FAINT))
         mark = marks.get((string, fret))
         if mark is not None:
             colour = _MARK_COLOUR[mark.status]

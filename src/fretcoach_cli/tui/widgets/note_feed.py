@@ -38,6 +38,7 @@ class FeedRow:
     timing_ms: float | None = None
     kind: str = "note"
     provisional: bool = False  # heard, not judged yet
+    exercise: str | None = None  # practice --exercise: this note's verdict, e.g. 'late +42 ms'
 
 
 def format_row(row: FeedRow, *, compact: bool = False) -> Text:
@@ -50,6 +51,10 @@ def format_row(row: FeedRow, *, compact: bool = False) -> Text:
         out.append(f"{row.name or '…':<4}", style=f"bold {DIM}")
         out.append("   …¢ " if not compact else "  …¢ ", style=DIM)
         out.append("settling" if not compact else "…", style=f"italic {DIM}")
+        return out
+    if row.kind == "missed":  # practice --exercise: an expected note nobody played
+        out.append(f"{row.name or '?':<4}", style=f"bold {DIM}")
+        out.append(f" ✗ {row.exercise or 'missed'}", style=f"bold {BAD}")
         return out
     if row.name is None:
         label = "chord" if row.kind == "polyphonic" else "unclear"
@@ -80,6 +85,11 @@ def format_row(row: FeedRow, *, compact: bool = False) -> Text:
         ok = abs(row.timing_ms) <= 40
         out.append(f" {row.timing_ms:+4.0f}{'ms' if compact else ' ms'}",
                    style=GOOD if ok else WARN)
+    if row.exercise:
+        good = row.exercise.startswith("hit")
+        out.append(f" {'✓' if good else '✗'} {row.exercise}", style=f"bold {GOOD if good else BAD}"
+                   if good or not row.exercise.startswith(("early", "late", "extra"))
+                   else f"bold {WARN}")
     return out
 
 
@@ -185,6 +195,11 @@ class NoteFeed(RichLog):
         self._rows[line] = row
         self._splice(line, self._format(row))
         return True
+
+    def row_at(self, onset_s: float) -> FeedRow | None:
+        """The row of the kept line with this onset (newest first), if any."""
+        return next((self._rows[i] for i in range(len(self._onsets) - 1, -1, -1)
+                     if abs(self._onsets[i] - onset_s) <= 0.001), None)
 
     # -- lines ---------------------------------------------------------------------------
     def _find(self, onset_s: float) -> float | None:
