@@ -102,6 +102,9 @@ def test_a_take_with_too_few_clicks_or_no_tempo_is_a_usage_error(tmp_path):
     assert fc("calibrate", "--input", str(path), "--bpm", "100").returncode == ExitCode.ERROR
     no_bpm = fc("calibrate", "--input", str(path))
     assert no_bpm.returncode == ExitCode.USAGE and "--bpm" in no_bpm.stderr
+    silent = write(tmp_path / "silent.wav", np.zeros(RATE * 3, dtype=np.float32))
+    nothing = fc("calibrate", "--input", str(silent), "--bpm", "100")
+    assert nothing.returncode == ExitCode.NO_NOTES and "no hits were heard" in nothing.stderr
     bad = fc("practice", "--scale", "A minor", "--input", str(path), "--latency-ms", "900")
     assert bad.returncode == ExitCode.USAGE and "--latency-ms" in bad.stderr
 

@@ -146,21 +146,24 @@ def analyze_take(audio: np.ndarray, rate: int, *, bpm: float, clicks: int | None
                  grid_start_s: float = 0.0, pitch_model: str = "swift",
                  sensitivity: float = 0.5, backend: Any = None) -> LatencyEstimate:
     """Latency from a play-along take: ``audio`` (mono) whose clicks are every beat from
-    ``grid_start_s``; ``clicks`` = how many (default: as many as fit in the take)."""
+    ``grid_start_s``; ``clicks`` = how many (default: up to the take's last pluck). The
+    latency must be under half a beat (375 ms at 80 bpm) to pair each pluck with its click."""
     from fretcoach_cli.audio.engine import analyze_source
     from fretcoach_cli.audio.sources import ArraySource
 
     period = 60.0 / bpm
-    duration = len(audio) / rate
-    if clicks is None:
-        clicks = max(0, int((duration - grid_start_s - 0.1) / period) + 1)
+    analysis = analyze_source(ArraySource(audio, rate), pitch_model=pitch_model,
+                              sensitivity=sensitivity, backend=backend)
+    onsets = [refine_onset(audio, rate, n.onset_s) for n in analysis.notes if n.is_note]
+    if clicks is None and not onsets:
+        return summarise([], 0, "play-along")  # raises: no hits were heard
+    if clicks is None:  # a recorded take: the clicks up to its last pluck
+        last = max(onsets, default=grid_start_s)
+        clicks = max(0, int((last - grid_start_s + period / 2) / period) + 1)
     if clicks < MIN_HITS:
         raise CalibrationError(f"the take holds {clicks} clicks at {bpm:g} bpm "
                                f"(need at least {MIN_HITS})",
                                hint="record longer, or check --bpm")
-    analysis = analyze_source(ArraySource(audio, rate), pitch_model=pitch_model,
-                              sensitivity=sensitivity, backend=backend)
-    onsets = [refine_onset(audio, rate, n.onset_s) for n in analysis.notes if n.is_note]
     deltas = take_deltas(onsets, click_times(bpm, clicks, grid_start_s), period)
     return summarise(deltas, clicks, "play-along")
 
