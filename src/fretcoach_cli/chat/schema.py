@@ -25,7 +25,7 @@ EXPOSED: tuple[tuple[str, tuple[str, ...]], ...] = (
         "weakest_area", "total_notes_played", "correct_notes_played", "bad_notes_played",
         "mean_abs_cents", "in_scale_ratio", "in_tune_ratio", "ioi_cv", "mean_abs_grid_dev_ms",
         "clean_ratio", "tempo_bpm", "strictness", "sensitivity", "pitch_model", "a4_hz",
-        "tuning", "practice_id",
+        "tuning", "practice_id", "ramp", "max_clean_bpm",
     )),
     ("session_notes", (
         "session_id", "seq", "onset_s", "offset_s", "midi", "cents", "pitch_class",
