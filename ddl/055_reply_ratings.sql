@@ -59,6 +59,15 @@ DROP POLICY IF EXISTS coach_ratings_own_rows ON fretcoach.coach_ratings;
 CREATE POLICY coach_ratings_own_rows ON fretcoach.coach_ratings
     USING (user_id = current_setting('fretcoach.user_id', true))
     WITH CHECK (user_id = current_setting('fretcoach.user_id', true));
+-- the agent login's restrictive scope, as 021 gives every user_id table (re-runs of 021 on a
+-- migrated database would otherwise add it later and change the schema)
+DROP POLICY IF EXISTS coach_ratings_agent_scope ON fretcoach.coach_ratings;
+CREATE POLICY coach_ratings_agent_scope ON fretcoach.coach_ratings AS RESTRICTIVE
+    FOR ALL TO PUBLIC
+    USING (current_user NOT IN ('fretcoach_reader', 'fretcoach_agent')
+           OR user_id = (SELECT fretcoach.agent_scope()))
+    WITH CHECK (current_user NOT IN ('fretcoach_reader', 'fretcoach_agent')
+                OR user_id = (SELECT fretcoach.agent_scope()));
 
 DO $$
 BEGIN
