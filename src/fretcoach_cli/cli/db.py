@@ -17,10 +17,10 @@ db_app = typer.Typer(help="Where the practice data lives; migrations and reset."
                      no_args_is_help=True)
 
 
-def _open(*, migrate: bool = True) -> Database:
+def _open(*, migrate: bool = True, verify: bool = False) -> Database:
     from fretcoach_cli.store import open_database
 
-    return open_database(context.settings(), migrate=migrate)
+    return open_database(context.settings(), migrate=migrate, verify=verify)
 
 
 def _server_data(db: Database) -> dict[str, Any] | None:
@@ -81,7 +81,8 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
     """Where the database is, its server and idle timer, migration level, rows, security."""
     from fretcoach_cli.store import server
 
-    with server.observing(), _open() as db:  # looking must not restart the idle timer
+    # looking must not restart the idle timer; the checks run in full (no open stamp)
+    with server.observing(), _open(verify=True) as db:
         data = _status_data(db)
     if as_json:
         typer.echo(json.dumps(data, indent=2))

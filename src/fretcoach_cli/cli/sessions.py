@@ -6,7 +6,6 @@ import json
 import sys
 from typing import Any
 
-import click
 import typer
 
 from fretcoach_cli.cli import context
@@ -90,6 +89,8 @@ def recover(
                 raise typer.Exit(1)
             choices = {r.session_id: "f" if finish else "d" for r in rows}
         else:
+            import click  # only the interactive prompt needs it
+
             choices = {}
             for r in rows:
                 choices[r.session_id] = typer.prompt(

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from fretcoach_cli.errors import DatabaseError, UsageError
-from fretcoach_cli.store import migrations, roles
+from fretcoach_cli.store import migrations, open_stamp, roles
 
 if TYPE_CHECKING:
     import psycopg
@@ -201,6 +201,7 @@ class Database:
 
     def migrate(self) -> list[migrations.Migration]:
         """Apply pending migrations now (they are also applied on open)."""
+        open_stamp.forget(self.data_dir)
         with self.admin() as conn, db_errors("migration failed"):
             done = migrations.migrate(conn)
         self._refresh_security()
@@ -235,6 +236,7 @@ class Database:
 
     def reset(self) -> list[migrations.Migration]:
         """Drop the fretcoach schema and recreate it from the migrations (all data lost)."""
+        open_stamp.forget(self.data_dir)
         with self.admin() as conn, db_errors("reset failed"):
             migrations.drop_schema(conn)
             done = migrations.migrate(conn)
@@ -343,16 +345,28 @@ def resolve(settings: Settings) -> tuple[Kind, str, Path | None, dict[str, float
 
 
 def open_database(settings: Settings, *, migrate: bool = True,
-                  agent_url: str | None = None) -> Database:
+                  agent_url: str | None = None, verify: bool = False) -> Database:
     """Open the configured database; applies pending migrations unless ``migrate=False``.
 
     ``agent_url`` (default: ``FRETCOACH_AGENT_DATABASE_URL``) is the chat agent's own login on
-    an external server; the embedded server always uses ``fretcoach_agent``.
+    an external server; the embedded server always uses ``fretcoach_agent``. On a warm
+    embedded server whose schema this code already checked, the checks are skipped (see
+    :mod:`store.open_stamp`) unless ``verify`` (``db status``) asks for them.
     """
     kind, url, data_dir, timings = resolve(settings)
+    t0 = time.perf_counter()
+    if migrate and not verify and kind == "embedded" and data_dir is not None:
+        stamped = open_stamp.load(data_dir, url, migrations.ddl_dir())
+        if stamped is not None:
+            version, security, agent = stamped
+            timings["open"] = time.perf_counter() - t0
+            db = Database(url=url, kind=kind, server_version=version, security=security,
+                          data_dir=data_dir, timings=timings, agent_url=agent)
+            if _open_hooks:
+                _run_open_hooks(settings)
+            return db
     configured = roles.configured_agent_url() if agent_url is None else agent_url.strip()
     agent = normalise_url(configured) if kind == "external" and configured else None
-    t0 = time.perf_counter()
     done: list[migrations.Migration] = []
     with _connect(url, autocommit=True) as conn, db_errors("cannot open the database"):
         row = conn.execute("SHOW server_version").fetchone()
@@ -363,6 +377,8 @@ def open_database(settings: Settings, *, migrate: bool = True,
         if kind == "embedded":
             agent = _embedded_agent(conn, url)
     _note_agent(security, agent)
+    if migrate and kind == "embedded" and data_dir is not None:
+        open_stamp.save(data_dir, url, migrations.ddl_dir(), version, security, agent)
     timings["open"] = time.perf_counter() - t0
     db = Database(url=url, kind=kind, server_version=version, security=security,
                   data_dir=data_dir, migrations_applied=done, timings=timings,

@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 from fretcoach_cli.errors import NotFoundError, UsageError
-from fretcoach_cli.events import NoteEvent
 from fretcoach_cli.store.rows import as_uuid, columns, finite, jsonb, translate_errors
 
 if TYPE_CHECKING:
     import psycopg
+
+    from fretcoach_cli.events import NoteEvent  # annotations only: reports need not load it
 
 SessionStatus = Literal["active", "completed", "interrupted"]
 _SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
