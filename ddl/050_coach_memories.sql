@@ -4,8 +4,8 @@
 -- what they struggle with, plans they agreed): typed by `fretcoach memory add`, picked out
 -- of a chat turn, or written when a plan is saved. `norm` is the normalised text
 -- (store/memory.py normalise): UNIQUE (user_id, norm) keeps a fact from being stored twice.
--- `search` is a generated tsvector (English stemming, kind included) with a GIN index: the
--- recall is full-text search, so it works on the embedded server with nothing to download.
+-- A GIN index on the English tsvector of kind and text serves the recall, which is
+-- full-text search, so it works on the embedded server with nothing to download.
 --
 -- The chat agent's SQL role (fretcoach_reader) gets no grant: the relevant memories reach the
 -- model as context chosen by code (coach/memory.py), never through free-form SQL, and this
@@ -25,13 +25,13 @@ CREATE TABLE IF NOT EXISTS fretcoach.coach_memories (
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now(),
     last_recalled_at  timestamptz,
-    search            tsvector GENERATED ALWAYS AS
-                      (to_tsvector('english'::regconfig, kind || ' ' || text)) STORED,
     UNIQUE (user_id, norm)
 );
 
+-- The expression store/memory.py searches (an expression index rather than a generated
+-- column: nothing to keep in step, and INSERT … SELECT * stays a plain privilege question).
 CREATE INDEX IF NOT EXISTS coach_memories_search_idx
-    ON fretcoach.coach_memories USING gin (search);
+    ON fretcoach.coach_memories USING gin (to_tsvector('english'::regconfig, kind || ' ' || text));
 CREATE INDEX IF NOT EXISTS coach_memories_user_updated_idx
     ON fretcoach.coach_memories (user_id, updated_at DESC);
 

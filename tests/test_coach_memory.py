@@ -138,9 +138,9 @@ def test_memories_are_isolated_between_users(database: Any, user_id: str) -> Non
     finally:
         runner.close()
     # ... not even past the guard, on its own connection
-    with database.connect(other, role="reader", autocommit=True) as reader:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            reader.execute("SELECT text FROM fretcoach.coach_memories").fetchall()
+    with database.connect(other, role="reader", autocommit=True) as reader, \
+            pytest.raises(psycopg.errors.InsufficientPrivilege):
+        reader.execute("SELECT text FROM fretcoach.coach_memories").fetchall()
 
 
 # -- capture -----------------------------------------------------------------------------------
@@ -158,7 +158,8 @@ def test_memories_are_isolated_between_users(database: Any, user_id: str) -> Non
     ("My left hand gets tired quickly", [("limit", "My left hand gets tired quickly")]),
     ("I have tendinitis in my wrist", [("limit", "I have tendinitis in my wrist")]),
     ("I can only practise 15 minutes a day", [("limit", "I can only practise 15 minutes a day")]),
-    ("My goal is to play Little Wing by June", [("goal", "My goal is to play Little Wing by June")]),
+    ("My goal is to play Little Wing by June",
+     [("goal", "My goal is to play Little Wing by June")]),
     ("I want to get my alternate picking up to 120 BPM",
      [("goal", "I want to get my alternate picking up to 120 BPM")]),
     ("I struggle with string skipping", [("struggle", "I struggle with string skipping")]),
@@ -338,7 +339,7 @@ def test_memory_cli_round_trip_and_bad_input(database: Any, user_id: str) -> Non
     out = _fretcoach(user_id, "memory", "edit", str(mid), "I struggle with economy picking")
     assert out.returncode == 0 and "economy picking" in out.stdout
     listed = json.loads(_fretcoach(user_id, "memory", "list", "--json").stdout)
-    assert [(m["id"], m["kind"], m["text"]) for m in listed][0] == (
+    assert (listed[0]["id"], listed[0]["kind"], listed[0]["text"]) == (
         mid, "struggle", "I struggle with economy picking")
     assert json.loads(_fretcoach(user_id, "memory", "list", "--kind", "goal", "--json")
                       .stdout)[0]["text"] == "Play at the open mic"

@@ -84,6 +84,8 @@ class Recalled:
 
 
 _PRIORITY_SQL = "array_position(%(prio)s::text[], kind)"
+# The indexed expression (ddl/050_coach_memories.sql), written the same way so it is used.
+_DOC_SQL = "to_tsvector('english'::regconfig, kind || ' ' || text)"
 # OR of the query's stemmed lexemes: "how long with my wrist?" finds "my wrist hurts after
 # 20 minutes" (websearch_to_tsquery would AND every word and find nothing).
 _QUERY_SQL = ("(SELECT string_agg(quote_literal(l), ' | ') "
@@ -174,12 +176,20 @@ class Memories:
         params = {"q": str(query or ""), "prio": list(KIND_PRIORITY), "k": max(0, int(k))}
         with self.conn.cursor(row_factory=dict_row) as cur:
             cur.execute(
-                f"WITH q AS (SELECT {_QUERY_SQL}::tsquery AS tsq) "
-                f"SELECT {columns(MemoryRow)}, "
-                "coalesce(ts_rank_cd(search, q.tsq), 0)::float8 AS rank "
-                "FROM fretcoach.coach_memories, q "
-                "ORDER BY coalesce(search @@ q.tsq, false) DESC, rank DESC, "
-                f"{_PRIORITY_SQL}, updated_at DESC, memory_id DESC LIMIT %(k)s", params)
+                # matches (by the GIN index) by rank, then the rest by kind and recency
+                f"WITH q AS (SELECT {_QUERY_SQL}::tsquery AS tsq), "
+                "hit AS (SELECT m.*, true AS matched, "
+                f"        ts_rank_cd({_DOC_SQL}, q.tsq)::float8 AS rank "
+                f"        FROM fretcoach.coach_memories m, q WHERE {_DOC_SQL} @@ q.tsq "
+                "        ORDER BY rank DESC, memory_id DESC LIMIT %(k)s), "
+                "rest AS (SELECT m.*, false, 0::float8 FROM fretcoach.coach_memories m "
+                "         WHERE m.memory_id NOT IN (SELECT memory_id FROM hit) "
+                f"        ORDER BY {_PRIORITY_SQL}, updated_at DESC, memory_id DESC "
+                "         LIMIT %(k)s) "
+                f"SELECT {columns(MemoryRow)}, rank FROM (SELECT * FROM hit UNION ALL "
+                "SELECT * FROM rest) AS both_ "
+                f"ORDER BY matched DESC, rank DESC, {_PRIORITY_SQL}, updated_at DESC, "
+                "memory_id DESC LIMIT %(k)s", params)
             found = cur.fetchall()
         out = [Recalled(MemoryRow(**{f: r[f] for f in r if f != "rank"}), float(r["rank"]))
                for r in found]
