@@ -255,6 +255,27 @@ def test_doctor_reports_the_selected_devices_latency(tmp_path, alsa, user_id):
     shown = json.loads(fc("--user", user_id, "calibrate", "--show", "--json").stdout)
     assert [r["device_key"] for r in shown] == ["alsa/fretcoach_mic"]
     assert abs(shown[0]["latency_ms"] - 23.0) <= 2.0
+    # what practice subtracts for this microphone: the stored figure; a flag overrides it
+    used = subprocess.run([sys.executable, "-c", PRACTICE_LATENCY_SCRIPT, user_id],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, **alsa})
+    assert used.returncode == 0, used.stderr
+    stored_s = shown[0]["latency_ms"] / 1000
+    assert json.loads(used.stdout) == [pytest.approx(stored_s, abs=1e-5), 0.005, 0.0]
+
+
+PRACTICE_LATENCY_SCRIPT = """
+import json, sys
+from fretcoach_cli.cli import context
+from fretcoach_cli.cli.calibrate import input_latency_s
+from fretcoach_cli.cli.practice import open_source
+
+context.set_global(user=sys.argv[1], debug=False)
+settings = context.settings()
+mic, kind, _ = open_source(settings, None, fast=False, channel=None)
+print(json.dumps([input_latency_s(settings, mic, kind, None),
+                  input_latency_s(settings, mic, kind, 5.0),
+                  input_latency_s(settings, object(), "file", None)]))
+"""
 
 
 JACK_PERIOD = 256
