@@ -205,6 +205,9 @@ def test_a_clean_take_ramps_to_the_target_and_is_stored(database, conn, user_id:
     assert row.tempo_curve[3] == {"t": pytest.approx(sim.curve[3].t_s, abs=1e-3),
                                   "bpm": 85, "clean": True}
 
+    show = fc("--user", user_id, "sessions", "show", doc["session_id"][:8])
+    assert "speed trainer 80:100:+5: best clean tempo 100 bpm, reached 100 bpm" in \
+        show.stdout.replace("\n", " "), show.stdout
     hist = fc("--user", user_id, "history", "--json")
     assert hist.returncode == 0, hist.stderr
     assert json.loads(hist.stdout)["sessions"][0]["max_clean_bpm"] == 100

@@ -203,6 +203,10 @@ def _print_detail(d: dict[str, Any]) -> None:
     out.print(f"id {s['session_id']}   input {s['input_source'] or '—'}   "
               f"model {s['pitch_model'] or '—'}   tempo "
               f"{(str(round(s['tempo_bpm'])) + ' bpm') if s['tempo_bpm'] else 'free'}")
+    if s.get("ramp"):
+        from fretcoach_cli.practice.speed_trainer import speed_summary
+
+        out.print(speed_summary(s), markup=False, emoji=False)
     raw = d["raw_figures"]
 
     def pct(x: float | None) -> str:

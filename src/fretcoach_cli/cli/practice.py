@@ -601,7 +601,7 @@ def render_result(result: Any, *, as_json: bool, interactive: bool) -> None:
         if "speed" in result.extra:
             from fretcoach_cli.practice.speed_trainer import speed_summary
 
-            console.print(speed_summary(result.extra["speed"]))
+            console.print(speed_summary(result.extra["speed"]), markup=False, emoji=False)
     else:
         status = (f"session {result.session_id}" if result.saved else
                   "no notes heard, not saved" if result.discarded else "not saved yet")

@@ -153,5 +153,6 @@ def speed_summary(speed: dict[str, Any]) -> str:
     best = speed.get("max_clean_bpm")
     clean = sum(1 for p in curve if p.get("clean"))
     return (f"speed trainer {speed.get('ramp')}: best clean tempo "
-            f"{'—' if best is None else f'{best:g} bpm'}, reached {top or '—'} bpm, "
+            f"{'—' if best is None else f'{best:g} bpm'}, reached "
+            f"{'—' if top is None else f'{top:g}'} bpm, "
             f"{clean} of {len(curve)} bars clean")
