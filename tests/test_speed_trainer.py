@@ -214,8 +214,8 @@ def test_a_clean_take_ramps_to_the_target_and_is_stored(database, conn, user_id:
     stats = fc("--user", user_id, "stats", "--json", "--by", "day")
     tempo = json.loads(stats.stdout)["clean_tempo"]
     assert tempo["period"] == "day"
-    assert [(s["scale"], s["max_clean_bpm"], s["sessions"]) for s in tempo["scales"]] == [
-        (AMP, 100, 1)]
+    assert [(s["scale"], s["exercise"], s["max_clean_bpm"], s["sessions"])
+            for s in tempo["scales"]] == [(AMP, None, 100, 1)]
     table = fc("--user", user_id, "stats", "--no-charts")
     assert "best clean tempo" in table.stdout and "100" in table.stdout
     plan = fc("--user", user_id, "recommend", "--json")

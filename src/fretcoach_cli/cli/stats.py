@@ -114,7 +114,8 @@ def _print_clean_tempo(tempo: Any) -> None:
     for s in tempo.scales:
         course = "  ".join(f"{p.key} {p.max_clean_bpm:g}" for p in s.points[-6:])
         line = sparkline([p.max_clean_bpm for p in s.points]) if len(s.points) > 1 else ""
-        tbl.add_row(s.scale or "—", f"{s.max_clean_bpm:g}", str(s.sessions),
+        name = (s.scale or "—") + (f" · {s.exercise}" if s.exercise else "")
+        tbl.add_row(name, f"{s.max_clean_bpm:g}", str(s.sessions),
                     f"{line}  {course}".strip())
     out.print(tbl)
 

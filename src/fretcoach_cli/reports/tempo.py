@@ -1,4 +1,5 @@
-"""The speed trainer over time: the best clean tempo per scale, per day, week or month.
+"""The speed trainer over time: the best clean tempo per scale (and exercise, when the session
+played one), per day, week or month.
 
 Read from ``sessions.max_clean_bpm`` (ddl/060): only sessions played with ``--ramp`` that held
 a tempo clean have one. `stats` shows it as a group and in ``--json``; `history` shows the
@@ -33,9 +34,11 @@ class TempoPoint:
 
 @dataclass(frozen=True)
 class ScaleTempo:
-    """One scale's best clean tempo overall and its course over the periods."""
+    """One scale's (or scale and exercise's) best clean tempo and its course over the
+    periods; ``exercise`` is None for free practice of the scale."""
 
     scale: str
+    exercise: str | None
     max_clean_bpm: float
     sessions: int
     last_at: datetime | None
@@ -74,25 +77,26 @@ def clean_tempo(conn: psycopg.Connection[Any], flt: SessionFilter, *,
     params["unit"] = period
     rows = conn.execute(
         f"""
-        SELECT coalesce(scale_chosen, '') AS scale,
+        SELECT coalesce(scale_chosen, '') AS scale, exercise_name,
                to_char(date_trunc(%(unit)s, start_time AT TIME ZONE %(tz)s), %(fmt)s) AS key,
                date_trunc(%(unit)s, start_time AT TIME ZONE %(tz)s)::date AS start,
                max(max_clean_bpm) AS best, count(*) AS n, max(start_time) AS last_at
           FROM fretcoach.sessions
          WHERE {where} AND max_clean_bpm IS NOT NULL
-         GROUP BY 1, 2, 3
-         ORDER BY 1, 3
+         GROUP BY 1, 2, 3, 4
+         ORDER BY 1, 2 NULLS FIRST, 4
         """,
         params,
     ).fetchall()
     tz = ZoneInfo(flt.timezone)
-    scales: dict[str, list[tuple[TempoPoint, datetime]]] = {}
-    for scale, key, start, best, n, last_at in rows:
-        scales.setdefault(scale, []).append(
+    groups: dict[tuple[str, str | None], list[tuple[TempoPoint, datetime]]] = {}
+    for scale, exercise, key, start, best, n, last_at in rows:
+        groups.setdefault((scale, exercise), []).append(
             (TempoPoint(key, start, float(best), int(n)), last_at.astimezone(tz)))
-    out = [ScaleTempo(scale, max(p.max_clean_bpm for p, _ in pts), sum(p.sessions for p, _ in pts),
-                      max(t for _, t in pts), [p for p, _ in pts])
-           for scale, pts in scales.items()]
+    out = [ScaleTempo(scale, exercise, max(p.max_clean_bpm for p, _ in pts),
+                      sum(p.sessions for p, _ in pts), max(t for _, t in pts),
+                      [p for p, _ in pts])
+           for (scale, exercise), pts in groups.items()]
     return CleanTempo(period, out)
 
 
