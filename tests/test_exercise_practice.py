@@ -264,3 +264,50 @@ async def test_tui_shows_verdicts_in_the_feed_and_the_next_note_on_the_neck(
     stored = ExerciseVerdicts(conn).of_session(result.session_id)
     assert [v.verdict for v in stored] == [v.verdict for v in result.extra["exercise"].verdicts]
     assert stored[6].verdict == "missed" and stored[3].verdict == "wrong_pitch"
+
+
+# ------------------------------------------------------------------- the coach and recommend
+
+
+def test_live_coach_names_the_weakest_note_by_its_place() -> None:
+    from fretcoach_cli.practice.coach_link import CoachLink
+    from fretcoach_cli.scoring.metrics import compute_metrics
+
+    events = _events()
+    tracker = ExerciseTracker(EX, bpm=BPM)
+    for e in events:
+        tracker.add(e)
+    link = CoachLink()  # no settings: the offline coach
+    reply = link(compute_metrics(events, SCALE), {
+        "notes": events, "scale": SCALE, "exercise_verdicts": list(tracker.decided)})
+    assert reply is not None
+    source, tokens = reply
+    text = "".join(tokens)
+    late = EX.notes[10]
+    assert source == "offline"
+    assert text.startswith(f"Your 11th note, {note_name(late.midi)} on the ") and (
+        f"fret {late.fret}, is late by 4" in text and "ms: start it right on the click" in text)
+
+
+def test_closing_words_and_recommend_aim_at_the_weakest_note(database, conn, user_id) -> None:
+    take = mistakes_take()
+    ids = []
+    for _ in range(2):
+        out = fc("practice", "--exercise", "scale-run", "--scale", AMP, "--bpm", f"{BPM:g}",
+                 "--input", str(take), "--fast", "--no-tui", "--json", user=user_id)
+        assert out.returncode == 0, out.stderr
+        ids.append(json.loads(out.stdout)["session_id"])
+    late = EX.notes[10]
+    where = f"your 11th note, {note_name(late.midi)} on the"
+    words = [r[0] for r in conn.execute(
+        "SELECT text FROM fretcoach.coach_replies WHERE session_id = %s AND kind = 'summary'",
+        (ids[1],)).fetchall()]
+    assert len(words) == 1
+    assert f"On scale-run (over your last 2 sessions of it): {where}" in words[0]
+    assert "on average" in words[0]
+    out = fc("recommend", "--json", user=user_id)
+    assert out.returncode == 0, out.stderr
+    plan = json.loads(out.stdout)["practice_plan"]
+    step = next(s for s in plan["exercises"] if "--exercise scale-run" in s)
+    assert f'--scale "{AMP}" --bpm 100' in step and where in step
+    assert "watch notes 11, 4" in step

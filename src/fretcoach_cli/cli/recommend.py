@@ -74,6 +74,7 @@ def recommend_cmd(
             pending = None if new else plans.latest_pending()
             if pending is None:
                 rows = Sessions(conn).list(status="completed", limit=20)
+                focus = _exercise_focus(conn)
                 recent = [r.practice_plan for r in plans.list(limit=10)] if new else []
         if pending is not None:
             if as_json:
@@ -86,7 +87,7 @@ def recommend_cmd(
         from fretcoach_cli.store import replies
 
         reply_uuid = replies.new_uuid()
-        result, trace_id = _recommend(settings, rows, recent, reply_uuid)
+        result, trace_id = _recommend(settings, rows, recent, reply_uuid, focus)
         with db.connect(settings.user) as conn:
             plans = Plans(conn)
             pid = plans.create(result.plan.stored(result.source), source=result.store_source,
@@ -132,8 +133,17 @@ def _authorship(store_source: str, model: str | None, attempts: Any, *,
                           "seconds": round(a.seconds, 2)} for a in attempts]}
 
 
+def _exercise_focus(conn: Any) -> dict[str, Any] | None:
+    """The latest exercise's weakest notes (ddl/065), for the plan to aim at."""
+    from fretcoach_cli.coach.exercise_tips import exercise_focus
+
+    focus = exercise_focus(conn)
+    return None if focus is None else focus.to_dict()
+
+
 def _recommend(settings: Any, rows: list[Any], recent_docs: list[dict[str, Any]],
-               reply_uuid: str) -> tuple[Any, str | None]:
+               reply_uuid: str, exercise: dict[str, Any] | None = None
+               ) -> tuple[Any, str | None]:
     """(the plan result, its Opik trace id when traced by a model)."""
     from fretcoach_cli.coach.memory import plan_query, recall_for_settings, recommend_with_memory
     from fretcoach_cli.coach.plans import recommendation_input, suggested_scales
@@ -144,6 +154,7 @@ def _recommend(settings: Any, rows: list[Any], recent_docs: list[dict[str, Any]]
     tracer = tracer_from_settings(settings)
     try:
         data = recommendation_input(rows)
+        data.exercise_focus = exercise
         memories = recall_for_settings(settings, plan_query(data))  # coach memory
         return recommend_with_memory(data, memories, chain=chain,
                          avoid=suggested_scales(recent_docs, AVOID_LAST), tracer=tracer,

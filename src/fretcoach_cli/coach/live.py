@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fretcoach_cli.coach import memory, offline, prompts
+from fretcoach_cli.coach.exercise_tips import exercise_tip
 from fretcoach_cli.coach.prompts.versions import Prompt
 from fretcoach_cli.coach.prompts.versions import active as active_prompt
 from fretcoach_cli.events import NoteEvent
@@ -118,6 +119,9 @@ class LiveStream:
         reply_uuid = str(uuidlib.uuid4())
         tip, metric = offline.live_tip(ctx.metrics, ctx.notes, ctx.scale, turn=coach.tips_given,
                                        avoid=last, template=prompt.offline)
+        focus = exercise_tip(ctx.extra.get("exercise_verdicts") or ())
+        if focus:  # practice --exercise: the weakest note by place on the neck says more
+            tip, metric = focus, None
         remembered = coach.memories()
         tip = memory.limit_tip(tip, ctx.notes, remembered)
         try:

@@ -139,6 +139,8 @@ class RecommendationInput:
     last_tempo_bpm: float | None = None
     last_strictness: float | None = None
     last_sensitivity: float | None = None
+    #: the latest exercise's weakest notes (coach.exercise_tips.ExerciseFocus.to_dict)
+    exercise_focus: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -326,6 +328,9 @@ def offline_plan(data: RecommendationInput, avoid: Sequence[str] = ()) -> Practi
         reasoning += (f" You held {held:g} bpm clean; start at {start}, ramp to {target}.")
         steps = [*steps[:4], f"Speed trainer: fretcoach practice --scale \"{scale}\" "
                              f"--ramp {start}:{target}:+{RAMP_STEP}"]
+    if data.exercise_focus:  # practice --exercise: aim at its weakest positions
+        steps = [*steps[:4], str(data.exercise_focus["step"])[:200]]
+        reasoning += f" {data.exercise_focus['summary']}"
     return PracticePlan(scale=scale, focus_area=focus, reasoning=reasoning,
                         target_tempo_bpm=tempo_i, strictness=round(_clamp(strict, 0.1, 0.9), 2),
                         sensitivity=round(_clamp(sens, 0.0, 1.0), 2),
@@ -436,5 +441,9 @@ def recommend(data: RecommendationInput, *, chain: ProviderChain | None = None,
     except AllLinksFailed as exc:
         return PlanResult(offline_plan(data, avoid_list), OFFLINE, prompts.PROMPT_VERSION,
                           tuple(exc.attempts), configured=True)
-    return PlanResult(with_accuracy_target(plan, data), source, prompts.PROMPT_VERSION,
+    plan = with_accuracy_target(plan, data)
+    if data.exercise_focus and not any("--exercise" in s for s in plan.exercises):
+        plan = plan.model_copy(update={"exercises": [
+            *plan.exercises[:5], str(data.exercise_focus["step"])[:200]]})
+    return PlanResult(plan, source, prompts.PROMPT_VERSION,
                       tuple(attempts), configured=True)

@@ -89,9 +89,7 @@ class CoachLink:
 
     # -- live tips -----------------------------------------------------------------------
     def __call__(self, metrics: Any, context: dict[str, Any]) -> tuple[str, Iterator[str]] | None:
-        from fretcoach_cli.coach.live import LiveContext
-
-        live = self.coach.stream(LiveContext(metrics, context["notes"], context["scale"]))
+        live = self.coach.stream(_live_context(metrics, context))
         if live is None:
             return None
         tokens = iter(live)
@@ -110,9 +108,7 @@ class CoachLink:
         """Start one live tip in a background thread and return at once (safe on the audio
         analysis thread); False when one is still in flight. Listeners hear about it when it
         is complete."""
-        from fretcoach_cli.coach.live import LiveContext
-
-        live = self.coach.stream(LiveContext(metrics, context["notes"], context["scale"]))
+        live = self.coach.stream(_live_context(metrics, context))
         if live is None:
             return False
 
@@ -134,9 +130,45 @@ class CoachLink:
         reply = self.coach.summary(result.metrics, events, scale, result.duration_s)
         if reply is None:
             return None
+        extra = self._exercise_words(result)
+        if extra:  # practice --exercise: its weakest note over its latest sessions
+            from dataclasses import replace
+
+            reply = replace(reply, text=f"{reply.text.rstrip()} {extra}")
         self._publish(reply)
         result.extra["tip_by"] = reply.source  # who wrote them: a model's name or "offline"
         return reply.text
+
+    def _exercise_words(self, result: Any) -> str | None:
+        """The coach's sentence on an exercise session's weakest note, averaged over this
+        take and the latest stored sessions of the same exercise (this one is not stored yet:
+        its verdicts count once, from the result)."""
+        ex_result = result.extra.get("exercise")
+        if ex_result is None:
+            return None
+        from fretcoach_cli.coach.exercise_tips import ExerciseFocus, summary_line
+        from fretcoach_cli.scoring.exercise_report import weakest_notes
+
+        verdicts = [v.to_dict() for v in ex_result.verdicts]
+        sessions = 1
+        if self._settings is not None:
+            try:
+                from fretcoach_cli.coach.exercise_tips import HISTORY_SESSIONS
+                from fretcoach_cli.store import open_database
+                from fretcoach_cli.store.exercise_verdicts import ExerciseVerdicts
+
+                with open_database(self._settings) as db, \
+                        db.connect(self._settings.user) as conn:
+                    rows = ExerciseVerdicts(conn).of_exercise(
+                        ex_result.exercise.name, limit_sessions=HISTORY_SESSIONS - 1)
+                verdicts += [r.to_dict() for r in rows]
+                sessions += len({r.session_id for r in rows})
+            except Exception:  # the history is a nicety: this take alone still speaks
+                log.exception("exercise history unavailable")
+        weakest = weakest_notes(verdicts, 2)
+        ex = ex_result.exercise
+        return summary_line(ExerciseFocus(ex.name, ex.source, ex_result.bpm, None, sessions,
+                                          weakest) if weakest else None)
 
     def close(self) -> None:
         """End of the live part: a tip still streaming is dropped (and not published)."""
@@ -189,9 +221,23 @@ class HeadlessCoach:
         first = max(0, message.seq - self.session.options.window_notes)
         context = {"scale": self.session.options.scale, "position_s": message.note.onset_s,
                    "notes": list(self.session.events[first:message.seq]),
-                   "session": message.session}
+                   "session": message.session, **exercise_context(self.session)}
         try:
             if self.link.tick(message.window, context):
                 self.started += 1
         except Exception:  # the coach is optional; the session goes on
             log.exception("live coach tick failed")
+
+
+def _live_context(metrics: Any, context: dict[str, Any]) -> Any:
+    """The coach's view of one moment; an exercise session's verdicts so far go in extra."""
+    from fretcoach_cli.coach.live import LiveContext
+
+    extra = {k: context[k] for k in ("exercise_verdicts",) if k in context}
+    return LiveContext(metrics, context["notes"], context["scale"], extra=extra)
+
+
+def exercise_context(session: Any) -> dict[str, Any]:
+    """``exercise_verdicts`` (decided so far) for the live coach of a `--exercise` session."""
+    run = getattr(session, "exercise", None)
+    return {} if run is None else {"exercise_verdicts": list(run.tracker.decided)}

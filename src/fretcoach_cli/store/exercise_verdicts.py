@@ -36,6 +36,7 @@ class VerdictRow:
     played_midi: float | None
     onset_s: float | None
     offset_ms: float | None
+    session_id: UUID | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The shape of a `verdicts` entry of `--json` (``index`` for expected_index)."""

@@ -23,6 +23,7 @@ from fretcoach_cli.practice.coach_link import (
     MIN_NOTES_FOR_COACH,
     CoachLink,
     CoachSchedule,
+    exercise_context,
     store_replies,
 )
 from fretcoach_cli.practice.messages import (
@@ -404,7 +405,7 @@ class PracticeApp(App[Any]):
         first = max(0, msg.seq - self.options.window_notes)
         context = {"scale": self.options.scale, "position_s": now,
                    "notes": list(self.session.events[first:msg.seq]),
-                   "session": msg.session}
+                   "session": msg.session, **exercise_context(self.session)}
         self.run_worker(lambda: self._coach_reply(msg.window, context), thread=True,
                         group="coach", exclusive=True, name="coach")
 
