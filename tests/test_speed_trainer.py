@@ -269,3 +269,39 @@ async def test_the_tempo_widget_follows_the_ramp(user_id: str) -> None:
         await pilot.press("t")
         assert session.trainer.ramp.active is False and "held" in meter.render().plain
         session.abandon()
+
+
+def test_best_clean_tempo_over_time_per_scale_and_exercise(database, conn, user_id: str) -> None:
+    from fretcoach_cli.coach.plans import offline_plan, recommendation_input
+    from fretcoach_cli.reports.filters import build_filter
+    from fretcoach_cli.reports.tempo import clean_tempo
+
+    rows = [("2026-03-02 18:00+00", AMP, None, 88.0), ("2026-03-04 18:00+00", AMP, None, 96.0),
+            ("2026-03-10 18:00+00", AMP, None, 92.0), ("2026-03-11 18:00+00", AMP,
+                                                       "scale-run", 120.0),
+            ("2026-03-12 18:00+00", "E minor pentatonic", None, None)]
+    for start, scale, exercise, best in rows:
+        conn.execute(
+            """INSERT INTO fretcoach.sessions (user_id, start_time, duration_seconds,
+                   scale_chosen, total_notes_played, status, exercise_name, ramp, max_clean_bpm,
+                   timing_stability)
+               VALUES (current_setting('fretcoach.user_id'), %s, 300, %s, 100, 'completed',
+                       %s, '80:140:+4', %s, 80)""", (start, scale, exercise, best))
+    conn.commit()
+    flt = build_filter(since="2026-03-01", until="2026-03-31", timezone="UTC")
+    weekly = clean_tempo(conn, flt, period="week")
+    assert [(s.scale, s.exercise, s.max_clean_bpm, s.sessions) for s in weekly.scales] == [
+        (AMP, None, 96, 3), (AMP, "scale-run", 120, 1)]
+    assert [(p.key, p.max_clean_bpm, p.sessions) for p in weekly.scales[0].points] == [
+        ("2026-W10", 96, 2), ("2026-W11", 92, 1)]
+    daily = clean_tempo(conn, flt, period="day").scales[0].points
+    assert [p.key for p in daily] == ["2026-03-02", "2026-03-04", "2026-03-10"]
+    with pytest.raises(ValueError):
+        clean_tempo(conn, flt, period="year")
+    # recommend: the best held in the recent sessions of the scale it picks
+    from fretcoach_cli.store import Sessions
+
+    plan = offline_plan(recommendation_input(Sessions(conn).list(limit=20)),
+                        avoid=["E minor pentatonic"])
+    assert plan.scale == AMP and plan.target_tempo_bpm == 116
+    assert "You held 120 bpm clean; start at 116, ramp to 128." in plan.reasoning
