@@ -169,6 +169,14 @@ class OnsetDetector:
         b = min(len(self.levels_db), int(np.ceil(t1 * RATE / HOP)) + 1 - first)
         return self.levels_db[a:b] if b > a else [-140.0]
 
+    def hop_levels(self, t0: float, t1: float) -> tuple[float, list[float]]:
+        """(centre time of the first, per-hop levels dBFS) of the hops centred in
+        ``t0..t1`` that have been computed (each a 32 ms window, 8 ms apart)."""
+        first = FRAME // 2 // HOP  # levels_db[0] is hop `first`
+        a = max(0, int(np.ceil(t0 * RATE / HOP)) - first)
+        b = min(len(self.levels_db), int(t1 * RATE / HOP) + 1 - first)
+        return (a + first) * HOP / RATE, self.levels_db[a:b] if b > a else []
+
     def level_at(self, t0: float, t1: float) -> float:
         """Max per-hop level (dBFS) between two times."""
         return float(max(self._levels(t0, t1)))

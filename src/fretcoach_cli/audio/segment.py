@@ -60,6 +60,9 @@ from fretcoach_cli.audio.thresholds import (
     FADE_RELEASE_S,
     FRESH_ENERGY,
     FRESH_S,
+    GAP_FALL_DB,
+    GAP_LOOK_S,
+    GAP_PRE_S,
     HEARD_RECENTLY_S,
     HOLD_VOICED,
     KEEP,
@@ -332,7 +335,8 @@ class NoteTracker:
                 (self._under, DIP_HOLD_S if held else RELEASE_S, True)):
             if frames * self.fp >= needed_s:
                 cur.ended_under = under
-                out.extend(self._close(t - (frames - 0.5) * self.fp))
+                end = t - (frames - 0.5) * self.fp
+                out.extend(self._close(end if under else self._damped_before(cur, end, 0.0)))
                 return out
         out.extend(self._check_change(cur))
         cur = self._cur
@@ -379,6 +383,38 @@ class NoteTracker:
                 return x
             x -= hop
         return x
+
+    def _damped_before(self, cur: _Note, t: float, pre: float = GAP_PRE_S) -> float:
+        """Where ``cur`` ends when the next pick at ``t`` (or its fading out there) closes
+        it: at ``t``, unless the hand damped it just before, then where that fall began.
+
+        The fall is the steepest one (at least DAMP_KNEE_DB per two hops: faster than any
+        free decay) in the GAP_LOOK_S of hops before ``t - pre`` (windows ending before the
+        pick's attack), followed back while it stays that steep; it must take the level
+        GAP_FALL_DB down and the level must stay down after it (a beating dip swells
+        back)."""
+        hop = ONSET_HOP / RATE
+        lo = cur.onset_s + MIN_NOTE_S  # never the note's own attack
+        t0, lv = self.onsets.hop_levels(max(lo, t - pre - GAP_LOOK_S - DAMP_S), t - pre)
+        look = round(GAP_LOOK_S / hop)
+        if len(lv) < 3:
+            return t
+        x = np.asarray(lv)
+        drops = x[:-2] - x[2:]  # drops[i]: the fall into hop i + 2
+        first = max(0, len(drops) - look)
+        k = first + int(np.argmax(drops[first:]))
+        if drops[k] < DAMP_KNEE_DB:
+            return t
+        start = k  # walk back while the fall into it stays steep
+        while start >= 1 and drops[start - 1] >= DAMP_KNEE_DB:
+            start -= 1
+        top = float(x[start])
+        bottom = k + 2 + int(np.argmin(x[k + 2:]))
+        after = x[bottom:-2]  # (the last two hops may hold the pick's attack)
+        if top - float(x[bottom]) >= GAP_FALL_DB and (
+                len(after) == 0 or float(after.max()) <= top - GAP_FALL_DB / 2):
+            return t0 + (start + 1) * hop
+        return t
 
     def _was_damped(self, cur: _Note, t: float, level: float) -> bool:
         """A fretting hand's release or a palm: the level falls far faster than any free
@@ -560,7 +596,7 @@ class NoteTracker:
     # ------------------------------------------------------------------ notes
     def _start(self, onset: float, cause: str) -> list[NoteEvent]:
         self._prev_ref = self._cur.ref if self._cur is not None else None
-        out = self._close(onset) if self._cur is not None else []
+        out = self._close(self._damped_before(self._cur, onset)) if self._cur is not None else []
         self._cur = _Note(onset_s=max(0.0, onset), cause=cause)
         self._quiet = self._under = self._damped = self._faded = 0
         self._run = []

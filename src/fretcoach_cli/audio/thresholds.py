@@ -30,6 +30,13 @@ DAMP_DROP_DB = 15.0
 DAMPED_UNDER_DB = 20.0  # ... to this far under its peak
 DAMP_KNEE_DB = 1.5  # ... and it ends where that fall began: the level still lost less than
 # this over two onset hops (16 ms, ~90 dB/s: faster than any free decay, slower than a damping)
+# A note cut short by the next pick after the hand damped it (staccato, the soundfont's note-off,
+# a short gap before the next note: the damped rule above needs RELEASE_S more once the level is
+# DAMP_DROP_DB down, which a 40–80 ms gap never gives) ends where its level began to fall when,
+# just before that pick, it fell this far at least DAMP_KNEE_DB per two hops
+GAP_FALL_DB = 6.0
+GAP_LOOK_S = 0.06  # ... the bottom of that fall sought this far back from the pick
+GAP_PRE_S = 0.012  # ... in the hops (32 ms windows) that end before the pick's attack
 HOLD_VOICED = 0.3  # model confidence at which a ringing note's own pitch still counts as heard
 # (a decaying string under sympathetic ones reads 0.3–0.5 for a frame or two)
 BACKGROUND_S = 10.0  # between-note levels the background is estimated from (20th percentile)
