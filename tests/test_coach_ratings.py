@@ -243,3 +243,45 @@ def test_coach_compare_on_seeded_sessions(database, conn, user_id):
                                   ["--prompt", "v1", "--against", "v2", "--kind", "solo"]])
 def test_coach_compare_unknown_version_is_one_line_exit_2(database, user_id, args, capsys):
     assert _failing(capsys, "--user", user_id, "coach", "compare", *args)[0] == 2
+
+
+async def test_the_minus_key_rates_the_tip_the_coach_pane_showed(database, conn, user_id,
+                                                                 tmp_path):
+    from fretcoach_cli.tui.app import PracticeApp
+    from fretcoach_cli.tui.screens.summary import SummaryScreen
+
+    settings = config.load().with_overrides(user=user_id)
+    options = PracticeOptions(scale=SCALE, user=user_id, source_kind="file",
+                              source_label=EXAMPLE.name)
+    session = PracticeSession(options, FileSource(EXAMPLE, realtime=False),
+                              recorder=SessionRecorder(sink_factory(settings), tmp_path))
+    link = CoachLink()
+    app_ = PracticeApp(session, coach=True, coach_every_s=5.0, coach_link=link,
+                       finish_on_end=False)
+    async with app_.run_test(size=(120, 40)) as pilot:
+        for _ in range(2400):
+            if link.latest is not None:
+                break
+            await pilot.pause(0.05)
+        tip = link.latest
+        assert tip is not None and tip.kind == "live"
+        await pilot.press("minus")
+        await pilot.press("q")
+        for _ in range(2400):
+            if isinstance(app_.screen, SummaryScreen):
+                break
+            await pilot.pause(0.05)
+        assert isinstance(app_.screen, SummaryScreen)
+        await pilot.press("q")
+    result = app_.return_value
+    assert result.saved
+    # the key rated the newest tip at that moment (the file plays faster than real time, so
+    # it may be a later one than `tip`): exactly one rated reply, a shown live tip
+    rated = conn.execute(
+        "SELECT r.reply_uuid FROM fretcoach.coach_replies r JOIN fretcoach.coach_ratings g "
+        "USING (reply_uuid) WHERE r.session_id = %s AND g.rating = -1",
+        (result.session_id,)).fetchall()
+    assert len(rated) == 1
+    row = replies.by_uuid(conn, str(rated[0][0]))
+    assert row is not None and row.kind == "live" and row.text.strip()
+    assert (row.prompt_name, row.prompt_version, row.rating) == ("live", "v2", -1)

@@ -17,7 +17,7 @@ KEYS = (
     ("q", "finish, save and show the summary"),
     ("Ctrl+C", "same as q: nothing is lost"),
     ("c", "show / hide the coach"),
-    ("+ / -", "rate the coach's latest tip (helpful / not); see 'fretcoach rate'"),
+    ("+ / -", "rate the coach's latest tip: helpful / not"),
     ("m", "metronome display on / off (needs --bpm)"),
     ("f", "hide / show the fretboard; under 28 rows it takes the notes' place "
           "(it needs 24 rows, 80 columns)"),
