@@ -285,3 +285,31 @@ async def test_the_minus_key_rates_the_tip_the_coach_pane_showed(database, conn,
     row = replies.by_uuid(conn, str(rated[0][0]))
     assert row is not None and row.kind == "live" and row.text.strip()
     assert (row.prompt_name, row.prompt_version, row.rating) == ("live", "v2", -1)
+
+
+# -- chat ---------------------------------------------------------------------------------
+
+def _chat(user: str, args: list[str], input: str | None = None):
+    return runner.invoke(app, ["--user", user, "chat", *args], input=input,
+                         env={"FRETCOACH_LLM_PROVIDER": ""})
+
+
+def test_chat_answers_are_stored_with_an_id_and_the_repl_rates_them(database, conn, user_id):
+    seed(conn, user=user_id, sessions=5, notes_per_session=20, random_seed=3)
+    once = _chat(user_id, ["-m", "what is my weakest area?", "--json"])
+    assert once.exit_code == 0, once.output
+    doc = json.loads(once.stdout)
+    row = replies.get(conn, doc["reply_id"])
+    assert (row.kind, row.text, row.source, row.thread_id) == (
+        "chat", doc["answer"], "offline", doc["thread_id"])
+    assert (row.prompt_name, row.prompt_version, row.rating) == ("chat", "v1", None)
+    script = "/+\nhow was my last session\n/- it ignored my question\n/+ \n/exit\n"
+    res = _chat(user_id, [], input=script)
+    assert res.exit_code == 0, res.output
+    assert "no answer to rate yet" in res.stdout  # /+ before any answer in this REPL
+    last = replies.latest(conn, "chat")
+    assert last is not None and last.reply_id != row.reply_id
+    assert f"#{last.reply_id} (/+ /- to rate)" in res.stdout
+    assert f"rated answer #{last.reply_id} -" in res.stdout
+    assert (last.rating, last.comment) == (1, None)  # the second rating replaced the first
+    assert replies.get(conn, row.reply_id).rating is None
