@@ -46,6 +46,14 @@ DROP POLICY IF EXISTS exercise_verdicts_own_rows ON fretcoach.exercise_verdicts;
 CREATE POLICY exercise_verdicts_own_rows ON fretcoach.exercise_verdicts
     USING (user_id = current_setting('fretcoach.user_id', true))
     WITH CHECK (user_id = current_setting('fretcoach.user_id', true));
+-- 021's rule for every user_id table (no reader grant here, but in case one is ever given)
+DROP POLICY IF EXISTS exercise_verdicts_agent_scope ON fretcoach.exercise_verdicts;
+CREATE POLICY exercise_verdicts_agent_scope ON fretcoach.exercise_verdicts AS RESTRICTIVE
+    FOR ALL TO PUBLIC
+    USING (current_user NOT IN ('fretcoach_reader', 'fretcoach_agent')
+           OR user_id = (SELECT fretcoach.agent_scope()))
+    WITH CHECK (current_user NOT IN ('fretcoach_reader', 'fretcoach_agent')
+                OR user_id = (SELECT fretcoach.agent_scope()));
 
 DO $$
 BEGIN
