@@ -147,6 +147,8 @@ def test_memories_are_isolated_between_users(database: Any, user_id: str) -> Non
 
 @pytest.mark.parametrize(("message", "facts"), [
     ("remember that I practise in the evenings", [("note", "I practise in the evenings")]),
+    ("please remember I practise on a nylon-string guitar at night",
+     [("note", "I practise on a nylon-string guitar at night")]),
     ("Please remember: my goal is to play Little Wing",
      [("goal", "My goal is to play Little Wing")]),
     ("I play a Fender Stratocaster.", [("gear", "I play a Fender Stratocaster")]),
@@ -177,7 +179,7 @@ def test_extracts_stated_facts(message: str, facts: list[tuple[str, str]]) -> No
     "how did I do this week?", "why is my timing low?", "do I struggle with timing?",
     "what are my goals?", "I want to know how I did this week", "show my last 5 sessions",
     "what should I practise next?", "is my wrist position ok?", "can I play in drop D?",
-    "what's my streak?", "thanks!", "",
+    "what's my streak?", "thanks!", "", "remember teal",
 ])
 def test_questions_and_requests_are_not_facts(message: str) -> None:
     assert extract(message) == []

@@ -41,9 +41,11 @@ _QUESTION_START = re.compile(
     r"should|would|will|shall|have|has|am)\b", re.I)
 _LEAD = re.compile(r"^(?:(?:ok(?:ay)?|so|also|and|but|btw|by the way|fyi|hey|hi|well|oh|"
                    r"actually|just so you know)[\s,:-]+)+", re.I)
+# "remember that …", "remember: …", "please remember …" ("remember teal" is too terse to be
+# sure it is a fact about the player)
 _REMEMBER = re.compile(
-    r"^(?:please\s+)?(?:remember|note|keep in mind|don'?t forget)(?:\s+that)?[\s,:]+(?P<x>.+)$",
-    re.I)
+    r"^(?:please\s+(?:remember|note)(?:\s+that)?[\s,:]+|"
+    r"(?:remember|note|keep in mind|don'?t forget)(?:\s+that\s+|\s*:\s*))(?P<x>.+)$", re.I)
 _BODY = r"(?:wrist|hand|hands|finger|fingers|fingertips|thumb|arm|forearm|elbow|shoulder|back|neck)"
 _LIMIT = [
     re.compile(rf"^my\s+(?:left\s+|right\s+|fretting\s+|picking\s+)?{_BODY}\s+"
