@@ -145,7 +145,8 @@ def analyze(
     bpm: float | None = typer.Option(None, "--bpm", help="Judge timing against this tempo."),
     exercise: str | None = typer.Option(None, "--exercise", "-e", metavar="NAME|FILE",
                                         help="Judge every note against an exercise: a "
-                                        "built-in ('fretcoach exercises') or a tab file."),
+                                        "built-in ('fretcoach exercises') or a tab, "
+                                        "MusicXML or Guitar Pro file."),
     position: int | None = typer.Option(None, "--position", "-p",
                                         help="Fret where a built-in exercise's position starts."),
     shape: str | None = typer.Option(None, "--shape", metavar="C|A|G|E|D",

@@ -49,12 +49,15 @@ def exercises(
 
 @exercises_app.command("show")
 def show(
-    name: str = typer.Argument(..., metavar="NAME|FILE", help="A built-in name or a tab file."),
+    name: str = typer.Argument(..., metavar="NAME|FILE", help="A built-in name (caged-E …) "
+                               "or a tab, MusicXML or Guitar Pro file."),
     scale: str | None = typer.Option(None, "--scale", "-s",
                                      help='Scale of a built-in, e.g. "A minor pentatonic".'),
     position: int | None = typer.Option(None, "--position", "-p",
                                         help="Fret where the five-fret position starts "
                                         "(default: the root on the low E string)."),
+    shape: str | None = typer.Option(None, "--shape", metavar="C|A|G|E|D",
+                                     help="A built-in in a CAGED shape."),
     as_json: bool = typer.Option(False, "--json", help="The expected notes as JSON."),
 ) -> None:
     """Print an exercise as tab (or its expected notes as JSON)."""
@@ -62,7 +65,7 @@ def show(
     from fretcoach_cli.music.scales import parse_scale
 
     the_scale = parse_scale(scale) if scale is not None else None
-    ex = load(name, the_scale, position=position)
+    ex = load(name, the_scale, position=position, shape=shape)
     if as_json:
         typer.echo(json.dumps(exercise_json(ex), indent=2))
         return
