@@ -87,11 +87,13 @@ def test_practice_json_gives_the_injected_verdicts_stores_them_and_equals_analyz
 
     # the same document as analyze --exercise --json (one function prints both)
     an = fc("analyze", str(take), "--exercise", "scale-run", "--scale", AMP, "--bpm",
-            f"{BPM:g}", "--json", user=user_id)
+            f"{BPM:g}", "--json", "--save", user=user_id)
     assert an.returncode == 0, an.stderr
     analysed = json.loads(an.stdout)
     assert analysed["verdicts"] == verdicts
     assert analysed["exercise"] == doc["exercise"]
+    saved = [v.to_dict() for v in ExerciseVerdicts(conn).of_session(analysed["session_id"])]
+    assert saved == verdicts  # analyze --save stores them as practice does
 
     # stored: one row per verdict, read back from PostgreSQL, scoped to the user
     row = Sessions(conn).require(doc["session_id"])

@@ -71,8 +71,9 @@ def analysis_document(path: Path, scale: Any, analysis: Any, metrics: Any, verdi
 
 
 def _save(settings: Any, scale: Any, path: Path, analysis: Any, verdicts: list[Any],
-          summary: dict[str, Any], *, bpm: float | None) -> str:
-    """Store the analysis as a completed session (source = file) with its notes."""
+          summary: dict[str, Any], *, bpm: float | None, exercise: Any = None) -> str:
+    """Store the analysis as a completed session (source = file) with its notes (and, with
+    ``--exercise``, the exercise and its verdicts, as practice stores them)."""
     from fretcoach_cli.practice.store_sink import StoreSink
     from fretcoach_cli.practice.summary import note_row, session_fields
 
@@ -80,6 +81,12 @@ def _save(settings: Any, scale: Any, path: Path, analysis: Any, verdicts: list[A
                           sensitivity=settings.sensitivity, a4=settings.a4_hz,
                           pitch_model=analysis.pitch_model, source_kind="file",
                           source_label=str(path))
+    if exercise is not None:
+        from fretcoach_cli.practice.exercise_run import SUMMARY_KEY
+
+        meta["exercise"] = {"name": exercise.exercise.name, "source": exercise.exercise.source,
+                            "bpm": exercise.bpm}
+        summary = {**summary, SUMMARY_KEY: [v.to_dict() for v in exercise.verdicts]}
     sink = StoreSink(settings)
     try:
         sid = sink.create_session(meta, str(uuid.uuid4()))
@@ -212,7 +219,8 @@ def analyze(
     if save:
         summary = metrics.to_dict()
         summary["duration_seconds"] = round(analysis.duration_s, 3)
-        session_id = _save(settings, the_scale, file, analysis, verdicts, summary, bpm=bpm)
+        session_id = _save(settings, the_scale, file, analysis, verdicts, summary, bpm=bpm,
+                           exercise=result)
 
     if as_json:
         doc = analysis_document(file, the_scale, analysis, metrics, verdicts,
