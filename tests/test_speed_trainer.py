@@ -298,6 +298,12 @@ def test_best_clean_tempo_over_time_per_scale_and_exercise(database, conn, user_
     assert [p.key for p in daily] == ["2026-03-02", "2026-03-04", "2026-03-10"]
     with pytest.raises(ValueError):
         clean_tempo(conn, flt, period="year")
+    out = fc("--user", user_id, "stats", "--no-charts", "--since", "2026-03-01", "--until",
+             "2026-03-31")
+    assert out.returncode == 0, out.stderr
+    assert "best clean tempo (speed trainer), by week" in out.stdout
+    assert "2026-W10 96  2026-W11 92" in out.stdout
+    assert "A minor pentatonic · scale-run" in out.stdout
     # recommend: the best held in the recent sessions of the scale it picks
     from fretcoach_cli.store import Sessions
 
