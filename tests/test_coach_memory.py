@@ -367,3 +367,24 @@ def test_memory_cli_round_trip_and_bad_input(database: Any, user_id: str) -> Non
     out = _fretcoach(user_id, "memory", "clear", "--yes")
     assert out.returncode == 0 and "Forgot 1 memory" in out.stdout
     assert json.loads(_fretcoach(user_id, "memory", "list", "--json").stdout) == []
+
+
+def test_a_chat_plan_keeps_to_the_limit_and_is_remembered_when_saved(
+        database: Any, user_id: str, chat_for: Any) -> None:
+    from fretcoach_cli.reports.seed import seed
+
+    with database.connect(user_id) as conn:
+        seed(conn, user=user_id, sessions=4, notes_per_session=20)
+        Memories(conn).add("My wrist hurts after 8 minutes", kind="limit")
+    chat = chat_for(user_id, force_offline=True)
+    result, _ = _ask(chat, "what should I practise next?")
+    assert result.plan is not None and not result.plan["saved"]
+    draft = result.plan["plan"]
+    assert draft["session_target"]["minutes"] == 5
+    assert "My wrist hurts after 8 minutes" in draft["reasoning"]
+    saved = chat.save_pending_plan()
+    with database.connect(user_id) as conn:
+        plans = [r for r in Memories(conn).list() if r.kind == "plan"]
+    assert [(r.source, r.text) for r in plans] == [
+        ("chat", coach_memory.plan_text(saved.plan))]
+    assert plans[0].text.startswith(f"Agreed plan: {saved.plan['title']}, 5 min")
