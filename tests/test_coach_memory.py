@@ -388,3 +388,24 @@ def test_a_chat_plan_keeps_to_the_limit_and_is_remembered_when_saved(
     assert [(r.source, r.text) for r in plans] == [
         ("chat", coach_memory.plan_text(saved.plan))]
     assert plans[0].text.startswith(f"Agreed plan: {saved.plan['title']}, 5 min")
+
+
+def test_a_model_without_tools_writes_with_the_memories(database: Any, user_id: str,
+                                                        chat_for: Any,
+                                                        fake_openai: FakeOpenAI) -> None:
+    with database.connect(user_id) as conn:
+        Memories(conn).add("My wrist hurts after 20 minutes", kind="limit")
+    fake_openai.push("text", content=json.dumps({"tool": "none"}))
+    fake_openai.push("text", content="Stop before 20 minutes and stretch your wrist.")
+    settings = config.load().with_overrides(
+        llm_provider="openai", llm_model="weak-1", llm_base_url=fake_openai.base_url,
+        llm_retries=0, llm_timeout=30, llm_tool_mode="json")
+    chat = chat_for(user_id, settings)
+    result, _ = _ask(chat, "any tip for my wrist?")
+    # the figure comes from the memory, so the answer is the model's, not replaced
+    assert result.author.startswith("model:") and result.grounded
+    assert result.answer.startswith("Stop before 20 minutes and stretch your wrist.")
+    writer = fake_openai.chat_requests()[-1].body["messages"]
+    assert writer[0]["role"] == "system" and "wrist" not in writer[0]["content"]
+    assert coach_memory.CONTEXT_HEAD in writer[-1]["content"]
+    assert "My wrist hurts after 20 minutes" in writer[-1]["content"]
