@@ -100,7 +100,7 @@ def _no_llm_env() -> Iterator[None]:
 def invoke(argv: list[str], *, stdin: str | None = None,
            env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """Run the console script's ``run`` in-process; return (exit code, stdout, stderr)."""
-    with mock.patch.object(main, "_register_commands", lambda: None), \
+    with mock.patch.object(main, "_register_commands", lambda *_a, **_k: None), \
             _runner.isolation(input=stdin, env=env) as (out, err, _):
         try:
             main.run(argv)
