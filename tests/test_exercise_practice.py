@@ -5,6 +5,7 @@ the verdicts in the note feed and the next note on the fretboard."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -260,6 +261,14 @@ async def test_tui_shows_verdicts_in_the_feed_and_the_next_note_on_the_neck(
         # the notes still open when the input ended are decided at the end: note 11 late
         lines = [strip.text for strip in feed.lines]
         assert any("late +" in line and note_name(EX.notes[10].midi) in line for line in lines)
+        from rich.console import Console
+        from textual.widgets import Static
+
+        shown = Console(width=100, record=True, file=io.StringIO())
+        shown.print(app.screen.query_one("#summary-exercise", Static).content)
+        summary_text = shown.export_text()
+        assert "scale-run at 100 bpm: every note" in summary_text
+        assert "wrong pitch" in summary_text and "missed" in summary_text
         await pilot.press("q")
     result = app.return_value
     assert result.saved
