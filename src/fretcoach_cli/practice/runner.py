@@ -71,6 +71,7 @@ class PracticeOptions:
     exercise: Any = None  # music.exercises.Exercise (practice --exercise; needs bpm)
     exercise_tolerance_ms: float = 30.0
     trainer: Any = None  # practice.speed_trainer.TrainerOptions (--ramp); None = no ramp
+    grid: Any = None  # a ready timing grid for the metrics (the speed trainer's tempo map)
 
 
 class PracticeSession:
@@ -99,10 +100,18 @@ class PracticeSession:
         self.input_done = threading.Event()
         self.error: EngineError | None = None
         self.result: SessionResult | None = None
+        self.trainer: Any = None
+        if options.trainer is not None:
+            from fretcoach_cli.practice.speed_trainer import SpeedTrainer
+
+            self.trainer = SpeedTrainer(options.trainer)
+            # timing metrics against the ramp's bars (its tempo map changes as it ramps)
+            self.options = options = replace(options, grid=self.trainer.ramp.map)
         self._tolerance = tolerance_cents(options.strictness)
         self._session_metrics: Any = None
         self._window = SlidingWindow(options.scale, max_notes=options.window_notes,
-                                     strictness=options.strictness, bpm=options.bpm)
+                                     strictness=options.strictness, bpm=options.bpm,
+                                     grid=options.grid)
         self._last_session_calc = 0.0
         self.exercise: Any = None  # practice.exercise_run.ExerciseRun with --exercise
         if options.exercise is not None and options.bpm:
@@ -112,11 +121,6 @@ class PracticeSession:
                                         tolerance_ms=options.exercise_tolerance_ms)
         #: one-line warnings (a silent click) go here; the CLI points it at its relay
         self.on_warning: Callable[[str], None] | None = None
-        self.trainer: Any = None
-        if options.trainer is not None:
-            from fretcoach_cli.practice.speed_trainer import SpeedTrainer
-
-            self.trainer = SpeedTrainer(options.trainer)
 
     # -- subscription --------------------------------------------------------------------
     def subscribe(self, callback: Subscriber) -> None:

@@ -23,7 +23,7 @@ def metrics_of(options: Any, events: list[NoteEvent]) -> Any:
     from fretcoach_cli.scoring.metrics import compute_metrics
 
     return compute_metrics(events, options.scale, strictness=options.strictness,
-                           bpm=options.bpm)
+                           bpm=options.bpm, grid=getattr(options, "grid", None))
 
 
 def session_meta(options: Any) -> dict[str, Any]:

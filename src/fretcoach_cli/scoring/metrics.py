@@ -236,13 +236,18 @@ def _mean(xs: list[float]) -> float | None:
 def compute_metrics(notes: Iterable[NoteEvent], scale: Scale, *, strictness: float = 0.5,
                     bpm: float | None = None, enabled: Iterable[str] | None = None,
                     subdivision: int = DEFAULT_SUBDIVISION,
-                    grid_origin_s: float | None = None, worst: int = WORST_LIMIT) -> Metrics:
-    """All figures over ``notes`` (any order) for ``scale``; see docs/metrics.md."""
+                    grid_origin_s: float | None = None, worst: int = WORST_LIMIT,
+                    grid: Any = None) -> Metrics:
+    """All figures over ``notes`` (any order) for ``scale``; see docs/metrics.md.
+
+    ``grid`` is a ready timing grid (anything with ``offset_s(t)``, e.g. the speed trainer's
+    tempo map, whose tempo changes bar by bar); it replaces the one built from ``bpm``."""
     strictness = validate_strictness(strictness)
     chosen = _validate_enabled(enabled)
     events = sorted(notes, key=lambda e: e.onset_s)
     tol = tolerance_cents(strictness)
-    grid = make_grid(events, bpm, subdivision, grid_origin_s)
+    if grid is None:
+        grid = make_grid(events, bpm, subdivision, grid_origin_s)
     verdicts = [judge_note(e, scale, tolerance=tol, grid=grid) for e in events]
     pitched = [v for v in verdicts if v.judged]
     in_scale = [v for v in pitched if v.in_scale]
@@ -407,7 +412,7 @@ class SlidingWindow:
                  max_notes: int | None = None, strictness: float = 0.5,
                  bpm: float | None = None, enabled: Iterable[str] | None = None,
                  subdivision: int = DEFAULT_SUBDIVISION,
-                 grid_origin_s: float | None = None) -> None:
+                 grid_origin_s: float | None = None, grid: Any = None) -> None:
         if seconds is not None and seconds <= 0:
             raise UsageError(f"window of {seconds:g} s is too short", hint="use a positive length")
         if max_notes is not None and max_notes < 1:
@@ -418,7 +423,7 @@ class SlidingWindow:
         self._kwargs: dict[str, Any] = dict(
             strictness=validate_strictness(strictness), bpm=bpm,
             enabled=_validate_enabled(enabled), subdivision=subdivision,
-            grid_origin_s=grid_origin_s,
+            grid_origin_s=grid_origin_s, grid=grid,
         )
         self._events: deque[NoteEvent] = deque()
         self._now = -math.inf

@@ -116,6 +116,11 @@ class TempoMap:
         """Signed distance of an onset from its nearest grid line (+ = late)."""
         return (onset_s - self.nearest_line(onset_s)[1]) * 1000.0
 
+    def offset_s(self, onset_s: float) -> float:
+        """:meth:`offset_ms` in seconds (the interface of ``scoring.judge.Grid``, so the
+        session's metrics judge timing against the ramp's own bars)."""
+        return self.offset_ms(onset_s) / 1000.0
+
     def change_from(self, bar: int, bpm: float) -> None:
         """Every bar from ``bar`` on gets ``bpm`` (later changes are dropped)."""
         start = self.bar_start(bar)
