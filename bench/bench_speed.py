@@ -8,7 +8,11 @@
 * latency on the audio clock from each true onset to (a) the first ``PitchUpdate`` within
   50 cents of the note, (b) the provisional ``NoteStarted`` (what the practice room shows
   first) and (c) the sample position at which its ``NoteEvent`` was emitted; all three are
-  positions of the 64 ms block that carried the event, i.e. include the block wait.
+  positions of the 64 ms block that carried the event, i.e. include the block wait;
+* the practice room: CPU seconds (the whole process: the engine's thread and the tuner
+  pane's) per audio second of ``Engine(tuner=True)`` as ``practice`` runs it, with
+  microphone-sized blocks, beside the same ``Engine`` without the pane, alternating run by
+  run; the difference is what the tuner pane costs.
 
 Audio: the committed example recordings (examples/*.flac with *.truth.json).
 """
@@ -73,6 +77,27 @@ def pipeline_run(backend, audio: np.ndarray, block: int = BLOCK) -> dict:
         "pitch": pitch_updates,
         "started": started,
     }
+
+
+def room_run(backend, audio: np.ndarray, block: int, tuner: bool) -> tuple[float, int]:
+    """(process CPU s, PitchUpdates sent) of one ``Engine`` pass over ``audio`` in blocks of
+    ``block`` samples; ``tuner=True`` adds the tuner pane's thread, as ``practice`` runs it
+    (a file read at full speed: the feed waits for the pane, so every block is read)."""
+    from fretcoach_cli.audio.engine import Engine
+    from fretcoach_cli.audio.sources import ArraySource
+
+    readings = 0
+
+    def on_event(ev) -> None:
+        nonlocal readings
+        if type(ev).__name__ == "PitchUpdate":
+            readings += 1
+
+    engine = Engine(ArraySource(audio, block=block), backend=backend, tuner=tuner)
+    engine.subscribe(on_event)
+    c0 = time.process_time()
+    engine.run_sync()
+    return time.process_time() - c0, readings
 
 
 def model_only(backend, audio: np.ndarray) -> float:
@@ -225,6 +250,22 @@ def main(argv: list[str] | None = None) -> int:
         f"p90 {pct(mic_lat, 90):.0f}  max {max(mic_lat):.0f}  ≤80 ms "
         f"{100 * np.mean(np.asarray(mic_lat) <= 80):.0f} %; it names the true note for "
         f"{100 * np.mean(named):.1f} % (n={len(named)})"
+    )
+    # the practice room: the engine and the tuner pane's thread (process CPU), alternating
+    # with the engine alone so both see the same machine load
+    room, alone, readings = [], [], 0
+    for _ in range(args.runs):
+        cpu_alone = sum(room_run(backend, a, args.mic_block, False)[0] for a, _ in clips)
+        runs = [room_run(backend, a, args.mic_block, True) for a, _ in clips]
+        alone.append(cpu_alone / total_s)
+        room.append(sum(c for c, _ in runs) / total_s)
+        readings = sum(n for _, n in runs)
+    room_med, alone_med = statistics.median(room), statistics.median(alone)
+    print(
+        f"  practice room (engine + tuner pane, {args.mic_block}-sample blocks, process CPU): "
+        f"{room_med:.4f} CPU s per audio s ({1 / room_med:.0f}x real time); the engine alone "
+        f"{alone_med:.4f}; the pane {room_med - alone_med:+.4f} "
+        f"({readings / total_s:.1f} readings per audio s; medians of {args.runs})"
     )
     if len(set(lat_runs)) > 1:
         print(f"  WARNING: audio-clock latencies differed between runs: {sorted(set(lat_runs))}")

@@ -137,9 +137,10 @@ class Engine:
     ``tuning`` (``practice --tuning``) sets the lowest pitch a note may have
     (:attr:`low_range`, whose ``notice`` says when the tuning goes under the pitch model's
     floor); None keeps the model's whole range. ``tuner=True`` makes the ``PitchUpdate``
-    events the tuner core's readings (for the practice room's tuner pane), computed on a
-    thread of their own from the engine's blocks and SwiftF0 frames; otherwise (or with
-    another pitch model) they are the note tracker's latest frame.
+    events the tuner core's readings (for the practice room's tuner pane), 20 a second from
+    the engine's blocks and SwiftF0 frames, read on this thread after each block's note
+    events are out (:mod:`~fretcoach_cli.audio.tuner_feed`); otherwise (or with another
+    pitch model) they are the note tracker's latest frame.
     """
 
     def __init__(self, source: Any, *, pitch_model: str = "swift", a4: float = 440.0,
@@ -245,20 +246,20 @@ class Engine:
                         continue  # a live block that arrived as we paused: discard
                     if len(block) == 0:
                         continue
-                    t_end = (self._samples + len(block)) / MODEL_RATE
+                    start, t_end = self._samples, (self._samples + len(block)) / MODEL_RATE
                     _, frames = pipe.push(block)
-                    if feed is not None:
-                        feed.put(self._samples, block, frames)
                     self._samples += len(block)
                     self._emit(level_of(block, t_end))
                     if len(frames) and feed is None:
                         self._emit_pitch(pipe)
                     self._emit_notes(pipe)
+                    if feed is not None:  # after the notes: the pane never delays them
+                        feed.put(start, block, frames)
                 pipe.finish()
                 self._emit_notes(pipe)
             finally:
-                if feed is not None:  # its last readings go out before the engine's end
-                    feed.close(drain=reason != "stopped")
+                if feed is not None:
+                    feed.close()
                 _call(self.source, "close")
         except FretcoachError as err:
             if raise_errors:
@@ -276,8 +277,6 @@ class Engine:
         stats = {"notes": len(self.notes), **_source_stats(self.source)}
         if self.low_range is not None and self.low_range.notice:
             stats["low_range"] = self.low_range.notice
-        if self.tuner_feed is not None and self.tuner_feed.dropped:
-            stats["tuner_dropped_blocks"] = self.tuner_feed.dropped
         if self.tuner_feed is not None and self.tuner_feed.error is not None:
             stats["tuner_error"] = f"{type(self.tuner_feed.error).__name__}: " \
                 f"{self.tuner_feed.error}"
@@ -289,8 +288,7 @@ class Engine:
             return None
         from fretcoach_cli.audio.tuner_feed import TunerFeed
 
-        fast = getattr(self.source, "realtime", None) is False  # a file read at full speed
-        self.tuner_feed = TunerFeed(self._emit, tuning=self.tuning, a4=self.a4, wait=fast)
+        self.tuner_feed = TunerFeed(self._emit, tuning=self.tuning, a4=self.a4)
         return self.tuner_feed
 
     def _emit_notes(self, pipe: Pipeline) -> None:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,7 @@ LEVEL_S = 0.1  # audio the level is measured over
 WINDOW_MIN_S, WINDOW_MAX_S, WINDOW_PERIODS = 0.25, 0.5, 40  # spectrum window: 40 periods
 KEEP = int(WINDOW_MAX_S * RATE) + STEP  # audio kept
 MAX_PARTIAL = 8
+PAD = 2  # zero-padding of the spectrum (at least): a peak within 0.07 cent of 4x padding's
 NOISE_MARGIN = 10.0  # a partial is evidence only this far (20 dB) above the median bin
 AGREE_CENTS = 6.0  # a partial further than this from the others' answer is not the note's
 PARTIAL_DB = -40.0  # partials weaker than this under the strongest one are not used
@@ -116,50 +117,60 @@ class TunerReading:
         return self.state == PITCH
 
 
-@dataclass
-class _Partials:
-    numbers: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    hz: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    power: np.ndarray = field(default_factory=lambda: np.zeros(0))
+Partial = tuple[int, float, float]  # (number k, frequency Hz, power) of one partial found
 
 
 class Spectrum:
-    """Magnitude spectrum of one window, Hann and zero-padded four times."""
+    """Magnitude spectrum of one window, Hann and zero-padded at least ``PAD`` times.
+
+    Partial searches are memoised per (f0, span): a reading asks for the same series more
+    than once (the octave check, then the cents). They and the figures made of them work on
+    at most MAX_PARTIAL values, where plain Python costs a fraction of numpy's per-call
+    overhead.
+    """
 
     def __init__(self, x: np.ndarray) -> None:
         x = np.asarray(x, dtype=np.float64)
-        self.n_fft = 1 << math.ceil(math.log2(max(len(x), 64) * 4))
+        self.n_fft = 1 << math.ceil(math.log2(max(len(x), 64) * PAD))
         w = _hann(len(x))
-        self.mag = np.abs(np.fft.rfft((x - x.mean()) * w, self.n_fft))
+        self.mag = np.abs(np.fft.rfft((x - x.sum() / len(x)) * w, self.n_fft))
         self.bin_hz = RATE / self.n_fft
         self.floor = float(np.median(self.mag)) + 1e-12  # the noise's typical magnitude
+        self._partials: dict[tuple[float, float], list[Partial]] = {}
 
     def peak(self, hz: float, span_cents: float) -> tuple[float, float] | None:
         """(frequency, magnitude) of the strongest peak within ±``span_cents`` of ``hz``."""
-        lo = int(hz * 2 ** (-span_cents / 1200) / self.bin_hz)
-        hi = math.ceil(hz * 2 ** (span_cents / 1200) / self.bin_hz) + 1
-        if lo < 1 or hi >= len(self.mag) - 1:
+        return self._peak(hz, 2 ** (span_cents / 1200), 2 ** (-span_cents / 1200))
+
+    def _peak(self, hz: float, up: float, down: float) -> tuple[float, float] | None:
+        mag, bin_hz = self.mag, self.bin_hz
+        lo = int(hz * down / bin_hz)
+        hi = math.ceil(hz * up / bin_hz) + 1
+        if lo < 1 or hi >= len(mag) - 1:
             return None
-        seg = self.mag[lo:hi + 1]
-        i = int(np.argmax(seg))
-        if i == 0 or i == len(seg) - 1:
+        i = int(mag[lo:hi + 1].argmax())
+        if i == 0 or i == hi - lo:
             return None  # the slope of something outside the span, not a peak here
-        a, b, c = np.log(seg[i - 1:i + 2] + 1e-30)
+        j = lo + i
+        a, b, c = (math.log(float(mag[j + d]) + 1e-30) for d in (-1, 0, 1))
         den = a - 2 * b + c
         delta = 0.5 * (a - c) / den if den < 0 else 0.0
-        return (lo + i + delta) * self.bin_hz, float(seg[i])
+        return (j + delta) * bin_hz, float(mag[j])
 
-    def partials(self, f0: float, span_cents: float) -> _Partials:
-        ks, fs, ps = [], [], []
-        for k in range(1, MAX_PARTIAL + 1):
-            if k * f0 * 2 ** (span_cents / 1200) > 0.45 * RATE:
-                break
-            found = self.peak(k * f0, span_cents)
-            if found is not None:
-                ks.append(k)
-                fs.append(found[0])
-                ps.append(found[1] ** 2)
-        return _Partials(np.array(ks, float), np.array(fs), np.array(ps))
+    def partials(self, f0: float, span_cents: float) -> list[Partial]:
+        """The peaks (:meth:`peak`) of partials 1…MAX_PARTIAL of ``f0`` that are found."""
+        key = (f0, span_cents)
+        got = self._partials.get(key)
+        if got is None:
+            got = self._partials[key] = []
+            up, down = 2 ** (span_cents / 1200), 2 ** (-span_cents / 1200)
+            for k in range(1, MAX_PARTIAL + 1):
+                if k * f0 * up > 0.45 * RATE:
+                    break
+                found = self._peak(k * f0, up, down)
+                if found is not None:
+                    got.append((k, found[0], found[1] ** 2))
+        return got
 
     def level_at(self, hz: float) -> float:
         """Magnitude at the bin nearest ``hz`` (0 outside the spectrum)."""
@@ -173,6 +184,8 @@ _HANN: dict[int, np.ndarray] = {}
 def _hann(n: int) -> np.ndarray:
     w = _HANN.get(n)
     if w is None:
+        if len(_HANN) >= 256:  # window lengths follow the pitch: keep the cache bounded
+            _HANN.clear()
         w = _HANN[n] = np.hanning(n)
     return w
 
@@ -184,24 +197,36 @@ def first_partial_hz(spec: Spectrum, f0: float) -> float | None:
     weighted median are something else (hum, a sympathetic string); the rest are averaged
     by power, which is what a period (YIN, autocorrelation) measures.
     """
-    p = spec.partials(f0, 50.0)
-    if not len(p.numbers):
+    found = spec.partials(f0, 50.0)
+    if not found:
         return None
-    strong = p.power >= p.power.max() * 10 ** (PARTIAL_DB / 10)
-    k, hz, w = p.numbers[strong], p.hz[strong], p.power[strong]
-    y = hz / k
-    centre = _weighted_median(y, w)
-    keep = np.abs(1200 * np.log2(y / centre)) <= AGREE_CENTS
-    k, y, w = k[keep], y[keep], w[keep]
-    if w.sum() <= 0:
+    least = max(p for _, _, p in found) * 10 ** (PARTIAL_DB / 10)
+    strong = [(hz / k, p) for k, hz, p in found if p >= least]
+    centre = _weighted_median(strong)
+    keep = [(y, w) for y, w in strong if abs(1200 * math.log2(y / centre)) <= AGREE_CENTS]
+    total = sum(w for _, w in keep)
+    if total <= 0:
         return None
-    return float(np.sum(w * y) / np.sum(w))
+    return sum(w * y for y, w in keep) / total
 
 
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    order = np.argsort(values)
-    cum = np.cumsum(weights[order])
-    return float(values[order][np.searchsorted(cum, cum[-1] / 2)])
+def _median(values: list[float]) -> float:
+    """np.median of a few floats (the same value) without numpy's overhead."""
+    v = sorted(values)
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+
+
+def _weighted_median(pairs: list[tuple[float, float]]) -> float:
+    """The value at half the total weight of (value, weight) pairs, in value order."""
+    pairs = sorted(pairs)
+    half = sum(w for _, w in pairs) / 2
+    cum = 0.0
+    for y, w in pairs:
+        cum += w
+        if cum >= half:
+            return y
+    return pairs[-1][0]
 
 
 def _odd_partials(spec: Spectrum, f0: float, floor_db: float | None = None
@@ -210,25 +235,30 @@ def _odd_partials(spec: Spectrum, f0: float, floor_db: float | None = None
     of the series at ``f0``, counting only peaks within a few cents of k·f0 (a stiff string
     stretches its partials: the tolerance widens with k), 20 dB over the noise, and with
     ``floor_db`` no further than that under the strongest partial."""
-    p = spec.partials(f0, 30.0)
-    if not len(p.numbers):
+    found = spec.partials(f0, 30.0)
+    if not found:
         return 0, 0.0, 0.0, 0.0
-    off = np.abs(1200 * np.log2(p.hz / (p.numbers * f0)))
-    agree = (off <= 4.0 + 0.15 * p.numbers ** 2) & (p.power >= (NOISE_MARGIN * spec.floor) ** 2)
+    strongest = max(p for _, _, p in found)
+    least = (NOISE_MARGIN * spec.floor) ** 2
     if floor_db is not None:
-        agree &= p.power >= p.power.max() * 10 ** (floor_db / 10)
-    odd = agree & (p.numbers % 2 == 1)
-    return (int(odd.sum()), float(p.power[agree].sum()), float(p.power[odd].sum()),
-            float(p.power.max()))
+        least = max(least, strongest * 10 ** (floor_db / 10))
+    odd, total, odd_power = 0, 0.0, 0.0
+    for k, hz, p in found:
+        if p >= least and abs(1200 * math.log2(hz / (k * f0))) <= 4.0 + 0.15 * k ** 2:
+            total += p
+            if k % 2:
+                odd, odd_power = odd + 1, odd_power + p
+    return odd, total, odd_power, strongest
 
 
 def odd_share(spec: Spectrum, f0: float) -> float:
     """Share of the power on partials 1, 3, 5, 7 of ``f0`` among partials 1–8: near 0 when
     the true note is an octave up (only the even ones, i.e. 2·f0's series, are there)."""
-    p = spec.partials(f0, 30.0)
-    if not len(p.numbers) or p.power.sum() <= 0:
+    found = spec.partials(f0, 30.0)
+    total = sum(p for _, _, p in found)
+    if total <= 0:
         return 0.0
-    return float(p.power[p.numbers % 2 == 1].sum() / p.power.sum())
+    return sum(p for k, _, p in found if k % 2) / total
 
 
 def sub_bass_guess(spec: Spectrum, lo_hz: float, hi_hz: float) -> float | None:
@@ -237,13 +267,12 @@ def sub_bass_guess(spec: Spectrum, lo_hz: float, hi_hz: float) -> float | None:
     cands = lo_hz * 2 ** (np.arange(0, 1200 * math.log2(hi_hz / lo_hz), 10) / 1200)
     if not len(cands):
         return None
-    floor = spec.floor
-    scores = []
-    for f in cands:
-        s = 0.0
-        for k in range(1, MAX_PARTIAL + 1):
-            s += math.log1p(spec.level_at(k * f) / floor) / k ** 0.5
-        scores.append(s)
+    scores = np.zeros(len(cands))
+    padded = np.append(spec.mag, 0.0)  # index len(mag): outside the spectrum
+    for k in range(1, MAX_PARTIAL + 1):
+        i = np.rint(k * cands / spec.bin_hz).astype(np.int64)
+        i[(i < 0) | (i >= len(spec.mag))] = len(spec.mag)
+        scores += np.log1p(padded[i] / spec.floor) / k ** 0.5
     return float(cands[int(np.argmax(scores))])
 
 
@@ -280,6 +309,7 @@ class Tuner:
                  shared_frames: bool = False, start_sample: int = 0,
                  chords: bool = True) -> None:
         self.tuning, self.a4 = tuning, float(a4)
+        self._names = tuning.string_names()
         self.chords = chords
         self.in_tune_cents = in_tune_cents
         self.target: int | None = None
@@ -290,11 +320,15 @@ class Tuner:
 
                 backend = get_backend(pitch_model, models_dir=models_dir)
             self._stream = backend.stream()
-        self._audio = np.zeros(0, dtype=np.float32)
-        self._base = start_sample  # sample index of _audio[0]
+        # the audio kept (at least the last KEEP samples before each block) in a buffer
+        # that grows and is compacted now and then, not re-concatenated for every block
+        self._buf = np.zeros(2 * KEEP, dtype=np.float32)
+        self._len = 0  # samples of _buf in use
+        self._base = start_sample  # sample index of _buf[0]
         self._n = start_sample  # samples received (the first block starts at start_sample)
         self._next = start_sample + STEP  # sample index of the next reading
-        self._frames: deque[tuple[float, float, float]] = deque()
+        # model frames (time, f0, confidence) as arrays: a reading selects from them at once
+        self._ft = self._ff = self._fc = np.zeros(0)
         self._fine: deque[tuple[float, float]] = deque()  # (t, midi) of this note so far
         self._chord_votes: deque[bool] = deque(maxlen=5)
         self._peak_db = -math.inf  # loudest level since the last silence
@@ -320,16 +354,11 @@ class Tuner:
             return []
         if self._stream is not None:
             self._take_frames(self._stream.push(block))
-        self._audio = np.concatenate([self._audio, block])
-        self._n += len(block)
+        self._append(block)
         out = []
         while self._next <= self._n:
             out.append(self._reading(self._next))
             self._next += STEP
-        drop = len(self._audio) - KEEP
-        if drop > 0:
-            self._audio = self._audio[drop:]
-            self._base += drop
         return out
 
     def flush(self) -> list[TunerReading]:
@@ -339,36 +368,56 @@ class Tuner:
         return []
 
     # ------------------------------------------------------------------ internals
+    def _append(self, block: np.ndarray) -> None:
+        """Add ``block`` after the audio kept; drop what is older than KEEP samples before
+        it (a reading's window reaches at most WINDOW_MAX_S back from its instant, which
+        lies in or after this block) only when the buffer is full."""
+        n = len(block)
+        if self._len + n > len(self._buf):
+            keep = min(self._len, KEEP)
+            buf = self._buf
+            if keep + n > len(buf):
+                buf = np.zeros(2 * (keep + n), dtype=np.float32)
+            buf[:keep] = self._buf[self._len - keep:self._len]
+            self._base += self._len - keep
+            self._buf, self._len = buf, keep
+        self._buf[self._len:self._len + n] = block
+        self._len += n
+        self._n += n
+
     def _take_frames(self, track: Any) -> None:
-        for t, f0, conf in zip(track.times, track.f0, track.confidence, strict=True):
-            self._frames.append((float(t), float(f0), float(conf)))
-        horizon = (self._n - LAG) / RATE - FRAMES_S - 1.0
-        while self._frames and self._frames[0][0] < horizon:
-            self._frames.popleft()
+        if not len(track.times):
+            return
+        horizon = (self._n - LAG) / RATE - FRAMES_S - 1.0  # older frames are never read
+        old = np.searchsorted(self._ft, horizon)  # frame times increase
+        self._ft = np.concatenate([self._ft[old:], np.asarray(track.times, np.float64)])
+        self._ff = np.concatenate([self._ff[old:], np.asarray(track.f0, np.float64)])
+        self._fc = np.concatenate([self._fc[old:], np.asarray(track.confidence, np.float64)])
 
     def _window(self, end: int, seconds: float) -> np.ndarray:
         start = max(self._base, end - int(seconds * RATE))
-        return self._audio[start - self._base:end - self._base]
+        return self._buf[start - self._base:end - self._base]
 
     def _model_pitch(self, end: int) -> float | None:
         """Median f0 of the pitched model frames of the last FRAMES_S final at ``end``."""
         hi = last_final_frame(end)
         lo = hi - FRAMES_S
-        f0s = [f for t, f, c in self._frames if lo <= t <= hi and c >= VOICED and f > 0]
+        a, b = np.searchsorted(self._ft, lo, "left"), np.searchsorted(self._ft, hi, "right")
+        f, c = self._ff[a:b], self._fc[a:b]  # the frames with lo <= t <= hi
+        f0s = f[(c >= VOICED) & (f > 0)]
         if len(f0s) < MIN_VOICED and self._last == PITCH and self._fine:
             # a held note dying away: the model grows unsure long before the note is gone,
             # so its frames still count while they stay on the note being tracked
             held = self._hz(self._fine[-1][1])
-            f0s = [f for t, f, c in self._frames if lo <= t <= hi and c >= HOLD_VOICED
-                   and f > 0 and abs(1200 * math.log2(f / held)) <= SAME_NOTE_CENTS]
+            f0s = f[(c >= HOLD_VOICED) & (f > 0)]
+            f0s = f0s[np.abs(1200 * np.log2(f0s / held)) <= SAME_NOTE_CENTS]
         if len(f0s) < MIN_VOICED:
-            if self._last == PITCH and self._fine and not any(
-                    lo <= t <= hi and c > 0 for t, _, c in self._frames):
+            if self._last == PITCH and self._fine and not (c > 0).any():
                 # under the model's silence floor (it returns nothing at all): the note
                 # being tracked is the guess, and the spectrum says whether it still sounds
                 return self._hz(self._fine[-1][1])
             return None
-        return float(np.exp(np.median(np.log(f0s))))
+        return math.exp(_median([math.log(f) for f in f0s.tolist()]))
 
     def _midi(self, hz: float) -> float:
         return notes.hz_to_midi(hz, self.a4)
@@ -417,7 +466,8 @@ class Tuner:
     def _reading(self, end: int) -> TunerReading:
         t = end / RATE
         level = self._window(end, LEVEL_S)
-        rms = float(np.sqrt(np.mean(np.square(level, dtype=np.float64)))) if len(level) else 0.0
+        rms = (math.sqrt(float(np.square(level, dtype=np.float64).sum()) / len(level))
+               if len(level) else 0.0)
         level_db = 20 * math.log10(max(rms, 1e-7))
         if level_db < GATE_DB:
             self._peak_db = -math.inf
@@ -483,7 +533,7 @@ class Tuner:
         while self._fine and self._fine[0][0] < t - max(STEADY_S, SMOOTH * STEP_S) - 1e-9:
             self._fine.popleft()
         recent = [m for _, m in self._fine]
-        shown = float(np.median(recent[-SMOOTH:]))
+        shown = _median(recent[-SMOOTH:])
         steady = None
         if self._fine[0][0] <= t - STEADY_S + STEP_S + 1e-9:
             steady = (max(recent) - min(recent)) * 100.0
@@ -495,7 +545,7 @@ class Tuner:
         name = notes.note_name(shown, self.tuning.prefer_flats)
         return TunerReading(t, PITCH, level_db, self._hz(shown), shown, name,
                             notes.cents_off(shown), string,
-                            self.tuning.string_names()[string], offset,
+                            self._names[string], offset,
                             advice(offset, self.in_tune_cents), steady)
 
 
