@@ -185,6 +185,24 @@ def test_click_samples_are_on_the_grid_with_an_accented_downbeat() -> None:
     assert not render_clicks(beats, 0.0, sr, sr, volume=0.0).any()
 
 
+def test_the_output_callback_continues_the_clock_and_locks_played_bars() -> None:
+    """What the sounddevice stream's callback writes (no sound card needed to call it)."""
+    from fretcoach_cli.audio.click import ClickPlayer
+
+    ramp = TempoRamp(RampSpec(120, 140, 4))
+    player = ClickPlayer(ramp.map.beats, volume=0.8, on_block=ramp.lock_until)
+    sr = SAMPLE_RATE
+    blocks = []
+    for _ in range(2 * sr // 1024 + 2):  # through the count-in into bar 0
+        out = np.zeros((1024, 1), dtype=np.float32)
+        player._callback(out, 1024, None, None)
+        blocks.append(out[:, 0])
+    got = np.concatenate(blocks)
+    want = render_clicks(ramp.map.beats(0.0, len(got) / sr), 0.0, len(got), sr, volume=0.8)
+    assert np.allclose(got, want, atol=1e-6)
+    assert ramp._locked_bar == 0  # bar 0 has begun: a late decision cannot change it
+
+
 # -- rendered takes through the engine and PostgreSQL -----------------------------------
 def test_a_clean_take_ramps_to_the_target_and_is_stored(database, conn, user_id: str) -> None:
     spec = RampSpec(80, 100, 5)
