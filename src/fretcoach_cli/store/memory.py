@@ -29,15 +29,15 @@ SOURCES: tuple[str, ...] = ("user", "chat", "plan", "session")
 KIND_PRIORITY: tuple[str, ...] = ("limit", "goal", "struggle", "plan", "tuning", "gear", "note")
 MAX_TEXT = 500
 
-_PUNCT_END = re.compile(r"[\s.!?;:,]+$")
+_PUNCT_END = re.compile(r"[\s.!?;:,\"'`]+$")
+_QUOTE_START = re.compile(r"^[\s\"'`]+")
 
 
 def normalise(text: str) -> str:
     """The form two statements of one fact share: lower case, single spaces, no quotes or
     closing punctuation ("I tune to drop D." == "i tune to  Drop D")."""
     text = " ".join(str(text).replace("\u2019", "'").split()).lower()
-    text = text.strip("\"'`")
-    return _PUNCT_END.sub("", text)
+    return _PUNCT_END.sub("", _QUOTE_START.sub("", text))
 
 
 def clean_text(text: str) -> str:
