@@ -156,6 +156,12 @@ def test_a_rating_in_the_practice_room_travels_with_the_session_journal(database
     count = conn.execute("SELECT count(*) FROM fretcoach.coach_replies WHERE session_id = %s",
                          (result.session_id,)).fetchone()[0]
     assert count == 1  # sent twice (shown, then rated), stored once
+    shown = runner.invoke(app, ["--user", user_id, "sessions", "show",
+                                str(result.session_id), "--json"])
+    assert shown.exit_code == 0, shown.output
+    (listed,) = json.loads(shown.stdout)["coach_replies"]
+    assert (listed["reply_id"], listed["prompt_version"], listed["rating"]) == (
+        row.reply_id, "v2", -1)
 
 
 # -- Opik feedback ------------------------------------------------------------------------

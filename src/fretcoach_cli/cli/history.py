@@ -264,7 +264,9 @@ def _print_detail(d: dict[str, Any]) -> None:
     if d["coach_replies"]:
         out.print("\n[bold]coach[/]")
         for r in d["coach_replies"]:
-            out.print(f"  [dim]{r['at'][11:16]} {r['kind']}[/] {r['text']}")
+            rated = {1: " +", -1: " -"}.get(r.get("rating") or 0, "")
+            out.print(f"  [dim]{r['at'][11:16]} {r['kind']} #{r['reply_id']}{rated}[/] "
+                      f"{r['text']}")
     if d["plan"]:
         p = d["plan"]
         title = p["practice_plan"].get("title") if isinstance(p["practice_plan"], dict) else None

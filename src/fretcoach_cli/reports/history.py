@@ -186,8 +186,9 @@ def session_detail(conn: psycopg.Connection[Any], session_id: str | UUID, *,
     session = {k: _plain(v, tz) for k, v in vars(row).items()} if hasattr(row, "__dict__") \
         else {f: _plain(getattr(row, f), tz) for f in row.__dataclass_fields__}
     replies = conn.execute(
-        "SELECT at, source, kind, text FROM fretcoach.coach_replies "
-        "WHERE session_id = %s ORDER BY at", (sid,)).fetchall()
+        "SELECT r.at, r.source, r.kind, r.text, r.reply_id, r.prompt_version, g.rating "
+        "FROM fretcoach.coach_replies r LEFT JOIN fretcoach.coach_ratings g "
+        "USING (reply_uuid) WHERE r.session_id = %s ORDER BY r.at", (sid,)).fetchall()
     plan = None
     if row.practice_id is not None:
         p = Plans(conn).get(row.practice_id)
@@ -199,7 +200,8 @@ def session_detail(conn: psycopg.Connection[Any], session_id: str | UUID, *,
         "degrees": _degree_table(conn, sid, row.scale_chosen),
         "worst_notes": _worst_notes(conn, sid),
         "timing": _timing_histogram(conn, sid),
-        "coach_replies": [{"at": _plain(r[0], tz), "source": r[1], "kind": r[2], "text": r[3]}
+        "coach_replies": [{"at": _plain(r[0], tz), "source": r[1], "kind": r[2], "text": r[3],
+                           "reply_id": r[4], "prompt_version": r[5], "rating": r[6]}
                           for r in replies],
         "plan": plan,
     }
