@@ -322,3 +322,39 @@ def test_closing_words_and_recommend_aim_at_the_weakest_note(database, conn, use
     step = next(s for s in plan["exercises"] if "--exercise scale-run" in s)
     assert f'--scale "{AMP}" --bpm 100' in step and where in step
     assert "watch notes 11, 4" in step
+
+
+def test_noodling_before_the_exercise_is_decided_as_extra_and_not_kept_open() -> None:
+    """Forty notes of warming up, then the exercise: the warm-up is decided (extra) as it
+    comes, so the live alignment stays a small window; the end matches judge_exercise."""
+    warm = [NoteEvent(0.2 + 0.1 * k, 0.25 + 0.1 * k, 64.0 + (k % 5), 0.9) for k in range(40)]
+    start = 6.0
+    events = warm + [NoteEvent(start + n.beat * SPB, start + n.beat * SPB + 0.2,
+                               n.midi + 0.01, 0.9) for n in EX.notes]
+    tracker = ExerciseTracker(EX, bpm=BPM)
+    open_played = []
+    for e in events:
+        tracker.add(e)
+        open_played.append(len(tracker.played) - tracker._p)
+    assert max(open_played[len(warm) + 10:]) <= 6
+    tracker.flush()
+    final = judge_exercise(EX, events, bpm=BPM)
+    assert [(v.index, v.verdict) for v in tracker.decided] == [
+        (v.index, v.verdict) for v in final.verdicts]
+    assert sum(v.verdict == "extra" for v in final.verdicts) == 40
+    assert all(v.verdict == "hit" for v in final.verdicts if v.index is not None)
+
+
+def test_a_skipped_first_note_still_starts_the_live_verdicts() -> None:
+    events = _events()[1:]  # the opening note never played
+    tracker = ExerciseTracker(EX, bpm=BPM)
+    for e in events[:6]:
+        tracker.add(e)
+    assert tracker.decided and tracker.decided[0].index == 0
+    assert tracker.decided[0].verdict == "missed"
+    for e in events[6:]:
+        tracker.add(e)
+    tracker.flush()
+    final = judge_exercise(EX, events, bpm=BPM)
+    assert [(v.index, v.verdict) for v in tracker.decided] == [
+        (v.index, v.verdict) for v in final.verdicts]

@@ -13,7 +13,10 @@ that alignment that no later note can change:
   undecided expected note.
 
 The grid's origin is estimated as ``judge_exercise`` does, from the opening notes (re-estimated
-with every note until ``ANCHOR_NOTES`` have been played, then kept), unless it is known.
+with every note until ``ANCHOR_NOTES`` pair at the right pitch, then kept), unless it is known.
+Nothing is decided before the player has begun the exercise — one of its first three notes
+and two more at the right pitch on that grid — so warming up first is not judged note by
+note (those notes become extras once the exercise has begun).
 
 Live verdicts are the player's running feedback. The session's stored verdicts are those of
 ``judge_exercise`` over the whole take at the end — the very function `analyze --exercise`
@@ -64,6 +67,7 @@ class ExerciseTracker:
         self.window = pairing_window(self.bpm)
         self.origin: float | None = origin_s
         self._origin_known = origin_s is not None
+        self._started = self._origin_known  # the player has begun the exercise
         self.played: list[tuple[float, float]] = []
         self.decided: list[NoteVerdict] = []
         self._k = 0  # first undecided expected note
@@ -90,7 +94,8 @@ class ExerciseTracker:
         if not self._origin_known:
             self._estimate()
         before = len(self.decided)
-        self._advance(self.played[-1][0])
+        if self._started:
+            self._advance(self.played[-1][0])
         return LiveUpdate(tuple(self.decided[before:]), self.next_indices(count))
 
     def flush(self, count: int = 2) -> LiveUpdate:
@@ -105,11 +110,20 @@ class ExerciseTracker:
         return LiveUpdate(tuple(self.decided[before:]), self.next_indices(count))
 
     def _estimate(self) -> None:
+        """Re-estimate the origin from the notes so far. Nothing is decided before the
+        player has begun (one of the first three notes and two more at the right pitch on
+        this grid: warming up is not the exercise), and the origin is kept once
+        ``ANCHOR_NOTES`` notes pair at the right pitch."""
         upto = min(len(self.rel), len(self.played) + LOOKAHEAD_NOTES)
         self.origin = _estimate_origin(self.rel[:upto], self.want[:upto], self.played,
                                        self.window, self.tolerance_ms / 1000.0)
-        if len(self.played) >= ANCHOR_NOTES:
-            self._origin_known = True
+        _, pairs = _align([self.origin + t for t in self.rel[:upto]], self.want[:upto],
+                          self.played, self.window)
+        right = [i for i, j in pairs if i is not None and j is not None
+                 and round(self.played[j][1]) == self.want[i]]
+        self._started = bool(right) and right[0] <= 2 and len(right) >= min(3, len(self.want))
+        if len(right) >= min(ANCHOR_NOTES, len(self.want)):
+            self._origin_known = self._started = True
 
     def _advance(self, now: float) -> None:
         assert self.origin is not None
@@ -131,7 +145,9 @@ class ExerciseTracker:
             elif origin + self.rel[k + i] + self.window < now:
                 commit += [*extras, (k + i, None if j is None else p + j)]
                 extras = []
-            else:
+            else:  # open: extras too early to pair with it are decided (keeps the window small)
+                limit = origin + self.rel[k + i] - self.window
+                commit += [e for e in extras if e[1] is not None and self.played[e[1]][0] < limit]
                 extras = []
                 break
         else:  # trailing extras: decided when no expected note left can pair with them
