@@ -152,7 +152,9 @@ class Spectrum:
         if i == 0 or i == hi - lo:
             return None  # the slope of something outside the span, not a peak here
         j = lo + i
-        a, b, c = (math.log(float(mag[j + d]) + 1e-30) for d in (-1, 0, 1))
+        a = math.log(float(mag[j - 1]) + 1e-30)
+        b = math.log(float(mag[j]) + 1e-30)
+        c = math.log(float(mag[j + 1]) + 1e-30)
         den = a - 2 * b + c
         delta = 0.5 * (a - c) / den if den < 0 else 0.0
         return (j + delta) * bin_hz, float(mag[j])
