@@ -409,3 +409,20 @@ def test_a_model_without_tools_writes_with_the_memories(database: Any, user_id: 
     assert writer[0]["role"] == "system" and "wrist" not in writer[0]["content"]
     assert coach_memory.CONTEXT_HEAD in writer[-1]["content"]
     assert "My wrist hurts after 20 minutes" in writer[-1]["content"]
+
+
+def test_the_practice_room_coach_recalls_the_users_memories(database: Any,
+                                                            user_id: str) -> None:
+    from fretcoach_cli.practice.coach_link import CoachLink
+
+    with database.connect(user_id) as conn:
+        Memories(conn).add("My wrist hurts after 20 minutes", kind="limit")
+        Memories(conn).add("I collect vintage amplifiers", kind="note")
+    link = CoachLink(config.load().with_overrides(user=user_id))
+    try:
+        assert link.coach.memories()[0].text == "My wrist hurts after 20 minutes"
+        other = CoachLink(config.load().with_overrides(user=f"{user_id}-b"))
+        assert other.coach.memories() == []
+        other.close()
+    finally:
+        link.close()
