@@ -358,3 +358,20 @@ def test_a_skipped_first_note_still_starts_the_live_verdicts() -> None:
     final = judge_exercise(EX, events, bpm=BPM)
     assert [(v.index, v.verdict) for v in tracker.decided] == [
         (v.index, v.verdict) for v in final.verdicts]
+
+
+def test_an_exercise_file_brings_its_tuning(database, user_id, tmp_path: Path) -> None:
+    tab = tmp_path / "dropd.tab"
+    tab.write_text("bpm: 90\ntuning: drop-d\n\ne|----|\nB|----|\nG|----|\nD|----|\nA|----|\n"
+                   "D|0-2-|\n", encoding="utf-8")
+    clean = Path(__file__).resolve().parents[1] / "examples" / "a_minor_pentatonic_clean.flac"
+    out = fc("practice", "--exercise", str(tab), "--input", str(clean), "--fast", "--no-tui",
+             "--json", "--no-coach", "--duration", "3s", user=user_id)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["tuning"] == "drop-d" and doc["exercise_bpm"] == 90
+    assert [v["expected_midi"] for v in doc["verdicts"] if v["index"] is not None] == [38, 40]
+    wrong = fc("practice", "--exercise", str(tab), "--tuning", "standard", "--input",
+               str(clean), "--no-tui", user=user_id)
+    assert wrong.returncode == 2
+    assert "the exercise is written for Drop D (D A D G B E), not Standard" in wrong.stderr

@@ -167,6 +167,7 @@ def practice(
                              hint="practise the exercise at one --bpm")
         the_exercise, the_scale, tempo = load_exercise(exercise, the_scale, tempo, position,
                                                        shape=shape, tuning=the_tuning)
+        the_tuning = exercise_tuning(the_exercise, the_tuning, given=tuning is not None)
     elif position is not None or shape is not None:
         raise UsageError("--position and --shape apply to --exercise")
     if trainer is not None:
@@ -241,6 +242,21 @@ def open_source(settings: Any, input_file: Path | None, *, fast: bool,
     label = mic.label
     mic.close()
     return mic, "mic", label
+
+
+def exercise_tuning(exercise: Any, tuning: Any, *, given: bool) -> Any:
+    """The session's tuning for an exercise file written for its own tuning (the fretboard
+    must show the file's strings); a different --tuning given on purpose is exit 2."""
+    from fretcoach_cli.music.notes import note_name
+    from fretcoach_cli.music.tunings import parse_tuning
+
+    if tuple(exercise.tuning) == tuple(tuning.strings):
+        return tuning
+    written = parse_tuning(" ".join(note_name(m) for m in exercise.tuning))
+    if given:
+        raise UsageError(f"the exercise is written for {written.name}, not {tuning.name}",
+                         hint="leave --tuning out to play it in its own tuning")
+    return written
 
 
 def quality_command(command: str) -> list[str]:
