@@ -288,7 +288,7 @@ async def test_the_tempo_widget_follows_the_ramp(user_id: str) -> None:
         assert "♩ 100" in meter.render().plain
         await pilot.press("t")
         assert session.trainer.ramp.active is False and "held" in meter.render().plain
-        session.abandon()
+    session.abandon()  # after the app has closed: nothing is left to tell
 
 
 def test_best_clean_tempo_over_time_per_scale_and_exercise(database, conn, user_id: str) -> None:
@@ -331,3 +331,36 @@ def test_best_clean_tempo_over_time_per_scale_and_exercise(database, conn, user_
                         avoid=["E minor pentatonic"])
     assert plan.scale == AMP and plan.target_tempo_bpm == 116
     assert "You held 120 bpm clean; start at 116, ramp to 128." in plan.reasoning
+
+
+async def test_t_starts_a_ramp_in_a_bpm_session_from_the_next_bar(user_id: str) -> None:
+    from fretcoach_cli.practice.speed_trainer import default_options
+    from fretcoach_cli.tui.widgets import Metronome
+
+    assert default_options(380).ramp.target_bpm == 400
+    assert default_options(80).ramp.text == "80:120:+4"
+    notes, _sim = ramp_take(RampSpec(80, 100, 5), 16)
+    path, _ = render_clip(notes, total_s=notes[-1].offset + 1.0,
+                          description="clean take following an 80:100:+5 ramp")
+    options = PracticeOptions(scale=parse_scale(AMP), user=user_id, source_kind="file", bpm=80)
+    session = PracticeSession(options, FileSource(path, realtime=True))
+    session.tuner_pane = False
+    app = PracticeApp(session, coach=False, finish_on_end=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        waited = 0.0
+        while session.engine is None or session.position_s < 0.3:
+            await pilot.pause(0.02)
+            waited += 0.02
+            assert waited < 30, "the session never started"
+        assert session.trainer is None and not app.query(SpeedMeter)
+        await pilot.press("t")
+        await pilot.pause()
+        trainer = session.trainer
+        assert trainer is not None and trainer.ramp.origin_s == pytest.approx(3.0)
+        assert session.options.grid is trainer.ramp.map and session.options.bpm is None
+        meter = app.query_one(SpeedMeter)
+        assert "♩ 80→120" in meter.render().plain
+        assert app.query_one(Metronome).display is False
+        await pilot.press("t")
+        assert trainer.ramp.active is False and "held" in meter.render().plain
+    session.abandon()  # after the app has closed: nothing is left to tell

@@ -252,6 +252,31 @@ class PracticeSession:
         if self._recorder is not None:
             self._recorder.abandon()
 
+    def start_trainer(self, trainer_options: Any) -> Any:
+        """Start the speed trainer mid-session (the TUI's t in a --bpm session): its bar 0
+        is the next bar line of the running click (grid origin 0), it judges from there on,
+        and the metrics follow its grid. Returns the (possibly already running) trainer."""
+        import math
+
+        from fretcoach_cli.practice.speed_trainer import SpeedTrainer
+
+        if self.trainer is not None:
+            return self.trainer
+        spec = trainer_options.ramp
+        bar_s = spec.beats_per_bar * 60.0 / spec.start_bpm
+        origin = math.ceil((self.position_s + 0.1) / bar_s) * bar_s
+        trainer = SpeedTrainer(trainer_options, origin_s=origin)
+        with self._lock:
+            self.options = replace(self.options, trainer=trainer_options, bpm=None,
+                                   grid=trainer.ramp.map)
+            self._window = SlidingWindow(self.options.scale,
+                                         max_notes=self.options.window_notes,
+                                         strictness=self.options.strictness,
+                                         grid=self.options.grid)
+            self.trainer = trainer
+        trainer.start_click(self.on_warning, clock_s=self.position_s)
+        return trainer
+
     def on_storage_status(self, status: RecorderStatus) -> None:
         """Recorder callback (writer thread) → subscribers."""
         self._emit(StorageStatus(status.online, status.session_id, status.saved_notes,

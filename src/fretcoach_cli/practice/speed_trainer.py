@@ -39,6 +39,21 @@ class TrainerOptions:
     click_volume: float = 0.6
 
 
+DEFAULT_RISE_BPM = 40.0  # the TUI's t in a --bpm session: a ramp to 40 bpm above
+DEFAULT_STEP_BPM = 4.0
+
+
+def default_options(bpm: float) -> TrainerOptions:
+    """The ramp the TUI's t starts in a session with --bpm and no --ramp: from that tempo
+    up 40 bpm (at most 400) by 4, no count-in (the click is already running)."""
+    from fretcoach_cli.music.tempo import BPM_MAX
+
+    target = min(bpm + DEFAULT_RISE_BPM, BPM_MAX)
+    if target <= bpm:
+        target = bpm
+    return TrainerOptions(RampSpec(bpm, target, DEFAULT_STEP_BPM, count_in_bars=0))
+
+
 def pitch_ok(verdict: Any) -> bool:
     """A note is right for the ramp when it is a judged note in the scale (an unclear onset
     is not held against the bar: it is counted by clean playing already)."""
@@ -49,9 +64,9 @@ class SpeedTrainer:
     """One per session with ``--ramp``; thread-safe (notes on the analysis thread, the click
     on the audio output thread, the toggle on the UI thread)."""
 
-    def __init__(self, options: TrainerOptions) -> None:
+    def __init__(self, options: TrainerOptions, *, origin_s: float | None = None) -> None:
         self.options = options
-        self.ramp = TempoRamp(options.ramp)
+        self.ramp = TempoRamp(options.ramp, origin_s=origin_s)
         self.player: Any = None
         self.notice: str | None = None
         self._lock = threading.Lock()

@@ -62,11 +62,13 @@ class TempoMap:
     """Bars of varying tempo after a count-in; bar 0 starts at beat 0 of the grid."""
 
     def __init__(self, bpm: float, *, count_in_bars: int = 1, beats_per_bar: int = BEATS_PER_BAR,
-                 subdivision: int = DEFAULT_SUBDIVISION) -> None:
+                 subdivision: int = DEFAULT_SUBDIVISION, origin_s: float | None = None) -> None:
         self.beats_per_bar = beats_per_bar
         self.subdivision = subdivision
         self.count_in_bars = count_in_bars
-        self.origin_s = count_in_bars * beats_per_bar * 60.0 / bpm
+        # beat 0: after the count-in, or a bar line given by a click already running
+        self.origin_s = (count_in_bars * beats_per_bar * 60.0 / bpm if origin_s is None
+                         else origin_s)
         self.segments: list[Segment] = [Segment(0, self.origin_s, bpm)]
 
     def bar_seconds(self, bpm: float) -> float:
@@ -187,10 +189,11 @@ class RampState:
 class TempoRamp:
     """Feed notes in onset order; read the tempo map, the curve and the best clean tempo."""
 
-    def __init__(self, spec: RampSpec) -> None:
+    def __init__(self, spec: RampSpec, *, origin_s: float | None = None) -> None:
         self.spec = spec
         self.map = TempoMap(spec.start_bpm, count_in_bars=spec.count_in_bars,
-                            beats_per_bar=spec.beats_per_bar, subdivision=spec.subdivision)
+                            beats_per_bar=spec.beats_per_bar, subdivision=spec.subdivision,
+                            origin_s=origin_s)
         self.curve: list[CurvePoint] = []
         self.best_clean_bpm: float | None = None
         self.clean_run = 0

@@ -316,9 +316,9 @@ class PracticeApp(App[Any]):
             header.clipped = level.clipped
         header.elapsed_s = self.session.position_s
         self.query_one(Metronome).time_s = self.session.position_s
-        if self.session.trainer is not None:
-            self.query_one(SpeedMeter).beat = self.session.trainer.beat_at(
-                self.session.position_s)
+        trainer = self.session.trainer
+        for speed in self.query(SpeedMeter):  # (mounted by t in a --bpm session)
+            speed.beat = None if trainer is None else trainer.beat_at(self.session.position_s)
         if pitch is not None and pitch.midi is not None:
             self.query_one(Tuner).reading = self._needle.reading(
                 pitch.time_s, pitch.midi, self.options.scale, self.tolerance)
@@ -369,10 +369,10 @@ class PracticeApp(App[Any]):
             show_progress(self, payload)
 
     def _show_tempo(self, update: TempoUpdate) -> None:
-        speed = self.query_one(SpeedMeter)
-        speed.bpm, speed.best_clean_bpm, speed.active = (update.bpm, update.best_clean_bpm,
-                                                         update.active)
-        speed.curve = tuple((p.bpm, p.clean) for p in update.curve)
+        for speed in self.query(SpeedMeter):
+            speed.bpm, speed.best_clean_bpm, speed.active = (update.bpm, update.best_clean_bpm,
+                                                             update.active)
+            speed.curve = tuple((p.bpm, p.clean) for p in update.curve)
 
     def _on_heard(self, msg: NoteHeard) -> None:
         """Shown at once, dimmed; its NoteJudged rewrites it in place (same onset)."""
@@ -425,8 +425,8 @@ class PracticeApp(App[Any]):
             return self.fretboard_shown and self._neck_replaces_notes
         if action == "hide_fretboard":
             return self.fretboard_shown and not self._neck_replaces_notes
-        if action == "toggle_ramp":  # only a session with --ramp has one
-            return self.session.trainer is not None
+        if action == "toggle_ramp":  # a session with --ramp, or one with a --bpm to start from
+            return self.session.trainer is not None or bool(self.options.bpm)
         if action in {"toggle_metronome", "no_tempo"}:  # the hint only when there is a click
             return bool(self.options.bpm) == (action == "toggle_metronome")
         return True
@@ -493,7 +493,19 @@ class PracticeApp(App[Any]):
     def action_toggle_ramp(self) -> None:
         """Hold the speed trainer's tempo where it is, or let it ramp again."""
         trainer = self.session.trainer
-        if trainer is None:
+        if trainer is None:  # --bpm without --ramp: start one from that tempo
+            if not self.options.bpm or self._finishing:
+                return
+            from fretcoach_cli.practice.speed_trainer import default_options
+
+            options = default_options(float(self.options.bpm))
+            speed = SpeedMeter(id="speed")
+            speed.start_bpm, speed.target_bpm = options.ramp.start_bpm, options.ramp.target_bpm
+            self.query_one("#tuner-panel").mount(speed)
+            self.query_one(Metronome).display = False
+            trainer = self.session.start_trainer(options)
+            self._show_tempo(trainer.state())
+            self.notify(f"speed trainer: {options.ramp.text} from the next bar", timeout=3)
             return
         active = trainer.toggle()
         self._show_tempo(trainer.state())
