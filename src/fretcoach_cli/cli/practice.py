@@ -410,6 +410,7 @@ class LiveLine:
         self._text = ""
         self.storage = ""
         self.tempo = ""  # the speed trainer's "· 84 bpm (best clean 80)"
+        self.exercise = ""  # practice --exercise: "· note 7/23 late +42 ms"
         self._lock = threading.RLock()
 
     def __call__(self, message: Any) -> None:
@@ -422,6 +423,15 @@ class LiveLine:
                 why = "clean" if message.change.reason == "clean" else "sloppy"
                 self.message(f"tempo {message.change.previous_bpm:g} → {message.bpm:g} bpm "
                              f"({why} bars)")
+        from fretcoach_cli.practice.messages import ExerciseProgress
+
+        if isinstance(message, ExerciseProgress):
+            from fretcoach_cli.scoring.exercise_report import verdict_label
+
+            last = next((v for v in reversed(message.decided) if v.index is not None), None)
+            if last is not None:
+                self.exercise = (f" · note {last.index + 1}/{len(message.exercise.notes)} "
+                                 f"{verdict_label(last.to_dict())}")
         if isinstance(message, StorageStatus) and not message.online:
             self.storage = " · db offline, journaling"
         elif isinstance(message, StorageStatus):
@@ -435,7 +445,7 @@ class LiveLine:
         self._text = (f"{int(pos // 60):02d}:{int(pos % 60):02d} notes {message.seq:4d} "
                       f"last {name} {mark}  pitch {_n(m.pitch_accuracy)} scale "
                       f"{_n(m.scale_conformity)} timing {_n(m.timing_stability)} overall "
-                      f"{_n(m.overall_score)}{self.tempo}{self.storage}")
+                      f"{_n(m.overall_score)}{self.tempo}{self.exercise}{self.storage}")
         now = time.monotonic()
         if now - self._last >= self.every:
             self._last = now
