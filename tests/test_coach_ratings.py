@@ -319,3 +319,33 @@ def test_chat_answers_are_stored_with_an_id_and_the_repl_rates_them(database, co
     assert f"rated answer #{last.reply_id} -" in res.stdout
     assert (last.rating, last.comment) == (1, None)  # the second rating replaced the first
     assert replies.get(conn, row.reply_id).rating is None
+
+
+def test_a_traced_chat_answer_records_its_trace_and_a_rating_reaches_it(
+        monkeypatch, database, conn, user_id, fake_openai, fake_opik):
+    from fretcoach_cli.chat.agent import ChatService, Done
+    from fretcoach_cli.cli.rate import rate_reply
+
+    monkeypatch.setenv("OPIK_URL_OVERRIDE", fake_opik.api_url)
+    monkeypatch.setenv("OPIK_PROJECT_NAME", "fretcoach-tests")
+    monkeypatch.setenv("OPIK_DEFAULT_FLUSH_TIMEOUT", "5")
+    monkeypatch.delenv("OPIK_API_KEY", raising=False)
+    settings = config.load().with_overrides(
+        llm_provider="openai", llm_model="fake-1", llm_base_url=fake_openai.base_url,
+        llm_retries=0, llm_timeout=10, llm_tool_mode="native")
+    fake_openai.push("text", content="Keep going.")
+    tracer = make_tracer("opik")
+    with ChatService.open(database, settings, user=user_id, tracer=tracer) as chat:
+        events = list(chat.ask("say something encouraging"))
+    done = events[-1]
+    assert isinstance(done, Done) and done.result.reply_id is not None
+    row = replies.get(conn, done.result.reply_id)
+    assert row.kind == "chat" and row.source == "fake-1" and row.trace_id
+    assert fake_opik.wait_for(lambda _r: any(str(t.get("id")) == row.trace_id
+                                             for t in fake_opik.traces()))
+    sent = rate_reply(conn, str(row.reply_id), -1, "off topic", tracer=tracer)
+    assert sent["sent_to_opik"] is True
+    assert fake_opik.wait_for(lambda _r: any(
+        s.get("id") == row.trace_id and s.get("value") == 0.0 and s.get("reason") == "off topic"
+        for r in list(fake_opik.requests) if r.method == "PUT" and isinstance(r.body, dict)
+        for s in r.body.get("scores", [])))
