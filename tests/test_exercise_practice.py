@@ -255,6 +255,9 @@ async def test_tui_shows_verdicts_in_the_feed_and_the_next_note_on_the_neck(
         frets = list(neck.shown)
         cell = 3 + 4 * frets.index(nxt[0][1]) + 1
         assert row[cell] == "○"
+        await pilot.press("t")  # the speed trainer's key: not with an exercise (yet)
+        await pilot.pause()
+        assert session.trainer is None and not app.check_action("toggle_ramp", ())
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryScreen))
         assert neck.targets == ()  # the exercise is over: nothing left to play

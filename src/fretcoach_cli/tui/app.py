@@ -426,7 +426,8 @@ class PracticeApp(App[Any]):
         if action == "hide_fretboard":
             return self.fretboard_shown and not self._neck_replaces_notes
         if action == "toggle_ramp":  # a session with --ramp, or one with a --bpm to start from
-            return self.session.trainer is not None or bool(self.options.bpm)
+            return self.session.trainer is not None or (
+                bool(self.options.bpm) and self.session.exercise is None)  # not yet with one
         if action in {"toggle_metronome", "no_tempo"}:  # the hint only when there is a click
             return bool(self.options.bpm) == (action == "toggle_metronome")
         return True
@@ -494,8 +495,8 @@ class PracticeApp(App[Any]):
         """Hold the speed trainer's tempo where it is, or let it ramp again."""
         trainer = self.session.trainer
         if trainer is None:  # --bpm without --ramp: start one from that tempo
-            if not self.options.bpm or self._finishing:
-                return
+            if not self.options.bpm or self._finishing or self.session.exercise is not None:
+                return  # an exercise is judged at its one tempo (a ramp with it: not yet)
             from fretcoach_cli.practice.speed_trainer import default_options
 
             options = default_options(float(self.options.bpm))
