@@ -349,3 +349,27 @@ def test_a_traced_chat_answer_records_its_trace_and_a_rating_reaches_it(
         s.get("id") == row.trace_id and s.get("value") == 0.0 and s.get("reason") == "off topic"
         for r in list(fake_opik.requests) if r.method == "PUT" and isinstance(r.body, dict)
         for s in r.body.get("scores", [])))
+
+
+def test_coach_compare_plans_through_a_model_uses_each_prompt_version(
+        monkeypatch, database, conn, user_id, fake_openai):
+    seed(conn, user=user_id, sessions=4, notes_per_session=20, random_seed=5)
+    plan = {"scale": "A blues", "focus_area": "pitch_accuracy",
+            "reasoning": "Pitch averaged 4321.5.", "target_tempo_bpm": 72, "strictness": 0.4,
+            "sensitivity": 0.5, "session_target": {"minutes": 10},
+            "exercises": ["Hold each note for a beat", "Play it slowly"]}
+    for _ in range(2):
+        fake_openai.push("tool_call", arguments=plan)
+    monkeypatch.setenv("FRETCOACH_LLM_PROVIDER", "openai")
+    monkeypatch.setenv("FRETCOACH_LLM_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("FRETCOACH_LLM_MODEL", "gpt-plan")
+    monkeypatch.setenv("FRETCOACH_LLM_API_KEY", "sk-test")
+    out = runner.invoke(app, ["--user", user_id, "coach", "compare", "--prompt", "v1",
+                              "--against", "1", "--kind", "plan", "--json"])
+    assert out.exit_code == 0, out.output
+    a, b = json.loads(out.stdout)["versions"]
+    assert a["answered_by"] == b["answered_by"] == ["gpt-plan"]
+    assert a["samples"][0]["text"].startswith("A blues — pitch accuracy, 72 BPM, 10 min")
+    assert a["samples"][0]["ungrounded"] == ["4321.5"]  # the fake model's made-up figure
+    systems = [r.body["messages"][0]["content"] for r in fake_openai.chat_requests()]
+    assert systems == [load("plan", "v1").text] * 2

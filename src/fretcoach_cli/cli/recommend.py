@@ -64,7 +64,7 @@ def recommend_cmd(
 ) -> None:
     """Recommend what to practise next from your recent sessions (stored as a plan)."""
     from fretcoach_cli.cli.plans import plan_json
-    from fretcoach_cli.coach.prompts.versions import load as load_prompt
+    from fretcoach_cli.coach.prompts.versions import active as active_prompt
     from fretcoach_cli.store import Plans, Sessions, open_database
 
     settings = context.settings()
@@ -98,7 +98,7 @@ def recommend_cmd(
             reply_id = replies.record(
                 conn, kind="plan", text=_plan_text(row.practice_plan),
                 source=result.source or "offline", prompt_name="plan",
-                prompt_version=load_prompt("plan").version, reply_uuid=reply_uuid,
+                prompt_version=active_prompt("plan", settings).version, reply_uuid=reply_uuid,
                 trace_id=trace_id)
     if as_json:
         typer.echo(json.dumps({**plan_json(row), **_authorship(
@@ -147,6 +147,7 @@ def _recommend(settings: Any, rows: list[Any], recent_docs: list[dict[str, Any]]
     """(the plan result, its Opik trace id when traced by a model)."""
     from fretcoach_cli.coach.memory import plan_query, recall_for_settings, recommend_with_memory
     from fretcoach_cli.coach.plans import recommendation_input, suggested_scales
+    from fretcoach_cli.coach.prompts.versions import active as active_prompt
     from fretcoach_cli.llm.chain import ProviderChain
     from fretcoach_cli.llm.tracing import tracer_from_settings
 
@@ -159,7 +160,8 @@ def _recommend(settings: Any, rows: list[Any], recent_docs: list[dict[str, Any]]
         return recommend_with_memory(data, memories, chain=chain,
                          avoid=suggested_scales(recent_docs, AVOID_LAST), tracer=tracer,
                          metadata={"user_id": settings.user, "reply_uuid": reply_uuid},
-                         thread_id=f"recommend-{settings.user}"), tracer.trace_id(reply_uuid)
+                         thread_id=f"recommend-{settings.user}",
+                         prompt=active_prompt("plan", settings)), tracer.trace_id(reply_uuid)
     finally:
         tracer.flush()
 

@@ -2,7 +2,8 @@
 
 Each of the player's latest N completed sessions is rebuilt from its stored notes (metrics
 recomputed with the session's own strictness and tempo), then the coach answers once per
-version — a live tip over the whole session, or the closing summary — with the configured
+version — a live tip over the whole session, or the closing summary; for plans, one plan
+from all N sessions, as `recommend` makes it — with the configured
 model chain, or the offline coach when none is configured (its wording is versioned too:
 each live prompt file carries its offline template). Nothing is stored: this is an
 experiment, not something the player was shown.
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fretcoach_cli.coach.prompts.versions import load
-from fretcoach_cli.errors import NotFoundError, NotImplementedYet
+from fretcoach_cli.errors import NotFoundError
 from fretcoach_cli.events import NoteEvent
 from fretcoach_cli.llm.grounding import figures, ungrounded
 
@@ -86,6 +87,28 @@ def _events(rows: list[Any]) -> list[NoteEvent]:
                       -math.inf if n.level_db is None else float(n.level_db)) for n in rows]
 
 
+def _compare_plans(rows: list[Any], prompts: list[Any], columns: list[VersionColumn],
+                   chain: Any) -> Comparison:
+    """One plan from the same sessions per version (as `recommend` makes it). The offline
+    planner does not use a prompt, so offline both columns hold the same plan."""
+    from dataclasses import asdict
+
+    from fretcoach_cli.coach.plans import recommend, recommendation_input
+
+    data = recommendation_input(rows)
+    evidence = [data.to_dict(), [asdict(r) for r in rows]]
+    for prompt, column in zip(prompts, columns, strict=True):
+        result = recommend(data, chain=chain, prompt=prompt)
+        doc = result.plan.model_dump(mode="json")
+        target = doc.get("session_target") or {}
+        text = (f"{doc.get('scale')} — {str(doc.get('focus_area', '')).replace('_', ' ')}, "
+                f"{doc.get('target_tempo_bpm')} BPM, {target.get('minutes')} min: "
+                f"{doc.get('reasoning', '')}")
+        column.replies.append(Replayed("", text, result.source, len(figures(text)),
+                                       ungrounded(text, *evidence)))
+    return Comparison("plan", [str(r.session_id) for r in rows], columns)
+
+
 def session_data(row: Any, metrics: Any, events: list[NoteEvent], scale: Any) -> list[Any]:
     """Everything a reply about this session may take a figure from."""
     from dataclasses import asdict
@@ -107,9 +130,6 @@ def compare(conn: Any, *, kind: str, version_a: str, version_b: str, sessions: i
     from fretcoach_cli.scoring.metrics import compute_metrics
     from fretcoach_cli.store import Sessions, replies
 
-    if kind == "plan":
-        raise NotImplementedYet("coach compare --kind plan (the planner does not take a "
-                                "prompt version yet)")
     prompts = [load(kind, version_a), load(kind, version_b)]  # unknown version: UsageError
     store = Sessions(conn)
     rows = [r for r in store.list(status="completed", limit=sessions)]
@@ -119,6 +139,8 @@ def compare(conn: Any, *, kind: str, version_a: str, version_b: str, sessions: i
     rated = replies.ratings_by_version(conn, kind)
     columns = [VersionColumn(p.version, ups=rated.get(p.version, (0, 0))[0],
                              downs=rated.get(p.version, (0, 0))[1]) for p in prompts]
+    if kind == "plan":
+        return _compare_plans(rows, prompts, columns, chain)
     replayed: list[str] = []
     for row in rows:
         events = _events(store.notes(row.session_id))

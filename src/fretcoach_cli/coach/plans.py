@@ -412,7 +412,8 @@ class PlanResult:
 def recommend(data: RecommendationInput, *, chain: ProviderChain | None = None,
               avoid: Sequence[str] = (), tracer: Tracer | None = None,
               metadata: dict[str, Any] | None = None,
-              thread_id: str | None = None, memory_text: str = "") -> PlanResult:
+              thread_id: str | None = None, memory_text: str = "",
+              prompt: Any = None) -> PlanResult:
     """A validated plan: from the chain when it answers usefully, else the offline planner."""
     avoid_list = list(avoid)
     if chain is None or not chain.configured:
@@ -431,7 +432,8 @@ def recommend(data: RecommendationInput, *, chain: ProviderChain | None = None,
             raise ValueError(f"{plan.scale} was suggested recently; choose a different scale")
         return plan
 
-    messages = prompts.plan_messages(data.to_dict(), [t.name for t in SCALE_TYPES], avoid_list)
+    messages = prompts.plan_messages(data.to_dict(), [t.name for t in SCALE_TYPES], avoid_list,
+                                     prompt)  # the plan prompt version (default: newest)
     if memory_text:  # coach memory (coach.memory.recommend_with_memory): facts, after the data
         messages = [*messages[:-1], (messages[-1][0], f"{messages[-1][1]}\n\n{memory_text}")]
     try:
