@@ -534,17 +534,19 @@ def _once(service: ChatService, message: str, *, as_json: bool, show_sql: bool) 
         from fretcoach_cli.errors import Interrupted
 
         raise Interrupted()
-    err.print(f"[dim]thread {result.thread_id} · {_esc(_byline(result))}[/]")
+    err.print(f"[dim]thread {result.thread_id} · {_esc(_byline(result, repl=False))}[/]")
 
 
-def _byline(result: Any) -> str:
+def _byline(result: Any, *, repl: bool = True) -> str:
     """Who wrote the answer and what it rests on, in one line under it."""
     author = getattr(result, "author", "") or result.model
     who = ("the offline coach (from your data)" if author == "offline"
            else f"{author.removeprefix('model:')}")
     looked = sorted({c.name for c in result.tool_calls})
     rests = f" · looked up: {', '.join(looked)}" if looked else " · no data looked up"
-    ref = f" · #{result.reply_id} (/+ /- to rate)" if getattr(result, "reply_id", None) else ""
+    rid = getattr(result, "reply_id", None)
+    how = "/+ /- to rate" if repl else f"rate: fretcoach rate {rid} +"
+    ref = f" · #{rid} ({how})" if rid else ""
     return f"answered by {who}{rests}{ref}"
 
 
