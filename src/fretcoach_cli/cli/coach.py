@@ -1,4 +1,5 @@
-"""`fretcoach coach status [--ping] [--json]`: the model chain, link by link."""
+"""`fretcoach coach status [--ping] [--json]`: the model chain, link by link;
+`coach compare`: two prompt versions replayed on your sessions, side by side."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import typer
 
 from fretcoach_cli.cli import context
 
-coach_app = typer.Typer(help="The AI coach: models, fallbacks and tracing.",
+coach_app = typer.Typer(help="The AI coach: models, fallbacks, tracing and prompt versions.",
                         no_args_is_help=True)
 
 
