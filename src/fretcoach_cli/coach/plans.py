@@ -434,8 +434,9 @@ def recommend(data: RecommendationInput, *, chain: ProviderChain | None = None,
 
     messages = prompts.plan_messages(data.to_dict(), [t.name for t in SCALE_TYPES], avoid_list,
                                      prompt)  # the plan prompt version (default: newest)
-    if memory_text:  # coach memory (coach.memory.recommend_with_memory): facts, after the data
-        messages = [*messages[:-1], (messages[-1][0], f"{messages[-1][1]}\n\n{memory_text}")]
+    if memory_text:  # coach memory (coach.memory.recommend_with_memory): facts, in a message
+        # of their own before the statistics, which stay one parseable JSON document
+        messages = [*messages[:-1], (messages[-1][0], memory_text), messages[-1]]
     try:
         plan, source, attempts = chain.invoke_structured(
             messages, PracticePlan, validate=validate, config=config,
