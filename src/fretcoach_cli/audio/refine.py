@@ -123,13 +123,15 @@ CHORD_INTERVALS = (1 / 2, 2 / 3, 4 / 3, 3 / 2, 5 / 3, 5 / 2, 7 / 2)
 
 
 def harmonic_figures(x: np.ndarray, f0: float, *, before: np.ndarray | None = None,
-                     fmax: float = 4000.0, wobble_cents: float = 0.0) -> tuple[float, float]:
+                     fmax: float = 4000.0, wobble_cents: float = 0.0,
+                     ringing: tuple[float, ...] = ()) -> tuple[float, float]:
     """(harmonic share, chord-interval peak in dB) of the new sound in ``x``, one spectrum.
 
     The second figure is the strongest new peak at ``f0 × CHORD_INTERVALS`` relative to the
     strongest harmonic, −inf when there is none: a D major strum read as D3 still has 84–92 %
     of its energy on D3's harmonics, but its A3 stands 3–10 dB under them, where a single
-    note has nothing (above −10 dB in 4 of 2,834 devset notes).
+    note has nothing (above −10 dB in 4 of 2,834 devset notes). Peaks on the harmonics of
+    ``ringing`` (f0s of earlier notes left ringing, let-ring) are theirs, not a chord's.
     """
     if f0 <= 0 or len(x) < 256:
         return 0.0, -math.inf
@@ -158,9 +160,127 @@ def harmonic_figures(x: np.ndarray, f0: float, *, before: np.ndarray | None = No
     for ratio in CHORD_INTERVALS:
         at_interval |= np.abs(h / ratio - 1.0) <= 0.02
     at_interval &= ~near
+    for fr in ringing:
+        hr = pf / fr
+        at_interval &= ~((np.abs(hr - np.round(hr)) <= 0.03 * np.maximum(np.round(hr), 1.0) ** 0.5)
+                         & (np.round(hr) >= 1))
     if not at_interval.any():
         return share, -math.inf
     return share, float(10 * np.log10(pe[at_interval].max() / pe[near].max()))
+
+
+def _new_peaks(x: np.ndarray, before: np.ndarray, fmax: float
+               ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(frequency, power) of the spectral peaks of what is new in ``x``, frequencies
+    interpolated (parabola on dB), within 30 dB of the strongest."""
+    if len(x) < 256 or len(before) < 256:
+        return None
+    n_fft = 1 << int(np.ceil(np.log2(max(len(x), 8192))))
+    # a steady tone's peak in an energy-normalised spectrum grows with the window's length:
+    # ``before`` scaled so takes a string still ringing from before out of a longer ``x``
+    spec = np.maximum(_power(x, n_fft) - _power(before, n_fft) * max(1.0, len(x) / len(before)),
+                      0.0)
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / RATE)
+    band = (freqs >= 55.0) & (freqs <= fmax)
+    s, f = spec[band], freqs[band]
+    if s.size < 3 or s.max() <= 0:
+        return None
+    peaks = np.flatnonzero((s[1:-1] > s[:-2]) & (s[1:-1] >= s[2:])) + 1
+    peaks = peaks[s[peaks] > s.max() * 1e-3]
+    if peaks.size == 0:
+        return None
+    ly, l0, l1 = (10 * np.log10(s[peaks + d] + 1e-30) for d in (-1, 0, 1))
+    den = ly - 2 * l0 + l1
+    shift = np.where(den != 0, 0.5 * (ly - l1) / np.where(den != 0, den, 1.0), 0.0)
+    return f[peaks] + shift * (f[1] - f[0]), s[peaks]
+
+
+def _on_series(pf: np.ndarray, f0: float) -> tuple[np.ndarray, np.ndarray]:
+    """(harmonic numbers, which peaks sit on a harmonic of ``f0``)."""
+    h = pf / f0
+    k = np.round(h)
+    return k, (np.abs(h - k) <= 0.03 * np.maximum(k, 1.0) ** 0.5) & (k >= 1)
+
+
+# A lower candidate (a sub-harmonic of the strongest peak) is taken only when it explains
+# this much more of the new sound: every harmonic of a note is a harmonic of its sub-octave
+# and of a twelfth below (a G4 read as C3 on clean_06 at 0.02)
+SUBHARMONIC_GAIN = 0.1
+
+
+def new_series(x: np.ndarray, before: np.ndarray, *, fmin: float = 60.0,
+               fmax: float = 4000.0, max_k: int = 6, f0_max: float = 1400.0,
+               min_harmonics: int = 3,
+               ringing: tuple[float, ...] = ()) -> tuple[float, float, float] | None:
+    """(f0, harmonic share, chord-interval dB) of the one harmonic series that best explains
+    the *new* sound in ``x``, or None.
+
+    For a note plucked while a louder string rings on: the pitch model follows the louder
+    string, so the note's own pitch is sought here. The strongest new peak is harmonic
+    1…``max_k`` of it; the candidate with the largest share wins (the higher f0 unless a lower
+    one explains SUBHARMONIC_GAIN more: a sub-octave holds every harmonic too), its f0 fitted
+    on the harmonics
+    found (:func:`fit_series`); at most ``f0_max`` (a guitar's highest note) and with at
+    least ``min_harmonics`` peaks on it (a lone peak of a dense distorted spectrum is no
+    series). ``ringing`` as for :func:`harmonic_figures`."""
+    found = _new_peaks(x, before, fmax)
+    if found is None:
+        return None
+    pf, pe = found
+    top = float(pf[int(np.argmax(pe))])
+    best: tuple[float, float] | None = None
+    for k in range(1, max_k + 1):
+        f0 = top / k
+        if f0 < fmin:
+            break
+        kk, near = _on_series(pf, f0)
+        if f0 > f0_max or int(near.sum()) < min_harmonics:
+            continue
+        share = float(pe[near].sum() / pe.sum())
+        if best is None or share > best[1] + SUBHARMONIC_GAIN:
+            best = (float((pf[near] * pe[near]).sum() / (kk[near] * pe[near]).sum()), share)
+    if best is None:
+        return None
+    _share, interval = harmonic_figures(x, best[0], before=before, fmax=fmax, ringing=ringing)
+    return best[0], best[1], interval
+
+
+def series_share(x: np.ndarray, before: np.ndarray, f0: float, *, fmax: float = 4000.0
+                 ) -> float:
+    """Share (0–1) of the new sound's peak energy on harmonics of ``f0``, ``before`` scaled
+    as in :func:`new_series` (a string ringing on is taken out whole)."""
+    found = _new_peaks(x, before, fmax)
+    if found is None:
+        return 0.0
+    pf, pe = found
+    return float(pe[_on_series(pf, f0)[1]].sum() / pe.sum())
+
+
+def low_harmonics_share(x: np.ndarray, before: np.ndarray, f0: float, *, k_max: int = 2,
+                        fmax: float = 4000.0) -> float:
+    """Share (0–1) of the new sound's peak energy on harmonics 1…``k_max`` of ``f0``,
+    ``before`` scaled as in :func:`new_series`: a re-pick of a note has new energy there; a
+    higher note whose harmonics all sit on its series (D4 over a ringing G2) has none."""
+    found = _new_peaks(x, before, fmax)
+    if found is None:
+        return 0.0
+    pf, pe = found
+    kk, near = _on_series(pf, f0)
+    return float(pe[near & (kk <= k_max)].sum() / pe.sum())
+
+
+def fit_series(x: np.ndarray, before: np.ndarray, f0: float, *, fmax: float = 4000.0
+               ) -> float | None:
+    """``f0`` fitted on the new sound's peaks on its harmonics (energy-weighted mean of peak
+    frequency / harmonic number): a longer ``x`` resolves them finer than the attack."""
+    found = _new_peaks(x, before, fmax)
+    if found is None:
+        return None
+    pf, pe = found
+    kk, near = _on_series(pf, f0)
+    if not near.any():
+        return None
+    return float((pf[near] * pe[near]).sum() / (kk[near] * pe[near]).sum())
 
 
 def new_energy(x: np.ndarray, before: np.ndarray, *, fmax: float = 4000.0) -> float:

@@ -39,7 +39,15 @@ from fretcoach_cli.audio.announce import Announcer
 from fretcoach_cli.audio.onsets import HOP as ONSET_HOP
 from fretcoach_cli.audio.onsets import OnsetDetector
 from fretcoach_cli.audio.pitch import PitchTrack
-from fretcoach_cli.audio.refine import harmonic_figures, harmonic_share, new_energy, refine_f0
+from fretcoach_cli.audio.refine import (
+    fit_series,
+    harmonic_figures,
+    harmonic_share,
+    low_harmonics_share,
+    new_energy,
+    new_series,
+    refine_f0,
+)
 from fretcoach_cli.audio.thresholds import (
     ATTACK_S,
     BACKGROUND_DB,
@@ -66,6 +74,7 @@ from fretcoach_cli.audio.thresholds import (
     HEARD_RECENTLY_S,
     HOLD_VOICED,
     KEEP,
+    LOWEST_OWN_MIDI,
     MAINS_CENTS,
     MAINS_HZ,
     MIN_NOTE_S,
@@ -79,7 +88,9 @@ from fretcoach_cli.audio.thresholds import (
     REPLUCK_DB,
     RESUME_S,
     RESUME_SEMITONES,
+    RINGING_S,
     RISE_DB,
+    SAME_LOW_SHARE,
     SAME_NOTE_NEW,
     SETTLE_FRACTION,
     SETTLE_MAX_S,
@@ -122,12 +133,13 @@ class _Note:
     announced: bool = False  # a NoteStarted went out (provisional mode)
     masked: bool = False  # plucked under a louder sound (its onset barely raised the level)
     dev: list[int] = field(default_factory=list)  # indices of frames deviating from ref
+    tail_from: float = math.inf  # from here its frames hear an earlier string ringing again
     ref: float | None = None
 
-    def voiced(self, since: float) -> np.ndarray:
+    def voiced(self, since: float, until: float = math.inf) -> np.ndarray:
         m = np.asarray(self.midis)
         t = np.asarray(self.times)
-        return m[(t >= since) & ~np.isnan(m)] if len(m) else m
+        return m[(t >= since) & (t < until) & ~np.isnan(m)] if len(m) else m
 
 
 class NoteTracker:
@@ -533,6 +545,11 @@ class NoteTracker:
             del cur.times[:first], cur.midis[:first], cur.confs[:first], cur.levels[:first]
             cur.dev, cur.ref = [], None
             return []
+        if start_t >= cur.tail_from or (start_t - cur.onset_s >= TAIL_CHANGE_S
+                                         and self._ringing_again(start_t, float(np.median(devs)))):
+            cur.dev = []
+            cur.tail_from = min(cur.tail_from, start_t)  # judged on its frames before that
+            return []  # an earlier string left ringing, heard again as this one decays
         if self._is_chord(cur, start_t) and not self._fresh_pitch(start_t, float(np.median(devs))):
             cur.dev = []
             return []  # a chord's pitch track wanders between its notes: not a new note
@@ -556,11 +573,43 @@ class NoteTracker:
 
     @staticmethod
     def _sounds_like_chord(seg: np.ndarray, f0: float, before: np.ndarray,
-                           wobble: float) -> bool:
+                           wobble: float, ringing: tuple[float, ...] = ()) -> bool:
         """Not one harmonic series at ``f0``: too little of the new sound is on it, or a
-        strong peak sits a fifth or a fourth off it (a chord's fifth, read as one note)."""
-        share, interval_db = harmonic_figures(seg, f0, before=before, wobble_cents=wobble)
+        strong peak sits a fifth or a fourth off it (a chord's fifth, read as one note) that
+        is not an earlier note still ringing (``ringing``, Hz)."""
+        share, interval_db = harmonic_figures(seg, f0, before=before, wobble_cents=wobble,
+                                              ringing=ringing)
         return share < POLY_SHARE or interval_db > CHORD_INTERVAL_DB
+
+    def _own_pitch(self, n: _Note, skip: float, seg: np.ndarray, before: np.ndarray,
+                   midi: float) -> float | None:
+        """A note plucked while a louder string rings on (let-ring): the model's frames
+        follow that string (``midi``, the pitch of a note that ended at most RINGING_S before
+        it), so its new sound looks like a chord. The one harmonic series of what is new
+        just after its attack, if there is one (share over POLY_SHARE, no chord interval),
+        is its pitch, fitted on the whole note's new sound (or its own frames' median, when
+        the model heard it now and then)."""
+        ringing = [p for p, e in self._ended_pitches
+                   if n.onset_s - RINGING_S <= e <= n.onset_s + 0.05]
+        if n.cause != "onset" or not any(abs(midi - p) <= RESUME_SEMITONES for p in ringing):
+            return None
+        attack = self._attack_audio(n, skip)
+        if low_harmonics_share(attack, before, midi_to_hz(midi, self.a4)) >= SAME_LOW_SHARE:
+            return None  # new sound at its fundamental or octave: that note picked again
+        found = new_series(attack, before, fmin=midi_to_hz(LOWEST_OWN_MIDI, self.a4),
+                           ringing=tuple(midi_to_hz(p, self.a4) for p in ringing))
+        if found is None or found[1] < POLY_SHARE or found[2] > CHORD_INTERVAL_DB:
+            return None
+        own = self._midi(found[0])
+        octaves = abs(own - midi) / 12.0
+        if abs(octaves - round(octaves)) * 12.0 <= RESUME_SEMITONES:
+            return None  # the ringing pitch itself, or its octave (a weak fundamental)
+        fitted = fit_series(seg, before, found[0])
+        if fitted is not None and abs(self._midi(fitted) - own) <= 0.35:
+            return self._midi(fitted)
+        heard = n.voiced(n.onset_s)
+        close = heard[np.abs(heard - own) <= RESUME_SEMITONES]
+        return float(np.median(close)) if len(close) else own
 
     def _attack_audio(self, n: _Note, skip: float) -> np.ndarray:
         """The note's first 0.1 s after its transient: where its own sound dominates what
@@ -576,6 +625,15 @@ class NoteTracker:
         before = self._segment_audio(cur.onset_s - 0.07, cur.onset_s - 0.01)
         f0 = midi_to_hz(cur.ref, self.a4)
         return harmonic_share(seg, f0, before=before) < POLY_SHARE
+
+    def _ringing_again(self, t: float, midi: float) -> bool:
+        """Whether a pitch change at ``t`` to ``midi`` is a note that ended (handed over to
+        a later one) at most RINGING_S before, still ringing and now louder than the
+        decaying current note, with no new sound of its own (let-ring arpeggios; asked only
+        TAIL_CHANGE_S or more into the current note: a soundfont's damped notes never ring
+        on, and a quick change to an earlier pitch there is a new note)."""
+        return any(t - RINGING_S <= e <= t and abs(midi - p) <= RESUME_SEMITONES
+                   for p, e in self._ended_pitches) and not self._fresh_pitch(t, midi)
 
     def _fresh_pitch(self, t: float, midi: float) -> bool:
         """Whether the sound that appeared at ``t`` is one harmonic series at ``midi``.
@@ -652,8 +710,8 @@ class NoteTracker:
         # judge the settled part: skip the transient and, in longer notes, the sharp start
         skip = min(max(SKIP_S, SETTLE_FRACTION * dur), SETTLE_MAX_S) if dur > 2 * SKIP_S \
             else 0.3 * dur
-        settled = n.voiced(n.onset_s + skip)
-        allv = n.voiced(n.onset_s)
+        settled = n.voiced(n.onset_s + skip, n.tail_from)
+        allv = n.voiced(n.onset_s, n.tail_from)
         confs = np.asarray(n.confs)
         frac_voiced = len(allv) / max(1, len(n.midis))
         seg = self._segment_audio(max(n.onset_s + skip, end - 0.4), end)
@@ -677,8 +735,16 @@ class NoteTracker:
         # vibrato moves a note's harmonics; a chord's pitch track jumps by semitones instead
         spread = 100.0 * float(np.percentile(settled, 90) - np.percentile(settled, 10))
         wobble = spread / 2 if spread <= VIBRATO_CENTS else 0.0
-        if (peak >= self.gate + 12 and self._sounds_like_chord(seg, f0, before, wobble)
-                and self._sounds_like_chord(self._attack_audio(n, skip), f0, before, wobble)):
+        own = self._own_pitch(n, skip, seg, before, midi)
+        ringing = tuple(midi_to_hz(p, self.a4) for p, e in self._ended_pitches
+                        if n.onset_s - RINGING_S <= e <= n.onset_s + 0.05
+                        and abs(p - midi) > RESUME_SEMITONES)
+        if own is not None:
+            midi, f0 = own, midi_to_hz(own, self.a4)
+        elif (peak >= self.gate + 12
+                and self._sounds_like_chord(seg, f0, before, wobble, ringing)
+                and self._sounds_like_chord(self._attack_audio(n, skip), f0, before, wobble,
+                                            ringing)):
             level_before = self.onsets.level_at(n.onset_s - 0.06, n.onset_s - 0.015)
             if peak < level_before + 3:
                 return None  # no new attack: a string being damped or a ringing blend

@@ -72,6 +72,13 @@ POLY_SHARE = 0.8  # harmonic share below this (with a strong level) = chord / do
 # strongest harmonic): 108 rendered strums (bench/chords.py) guessed as one note 18 → 9 times,
 # 4 of 2,834 single devset notes over it
 CHORD_INTERVAL_DB = -10.0
+# A new note whose frames show the pitch of a note that ended at most this long before it (a
+# louder string left ringing: the model follows it) and whose new sound looks like a chord is
+# named by the one harmonic series of that new sound, when there is one (let-ring arpeggios)
+RINGING_S = 3.0
+SAME_LOW_SHARE = 0.25  # ... unless this share of its new sound is on that pitch's first two
+# harmonics (the same note picked again; a D4 over a ringing G2 sits on G2's 3rd, 6th...)
+LOWEST_OWN_MIDI = 36.0  # ... no lower than this (C2: a sub-octave holds every harmonic too)
 ATTACK_S = 0.1  # ... and the same must hold just after the attack, where the new sound is its own
 # A note that began without an attack (out of silence, or a pitch change with no pluck) at a
 # mains frequency (50/60 Hz and their first harmonics) whose level stays within this of the
