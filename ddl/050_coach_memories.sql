@@ -35,24 +35,4 @@ CREATE INDEX IF NOT EXISTS coach_memories_search_idx
 CREATE INDEX IF NOT EXISTS coach_memories_user_updated_idx
     ON fretcoach.coach_memories (user_id, updated_at DESC);
 
-ALTER TABLE fretcoach.coach_memories ENABLE ROW LEVEL SECURITY;
-ALTER TABLE fretcoach.coach_memories FORCE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS coach_memories_own_rows ON fretcoach.coach_memories;
-CREATE POLICY coach_memories_own_rows ON fretcoach.coach_memories
-    USING (user_id = current_setting('fretcoach.user_id', true))
-    WITH CHECK (user_id = current_setting('fretcoach.user_id', true));
-DROP POLICY IF EXISTS coach_memories_agent_scope ON fretcoach.coach_memories;
-CREATE POLICY coach_memories_agent_scope ON fretcoach.coach_memories AS RESTRICTIVE
-    FOR ALL TO PUBLIC
-    USING (current_user NOT IN ('fretcoach_reader', 'fretcoach_agent')
-           OR user_id = (SELECT fretcoach.agent_scope()))
-    WITH CHECK (current_user NOT IN ('fretcoach_reader', 'fretcoach_agent')
-                OR user_id = (SELECT fretcoach.agent_scope()));
-
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fretcoach_app') THEN
-        GRANT SELECT, INSERT, UPDATE, DELETE ON fretcoach.coach_memories TO fretcoach_app;
-        GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA fretcoach TO fretcoach_app;
-    END IF;
-END $$;
+SELECT fretcoach.secure_user_table('coach_memories');  -- RLS, policies, grants (ddl/045)

@@ -53,25 +53,4 @@ COMMENT ON COLUMN fretcoach.coach_ratings.rated_at IS 'When the (latest) rating 
 COMMENT ON COLUMN fretcoach.coach_ratings.opik_sent_at IS
     'When the rating was sent to Opik as trace feedback, NULL if not (tracing off).';
 
-ALTER TABLE fretcoach.coach_ratings ENABLE ROW LEVEL SECURITY;
-ALTER TABLE fretcoach.coach_ratings FORCE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS coach_ratings_own_rows ON fretcoach.coach_ratings;
-CREATE POLICY coach_ratings_own_rows ON fretcoach.coach_ratings
-    USING (user_id = current_setting('fretcoach.user_id', true))
-    WITH CHECK (user_id = current_setting('fretcoach.user_id', true));
--- the agent login's restrictive scope, as 021 gives every user_id table (re-runs of 021 on a
--- migrated database would otherwise add it later and change the schema)
-DROP POLICY IF EXISTS coach_ratings_agent_scope ON fretcoach.coach_ratings;
-CREATE POLICY coach_ratings_agent_scope ON fretcoach.coach_ratings AS RESTRICTIVE
-    FOR ALL TO PUBLIC
-    USING (current_user NOT IN ('fretcoach_reader', 'fretcoach_agent')
-           OR user_id = (SELECT fretcoach.agent_scope()))
-    WITH CHECK (current_user NOT IN ('fretcoach_reader', 'fretcoach_agent')
-                OR user_id = (SELECT fretcoach.agent_scope()));
-
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fretcoach_app') THEN
-        GRANT SELECT, INSERT, UPDATE, DELETE ON fretcoach.coach_ratings TO fretcoach_app;
-    END IF;
-END $$;
+SELECT fretcoach.secure_user_table('coach_ratings');  -- RLS, policies, grants (ddl/045)

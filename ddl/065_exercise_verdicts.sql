@@ -40,27 +40,7 @@ CREATE INDEX IF NOT EXISTS sessions_user_exercise_idx
     ON fretcoach.sessions (user_id, exercise_name, start_time DESC)
     WHERE exercise_name IS NOT NULL;
 
-ALTER TABLE fretcoach.exercise_verdicts ENABLE ROW LEVEL SECURITY;
-ALTER TABLE fretcoach.exercise_verdicts FORCE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS exercise_verdicts_own_rows ON fretcoach.exercise_verdicts;
-CREATE POLICY exercise_verdicts_own_rows ON fretcoach.exercise_verdicts
-    USING (user_id = current_setting('fretcoach.user_id', true))
-    WITH CHECK (user_id = current_setting('fretcoach.user_id', true));
--- 021's rule for every user_id table (no reader grant here, but in case one is ever given)
-DROP POLICY IF EXISTS exercise_verdicts_agent_scope ON fretcoach.exercise_verdicts;
-CREATE POLICY exercise_verdicts_agent_scope ON fretcoach.exercise_verdicts AS RESTRICTIVE
-    FOR ALL TO PUBLIC
-    USING (current_user NOT IN ('fretcoach_reader', 'fretcoach_agent')
-           OR user_id = (SELECT fretcoach.agent_scope()))
-    WITH CHECK (current_user NOT IN ('fretcoach_reader', 'fretcoach_agent')
-                OR user_id = (SELECT fretcoach.agent_scope()));
-
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fretcoach_app') THEN
-        GRANT SELECT, INSERT, UPDATE, DELETE ON fretcoach.exercise_verdicts TO fretcoach_app;
-    END IF;
-END $$;
+SELECT fretcoach.secure_user_table('exercise_verdicts');  -- RLS, policies, grants (ddl/045)
 
 COMMENT ON COLUMN fretcoach.sessions.exercise_name IS
     'exercise played (practice --exercise), e.g. ''scale-run'' or a tab file''s title; NULL = free playing';

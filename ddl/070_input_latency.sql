@@ -36,23 +36,4 @@ COMMENT ON COLUMN fretcoach.input_latency.spread_ms IS
 COMMENT ON COLUMN fretcoach.input_latency.method IS
     'loopback (output wired to input, chirps) or play-along (plucks on clicks)';
 
-ALTER TABLE fretcoach.input_latency ENABLE ROW LEVEL SECURITY;
-ALTER TABLE fretcoach.input_latency FORCE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS input_latency_own_rows ON fretcoach.input_latency;
-CREATE POLICY input_latency_own_rows ON fretcoach.input_latency
-    USING (user_id = current_setting('fretcoach.user_id', true))
-    WITH CHECK (user_id = current_setting('fretcoach.user_id', true));
-DROP POLICY IF EXISTS input_latency_agent_scope ON fretcoach.input_latency;
-CREATE POLICY input_latency_agent_scope ON fretcoach.input_latency AS RESTRICTIVE
-    FOR ALL TO PUBLIC
-    USING (current_user NOT IN ('fretcoach_reader', 'fretcoach_agent')
-           OR user_id = (SELECT fretcoach.agent_scope()))
-    WITH CHECK (current_user NOT IN ('fretcoach_reader', 'fretcoach_agent')
-                OR user_id = (SELECT fretcoach.agent_scope()));
-
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fretcoach_app') THEN
-        GRANT SELECT, INSERT, UPDATE, DELETE ON fretcoach.input_latency TO fretcoach_app;
-    END IF;
-END $$;
+SELECT fretcoach.secure_user_table('input_latency');  -- RLS, policies, grants (ddl/045)
