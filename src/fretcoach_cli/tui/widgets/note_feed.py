@@ -87,7 +87,9 @@ def format_row(row: FeedRow, *, compact: bool = False) -> Text:
                    style=GOOD if ok else WARN)
     if row.exercise:
         good = row.exercise.startswith("hit")
-        out.append(f" {'✓' if good else '✗'} {row.exercise}", style=f"bold {GOOD if good else BAD}"
+        # compact rows already show the ms: the verdict's first word ("late", "wrong") fits
+        label = row.exercise.split()[0] if compact else row.exercise
+        out.append(f" {'✓' if good else '✗'} {label}", style=f"bold {GOOD if good else BAD}"
                    if good or not row.exercise.startswith(("early", "late", "extra"))
                    else f"bold {WARN}")
     return out
