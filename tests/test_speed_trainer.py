@@ -286,6 +286,9 @@ async def test_the_tempo_widget_follows_the_ramp(user_id: str) -> None:
         assert meter.best_clean_bpm is not None and meter.best_clean_bpm >= 95
         assert len(meter.curve) >= 12
         assert "♩ 100" in meter.render().plain
+        from fretcoach_cli.tui.widgets.header import SessionHeader
+
+        assert app.query_one(SessionHeader).bpm == 100  # the header's tempo is the ramp's
         await pilot.press("t")
         assert session.trainer.ramp.active is False and "held" in meter.render().plain
     session.abandon()  # after the app has closed: nothing is left to tell

@@ -369,6 +369,7 @@ class PracticeApp(App[Any]):
             show_progress(self, payload)
 
     def _show_tempo(self, update: TempoUpdate) -> None:
+        self.query_one(SessionHeader).bpm = update.bpm  # the ramp's tempo, not "free"
         for speed in self.query(SpeedMeter):
             speed.bpm, speed.best_clean_bpm, speed.active = (update.bpm, update.best_clean_bpm,
                                                              update.active)
