@@ -132,6 +132,27 @@ def test_tempo_drift_through_practice(database, user_id, tmp_path: Path) -> None
         assert v["offset_ms"] == pytest.approx(d * 1000, abs=10)
 
 
+def test_a_clean_take_is_the_exercises_best_clean_tempo(database, conn, user_id) -> None:
+    """Every note hit: the take's tempo is stored as the session's best clean tempo, which
+    `stats` follows per exercise; a take with mistakes stores none."""
+    notes = [NoteSpec(0.6 + n.beat * SPB, 0.27, n.midi) for n in EX.notes]
+    clean, _ = render_clip(notes, description="scale-run, every note on time")
+    ids = {}
+    for name, take in (("clean", clean), ("sloppy", mistakes_take())):
+        out = fc("practice", "--exercise", "scale-run", "--scale", AMP, "--bpm", f"{BPM:g}",
+                 "--input", str(take), "--fast", "--no-tui", "--json", "--no-coach",
+                 user=user_id)
+        assert out.returncode == 0, out.stderr
+        ids[name] = json.loads(out.stdout)["session_id"]
+    sessions = Sessions(conn)
+    assert sessions.require(ids["clean"]).max_clean_bpm == BPM
+    assert sessions.require(ids["sloppy"]).max_clean_bpm is None
+    stats = fc("stats", "--json", user=user_id)
+    assert stats.returncode == 0, stats.stderr
+    rows = json.loads(stats.stdout)["clean_tempo"]["scales"]
+    assert any(r.get("exercise") == "scale-run" and r["max_clean_bpm"] == BPM for r in rows), rows
+
+
 def test_practice_exercise_bad_input(user_id, tmp_path: Path) -> None:
     take = tmp_path / "none.flac"
     bad = tmp_path / "bad.musicxml"

@@ -82,11 +82,11 @@ def _save(settings: Any, scale: Any, path: Path, analysis: Any, verdicts: list[A
                           pitch_model=analysis.pitch_model, source_kind="file",
                           source_label=str(path))
     if exercise is not None:
-        from fretcoach_cli.practice.exercise_run import SUMMARY_KEY
+        from fretcoach_cli.practice.exercise_run import stored_fields
 
         meta["exercise"] = {"name": exercise.exercise.name, "source": exercise.exercise.source,
                             "bpm": exercise.bpm}
-        summary = {**summary, SUMMARY_KEY: [v.to_dict() for v in exercise.verdicts]}
+        summary = {**summary, **stored_fields(exercise)}
     sink = StoreSink(settings)
     try:
         sid = sink.create_session(meta, str(uuid.uuid4()))

@@ -49,5 +49,15 @@ class ExerciseRun:
         """The final verdicts over the whole take, also put into the summary ``fields``."""
         self.result = judge_exercise(self.exercise, events, bpm=self.bpm,
                                      tolerance_ms=self.tolerance_ms)
-        fields[SUMMARY_KEY] = [v.to_dict() for v in self.result.verdicts]
+        fields.update(stored_fields(self.result))
         return self.result
+
+
+def stored_fields(result: ExerciseResult) -> dict[str, Any]:
+    """What a judged take adds to the session's summary: its verdict rows, and its tempo as
+    the session's best clean tempo when every note was hit (so `stats`, `history` and
+    `recommend` follow an exercise's clean tempo over time as they follow the ramp's)."""
+    fields: dict[str, Any] = {SUMMARY_KEY: [v.to_dict() for v in result.verdicts]}
+    if result.clean:
+        fields["max_clean_bpm"] = result.bpm
+    return fields

@@ -85,6 +85,12 @@ class ExerciseResult:
             out[v.verdict] += 1
         return out
 
+    @property
+    def clean(self) -> bool:
+        """Every expected note hit (right pitch, within the tolerance) and nothing extra: the
+        take counts as a clean tempo for the exercise, as a clean bar does for the ramp."""
+        return bool(self.verdicts) and all(v.verdict == "hit" for v in self.verdicts)
+
     def summary(self) -> dict[str, object]:
         """Counts, the share of expected notes hit, and the timing of the paired notes."""
         return verdict_summary([asdict(v) for v in self.verdicts], len(self.exercise.notes))
