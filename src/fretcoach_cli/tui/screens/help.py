@@ -19,6 +19,7 @@ KEYS = (
     ("c", "show / hide the coach"),
     ("+ / -", "rate the coach's latest tip: helpful / not"),
     ("m", "metronome display on / off (needs --bpm)"),
+    ("t", "speed trainer: hold / release the ramp (--ramp), or start one (+40 bpm) with --bpm"),
     ("f", "hide / show the fretboard; under 28 rows it takes the notes' place "
           "(it needs 24 rows, 80 columns)"),
     ("?", "this help"),
