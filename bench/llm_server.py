@@ -77,7 +77,8 @@ def _check_xllamacpp() -> None:
         raise LlmServerError("the xllamacpp package is not installed: pip install xllamacpp")
 
 
-def _params(model: Path, *, threads: int, ctx_size: int, port: int, jinja: bool) -> Any:
+def _params(model: Path, *, threads: int, ctx_size: int, port: int, jinja: bool,
+            embeddings: bool = False) -> Any:
     import xllamacpp
 
     params = xllamacpp.CommonParams()
@@ -90,10 +91,14 @@ def _params(model: Path, *, threads: int, ctx_size: int, port: int, jinja: bool)
     params.cpuparams_batch.n_threads = threads
     params.use_jinja = jinja
     params.n_parallel = 1
+    if embeddings:  # /v1/embeddings too (mean-pooled: SmolLM2 has no pooling of its own)
+        params.embedding = True
+        params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
     return params
 
 
-def _serve(model: Path, *, threads: int, ctx_size: int, port: int, jinja: bool) -> Any:
+def _serve(model: Path, *, threads: int, ctx_size: int, port: int, jinja: bool,
+           embeddings: bool = False) -> Any:
     """Start the server in this process; it runs on llama.cpp's own threads.
 
     The wheel's llama.cpp uses OpenMP, whose idle threads spin: on a busy 2-core machine a
@@ -105,7 +110,7 @@ def _serve(model: Path, *, threads: int, ctx_size: int, port: int, jinja: bool) 
 
     try:
         return xllamacpp.Server(_params(model, threads=threads, ctx_size=ctx_size, port=port,
-                                        jinja=jinja))
+                                        jinja=jinja, embeddings=embeddings))
     except RuntimeError as exc:
         raise LlmServerError(f"llama.cpp server did not start: {exc}") from None
 
@@ -136,7 +141,7 @@ def _child_main(args: argparse.Namespace) -> int:
                      daemon=True).start()
     try:
         server = _serve(gguf_path(), threads=args.threads, ctx_size=args.ctx_size,
-                        port=args.port, jinja=not args.no_jinja)
+                        port=args.port, jinja=not args.no_jinja, embeddings=args.embeddings)
     except LlmServerError as exc:
         print(exc, file=sys.stderr, flush=True)
         return 1
@@ -228,7 +233,7 @@ class LlamaServer:
 
 
 def start_server(*, threads: int = 2, ctx_size: int = 4096, port: int = 0, jinja: bool = True,
-                 timeout: float = START_TIMEOUT_S) -> LlamaServer:
+                 timeout: float = START_TIMEOUT_S, embeddings: bool = False) -> LlamaServer:
     """Start SmolLM2 behind llama.cpp's HTTP server in a child process; return when healthy.
 
     ``port=0`` takes a free port. Raises LlmServerError (with the tail of the child's log)
@@ -244,6 +249,8 @@ def start_server(*, threads: int = 2, ctx_size: int = 4096, port: int = 0, jinja
            "--threads", str(threads), "--ctx-size", str(ctx_size), "--port", str(port)]
     if not jinja:
         cmd.append("--no-jinja")
+    if embeddings:
+        cmd.append("--embeddings")
     if threading.current_thread() is threading.main_thread():
         cmd.append("--pdeathsig")
     t0 = time.monotonic()
@@ -317,7 +324,7 @@ def _foreground(args: argparse.Namespace) -> int:
         print(f"loading {model.name} ({args.threads} threads, context {args.ctx_size})…",
               file=sys.stderr, flush=True)
         server = _serve(model, threads=args.threads, ctx_size=args.ctx_size, port=args.port,
-                        jinja=not args.no_jinja)
+                        jinja=not args.no_jinja, embeddings=args.embeddings)
     except LlmServerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2 if "not installed" in str(exc) or "busy" in str(exc) else 1
@@ -521,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
                              "answers, tool handling and RAM, then exit")
     parser.add_argument("--runs", type=int, default=3, help="repeats per --bench figure")
     parser.add_argument("--json", action="store_true", help="--bench figures as JSON")
+    parser.add_argument("--embeddings", action="store_true",
+                        help="also serve /v1/embeddings (mean-pooled)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--ready-file", default="", help=argparse.SUPPRESS)

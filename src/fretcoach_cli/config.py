@@ -180,6 +180,10 @@ class Settings:
                                        "OpenAI-compatible base URL (DeepSeek, Ollama…)")
     llm_api_key: str = _setting_field(lambda: "", "API key for the primary provider",
                                       secret=True)
+    embedding_model: str = _setting_field(
+        lambda: "",
+        "embedding model on the primary OpenAI-compatible server: coach memory is recalled "
+        "by meaning (pgvector) when set and the database has pgvector; empty = full-text")
     llm_temperature: float = _setting_field(lambda: 0.4, "sampling temperature",
                                             check=_bounded(0, 2))
     llm_timeout: float = _setting_field(

@@ -46,6 +46,7 @@ from fretcoach_cli.chat.tools import (
 from fretcoach_cli.coach.prompts.versions import active as active_prompt
 from fretcoach_cli.errors import NotFoundError, UsageError
 from fretcoach_cli.llm.chain import ProviderChain
+from fretcoach_cli.llm.embeddings import embedder_from_settings
 from fretcoach_cli.llm.failures import AllLinksFailed, Attempt
 from fretcoach_cli.llm.links import OFFLINE
 from fretcoach_cli.llm.toolcalls import StreamGuard
@@ -233,6 +234,7 @@ class ChatService:
         self.chain = chain if chain is not None else ProviderChain.from_settings(settings)
         self.tracer = tracer or tracer_from_settings(settings)
         self.chat_prompt = active_prompt("chat", settings)  # its version is stored per answer
+        self.embedder = embedder_from_settings(settings)  # memory recall by meaning, if set
         self.reply_uuid: str | None = None  # the answer being written (tracing metadata)
         self.force_offline = force_offline
         self.tool_mode = str(getattr(settings, "llm_tool_mode", "auto") or "auto")
@@ -528,7 +530,7 @@ class ChatService:
         memories it calls for recalled, and the answer says what was remembered."""
         conn = self.app_conn()
         captured = capture(conn, question)
-        self.memory_block = recalled_block(conn, question)
+        self.memory_block = recalled_block(conn, question, self.embedder)
         for event in self._answer_turn(question, cancel):
             if isinstance(event, Done) and captured:
                 told = note(captured)

@@ -16,6 +16,7 @@ from fretcoach_cli.coach.memory import context_block, extract, recall
 if TYPE_CHECKING:
     import psycopg
 
+    from fretcoach_cli.llm.embeddings import Embedder
     from fretcoach_cli.store.memory import MemoryRow
 
 
@@ -44,9 +45,10 @@ def note(captured: list[tuple[MemoryRow, bool]]) -> str:
     return "\n\n_(" + ". ".join(parts) + " — see `fretcoach memory list`.)_"
 
 
-def recalled_block(conn: psycopg.Connection[Any], question: str) -> str:
+def recalled_block(conn: psycopg.Connection[Any], question: str,
+                   embedder: Embedder | None = None) -> str:
     """The memories relevant to ``question`` as a prompt block ("" when there are none)."""
-    return context_block(recall(conn, question))
+    return context_block(recall(conn, question, embedder=embedder))
 
 
 def context_message(block: str) -> Any:

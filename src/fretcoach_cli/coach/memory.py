@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fretcoach_cli.errors import LLMError
+from fretcoach_cli.llm.embeddings import Embedder, embedder_from_settings
 from fretcoach_cli.store.memory import MAX_TEXT, Memories, normalise
 
 if TYPE_CHECKING:
@@ -193,10 +195,24 @@ def memory_question(question: str) -> tuple[str, ...] | None:
 # -- recall ----------------------------------------------------------------------------------
 
 def recall(conn: psycopg.Connection[Any], query: str, *, k: int = RECALL_K,
-           touch: bool = True) -> list[Any]:
-    """The ``k`` memory rows most relevant to ``query`` (limits and goals when nothing
-    matches); an empty list for a user with none."""
-    return [r.row for r in Memories(conn).recall(query, k=k, touch=touch)]
+           touch: bool = True, embedder: Embedder | None = None) -> list[Any]:
+    """The ``k`` memory rows most relevant to ``query``: by meaning with an ``embedder`` on a
+    database with pgvector (memories not yet embedded by its model are embedded first), else
+    by full-text search (limits and goals when nothing matches); [] for a user with none."""
+    memories = Memories(conn)
+    if embedder is not None and memories.has_vectors():
+        try:
+            missing = memories.unembedded(embedder.model)
+            vectors = embedder.embed([text for _, text in missing] + [query or "the player"])
+            memories.set_embeddings(embedder.model,
+                                    {i: v for (i, _), v in zip(missing, vectors, strict=False)})
+            return [r.row for r in memories.recall_near(embedder.model, vectors[-1], k=k,
+                                                        touch=touch)]
+        except LLMError as exc:  # the model server is down: the words still match
+            import logging
+
+            logging.getLogger(__name__).info("memory recalled by full text: %s", exc)
+    return [r.row for r in memories.recall(query, k=k, touch=touch)]
 
 
 def context_lines(rows: Iterable[Any], *, chars: int = RECALL_CHARS) -> list[str]:
@@ -230,7 +246,7 @@ def recall_for_settings(settings: Any, query: str, *, k: int = RECALL_K) -> list
 
     try:
         with open_database(settings) as db, db.connect(settings.user) as conn:
-            return recall(conn, query, k=k)
+            return recall(conn, query, k=k, embedder=embedder_from_settings(settings))
     except Exception as exc:
         logging.getLogger(__name__).info("coach memory not recalled: %s", exc)
         return []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -92,12 +93,18 @@ _QUERY_SQL = ("(SELECT string_agg(quote_literal(l), ' | ') "
               "FROM unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS l)")
 
 
+def _vector_literal(vector: Sequence[float]) -> str:
+    """pgvector's text form ('[0.1,0.2]'): no adapter package needed, bound as a parameter."""
+    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+
+
 @translate_errors("memory")
 class Memories:
     """Add, list, edit, forget and recall the connection's user's memories."""
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
+        self._vectors: bool | None = None
 
     def add(self, text: str, *, kind: str = "note",
             source: str = "user") -> tuple[MemoryRow, bool]:
@@ -152,6 +159,9 @@ class Memories:
             "UPDATE fretcoach.coach_memories SET text = %s, norm = %s, "
             "kind = coalesce(%s, kind), updated_at = now() WHERE memory_id = %s",
             (text, normalise(text), kind, int(memory_id)))
+        if self.has_vectors():  # the old text's embedding no longer says what the row says
+            self.conn.execute("UPDATE fretcoach.coach_memories SET embedding = NULL, "
+                              "embedding_model = NULL WHERE memory_id = %s", (int(memory_id),))
         self._commit()
         return self.require(memory_id)
 
@@ -167,6 +177,54 @@ class Memories:
         cur = self.conn.execute("DELETE FROM fretcoach.coach_memories")
         self._commit()
         return cur.rowcount
+
+    # -- recall by meaning (ddl/051: pgvector, when the server has it) ----------------------
+    def has_vectors(self) -> bool:
+        """Whether this database has the embedding column (pgvector could be created)."""
+        if self._vectors is None:
+            found = self.conn.execute(
+                "SELECT 1 FROM pg_attribute WHERE attrelid = 'fretcoach.coach_memories'::regclass"
+                " AND attname = 'embedding' AND NOT attisdropped").fetchone()
+            self._vectors = found is not None
+            self._commit()
+        return self._vectors
+
+    def unembedded(self, model: str) -> builtins.list[tuple[int, str]]:
+        """(id, text) of the memories with no embedding by ``model`` yet."""
+        rows = self.conn.execute(
+            "SELECT memory_id, kind || ': ' || text FROM fretcoach.coach_memories "
+            "WHERE embedding_model IS DISTINCT FROM %s ORDER BY memory_id", (model,)).fetchall()
+        self._commit()
+        return [(int(i), str(t)) for i, t in rows]
+
+    def set_embeddings(self, model: str, vectors: dict[int, Sequence[float]]) -> None:
+        for memory_id, vector in vectors.items():
+            self.conn.execute(
+                "UPDATE fretcoach.coach_memories SET embedding = %s::vector, "
+                "embedding_model = %s WHERE memory_id = %s",
+                (_vector_literal(vector), model, int(memory_id)))
+        self._commit()
+
+    def recall_near(self, model: str, vector: Sequence[float], *, k: int = 5,
+                    touch: bool = True) -> builtins.list[Recalled]:
+        """The ``k`` memories whose ``model`` embeddings are nearest ``vector`` (cosine);
+        rank = 1 − cosine distance. Memories not embedded by ``model`` are not candidates
+        (the caller embeds them first: coach.memory.recall)."""
+        from psycopg.rows import dict_row
+
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                f"SELECT {columns(MemoryRow)}, "
+                "1 - (embedding <=> %(v)s::vector) AS rank FROM fretcoach.coach_memories "
+                "WHERE embedding_model = %(m)s "
+                f"ORDER BY embedding <=> %(v)s::vector, {_PRIORITY_SQL}, memory_id DESC "
+                "LIMIT %(k)s",
+                {"v": _vector_literal(vector), "m": model, "k": max(0, int(k)),
+                 "prio": list(KIND_PRIORITY)})
+            found = cur.fetchall()
+        out = [Recalled(MemoryRow(**{f: r[f] for f in r if f != "rank"}), float(r["rank"]))
+               for r in found]
+        return self._touched(out, touch)
 
     def recall(self, query: str, *, k: int = 5, touch: bool = True) -> builtins.list[Recalled]:
         """The ``k`` memories most relevant to ``query``: full-text matches by rank, then the
@@ -193,6 +251,9 @@ class Memories:
             found = cur.fetchall()
         out = [Recalled(MemoryRow(**{f: r[f] for f in r if f != "rank"}), float(r["rank"]))
                for r in found]
+        return self._touched(out, touch)
+
+    def _touched(self, out: builtins.list[Recalled], touch: bool) -> builtins.list[Recalled]:
         if touch and out:
             self.conn.execute(
                 "UPDATE fretcoach.coach_memories SET last_recalled_at = now() "
