@@ -221,7 +221,7 @@ def test_coach_compare_on_seeded_sessions(database, conn, user_id):
     for col in (v1, v2):
         assert col["replies"] == 4 and col["answered_by"] == ["offline"]
         assert col["mean_words"] > 5 and col["mean_figures"] > 0
-        assert 0 <= col["grounded"] <= 4
+        assert col["grounded"] == 4  # the offline coach cites only figures of the data
     # same findings, different wording: the offline templates are versioned too
     for a, b in zip(v1["samples"], v2["samples"], strict=True):
         assert a["session_id"] == b["session_id"] and a["text"] != b["text"]

@@ -16,6 +16,7 @@ the recomputed metrics, the notes and the positions the coach was told about).
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -119,7 +120,11 @@ def session_data(row: Any, metrics: Any, events: list[NoteEvent], scale: Any) ->
               "note": scale.note_name(e.midi) if e.midi is not None else None}
              for e in events]
     places = [{"string": p[0], "fret": p[1]} for p in positions(events) if p is not None]
-    return [asdict(row), metrics.to_dict(), notes, places]
+    onsets = sorted(e.onset_s for e in events if e.is_note)
+    gaps = [b - a for a, b in itertools.pairwise(onsets) if b > a]
+    # what the coach derives from the notes: the tempo they were played at (median gap)
+    derived = {"played_tempo_bpm": 60.0 / statistics.median(gaps)} if gaps else {}
+    return [asdict(row), metrics.to_dict(), notes, places, derived]
 
 
 def compare(conn: Any, *, kind: str, version_a: str, version_b: str, sessions: int,
