@@ -122,9 +122,18 @@ def harmonic_share(x: np.ndarray, f0: float, *, before: np.ndarray | None = None
 CHORD_INTERVALS = (1 / 2, 2 / 3, 4 / 3, 3 / 2, 5 / 3, 5 / 2, 7 / 2)
 
 
+# A peak on a ringing note's harmonics is that note's tail when it sounded before at least this
+# share (-17 dB) of its power now (the before-window scaled to the same length): a new note's
+# partial on an old note's harmonic (a double stop's fourth on the octave of an earlier note)
+# was not there before. At 0.5, devset reverb note F1 0.897; 0.02, 0.911; no limit, 0.916 but
+# one doublestop read as a single note.
+TAIL_SHARE = 0.02
+
+
 def harmonic_figures(x: np.ndarray, f0: float, *, before: np.ndarray | None = None,
                      fmax: float = 4000.0, wobble_cents: float = 0.0,
-                     ringing: tuple[float, ...] = ()) -> tuple[float, float]:
+                     ringing: tuple[float, ...] = (), ringing_share: bool = False,
+                     ) -> tuple[float, float]:
     """(harmonic share, chord-interval peak in dB) of the new sound in ``x``, one spectrum.
 
     The second figure is the strongest new peak at ``f0 × CHORD_INTERVALS`` relative to the
@@ -132,16 +141,22 @@ def harmonic_figures(x: np.ndarray, f0: float, *, before: np.ndarray | None = No
     of its energy on D3's harmonics, but its A3 stands 3–10 dB under them, where a single
     note has nothing (above −10 dB in 4 of 2,834 devset notes). Peaks on the harmonics of
     ``ringing`` (f0s of earlier notes left ringing, let-ring) are theirs, not a chord's.
+    With ``ringing_share`` those peaks (off ``f0``'s series, and already sounding before:
+    see ``TAIL_SHARE``) are left out of the share too: under a room's tail, subtracting the
+    spectrum from before the pluck leaves part of the earlier notes' decaying sound.
     """
     if f0 <= 0 or len(x) < 256:
         return 0.0, -math.inf
     n_fft = 1 << int(np.ceil(np.log2(max(len(x), 8192))))
     spec = _power(x, n_fft)
+    was = np.zeros_like(spec)  # what sounded before, as loud as a steady tone in ``x`` reads
     if before is not None and len(before) >= 256:
-        spec = np.maximum(spec - _power(before, n_fft), 0.0)
+        pb = _power(before, n_fft)
+        was = pb * max(1.0, len(x) / len(before))
+        spec = np.maximum(spec - pb, 0.0)
     freqs = np.fft.rfftfreq(n_fft, 1.0 / RATE)
     band = (freqs >= 55.0) & (freqs <= fmax)
-    s, f = spec[band], freqs[band]
+    s, f, was = spec[band], freqs[band], was[band]
     if s.size < 3 or s.max() <= 0:
         return 0.0, -math.inf
     peaks = np.flatnonzero((s[1:-1] > s[:-2]) & (s[1:-1] >= s[2:])) + 1
@@ -153,17 +168,21 @@ def harmonic_figures(x: np.ndarray, f0: float, *, before: np.ndarray | None = No
     k = np.maximum(np.round(h), 1.0)
     near = np.abs(h - np.round(h)) <= 0.03 * k ** 0.5 + k * (2 ** (wobble_cents / 1200) - 1)
     near &= np.round(h) >= 1
-    share = float(pe[near].sum() / pe.sum())
+    rung = np.zeros(len(h), dtype=bool)  # on an earlier, still ringing note's harmonics
+    for fr in ringing:
+        hr = pf / fr
+        rung |= ((np.abs(hr - np.round(hr)) <= 0.03 * np.maximum(np.round(hr), 1.0) ** 0.5)
+                 & (np.round(hr) >= 1))
+    # ... and already sounding before it (a new note on an earlier one's harmonic is not)
+    theirs = rung & ~near & (was[peaks] >= TAIL_SHARE * pe)
+    total = pe.sum() if not ringing_share else pe[~theirs].sum()
+    share = float(pe[near].sum() / total) if total > 0 else 0.0
     if not near.any():
         return share, -math.inf
     at_interval = np.zeros(len(h), dtype=bool)
     for ratio in CHORD_INTERVALS:
         at_interval |= np.abs(h / ratio - 1.0) <= 0.02
-    at_interval &= ~near
-    for fr in ringing:
-        hr = pf / fr
-        at_interval &= ~((np.abs(hr - np.round(hr)) <= 0.03 * np.maximum(np.round(hr), 1.0) ** 0.5)
-                         & (np.round(hr) >= 1))
+    at_interval &= ~near & ~rung
     if not at_interval.any():
         return share, -math.inf
     return share, float(10 * np.log10(pe[at_interval].max() / pe[near].max()))

@@ -573,13 +573,24 @@ class NoteTracker:
 
     @staticmethod
     def _sounds_like_chord(seg: np.ndarray, f0: float, before: np.ndarray,
-                           wobble: float, ringing: tuple[float, ...] = ()) -> bool:
+                           wobble: float, ringing: tuple[float, ...] = (),
+                           ringing_share: bool = False) -> bool:
         """Not one harmonic series at ``f0``: too little of the new sound is on it, or a
         strong peak sits a fifth or a fourth off it (a chord's fifth, read as one note) that
         is not an earlier note still ringing (``ringing``, Hz)."""
         share, interval_db = harmonic_figures(seg, f0, before=before, wobble_cents=wobble,
-                                              ringing=ringing)
+                                              ringing=ringing, ringing_share=ringing_share)
         return share < POLY_SHARE or interval_db > CHORD_INTERVAL_DB
+
+    def _one_over_tail(self, n: _Note, skip: float, seg: np.ndarray, before: np.ndarray,
+                       f0: float, wobble: float, ringing: tuple[float, ...]) -> bool:
+        """Whether a plucked note that looks like a chord is one note over a reverberant
+        tail: its new sound, less what lies on the harmonics of earlier notes still sounding
+        (``ringing``, Hz; a room's tail changes while it decays, so subtracting the spectrum
+        from before the pluck leaves some of it), is one harmonic series at ``f0``."""
+        return bool(ringing) and not any(
+            self._sounds_like_chord(x, f0, before, wobble, ringing, ringing_share=True)
+            for x in (seg, self._attack_audio(n, skip)))
 
     def _own_pitch(self, n: _Note, skip: float, seg: np.ndarray, before: np.ndarray,
                    midi: float) -> float | None:
@@ -746,9 +757,12 @@ class NoteTracker:
                 and self._sounds_like_chord(self._attack_audio(n, skip), f0, before, wobble,
                                             ringing)):
             level_before = self.onsets.level_at(n.onset_s - 0.06, n.onset_s - 0.015)
-            if peak < level_before + 3:
-                return None  # no new attack: a string being damped or a ringing blend
-            return NoteEvent(n.onset_s, end, None, float(np.median(confs)), "polyphonic", peak)
+            if not (n.cause == "onset" and self._one_over_tail(n, skip, seg, before, f0,
+                                                                 wobble, ringing)):
+                if peak < level_before + 3:
+                    return None  # no new attack: a string being damped or a ringing blend
+                return NoteEvent(n.onset_s, end, None, float(np.median(confs)), "polyphonic",
+                                 peak)
         if self.refine:
             better = refine_f0(seg, f0)
             if better is not None and abs(1200 * math.log2(better / f0)) < 35:
