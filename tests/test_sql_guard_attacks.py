@@ -28,7 +28,8 @@ MAX_ROWS = 50
 #: every table of the fretcoach schema (test_write_corpus_covers_every_table keeps it whole)
 WRITE_TABLES = ("sessions", "session_notes", "ai_practice_plans", "user_configs",
                 "coach_replies", "chat_threads", "deleted_rows", "schema_migrations",
-                "instance", "sync_marks", "report_zones", "report_days", "agent_scopes")
+                "instance", "sync_marks", "report_zones", "report_days", "agent_scopes",
+                "coach_memories", "coach_ratings", "exercise_verdicts", "input_latency")
 
 # guard refused / reached the DB and failed / cancelled by a bound (the statement timeout, or
 # the agent role's temp_file_limit that stops value and series bombs sooner) / ran
