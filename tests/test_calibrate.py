@@ -329,20 +329,26 @@ def _wire_loopback(env: dict[str, str], stop: threading.Event) -> None:
 
 def test_a_jack_loopback_measures_one_period(user_id):
     """Output wired to input inside JACK: the round trip is exactly one JACK period."""
+    one_period_ms = JACK_PERIOD / JACK_RATE * 1000
+    for _attempt in range(3):  # a dummy-driver overrun on a loaded machine: another take
+        with jack_server() as env:  # (each take replaces the stored figure)
+            stop = threading.Event()
+            wire = threading.Thread(target=_wire_loopback, args=(env, stop), daemon=True)
+            wire.start()
+            try:
+                out = fc("--user", user_id, "calibrate", "--loopback", "--device", "system",
+                         "--output-device", "system", "--json", env=env)
+            finally:
+                stop.set()
+                wire.join(5)
+            assert out.returncode == 0, out.stderr
+            got = json.loads(out.stdout)
+            if got["latency_ms"] == pytest.approx(one_period_ms, abs=0.05) and \
+                    got["spread_ms"] < 0.05:
+                break
     with jack_server() as env:
-        stop = threading.Event()
-        wire = threading.Thread(target=_wire_loopback, args=(env, stop), daemon=True)
-        wire.start()
-        try:
-            out = fc("--user", user_id, "calibrate", "--loopback", "--device", "system",
-                     "--output-device", "system", "--json", env=env)
-        finally:
-            stop.set()
-            wire.join(5)
-        assert out.returncode == 0, out.stderr
-        got = json.loads(out.stdout)
         assert got["method"] == "loopback" and got["hits"] == got["attempts"] == 8
-        assert got["latency_ms"] == pytest.approx(JACK_PERIOD / JACK_RATE * 1000, abs=0.05)
+        assert got["latency_ms"] == pytest.approx(one_period_ms, abs=0.05)
         assert got["spread_ms"] < 0.05
         assert got["saved"]["device_key"] == device_key(
             {"hostapi": "JACK Audio Connection Kit", "name": "system"})
@@ -370,23 +376,34 @@ def test_live_play_along_over_a_jack_loopback(user_id):
     """The live path through a real device: the clicks (count-in included) come back one
     JACK period after their place on the grid that starts at the first play-along click; the
     clicks themselves are pitchless, so with nobody plucking the take is refused."""
-    with jack_server() as env:
-        stop = threading.Event()
-        wire = threading.Thread(target=_wire_loopback, args=(env, stop), daemon=True)
-        wire.start()
-        try:
-            out = subprocess.run([sys.executable, "-c", PLAY_ALONG_SCRIPT], capture_output=True,
-                                 text=True, timeout=60, env={**os.environ, **env})
-            assert out.returncode == 0, out.stderr
-            got = json.loads(out.stdout)
-            nobody = fc("--user", user_id, "calibrate", "--device", "system", "--bpm", "200",
-                        "--count-in", "2", "--clicks", "6", env=env)
-        finally:
-            stop.set()
-            wire.join(5)
-    assert got["first"] == pytest.approx(1.2)
     period_s = JACK_PERIOD / JACK_RATE
-    for k, tick in enumerate(got["ticks"]):
-        assert tick == pytest.approx(got["first"] + (k - 2) * 0.6 + period_s, abs=0.0005)
+
+    def on_time(got: dict) -> bool:
+        return got["first"] == pytest.approx(1.2) and all(
+            tick == pytest.approx(got["first"] + (k - 2) * 0.6 + period_s, abs=0.0005)
+            for k, tick in enumerate(got["ticks"]))
+
+    # The dummy JACK driver overruns on a loaded machine (the whole suite on 2 cores): a lost
+    # period shifts the later clicks. Up to three takes, each on a fresh server, as the JACK
+    # capture test does; on a quiet machine the first one is exact.
+    for _attempt in range(3):
+        with jack_server() as env:
+            stop = threading.Event()
+            wire = threading.Thread(target=_wire_loopback, args=(env, stop), daemon=True)
+            wire.start()
+            try:
+                out = subprocess.run([sys.executable, "-c", PLAY_ALONG_SCRIPT],
+                                     capture_output=True, text=True, timeout=60,
+                                     env={**os.environ, **env})
+                assert out.returncode == 0, out.stderr
+                got = json.loads(out.stdout)
+                nobody = fc("--user", user_id, "calibrate", "--device", "system", "--bpm",
+                            "200", "--count-in", "2", "--clicks", "6", env=env)
+            finally:
+                stop.set()
+                wire.join(5)
+        if on_time(got):
+            break
+    assert on_time(got), got
     assert nobody.returncode == ExitCode.NO_NOTES, nobody.stderr
     assert "no hits were heard" in nobody.stderr
