@@ -16,7 +16,6 @@ the recomputed metrics, the notes and the positions the coach was told about).
 
 from __future__ import annotations
 
-import itertools
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -114,16 +113,14 @@ def session_data(row: Any, metrics: Any, events: list[NoteEvent], scale: Any) ->
     """Everything a reply about this session may take a figure from."""
     from dataclasses import asdict
 
-    from fretcoach_cli.coach.offline import positions
+    from fretcoach_cli.coach.offline import played_tempo, positions
 
     notes = [{"onset_s": e.onset_s, "midi": e.midi, "cents": e.cents,
               "note": scale.note_name(e.midi) if e.midi is not None else None}
              for e in events]
     places = [{"string": p[0], "fret": p[1]} for p in positions(events) if p is not None]
-    onsets = sorted(e.onset_s for e in events if e.is_note)
-    gaps = [b - a for a, b in itertools.pairwise(onsets) if b > a]
-    # what the coach derives from the notes: the tempo they were played at (median gap)
-    derived = {"played_tempo_bpm": 60.0 / statistics.median(gaps)} if gaps else {}
+    tempo = played_tempo(events)  # what the offline coach derives from the notes and cites
+    derived = {} if tempo is None else {"played_tempo_bpm": tempo}
     return [asdict(row), metrics.to_dict(), notes, places, derived]
 
 

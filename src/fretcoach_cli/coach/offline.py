@@ -178,12 +178,19 @@ def _conformity_finding(metrics, notes: Sequence[NoteEvent], scale: Scale,
     return Finding("scale_conformity", fact, _pick("scale_conformity", index))
 
 
+def played_tempo(notes: Sequence[NoteEvent]) -> float | None:
+    """The tempo the notes were played at (bpm from the median gap between onsets), as the
+    timing tip quotes it; None with fewer than two notes."""
+    onsets = sorted(n.onset_s for n in notes if n.is_note)
+    gaps = [b - a for a, b in itertools.pairwise(onsets) if b > a]
+    return 60.0 / statistics.median(gaps) if gaps else None
+
+
 def _timing_finding(metrics, notes: Sequence[NoteEvent], index: int) -> Finding:
     bpm = getattr(metrics, "bpm", None)
     dev = getattr(metrics, "mean_abs_grid_dev_ms", None)
     cv = getattr(metrics, "ioi_cv", None)
-    onsets = sorted(n.onset_s for n in notes if n.is_note)
-    gaps = [b - a for a, b in itertools.pairwise(onsets) if b > a]
+    tempo = played_tempo(notes)
     if bpm and dev is not None:
         fact = f"Your notes land {dev:.0f} ms off the {bpm:.0f} BPM click on average"
         slower = max(40, int(round(bpm * 0.8 / 5) * 5))
@@ -196,8 +203,7 @@ def _timing_finding(metrics, notes: Sequence[NoteEvent], index: int) -> Finding:
     else:
         fact = "The spacing between your notes is uneven"
     tech = _pick("timing_stability", index)
-    if gaps and index % len(TIPS["timing_stability"]) == 0:
-        tempo = 60.0 / statistics.median(gaps)
+    if tempo is not None and index % len(TIPS["timing_stability"]) == 0:
         slower = max(40, min(200, int(round(tempo * 0.8 / 5) * 5)))
         tech = f"turn the click on at {slower} BPM (a bit under your {tempo:.0f}) and play " \
                "one note per beat"
