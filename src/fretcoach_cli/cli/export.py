@@ -31,7 +31,8 @@ def export(
     scale: str | None = typer.Option(None, "--scale", help=SCALE_HELP),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
 ) -> None:
-    """Export sessions (with notes, coach replies and plans) as JSON, or sessions as CSV."""
+    """Export your history (sessions, notes, verdicts, plans, coach replies and ratings,
+    memories, latency, settings) as JSON, or sessions as CSV."""
     from fretcoach_cli.reports.exchange import export_csv, export_json
 
     if fmt not in ("json", "csv"):
@@ -48,7 +49,10 @@ def export(
                 if fmt == "json":
                     summary = export_json(conn, flt, out, user=user)
                     what = (f"{summary.sessions} sessions, {summary.notes} notes, "
-                            f"{summary.plans} plans, {summary.coach_replies} coach replies")
+                            f"{summary.plans} plans, {summary.coach_replies} coach replies, "
+                            f"{summary.exercise_verdicts} exercise verdicts, "
+                            + ", ".join(f"{n} {t.replace('_', ' ')}"
+                                        for t, n in summary.other.items()))
                 else:
                     what = f"{export_csv(conn, flt, out)} sessions"
             finally:
@@ -125,7 +129,10 @@ def import_(
                + (f", {r.sessions_kept_newer} kept (newer here)" if r.sessions_kept_newer
                   else ""))
     typer.echo(f"notes: {r.notes_inserted} new; coach replies: {r.coach_replies_inserted} new; "
+               f"exercise verdicts: {r.exercise_verdicts_inserted} written; "
                f"plans: {r.plans_inserted} new, {r.plans_updated} updated")
+    if r.other:
+        typer.echo("; ".join(f"{t.replace('_', ' ')}: {n} written" for t, n in r.other.items()))
 
 
 def seed(

@@ -20,7 +20,8 @@ def sync(
     batch: int = typer.Option(500, "--batch", min=1, help="Rows per transaction."),
     as_json: bool = typer.Option(False, "--json", help="Print what moved as JSON."),
 ) -> None:
-    """Sync sessions, notes, plans and deletions with a shared PostgreSQL (delta, resumable)."""
+    """Sync your history (sessions, notes, verdicts, plans, coach replies and ratings,
+    memories, latency, settings, deletions) with a shared PostgreSQL (delta, resumable)."""
     from fretcoach_cli.reports.sync import open_peer
     from fretcoach_cli.reports.sync import sync as run_sync
     from fretcoach_cli.store import db_errors, mask_url, open_database
@@ -57,10 +58,13 @@ def sync(
         arrow = "←" if r.direction == "pull" else "→"
         typer.echo(f"{r.direction} {arrow} {mask_url(url)}: "
                    f"sessions {r.sessions.inserted} new, {r.sessions.updated} updated, "
-                   f"{r.sessions.notes} notes; plans {r.plans.inserted} new, "
+                   f"{r.sessions.notes} notes, {r.sessions.exercise_verdicts} exercise "
+                   f"verdicts; plans {r.plans.inserted} new, "
                    f"{r.plans.updated} updated; {r.deletions.deleted} deleted"
                    + (f"; {r.sessions.kept_newer + r.plans.kept_newer} conflicts kept the "
-                      "newer copy there" if r.sessions.kept_newer + r.plans.kept_newer else ""))
+                      "newer copy there" if r.sessions.kept_newer + r.plans.kept_newer else "")
+                   + "".join(f"; {t.replace('_', ' ')} {o.inserted} written"
+                             for t, o in r.other.items() if o.inserted))
 
 
 def _check_urls(*, to: str | None, from_: str | None) -> None:

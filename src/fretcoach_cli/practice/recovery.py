@@ -3,7 +3,7 @@
 First the local journals of dead processes are written to the database (they may hold notes
 the database never got), then the store marks sessions without a live writer as
 ``interrupted``. Finishing one recomputes every figure from its stored notes, exactly as a
-normal end of session would have.
+normal end of session would have — an exercise session's note verdicts included.
 """
 
 from __future__ import annotations
@@ -77,8 +77,49 @@ def finish_interrupted(conn: Any, row: Any) -> Any:
         duration = max((e.offset_s for e in events), default=0.0)
     fields["duration_seconds"] = duration
     fields["recovered"] = True
+    if row.exercise_name is not None:  # practice --exercise: judge the take as a finish does
+        _judge_exercise(conn, row, scale, events, fields)
     return sessions.finish(row.session_id, SessionSummary.from_mapping(fields),
                            end_time=row.end_time)
+
+
+def _judge_exercise(conn: Any, row: Any, scale: Any, events: list[NoteEvent],
+                    fields: dict[str, Any]) -> None:
+    """Store the exercise verdicts of an interrupted exercise session and put what a judged
+    take adds to the summary (``exercise_run.stored_fields``) into ``fields``. When the
+    exercise cannot be rebuilt (a file since moved) the reason goes into the metrics blob
+    (``exercise_not_judged``) and the notes keep the session's figures."""
+    from fretcoach_cli.errors import FretcoachError
+    from fretcoach_cli.practice.exercise_run import SUMMARY_KEY, stored_fields
+    from fretcoach_cli.scoring.exercise import DEFAULT_TOLERANCE_MS, judge_exercise
+    from fretcoach_cli.store.exercise_verdicts import ExerciseVerdicts
+
+    try:
+        exercise = rebuild_exercise(row, scale)
+        if row.exercise_bpm is None:
+            raise FretcoachError("the session stored no exercise tempo")
+        result = judge_exercise(exercise, events, bpm=float(row.exercise_bpm),
+                                tolerance_ms=DEFAULT_TOLERANCE_MS)
+    except (FretcoachError, OSError, ValueError) as exc:
+        fields["exercise_not_judged"] = str(exc).splitlines()[0] if str(exc) else repr(exc)
+        return
+    extra = stored_fields(result)
+    ExerciseVerdicts(conn).replace(row.session_id, extra.pop(SUMMARY_KEY))
+    fields.update(extra)
+
+
+def rebuild_exercise(row: Any, scale: Any) -> Any:
+    """The exercise an interrupted session played, from what its row stored: a built-in by
+    name in the session's scale and tuning (its default position: a `--position` given at
+    the start is not stored), or the file it was read from."""
+    from fretcoach_cli.music.exercises import load
+    from fretcoach_cli.music.tunings import parse_tuning
+
+    strings = parse_tuning(row.tuning).strings
+    if (row.exercise_source or "built-in") != "built-in":
+        return load(str(row.exercise_source), scale, tuning=strings)
+    name, _, shape = str(row.exercise_name).partition(" caged-")  # "thirds caged-E"
+    return load(name, scale, tuning=strings, shape=shape or None)
 
 
 def drop_empty(conn: Any, rows: list[Any]) -> tuple[list[Any], list[Any]]:

@@ -1,13 +1,18 @@
 """Export and import of a user's practice history (`fretcoach export` / `fretcoach import`).
 
 The JSON export is the complete, re-importable form: plans, then sessions with their notes
-(compact arrays under ``note_columns``) and coach replies. It is written as a stream, one
-page of sessions at a time, so exporting months of practice does not hold it in memory.
+(compact arrays under ``note_columns``), coach replies and exercise verdicts, then the
+replies outside a session (plans, chat answers) and the tables that are not a session's
+(ratings, memories, input latency, settings, chat threads; reports/carry.py). It is written
+as a stream, one page of sessions at a time, so exporting months of practice does not hold
+it in memory. Format 2 added all but plans, sessions, notes and replies' first five
+columns; a format 1 file still imports.
 CSV is a flat sessions table for spreadsheets (not importable).
 
 Import applies the file with :mod:`fretcoach_cli.reports.transfer` (idempotent,
 last-writer-wins on ``updated_at``): importing the same file twice changes nothing the second
-time; an import deliberately revives sessions deleted since the export.
+time; an import deliberately revives sessions deleted since the export. It runs in one
+transaction: a file that fails half-way (a hand-edited row) leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -15,20 +20,20 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from fretcoach_cli.errors import UsageError
-from fretcoach_cli.reports import transfer
+from fretcoach_cli.reports import carry, transfer
 from fretcoach_cli.reports.filters import SessionFilter
 
 if TYPE_CHECKING:
     import psycopg
 
 FORMAT = "fretcoach-export"
-VERSION = 1
+VERSION = 2
 PAGE = 500
 
 
@@ -96,6 +101,8 @@ class ExportSummary:
     notes: int = 0
     plans: int = 0
     coach_replies: int = 0
+    exercise_verdicts: int = 0
+    other: dict[str, int] = field(default_factory=dict)  # reports/carry.py STANDALONE
 
 
 def export_json(conn: psycopg.Connection[Any], flt: SessionFilter, out: IO[str], *,
@@ -119,17 +126,42 @@ def export_json(conn: psycopg.Connection[Any], flt: SessionFilter, out: IO[str],
         replies: dict[Any, list[dict[str, Any]]] = {}
         for r in transfer.read_replies(conn, ids):
             replies.setdefault(r.pop("session_id"), []).append(r)
+        verdicts: dict[Any, list[dict[str, Any]]] = {}
+        for v in transfer.read_verdicts(conn, ids):
+            verdicts.setdefault(v.pop("session_id"), []).append(v)
         for row in page:
-            sid = row["session_id"]
-            row["notes"] = [[n[c] for c in note_cols] for n in notes[sid]]
+            sid = str(row["session_id"])
+            row["notes"] = [[n[c] for c in note_cols] for n in notes[row["session_id"]]]
             row["coach_replies"] = replies.get(sid, [])
+            row["exercise_verdicts"] = verdicts.get(sid, [])
             out.write(("" if first else ",") + "\n" + _dumps(row))
             first = False
             summary.sessions += 1
             summary.notes += len(row["notes"])
             summary.coach_replies += len(row["coach_replies"])
-    out.write("\n]}\n")
+            summary.exercise_verdicts += len(row["exercise_verdicts"])
+    out.write("\n]")
+    loose = _loose_replies(conn, flt)
+    summary.coach_replies += len(loose)
+    out.write(',"coach_replies":' + _dumps(loose))
+    for spec in carry.STANDALONE:
+        rows = carry.read(conn, spec)
+        summary.other[spec.table] = len(rows)
+        out.write(f',"{spec.table}":' + _dumps(rows))
+    out.write("}\n")
     return summary
+
+
+def _loose_replies(conn: psycopg.Connection[Any], flt: SessionFilter) -> list[dict[str, Any]]:
+    """Replies outside a session (plans, chat answers): all, or those of the period."""
+    cond, params = ["session_id IS NULL"], {}
+    if flt.period.start is not None:
+        cond.append("at >= %(f_since)s")
+        params["f_since"] = flt.period.start
+    if flt.period.end is not None:
+        cond.append("at < %(f_until)s")
+        params["f_until"] = flt.period.end
+    return carry.read(conn, carry.REPLIES, " AND ".join(cond), params)
 
 
 def export_csv(conn: psycopg.Connection[Any], flt: SessionFilter, out: IO[str]) -> int:
@@ -164,9 +196,11 @@ class ImportReport:
     plans_unchanged: int = 0
     notes_inserted: int = 0
     coach_replies_inserted: int = 0
+    exercise_verdicts_inserted: int = 0
     links_fixed: int = 0
+    other: dict[str, int] = field(default_factory=dict)  # rows written per carry.STANDALONE
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -198,7 +232,7 @@ def read_export(path: Path) -> dict[str, Any]:
 
 
 def import_data(conn: psycopg.Connection[Any], data: dict[str, Any]) -> ImportReport:
-    """Apply an export (already loaded) to the connection's user; commits per page."""
+    """Apply an export (already loaded) to the connection's user, in one transaction."""
     report = ImportReport()
     note_cols = data.get("note_columns") or list(transfer.note_columns())
     plans = list(data.get("plans") or [])
@@ -206,31 +240,49 @@ def import_data(conn: psycopg.Connection[Any], data: dict[str, Any]) -> ImportRe
     with conn.transaction():
         transfer.mark_sync(conn)
         res = transfer.apply_plans(conn, plans, respect_deletions=False)
-    report.plans_inserted, report.plans_updated = res.inserted, res.updated
-    report.plans_unchanged = res.unchanged + res.kept_newer
-    for lo in range(0, len(sessions), PAGE):
-        page = sessions[lo:lo + PAGE]
-        rows = [{k: v for k, v in s.items() if k not in ("notes", "coach_replies")}
-                for s in page]
-        with conn.transaction():
-            transfer.mark_sync(conn)
-            res = transfer.apply_sessions(conn, rows, respect_deletions=False)
-            report.sessions_inserted += res.inserted
-            report.sessions_updated += res.updated
-            report.sessions_unchanged += res.unchanged
-            report.sessions_kept_newer += res.kept_newer
-            replies, notes = [], []
-            for s in page:
-                notes += [{**(dict(zip(note_cols, n, strict=True)) if isinstance(n, list)
-                              else n), "session_id": s["session_id"]}
-                          for n in s.get("notes") or []]
-                replies += [{**r, "session_id": s["session_id"]}
-                            for r in s.get("coach_replies") or []]
-            report.notes_inserted += transfer.apply_note_rows(conn, notes)
-            report.coach_replies_inserted += transfer.apply_replies(conn, replies)
-    with conn.transaction():
-        transfer.mark_sync(conn)
+        report.plans_inserted, report.plans_updated = res.inserted, res.updated
+        report.plans_unchanged = res.unchanged + res.kept_newer
+        for lo in range(0, len(sessions), PAGE):
+            _import_sessions(conn, sessions[lo:lo + PAGE], note_cols, report)
+        report.coach_replies_inserted += transfer.apply_replies(
+            conn, [{**r, "session_id": None} for r in _rows(data, "coach_replies")])
+        for spec in carry.STANDALONE:
+            report.other[spec.table] = carry.apply(conn, spec, _rows(data, spec.table))
         report.links_fixed = transfer.link_plans(conn, transfer.link_pairs(plans, sessions))
     if not conn.autocommit:
         conn.commit()
     return report
+
+
+def _rows(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """A list of row objects under ``key`` (absent in older files: none)."""
+    rows = data.get(key) or []
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise TypeError(f'"{key}" is not a list of rows')
+    return rows
+
+
+def _import_sessions(conn: psycopg.Connection[Any], page: list[dict[str, Any]],
+                     note_cols: list[str], report: ImportReport) -> None:
+    rows = [{k: v for k, v in s.items()
+             if k not in ("notes", "coach_replies", "exercise_verdicts")} for s in page]
+    res = transfer.apply_sessions(conn, rows, respect_deletions=False)
+    report.sessions_inserted += res.inserted
+    report.sessions_updated += res.updated
+    report.sessions_unchanged += res.unchanged
+    report.sessions_kept_newer += res.kept_newer
+    changed = {str(k) for k in res.changed_ids}
+    replies, notes, verdicts, replace = [], [], [], []
+    for s in page:
+        sid = s["session_id"]
+        notes += [{**(dict(zip(note_cols, n, strict=True)) if isinstance(n, list) else n),
+                   "session_id": sid} for n in s.get("notes") or []]
+        replies += [{**r, "session_id": sid} for r in _rows(s, "coach_replies")]
+        if "exercise_verdicts" in s:  # format 2: the session's whole verdict set
+            verdicts += [{**v, "session_id": sid} for v in _rows(s, "exercise_verdicts")]
+            if str(sid) in changed:
+                replace.append(sid)
+    report.notes_inserted += transfer.apply_note_rows(conn, notes)
+    report.coach_replies_inserted += transfer.apply_replies(conn, replies)
+    report.exercise_verdicts_inserted += transfer.apply_verdicts(conn, verdicts,
+                                                                 replace_sessions=replace)

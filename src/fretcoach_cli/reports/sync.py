@@ -1,4 +1,7 @@
-"""Delta sync of one user's sessions, notes, plans and deletions between two databases.
+"""Delta sync of one user's history between two databases: sessions (with their notes,
+replies and exercise verdicts), plans, deletions, then the tables with a time of their own —
+coach replies outside a session, ratings, memories, input latency, settings, chat threads
+(reports/carry.py).
 
 ``push`` copies local → peer, ``pull`` copies peer → local. Each table is read from the
 source in (updated_at, key) order starting at a high-water mark, in batches; each batch is
@@ -25,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from fretcoach_cli.errors import UsageError
-from fretcoach_cli.reports import transfer
+from fretcoach_cli.reports import carry, transfer
 
 if TYPE_CHECKING:
     import psycopg
@@ -46,6 +49,7 @@ class TableReport:
     deleted: int = 0
     notes: int = 0
     coach_replies: int = 0
+    exercise_verdicts: int = 0
 
 
 @dataclass
@@ -57,6 +61,7 @@ class SyncReport:
     sessions: TableReport = field(default_factory=TableReport)
     deletions: TableReport = field(default_factory=TableReport)
     links_fixed: int = 0
+    other: dict[str, TableReport] = field(default_factory=dict)  # replies, carry.STANDALONE
     complete: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -69,6 +74,7 @@ class SyncReport:
 
 
 BatchHook = Callable[[str, SyncReport], None]
+Reader = Callable[[tuple[datetime, str]], list[Any]]
 
 
 def instance_id(conn: psycopg.Connection[Any]) -> str:
@@ -128,16 +134,17 @@ def sync(local: psycopg.Connection[Any], peer: psycopg.Connection[Any], directio
     report = SyncReport(direction, peer_id)
 
     def run(table: str, key: str, cols: tuple[str, ...], apply: Callable[[list[Any]], None],
-            ) -> None:
+            read: Reader | None = None, stamp: str = "updated_at") -> None:
         mark = _get_mark(local, peer_id, direction, table)
         local.commit()
         cursor = (mark[0] - OVERLAP, "") if mark[0] > EPOCH else mark
         while True:
-            rows = _read_batch(src, table, key, cols, cursor, batch_size)
+            rows = (read(cursor) if read is not None
+                    else _read_batch(src, table, key, cols, cursor, batch_size))
             src.commit()
             if not rows:
                 break
-            last = (rows[-1]["updated_at"], str(rows[-1][key]))
+            last = (rows[-1][stamp], str(rows[-1][key]))
             with dst.transaction():
                 transfer.mark_sync(dst)
                 apply(rows)
@@ -169,9 +176,24 @@ def sync(local: psycopg.Connection[Any], peer: psycopg.Connection[Any], directio
         replies = transfer.read_replies(src, changed)
         flat = [{**n, "session_id": sid} for sid, ns in notes.items() for n in ns]
         report.sessions.notes += transfer.apply_note_rows(dst, transfer.as_json_rows(flat))
-        report.sessions.coach_replies += transfer.apply_replies(
-            dst, transfer.as_json_rows(replies))
+        report.sessions.coach_replies += transfer.apply_replies(dst, replies)
+        report.sessions.exercise_verdicts += transfer.apply_verdicts(
+            dst, transfer.read_verdicts(src, changed), replace_sessions=changed)
         report.links_fixed += transfer.link_plans(dst, transfer.link_pairs([], data))
+
+    def stream(spec: carry.Carried) -> None:
+        """A table with a time of its own (replies, ratings, memories, ...): a delta stream
+        like the sessions', applied with reports/carry.py."""
+        counts = report.other.setdefault(spec.table, TableReport())
+
+        def read(after: tuple[datetime, str]) -> list[Any]:
+            return carry.read_since(src, spec, after, batch_size)
+
+        def apply(rows: list[Any]) -> None:
+            counts.scanned += len(rows)
+            counts.inserted += carry.apply(dst, spec, transfer.as_json_rows(rows))
+
+        run(spec.table, spec.key, (), apply, read=read, stamp="sync_at")
 
     def apply_deletions(rows: list[Any]) -> None:
         report.deletions.scanned += len(rows)
@@ -179,6 +201,8 @@ def sync(local: psycopg.Connection[Any], peer: psycopg.Connection[Any], directio
 
     run("ai_practice_plans", "practice_id", transfer.plan_columns(), apply_plans)
     run("sessions", "session_id", transfer.session_columns(), apply_sessions)
+    for spec in (carry.REPLIES, *carry.STANDALONE):
+        stream(spec)
     _run_deletions(local, src, dst, peer_id, direction, batch_size, apply_deletions, report,
                    on_batch)
     # a final pass for plan → session links whose session arrived after the plan

@@ -7,7 +7,8 @@ Applying is idempotent and last-writer-wins:
   ``updated_at`` is strictly older, keeping the source's ``updated_at`` (the transaction sets
   ``fretcoach.sync = on`` so the trigger of ddl/010_reports.sql does not restamp it);
 * notes are inserted with ``ON CONFLICT (session_id, seq) DO NOTHING``;
-* coach replies (no natural key) are inserted unless the same (session, time, text) exists;
+* coach replies are inserted on their ``reply_uuid`` and exercise verdicts with their session
+  (reports/carry.py, which also carries the tables that are not a session's);
 * with ``respect_deletions`` a row older than a local deletion (tombstone) is not revived.
 
 ``user_id`` always becomes the destination connection's user: rows are scoped by RLS there.
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     import psycopg
 
 _ME = "current_setting('fretcoach.user_id', true)"
-REPLY_COLUMNS = ("session_id", "at", "source", "kind", "text")
 
 
 def session_columns() -> tuple[str, ...]:
@@ -157,19 +157,20 @@ def apply_note_rows(conn: psycopg.Connection[Any], rows: Sequence[dict[str, Any]
 
 
 def apply_replies(conn: psycopg.Connection[Any], rows: Sequence[dict[str, Any]]) -> int:
-    """Insert coach replies that are not there yet (same session, time and text)."""
-    if not rows:
-        return 0
-    cur = conn.execute(f"""
-        INSERT INTO fretcoach.coach_replies (session_id, user_id, at, source, kind, text)
-        SELECT r.session_id, {_ME}, r.at, r.source, r.kind, r.text
-        FROM jsonb_to_recordset(%s) AS r(session_id uuid, at timestamptz, source text,
-                                         kind text, text text)
-        WHERE EXISTS (SELECT 1 FROM fretcoach.sessions s WHERE s.session_id = r.session_id)
-          AND NOT EXISTS (SELECT 1 FROM fretcoach.coach_replies c
-                          WHERE c.session_id = r.session_id AND c.at = r.at
-                            AND c.text = r.text)""", (_jsonb(rows),))
-    return max(cur.rowcount, 0)
+    """Insert coach replies that are not there yet (by ``reply_uuid``; see reports/carry.py),
+    every column of them; returns rows added."""
+    from fretcoach_cli.reports import carry
+
+    return carry.apply(conn, carry.REPLIES, rows)
+
+
+def apply_verdicts(conn: psycopg.Connection[Any], rows: Sequence[dict[str, Any]], *,
+                   replace_sessions: Iterable[Any] = ()) -> int:
+    """Exercise verdicts of sessions that are there (``replace_sessions``: sessions whose
+    verdict set ``rows`` replaces); returns rows written."""
+    from fretcoach_cli.reports import carry
+
+    return carry.apply(conn, carry.VERDICTS, rows, replace_sessions=replace_sessions)
 
 
 def link_plans(conn: psycopg.Connection[Any], pairs: Sequence[dict[str, Any]]) -> int:
@@ -251,11 +252,21 @@ def read_notes(conn: psycopg.Connection[Any], session_ids: Sequence[Any],
 
 def read_replies(conn: psycopg.Connection[Any], session_ids: Sequence[Any],
                  ) -> list[dict[str, Any]]:
-    from psycopg.rows import dict_row
+    """Every column of these sessions' coach replies (JSON-safe), oldest first."""
+    from fretcoach_cli.reports import carry
 
     if not session_ids:
         return []
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(f"SELECT {', '.join(REPLY_COLUMNS)} FROM fretcoach.coach_replies "
-                    "WHERE session_id = ANY(%s) ORDER BY at", (list(session_ids),))
-        return cur.fetchall()
+    return carry.read(conn, carry.REPLIES, "session_id = ANY(%s::uuid[])",
+                      ([str(s) for s in session_ids],))
+
+
+def read_verdicts(conn: psycopg.Connection[Any], session_ids: Sequence[Any],
+                  ) -> list[dict[str, Any]]:
+    """The exercise verdicts of these sessions (JSON-safe), by session and order."""
+    from fretcoach_cli.reports import carry
+
+    if not session_ids:
+        return []
+    return carry.read(conn, carry.VERDICTS, "session_id = ANY(%s::uuid[])",
+                      ([str(s) for s in session_ids],))
