@@ -89,10 +89,13 @@ def practice(
                                     "after --clean-bars clean bars (every note in the scale "
                                     "and within ±30 ms of the grid), fall back a step after "
                                     "2 sloppy bars; never below START or above TARGET. "
-                                    "e.g. 80:140:+4. The TUI's t holds/releases the ramp."),
+                                    "e.g. 80:140:+4. With --exercise the exercise loops on "
+                                    "the click and each pass counts instead of a bar (clean: "
+                                    "every note hit, nothing extra). The TUI's t "
+                                    "holds/releases the ramp."),
     clean_bars: int | None = typer.Option(None, "--clean-bars", metavar="N",
                                           help="Speed trainer: clean bars before a rise "
-                                          "(default 2)."),
+                                          "(default 2); with --exercise, clean passes."),
     count_in: int | None = typer.Option(None, "--count-in", metavar="BARS",
                                         help="Speed trainer: count-in bars before beat 0 "
                                         "(default 1)."),
@@ -105,7 +108,8 @@ def practice(
                                         help="Play an exercise: a built-in ('fretcoach "
                                         "exercises'), a tab, MusicXML or Guitar Pro file. "
                                         "Needs --bpm (or the file's tempo); every expected "
-                                        "note gets a verdict."),
+                                        "note gets a verdict. With --ramp it loops, pass by "
+                                        "pass, speeding up as passes come out clean."),
     position: int | None = typer.Option(None, "--position", "-p",
                                         help="Fret where a built-in exercise's position starts."),
     shape: str | None = typer.Option(None, "--shape", metavar="C|A|G|E|D",
@@ -162,12 +166,15 @@ def practice(
     if exercise is not None:
         from fretcoach_cli.cli.analyze import load_exercise
 
-        if trainer is not None:
-            raise UsageError("not implemented yet: --exercise with --ramp",
-                             hint="practise the exercise at one --bpm")
+        if trainer is not None:  # the ramp gives the tempo of every pass
+            tempo = trainer.ramp.start_bpm
         the_exercise, the_scale, tempo = load_exercise(exercise, the_scale, tempo, position,
                                                        shape=shape, tuning=the_tuning)
         the_tuning = exercise_tuning(the_exercise, the_tuning, given=tuning is not None)
+        if trainer is not None:
+            from fretcoach_cli.practice.exercise_run import loop_check
+
+            loop_check(the_exercise)
     elif position is not None or shape is not None:
         raise UsageError("--position and --shape apply to --exercise")
     if trainer is not None:
@@ -421,17 +428,23 @@ class LiveLine:
             self.tempo = f" · {describe(message)}"
             if message.change is not None:
                 why = "clean" if message.change.reason == "clean" else "sloppy"
+                units = "passes" if message.unit == "pass" else "bars"
                 self.message(f"tempo {message.change.previous_bpm:g} → {message.bpm:g} bpm "
-                             f"({why} bars)")
+                             f"({why} {units})")
         from fretcoach_cli.practice.messages import ExerciseProgress
 
         if isinstance(message, ExerciseProgress):
             from fretcoach_cli.scoring.exercise_report import verdict_label
 
             last = next((v for v in reversed(message.decided) if v.index is not None), None)
+            where = "" if message.pass_number is None else f" · pass {message.pass_number}"
             if last is not None:
-                self.exercise = (f" · note {last.index + 1}/{len(message.exercise.notes)} "
+                self.exercise = (f"{where} · note {last.index + 1}/"
+                                 f"{len(message.exercise.notes)} "
                                  f"{verdict_label(last.to_dict())}")
+            for done in message.closed:  # --exercise --ramp: each pass's outcome, a line
+                state = {True: "clean", False: "sloppy", None: "nothing played"}[done.clean]
+                self.message(f"pass {done.index + 1} at {done.bpm:g} bpm: {state}")
         if isinstance(message, StorageStatus) and not message.online:
             self.storage = " · db offline, journaling"
         elif isinstance(message, StorageStatus):
@@ -602,6 +615,10 @@ def render_result(result: Any, *, as_json: bool, interactive: bool) -> None:
             from fretcoach_cli.scoring.exercise import exercise_document
 
             payload = {**payload, **exercise_document(result.extra["exercise"])}
+        if "passes" in result.extra:  # --exercise --ramp: every pass, its tempo and verdicts
+            best = result.extra.get("best_pass")
+            payload = {**payload, "best_pass": None if best is None else best.index + 1,
+                       "passes": [p.to_dict() for p in result.extra["passes"]]}
         typer.echo(json.dumps(json_safe(payload), indent=2))
     elif not interactive:
         from rich.console import Console
@@ -623,6 +640,11 @@ def render_result(result: Any, *, as_json: bool, interactive: bool) -> None:
             from fretcoach_cli.tui.exercise_view import result_table
 
             console.print(result_table(result))
+            console.print()
+        if "passes" in result.extra:
+            from fretcoach_cli.tui.exercise_view import passes_table
+
+            console.print(passes_table(result))
             console.print()
         if "speed" in result.extra:
             from fretcoach_cli.practice.speed_trainer import speed_summary

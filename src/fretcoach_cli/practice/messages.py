@@ -98,9 +98,15 @@ class NoteRetracted:
 class ExerciseProgress:
     """`practice --exercise`: verdicts just decided (scoring.exercise.NoteVerdict, in order)
     and the indices of the next expected notes to play (empty when the exercise is done).
-    ``onset_s`` is the played note that brought this update (None at start and end)."""
+    ``onset_s`` is the played note that brought this update (None at start and end). With
+    ``--ramp`` the exercise loops: ``pass_number`` (1-based) and ``bpm`` of the pass being
+    played, and the passes this note closed (scoring.exercise_loop.PassOutcome)."""
 
     decided: tuple[Any, ...]
     next_indices: tuple[int, ...]
     exercise: Any  # music.exercises.Exercise
     onset_s: float | None = None
+    pass_number: int | None = None
+    bpm: float | None = None
+    closed: tuple[Any, ...] = ()
+    pass_verdicts: tuple[str, ...] = ()  # the verdicts of the pass being played, so far

@@ -104,7 +104,12 @@ class PracticeSession:
         if options.trainer is not None:
             from fretcoach_cli.practice.speed_trainer import SpeedTrainer
 
-            self.trainer = SpeedTrainer(options.trainer)
+            unit = 1  # a bar; with an exercise, one pass of it (it loops on the click)
+            if options.exercise is not None:
+                from fretcoach_cli.scoring.exercise_loop import bars_per_pass
+
+                unit = bars_per_pass(options.exercise, options.trainer.ramp.beats_per_bar)
+            self.trainer = SpeedTrainer(options.trainer, unit_bars=unit)
             # timing metrics against the ramp's bars (its tempo map changes as it ramps)
             self.options = options = replace(options, grid=self.trainer.ramp.map)
         self._tolerance = tolerance_cents(options.strictness)
@@ -114,11 +119,12 @@ class PracticeSession:
                                      grid=options.grid)
         self._last_session_calc = 0.0
         self.exercise: Any = None  # practice.exercise_run.ExerciseRun with --exercise
-        if options.exercise is not None and options.bpm:
+        if options.exercise is not None and (options.bpm or self.trainer is not None):
             from fretcoach_cli.practice.exercise_run import ExerciseRun
 
-            self.exercise = ExerciseRun(options.exercise, bpm=options.bpm,
-                                        tolerance_ms=options.exercise_tolerance_ms)
+            self.exercise = ExerciseRun(
+                options.exercise, tolerance_ms=options.exercise_tolerance_ms,
+                bpm=options.bpm or options.trainer.ramp.start_bpm, trainer=self.trainer)
         #: one-line warnings (a silent click) go here; the CLI points it at its relay
         self.on_warning: Callable[[str], None] | None = None
 
@@ -144,6 +150,8 @@ class PracticeSession:
         self.engine.subscribe(self._on_engine_event)
         if self.exercise is not None:  # the first notes to play, before any is heard
             self._emit(self.exercise.progress())
+            if self.exercise.looped:
+                self._emit(self.exercise.tempo)
         if self.trainer is not None:  # the click's clock starts with the input's
             self.trainer.start_click(self.on_warning)
         self.engine.start()
@@ -211,16 +219,26 @@ class PracticeSession:
             from fretcoach_cli.practice.summary import summary_fields
 
             fields = summary_fields(self.options, events, self.position_s)
+            looped = self.exercise is not None and self.exercise.looped
+            if looped:  # the passes still open are settled before the ramp is read
+                self._emit(self.exercise.flush(self.position_s))
+                self._emit(self.exercise.tempo)
             if self.trainer is not None:
                 fields.update(self.trainer.finish(self.position_s))
             result = build_result(self.options, events, self.position_s, row=None,
                                   outcome=None, previous=None, reason=self.end_reason or reason)
+            if self.exercise is not None:  # live verdicts end; the take's own are stored
+                if not looped:
+                    self._emit(self.exercise.flush())
+                result.extra["exercise"] = self.exercise.finish(events, fields,
+                                                                self.position_s)
+                if looped:
+                    result.extra["passes"] = self.exercise.passes
+                    result.extra["best_pass"] = self.exercise.best_pass
             if self.trainer is not None:
                 result.extra["speed"] = {k: fields[k] for k in
                                          ("ramp", "max_clean_bpm", "tempo_curve")}
-            if self.exercise is not None:  # live verdicts end; the take's own are stored
-                self._emit(self.exercise.flush())
-                result.extra["exercise"] = self.exercise.finish(events, fields)
+                result.extra["speed"]["unit"] = "pass" if looped else "bar"
             if before_end is not None:  # before saving: closing words go in with the session
                 before_end(result)
             if self._recorder is not None:
@@ -348,7 +366,8 @@ class PracticeSession:
             if self.trainer is not None:  # the ramp's grid (count-in origin, bar tempi)
                 verdict = replace(verdict,
                                   grid_offset_ms=self.trainer.grid_offset_ms(event.onset_s))
-                tempo = self.trainer.on_note(event, verdict)
+                if self.exercise is None:  # an exercise's passes are judged below
+                    tempo = self.trainer.on_note(event, verdict)
             self.verdicts.append(verdict)
             window = self._window.add(event)
             session = self._maybe_session_metrics()
@@ -358,6 +377,8 @@ class PracticeSession:
         self._emit(NoteJudged(seq, event, verdict, window, session))
         if self.exercise is not None:
             self._emit(self.exercise.on_note(event))
+            if self.exercise.looped:
+                tempo = self.exercise.tempo
         if tempo is not None:
             self._emit(tempo)
 

@@ -4,12 +4,17 @@ The session hands every judged note to :meth:`SpeedTrainer.on_note` (analysis th
 ramp (``scoring.ramp``) decides on the audio clock, the click (``audio.click``) plays the same
 tempo map, and a :class:`TempoUpdate` goes to the subscribers whenever a bar closes. At the end
 the tempo curve and the best clean tempo go into the session's summary fields.
+
+With ``--exercise`` the ramp's unit is a pass of the looped exercise (``unit_bars`` = the bars
+one pass takes): ``practice.exercise_run`` judges the passes (``scoring.exercise_loop``) on
+this trainer's ramp, under its lock (:meth:`SpeedTrainer.holding`), and the click is the same.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +33,8 @@ class TempoUpdate:
     curve: tuple[CurvePoint, ...]
     change: RampChange | None = None
     active: bool = True
+    unit: str = "bar"  # what is judged clean or sloppy: "bar", or "pass" (--exercise)
+    pass_number: int | None = None  # --exercise: the pass being played (1-based)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +71,10 @@ class SpeedTrainer:
     """One per session with ``--ramp``; thread-safe (notes on the analysis thread, the click
     on the audio output thread, the toggle on the UI thread)."""
 
-    def __init__(self, options: TrainerOptions, *, origin_s: float | None = None) -> None:
+    def __init__(self, options: TrainerOptions, *, origin_s: float | None = None,
+                 unit_bars: int = 1) -> None:
         self.options = options
-        self.ramp = TempoRamp(options.ramp, origin_s=origin_s)
+        self.ramp = TempoRamp(options.ramp, origin_s=origin_s, unit_bars=unit_bars)
         self.player: Any = None
         self.notice: str | None = None
         self._lock = threading.Lock()
@@ -108,6 +116,19 @@ class SpeedTrainer:
         with self._lock:
             changes = self.ramp.feed(event.onset_s, pitch_ok(verdict))
             return self._update(changes[-1] if changes else None)
+
+    @contextmanager
+    def holding(self) -> Iterator[TempoRamp]:
+        """The ramp, with the click and the UI kept out (an exercise's pass settling)."""
+        with self._lock:
+            yield self.ramp
+
+    def update(self, change: RampChange | None = None, **fields: Any) -> TempoUpdate:
+        """The state now, with ``change`` and any fields an exercise adds (its pass)."""
+        from dataclasses import replace
+
+        with self._lock:
+            return replace(self._update(change), **fields)
 
     def grid_offset_ms(self, onset_s: float) -> float:
         with self._lock:
@@ -155,19 +176,23 @@ class SpeedTrainer:
 
 
 def describe(update: TempoUpdate) -> str:
-    """"84 bpm → 140 (best clean 80)" for the live line."""
+    """"84 bpm → 140 (best clean 80)" for the live line ("pass 3 · 84 bpm → …" looped)."""
     best = "—" if update.best_clean_bpm is None else f"{update.best_clean_bpm:g}"
     held = "" if update.active else ", held"
-    return f"{update.bpm:g} bpm → {update.target_bpm:g} (best clean {best}{held})"
+    where = "" if update.pass_number is None else f"pass {update.pass_number} · "
+    return f"{where}{update.bpm:g} bpm → {update.target_bpm:g} (best clean {best}{held})"
 
 
 def speed_summary(speed: dict[str, Any]) -> str:
-    """One line for the summary: the ramp, how far it got, and the best clean tempo."""
+    """One line for the summary: the ramp, how far it got, and the best clean tempo. A
+    looped exercise's curve has one point a pass (``exercise_name`` set, or ``unit``)."""
     curve = speed.get("tempo_curve") or []
     top = max((p["bpm"] for p in curve), default=None)
     best = speed.get("max_clean_bpm")
     clean = sum(1 for p in curve if p.get("clean"))
+    unit = speed.get("unit") or ("pass" if speed.get("exercise_name") else "bar")
+    units = "passes" if unit == "pass" else "bars"
     return (f"speed trainer {speed.get('ramp')}: best clean tempo "
             f"{'—' if best is None else f'{best:g} bpm'}, reached "
             f"{'—' if top is None else f'{top:g}'} bpm, "
-            f"{clean} of {len(curve)} bars clean")
+            f"{clean} of {len(curve)} {units} clean")

@@ -98,6 +98,11 @@ class StoreSink:
             from fretcoach_cli.store.exercise_verdicts import ExerciseVerdicts
 
             ExerciseVerdicts(self.conn).replace(session_id, verdicts)
+        bpm = summary.pop("exercise_bpm", None)  # a looped exercise: the stored pass's tempo
+        if bpm is not None:
+            from fretcoach_cli.store.exercise_verdicts import ExerciseVerdicts
+
+            ExerciseVerdicts(self.conn).set_bpm(session_id, bpm)
         row = self.sessions.finish(session_id, SessionSummary.from_mapping(summary))
         if row.practice_id is not None:  # completed only once the plan's targets are met
             self.plans.settle(row.practice_id)

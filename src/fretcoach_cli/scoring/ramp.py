@@ -13,6 +13,12 @@ and applies from bar *k+2* on — the same bar whether the notes come from a fil
 possible or live. A click that has already started playing bars calls
 :meth:`TempoRamp.lock_until` so a late decision never changes a bar it has begun.
 
+The ramp's *unit* is what is judged clean or sloppy: a bar for a scale (``unit_bars=1``, the
+notes fed with :meth:`TempoRamp.feed`), a pass of a looped exercise for ``practice --exercise
+--ramp`` (``unit_bars`` = the bars one pass takes; ``scoring.exercise_loop`` judges each pass
+and hands the outcome to :meth:`TempoRamp.settle`). The up/down rules, the bounds, the best
+clean tempo and "decided during unit *k+1*, applied from unit *k+2*" are the same for both.
+
 Everything is a function of onset times (never wall-clock time): the timing judgement lives in
 :meth:`TempoMap.offset_ms`, the one place a latency correction has to be applied before.
 """
@@ -147,7 +153,8 @@ class TempoMap:
 
 @dataclass(frozen=True, slots=True)
 class CurvePoint:
-    """One closed bar: its downbeat, its tempo, and whether it was clean (None = empty)."""
+    """One closed unit (a bar, or an exercise's pass): its first downbeat, its tempo, and
+    whether it was clean (None = empty)."""
 
     t_s: float
     bpm: float
@@ -159,7 +166,7 @@ class CurvePoint:
 
 @dataclass(frozen=True, slots=True)
 class RampChange:
-    """The tempo changes to ``bpm`` at ``at_s`` (a bar line) because of bar ``because_bar``."""
+    """The tempo changes to ``bpm`` at ``at_s`` (the bar line starting bar ``bar``)."""
 
     at_s: float
     bar: int
@@ -189,8 +196,12 @@ class RampState:
 class TempoRamp:
     """Feed notes in onset order; read the tempo map, the curve and the best clean tempo."""
 
-    def __init__(self, spec: RampSpec, *, origin_s: float | None = None) -> None:
+    def __init__(self, spec: RampSpec, *, origin_s: float | None = None,
+                 unit_bars: int = 1) -> None:
+        if unit_bars < 1:
+            raise ValueError("a ramp's unit is at least one bar")
         self.spec = spec
+        self.unit_bars = unit_bars  # 1: every bar is judged; N: a pass of N bars is
         self.map = TempoMap(spec.start_bpm, count_in_bars=spec.count_in_bars,
                             beats_per_bar=spec.beats_per_bar, subdivision=spec.subdivision,
                             origin_s=origin_s)
@@ -201,7 +212,7 @@ class TempoRamp:
         self.active = True  # False: the tempo holds (the TUI's key); bars are still judged
         self._bar: _Bar | None = None
         self._locked_bar = -1  # bars up to this one have begun playing: never changed
-        self._count_from = 0  # bars before a scheduled change do not count toward the next
+        self._count_from = 0  # units before a scheduled change do not count toward the next
 
     @property
     def origin_s(self) -> float:
@@ -219,6 +230,13 @@ class TempoRamp:
         """Bars that have begun by audio time ``t`` keep their tempo (the click plays them)."""
         self._locked_bar = max(self._locked_bar, self.map.bar_at(t))
 
+    def unit_start(self, unit: int) -> float:
+        """Audio time of the first downbeat of unit ``unit`` (a bar, or a pass)."""
+        return self.map.bar_start(unit * self.unit_bars)
+
+    def unit_bpm(self, unit: int) -> float:
+        return self.map.bpm_of_bar(unit * self.unit_bars)
+
     def judge(self, onset_s: float, pitch_ok: bool) -> tuple[int, float, bool]:
         """(bar, offset ms, ok) of one note against the grid — the one timing judgement."""
         bar, _line = self.map.nearest_line(onset_s)
@@ -226,7 +244,10 @@ class TempoRamp:
         return bar, offset, pitch_ok and abs(offset) <= self.spec.tolerance_ms + 1e-9
 
     def feed(self, onset_s: float, pitch_ok: bool) -> list[RampChange]:
-        """One note; the tempo changes its bar's closing caused (usually none)."""
+        """One note; the tempo changes its bar's closing caused (usually none). Bars only:
+        a ramp over passes is told each pass's outcome with :meth:`settle`."""
+        if self.unit_bars != 1:
+            raise ValueError("feed() judges bars; settle() passes")
         if onset_s < self.origin_s - self.spec.tolerance_ms / 1000.0:
             return []  # during the count-in
         bar, _offset, ok = self.judge(onset_s, pitch_ok)
@@ -241,7 +262,10 @@ class TempoRamp:
         return changes
 
     def close(self, end_s: float) -> list[RampChange]:
-        """The session ended at ``end_s``: close the bars that ended before it."""
+        """The session ended at ``end_s``: close the bars that ended before it (a ramp over
+        passes has had each pass settled already)."""
+        if self.unit_bars != 1:
+            return []
         last = self.map.bar_at(end_s) - 1
         if last < 0:
             return []
@@ -269,10 +293,17 @@ class TempoRamp:
         return changes
 
     def _close(self, bar: _Bar, decided_in: int) -> RampChange | None:
-        bpm = self.map.bpm_of_bar(bar.index)
         clean = None if bar.notes == 0 else bar.bad == 0
-        self.curve.append(CurvePoint(self.map.bar_start(bar.index), bpm, clean))
-        if bar.index < self._count_from:
+        return self.settle(bar.index, clean, decided_in=decided_in)
+
+    def settle(self, unit: int, clean: bool | None, *, decided_in: int) -> RampChange | None:
+        """Unit ``unit`` (a bar or a pass) was ``clean`` (None: nothing played in it), which
+        became known during unit ``decided_in``: the rules that follow, in one place. A
+        change applies from unit ``decided_in + 1`` on, or the first unit the click has not
+        begun. Units are settled in order, each once."""
+        bpm = self.unit_bpm(unit)
+        self.curve.append(CurvePoint(self.unit_start(unit), bpm, clean))
+        if unit < self._count_from:
             return None  # played at the old tempo while the change was on its way
         if clean is None:
             self.clean_run = self.sloppy_run = 0
@@ -296,11 +327,12 @@ class TempoRamp:
         if not self.active:
             return None
         bpm = min(max(bpm, self.spec.start_bpm), self.spec.target_bpm)
-        at_bar = max(decided_in + 1, self._locked_bar + 1)
+        at_unit = max(decided_in + 1, self._locked_bar // self.unit_bars + 1)
+        at_bar = at_unit * self.unit_bars
         previous = self.map.bpm_of_bar(at_bar)
         if bpm == previous or bpm == self.current_bpm:
             return None
         self.map.change_from(at_bar, bpm)
-        self._count_from = at_bar
+        self._count_from = at_unit
         self.clean_run = self.sloppy_run = 0
         return RampChange(self.map.bar_start(at_bar), at_bar, bpm, previous, reason)

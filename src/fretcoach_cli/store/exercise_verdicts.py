@@ -62,6 +62,14 @@ class ExerciseVerdicts:
             (name, source, finite(bpm), as_uuid(session_id, "session id")))
         self._commit()
 
+    def set_bpm(self, session_id: UUID | str, bpm: float) -> None:
+        """The tempo of the stored verdicts, known at the end (`practice --exercise --ramp`
+        stores its best pass, whose tempo the ramp chose)."""
+        self.conn.execute(
+            "UPDATE fretcoach.sessions SET exercise_bpm = %s WHERE session_id = %s",
+            (finite(bpm), as_uuid(session_id, "session id")))
+        self._commit()
+
     def replace(self, session_id: UUID | str, verdicts: Sequence[Mapping[str, Any]]) -> int:
         """Store a session's verdicts (any earlier ones are replaced); returns the count."""
         sid = as_uuid(session_id, "session id")

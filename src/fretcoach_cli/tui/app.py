@@ -367,6 +367,10 @@ class PracticeApp(App[Any]):
             from fretcoach_cli.tui.exercise_live import show_progress
 
             show_progress(self, payload)
+            if payload.pass_number is not None:  # --ramp: the pass's verdicts by its tempo
+                for speed in self.query(SpeedMeter):
+                    speed.pass_number, speed.verdicts = (payload.pass_number,
+                                                         payload.pass_verdicts)
 
     def _show_tempo(self, update: TempoUpdate) -> None:
         self.query_one(SessionHeader).bpm = update.bpm  # the ramp's tempo, not "free"
@@ -374,6 +378,8 @@ class PracticeApp(App[Any]):
             speed.bpm, speed.best_clean_bpm, speed.active = (update.bpm, update.best_clean_bpm,
                                                              update.active)
             speed.curve = tuple((p.bpm, p.clean) for p in update.curve)
+            if update.pass_number is not None:
+                speed.pass_number = update.pass_number
 
     def _on_heard(self, msg: NoteHeard) -> None:
         """Shown at once, dimmed; its NoteJudged rewrites it in place (same onset)."""

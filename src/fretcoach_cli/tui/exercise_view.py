@@ -56,11 +56,37 @@ def exercise_table(verdicts: Sequence[Mapping[str, Any]], *, title: str = "",
 
 
 def result_table(result: Any) -> Group | None:
-    """The table for a finished session's ``extra['exercise']`` (an ExerciseResult)."""
+    """The table for a finished session's ``extra['exercise']`` (an ExerciseResult); for a
+    looped exercise (``--ramp``) that is the stored pass, and the title says which."""
     ex_result = result.extra.get("exercise") if result is not None else None
     if ex_result is None:
         return None
     ex = ex_result.exercise
-    return exercise_table([v.to_dict() for v in ex_result.verdicts],
-                          title=f"{ex.name} at {ex_result.bpm:g} bpm: every note",
+    title = f"{ex.name} at {ex_result.bpm:g} bpm: every note"
+    best = result.extra.get("best_pass")
+    if best is not None:
+        why = "fastest clean pass" if best.clean else "no clean pass: the last one"
+        title = (f"{ex.name} pass {best.index + 1} at {ex_result.bpm:g} bpm ({why}, the "
+                 "one stored): every note")
+    return exercise_table([v.to_dict() for v in ex_result.verdicts], title=title,
                           summary=ex_result.summary(), tuning=ex.tuning)
+
+
+def passes_table(result: Any) -> Table:
+    """`practice --exercise --ramp`: one row a pass — its tempo, hits, mistakes, clean."""
+    passes = result.extra.get("passes") or []
+    best = result.extra.get("best_pass")
+    table = Table(box=None, pad_edge=False, header_style="bold", title_justify="left",
+                  title=f"{len(passes)} passes, {sum(p.clean for p in passes)} clean")
+    for col in ("pass", "bpm", "hit", "wrong", "missed", "extra", "early/late", ""):
+        table.add_column(col, justify="left" if col == "" else "right")
+    for p in passes:
+        s = p.result.summary()
+        mark = (Text("clean", style=GOOD) if p.clean else
+                Text("cut off" if not p.complete else "sloppy", style=WARN))
+        if best is not None and p.index == best.index:
+            mark.append(" · stored", style=DIM)
+        table.add_row(str(p.index + 1), f"{p.bpm:g}", f"{s['hit']}/{s['expected_notes']}",
+                      str(s["wrong_pitch"]), str(s["missed"]), str(s["extra"]),
+                      str(int(str(s["early"])) + int(str(s["late"]))), mark)
+    return table

@@ -67,6 +67,10 @@ class SummaryScreen(Screen[Any]):
                         from fretcoach_cli.tui.exercise_view import result_table
 
                         yield Static(result_table(r) or "", id="summary-exercise")
+                    if "passes" in r.extra:  # --exercise --ramp: one row a pass
+                        from fretcoach_cli.tui.exercise_view import passes_table
+
+                        yield Static(passes_table(r), id="summary-passes")
         yield Footer(show_command_palette=False)
 
     def on_resize(self, event: events.Resize) -> None:

@@ -1,5 +1,9 @@
 """The speed trainer's line: the beat, the current tempo, the best clean tempo and a sparkline
-of the tempo curve (one bar a character, dimmed where the bar was not clean)."""
+of the tempo curve (one bar a character, dimmed where the bar was not clean).
+
+A looped exercise (``--exercise --ramp``) adds the pass being played and a mark for each of
+its notes decided so far (``✓`` hit, ``~`` early/late, ``✗`` wrong pitch or missed, ``+`` an
+extra note), then the curve with one character a pass."""
 
 from __future__ import annotations
 
@@ -7,9 +11,11 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from fretcoach_cli.tui.palette import ACCENT, DIM, FAINT, TEXT
+from fretcoach_cli.tui.palette import ACCENT, BAD, DIM, FAINT, GOOD, TEXT, WARN
 
 _LEVELS = "▁▂▃▄▅▆▇█"
+_MARKS = {"hit": ("✓", GOOD), "early": ("~", WARN), "late": ("~", WARN),
+          "wrong_pitch": ("✗", BAD), "missed": ("✗", BAD), "extra": ("+", WARN)}
 
 
 def tempo_sparkline(bpms: list[float], lo: float, hi: float, width: int) -> str:
@@ -19,8 +25,18 @@ def tempo_sparkline(bpms: list[float], lo: float, hi: float, width: int) -> str:
                    for b in bpms[-width:])
 
 
+def pass_marks(verdicts: tuple[str, ...]) -> Text:
+    """One mark a decided verdict of the pass being played."""
+    out = Text()
+    for v in verdicts:
+        ch, style = _MARKS.get(v, ("?", DIM))
+        out.append(ch, style=style)
+    return out
+
+
 class SpeedMeter(Widget):
-    """``♩ 84→140 ●○○○ best 80 ▁▁▁▂▂▂▃``; ``held`` when the ramp is held with t."""
+    """``♩ 84→140 ●○○○ best 80 ▁▁▁▂▂▂▃``; ``held`` when the ramp is held with t; a looped
+    exercise: ``pass 3 ♩ 84→140 ●○○○ best 80 ✓✓✗✓ ▁▂▂``."""
 
     DEFAULT_CSS = """
     SpeedMeter { height: 1; padding: 0 1; text-wrap: nowrap; }
@@ -33,9 +49,13 @@ class SpeedMeter(Widget):
     beat: reactive[int | None] = reactive(None)
     active: reactive[bool] = reactive(True)
     curve: reactive[tuple[tuple[float, bool | None], ...]] = reactive(())
+    pass_number: reactive[int | None] = reactive(None)  # --exercise --ramp
+    verdicts: reactive[tuple[str, ...]] = reactive(())  # the current pass's, so far
 
     def render(self) -> Text:
         out = Text()
+        if self.pass_number is not None:
+            out.append(f"pass {self.pass_number} ", style=f"bold {ACCENT}")
         out.append(f"♩ {self.bpm:g}", style=f"bold {TEXT}")
         out.append(f"→{self.target_bpm:g} ", style=DIM)
         for i in range(4):
@@ -46,6 +66,9 @@ class SpeedMeter(Widget):
         out.append(f" best {best}", style=TEXT)
         if not self.active:
             out.append(" held (t)", style=DIM)
+        if self.pass_number is not None and self.verdicts:
+            out.append(" ")
+            out.append_text(pass_marks(self.verdicts))
         room = (self.content_size.width or 40) - len(out.plain) - 1
         if self.curve and room > 2:
             bpms = [b for b, _ in self.curve]
