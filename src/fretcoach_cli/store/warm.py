@@ -99,6 +99,7 @@ class Postmaster:
     port: int
     socket_dir: str
     start_time: int
+    status: str = ""  # "starting", "ready" (accepts connections), "stopping"; "" if not yet
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,9 @@ def read_postmaster(pgdata: Path) -> Postmaster | None:
     """``postmaster.pid`` parsed, or None when missing or unreadable (alive or not)."""
     try:
         lines = (pgdata / "postmaster.pid").read_text().splitlines()
-        return Postmaster(int(lines[0]), int(lines[3] or 0), lines[4].strip(), int(lines[2]))
+        status = lines[7].strip() if len(lines) > 7 else ""
+        return Postmaster(int(lines[0]), int(lines[3] or 0), lines[4].strip(), int(lines[2]),
+                          status)
     except (OSError, IndexError, ValueError):
         return None
 
