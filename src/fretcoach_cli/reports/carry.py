@@ -111,7 +111,7 @@ def read(conn: psycopg.Connection[Any], spec: Carried, where: str = "true",
 def read_since(conn: psycopg.Connection[Any], spec: Carried, after: tuple[Any, str],
                limit: int) -> list[dict[str, Any]]:
     """One sync batch: rows after ``after`` = (time, key) in (``since``, key) order; each row
-    also holds its ``sync_at`` (the time it was ordered by)."""
+    also holds its ``sync_at`` and ``sync_key`` (what it was ordered by)."""
     from psycopg.rows import dict_row
 
     since = spec.since or spec.stamp
@@ -119,7 +119,8 @@ def read_since(conn: psycopg.Connection[Any], spec: Carried, after: tuple[Any, s
     cols = ", ".join(names(conn, spec))
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(f"""
-            SELECT {cols}, {since} AS sync_at FROM fretcoach.{spec.table}
+            SELECT {cols}, {since} AS sync_at, {spec.key}::text AS sync_key
+              FROM fretcoach.{spec.table}
              WHERE user_id = {_ME} AND {since} >= %s AND ({since}, {spec.key}::text) > (%s, %s)
              ORDER BY {since}, {spec.key}::text LIMIT %s""",
                     (after[0], after[0], after[1], limit))

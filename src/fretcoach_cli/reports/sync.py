@@ -193,7 +193,7 @@ def sync(local: psycopg.Connection[Any], peer: psycopg.Connection[Any], directio
             counts.scanned += len(rows)
             counts.inserted += carry.apply(dst, spec, transfer.as_json_rows(rows))
 
-        run(spec.table, spec.key, (), apply, read=read, stamp="sync_at")
+        run(spec.table, "sync_key", (), apply, read=read, stamp="sync_at")
 
     def apply_deletions(rows: list[Any]) -> None:
         report.deletions.scanned += len(rows)
