@@ -31,9 +31,11 @@ def _build_app() -> Any:
     import typer
 
     from fretcoach_cli.cli import context
+    from fretcoach_cli.cli.coerce import FretcoachGroup
 
     app = typer.Typer(
         name="fretcoach",
+        cls=FretcoachGroup,
         help="A terminal-native guitar practice coach: play, get scored live, track progress.",
         no_args_is_help=True,
         rich_markup_mode="rich",
@@ -101,9 +103,12 @@ def run(argv: list[str] | None = None) -> None:
     import typer
     from typer import _click as click  # typer ≥0.20 vendors click; its exceptions live here
 
-    from fretcoach_cli.cli import context
+    from fretcoach_cli.cli import context, rich_help
 
-    _register_commands(sys.argv[1:] if argv is None else list(argv))
+    args = sys.argv[1:] if argv is None else list(argv)
+    if not args or rich_help.wants_help(args):
+        rich_help.preload()
+    _register_commands(args)
     try:
         rv = _get_app()(args=argv, standalone_mode=False, prog_name="fretcoach")
     except FretcoachError as err:
