@@ -161,9 +161,7 @@ def test_practice_exercise_bad_input(user_id, tmp_path: Path) -> None:
             (("--exercise", str(bad), "--bpm", "90"), f"{bad}:4:5: not well-formed XML"),
             (("--exercise", "scale-run", "--scale", AMP, "--bpm", "500"), "20–400"),
             (("--exercise", "scale-run", "--scale", AMP, "--bpm", "90", "--shape", "X"),
-             "unknown CAGED shape"),
-            (("--exercise", "scale-run", "--scale", AMP, "--bpm", "80", "--ramp", "80:90:+2"),
-             "not implemented yet: --exercise with --ramp")):
+             "unknown CAGED shape")):
         out = fc("practice", *args, "--input", str(take), "--no-tui", user=user_id)
         assert out.returncode == 2, out.stderr
         assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1

@@ -104,12 +104,12 @@ class PracticeSession:
         if options.trainer is not None:
             from fretcoach_cli.practice.speed_trainer import SpeedTrainer
 
-            unit = 1  # a bar; with an exercise, one pass of it (it loops on the click)
+            unit = None  # a bar; with an exercise, one pass of it (it loops on the click)
             if options.exercise is not None:
                 from fretcoach_cli.scoring.exercise_loop import bars_per_pass
 
                 unit = bars_per_pass(options.exercise, options.trainer.ramp.beats_per_bar)
-            self.trainer = SpeedTrainer(options.trainer, unit_bars=unit)
+            self.trainer = SpeedTrainer(options.trainer, pass_bars=unit)
             # timing metrics against the ramp's bars (its tempo map changes as it ramps)
             self.options = options = replace(options, grid=self.trainer.ramp.map)
         self._tolerance = tolerance_cents(options.strictness)

@@ -72,9 +72,12 @@ class SpeedTrainer:
     on the audio output thread, the toggle on the UI thread)."""
 
     def __init__(self, options: TrainerOptions, *, origin_s: float | None = None,
-                 unit_bars: int = 1) -> None:
+                 pass_bars: int | None = None) -> None:
+        """``pass_bars``: the ramp judges passes of a looped exercise of that many bars."""
         self.options = options
-        self.ramp = TempoRamp(options.ramp, origin_s=origin_s, unit_bars=unit_bars)
+        self.ramp = TempoRamp(options.ramp, origin_s=origin_s,
+                              unit="bar" if pass_bars is None else "pass",
+                              unit_bars=pass_bars or 1)
         self.player: Any = None
         self.notice: str | None = None
         self._lock = threading.Lock()

@@ -3,7 +3,8 @@
 The passes are laid out on the ramp's tempo map (``scoring.ramp``): pass 0 starts on beat 0
 (after the count-in) and pass *k* on the bar line after pass *k−1*'s last note is due, so the
 loop is seamless and bar-aligned and every pass takes the same number of bars. Pass *k* is
-unit *k* of a :class:`~fretcoach_cli.scoring.ramp.TempoRamp` whose unit is that many bars, so
+unit *k* of a :class:`~fretcoach_cli.scoring.ramp.TempoRamp` whose unit is a pass of that many
+bars (``unit="pass"``), so
 each pass has one tempo and a tempo changes only at a pass boundary.
 
 Each pass is one take of the exercise at its tempo whose beat 0 is known (its first
@@ -115,7 +116,7 @@ class ExerciseLoop:
     def __init__(self, exercise: Exercise, ramp: TempoRamp, *,
                  tolerance_ms: float = DEFAULT_TOLERANCE_MS) -> None:
         want = bars_per_pass(exercise, ramp.spec.beats_per_bar)
-        if ramp.unit_bars != want:
+        if ramp.unit != "pass" or ramp.unit_bars != want:
             raise ValueError(f"the ramp's unit must be one pass ({want} bars)")
         self.exercise = exercise
         self.ramp = ramp

@@ -197,11 +197,13 @@ class TempoRamp:
     """Feed notes in onset order; read the tempo map, the curve and the best clean tempo."""
 
     def __init__(self, spec: RampSpec, *, origin_s: float | None = None,
-                 unit_bars: int = 1) -> None:
-        if unit_bars < 1:
-            raise ValueError("a ramp's unit is at least one bar")
+                 unit: str = "bar", unit_bars: int = 1) -> None:
+        if unit not in ("bar", "pass") or unit_bars < 1 or (unit == "bar" and unit_bars != 1):
+            raise ValueError(f"a ramp's unit is a bar or a pass of bars, not {unit_bars} "
+                             f"{unit}s")
         self.spec = spec
-        self.unit_bars = unit_bars  # 1: every bar is judged; N: a pass of N bars is
+        self.unit = unit  # "bar": notes fed and judged here; "pass": settled from outside
+        self.unit_bars = unit_bars  # bars one unit takes
         self.map = TempoMap(spec.start_bpm, count_in_bars=spec.count_in_bars,
                             beats_per_bar=spec.beats_per_bar, subdivision=spec.subdivision,
                             origin_s=origin_s)
@@ -246,7 +248,7 @@ class TempoRamp:
     def feed(self, onset_s: float, pitch_ok: bool) -> list[RampChange]:
         """One note; the tempo changes its bar's closing caused (usually none). Bars only:
         a ramp over passes is told each pass's outcome with :meth:`settle`."""
-        if self.unit_bars != 1:
+        if self.unit != "bar":
             raise ValueError("feed() judges bars; settle() passes")
         if onset_s < self.origin_s - self.spec.tolerance_ms / 1000.0:
             return []  # during the count-in
@@ -264,7 +266,7 @@ class TempoRamp:
     def close(self, end_s: float) -> list[RampChange]:
         """The session ended at ``end_s``: close the bars that ended before it (a ramp over
         passes has had each pass settled already)."""
-        if self.unit_bars != 1:
+        if self.unit != "bar":
             return []
         last = self.map.bar_at(end_s) - 1
         if last < 0:

@@ -1,0 +1,277 @@
+"""`practice --exercise NAME --ramp`: the exercise loops on the click, pass by pass, and the
+speed trainer's rules count passes instead of bars.
+
+Takes are rendered with fluidsynth and played by a simulated player who follows the click:
+pass by pass it asks an :class:`ExerciseLoop` (fed with the notes it plays) where the next
+pass starts and at which tempo — exactly what the session's loop will decide from the notes
+the engine hears in the rendered recording. Results are read back from PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from audio_fixtures import NoteSpec, render_clip
+from fretcoach_cli.audio.sources import FileSource
+from fretcoach_cli.events import NoteEvent
+from fretcoach_cli.music.exercises import Exercise, builtin
+from fretcoach_cli.music.scales import parse_scale
+from fretcoach_cli.music.tab import read_tab
+from fretcoach_cli.practice.runner import PracticeOptions, PracticeSession
+from fretcoach_cli.practice.speed_trainer import TrainerOptions
+from fretcoach_cli.scoring.exercise_loop import ExerciseLoop, bars_per_pass
+from fretcoach_cli.scoring.ramp import RampSpec, TempoRamp
+from fretcoach_cli.store import Sessions
+from fretcoach_cli.store.exercise_verdicts import ExerciseVerdicts
+
+AMP = "A minor pentatonic"
+LICK = """title: box lick
+e|----------------|
+B|----------------|
+G|------------5-7-|
+D|--------5-7-----|
+A|----5-7---------|
+E|5-8-------------|
+"""  # eight eighth notes: one bar a pass
+
+
+def lick(tmp_path: Path) -> tuple[Path, Exercise]:
+    path = tmp_path / "lick.tab"
+    path.write_text(LICK, encoding="utf-8")
+    return path, read_tab(path)
+
+
+# -- the simulated player ---------------------------------------------------------------
+def loop_take(exercise: Exercise, spec: RampSpec, passes: int, *,
+              wrong: int | None = None) -> tuple[list[NoteSpec], ExerciseLoop]:
+    """``passes`` passes of ``exercise`` on the loop's click; with ``wrong``, that note of
+    every pass is a semitone sharp. Returns the notes and the player's own loop."""
+    ramp = TempoRamp(spec, unit="pass", unit_bars=bars_per_pass(exercise, 4))
+    loop = ExerciseLoop(exercise, ramp)
+    notes: list[NoteSpec] = []
+    for k in range(passes):
+        start, bpm = loop.start_s(k), loop.bpm(k)
+        for i, n in enumerate(exercise.notes):
+            t = start + n.beat * 60.0 / bpm
+            midi = n.midi + (1 if i == wrong else 0)
+            notes.append(NoteSpec(t, 0.8 * 30.0 / bpm, midi))
+            loop.add(NoteEvent(t, t + 0.2, midi + 0.01, 0.9))
+    loop.flush(notes[-1].offset + 1.0)
+    return notes, loop
+
+
+def fc(*args: str, user: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fretcoach_cli.cli.main", "--user", user,
+                           *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ})
+
+
+def practise(take: Path, exercise: str, ramp: str, user: str, *extra: str
+             ) -> tuple[dict[str, Any], str]:
+    out = fc("practice", "--exercise", exercise, "--ramp", ramp, "--input", str(take),
+             "--fast", "--no-tui", "--json", "--no-coach", "--no-click", *extra, user=user)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout), out.stderr
+
+
+# -- the loop core (pure) ---------------------------------------------------------------
+def test_passes_are_bar_aligned_and_seamless(tmp_path: Path) -> None:
+    scale = parse_scale(AMP)
+    run = builtin("scale-run", scale)  # 23 eighths, the last on beat 11: 3 bars a pass
+    assert bars_per_pass(run, 4) == 3
+    _path, ex = lick(tmp_path)
+    assert bars_per_pass(ex, 4) == 1
+    loop = ExerciseLoop(run, TempoRamp(RampSpec(100, 120, 4), unit="pass", unit_bars=3))
+    assert loop.start_s(0) == pytest.approx(2.4)  # after one count-in bar at 100 bpm
+    assert loop.start_s(1) == pytest.approx(2.4 + 3 * 2.4)  # the bar line after beat 11
+    # a late last note stays in its pass, an early first note goes to the next
+    last = loop.start_s(0) + 11 * 0.6
+    assert loop.pass_of(last + 0.1) == 0 and loop.pass_of(loop.start_s(1) - 0.1) == 1
+    assert loop.pass_of(1.0) is None  # the count-in
+    with pytest.raises(ValueError):  # the ramp's unit has to be a pass
+        ExerciseLoop(run, TempoRamp(RampSpec(100, 120, 4)))
+
+
+def test_the_unit_rules_are_the_ramps_own() -> None:
+    """Bars and passes settle through one method: two clean units raise the tempo from the
+    unit after the one it was decided in, two sloppy ones lower it, an empty one breaks both
+    runs, never below the start nor above the target."""
+    ramp = TempoRamp(RampSpec(80, 88, 4), unit="pass", unit_bars=2)
+    assert ramp.settle(0, True, decided_in=1) is None
+    change = ramp.settle(1, True, decided_in=2)
+    assert change is not None and change.bar == 6 and change.bpm == 84
+    assert ramp.unit_start(3) == pytest.approx(3.0 + 6 * 3.0)  # bars of 3 s at 80 bpm
+    assert ramp.settle(2, True, decided_in=3) is None  # played while the change was coming
+    assert ramp.settle(3, None, decided_in=4) is None  # empty: breaks the run
+    assert ramp.settle(4, False, decided_in=5) is None
+    change = ramp.settle(5, False, decided_in=6)
+    assert change is not None and change.bpm == 80 and change.reason == "sloppy"
+    assert [p.clean for p in ramp.curve] == [True, True, True, None, False, False]
+    with pytest.raises(ValueError):
+        ramp.feed(4.0, True)  # notes are judged bar by bar only when the unit is a bar
+
+
+# -- rendered takes through the engine and PostgreSQL -----------------------------------
+def test_a_clean_looped_take_rises_pass_by_pass_to_the_target(
+        database, conn, user_id: str, tmp_path: Path) -> None:
+    path, ex = lick(tmp_path)
+    spec = RampSpec(80, 92, 4)
+    notes, sim = loop_take(ex, spec, 12)
+    predicted = [p.bpm for p in sim.ramp.curve]
+    assert predicted == [80, 80, 80, 84, 84, 84, 88, 88, 88, 92, 92, 92]
+    take, _ = render_clip(notes, total_s=notes[-1].offset + 1.0,
+                          description="box lick looped 12 times on an 80:92:+4 ramp")
+    doc, err = practise(take, str(path), "80:92:+4", user_id)
+
+    assert [p["bpm"] for p in doc["tempo_curve"]] == predicted  # one point a pass
+    assert all(p["clean"] for p in doc["tempo_curve"])
+    passes = doc["passes"]
+    assert [(p["pass"], p["bpm"], p["clean"]) for p in passes] == [
+        (k + 1, bpm, True) for k, bpm in enumerate(predicted)]
+    assert all(len(p["verdicts"]) == 8 and {v["verdict"] for v in p["verdicts"]} == {"hit"}
+               for p in passes)
+    assert passes[3]["start_s"] == pytest.approx(sim.start_s(3), abs=1e-3)
+    assert doc["max_clean_bpm"] == 92 and doc["ramp"] == "80:92:+4"
+    assert doc["best_pass"] == 10  # the first pass at 92 bpm, all clean
+    assert doc["verdicts"] == passes[9]["verdicts"]
+    assert doc["exercise"]["bpm"] == 92
+    assert "tempo 80 → 84 bpm (clean passes)" in err and "pass 3 at 80 bpm: clean" in err
+
+    row = Sessions(conn).require(doc["session_id"])  # read back from PostgreSQL
+    assert (row.max_clean_bpm, row.ramp, row.exercise_bpm) == (92, "80:92:+4", 92)
+    assert row.tempo_curve is not None and [p["bpm"] for p in row.tempo_curve] == predicted
+    stored = [v.to_dict() for v in ExerciseVerdicts(conn).of_session(doc["session_id"])]
+    assert stored == passes[9]["verdicts"]
+
+    show = fc("sessions", "show", doc["session_id"][:8], user=user_id)
+    assert show.returncode == 0, show.stderr
+    text = show.stdout.replace("\n", " ")
+    assert "speed trainer 80:92:+4: best clean tempo 92 bpm, reached 92 bpm, 12 of 12 " \
+        "passes clean" in text, show.stdout
+    assert "exercise box lick at 92 bpm: every note" in text
+    shown = fc("sessions", "show", doc["session_id"][:8], "--json", user=user_id)
+    detail = json.loads(shown.stdout)
+    assert detail["exercise"]["verdicts"] == stored and detail["exercise"]["bpm"] == 92
+
+
+def test_a_wrong_note_in_every_pass_falls_back(database, conn, user_id: str,
+                                               tmp_path: Path) -> None:
+    """The fourth note a semitone sharp in every pass: never clean, so the tempo never rises
+    (and a take that rose first falls back to the start)."""
+    path, ex = lick(tmp_path)
+    notes, sim = loop_take(ex, RampSpec(80, 92, 4), 6, wrong=3)
+    assert [p.bpm for p in sim.ramp.curve] == [80] * 6
+    take, _ = render_clip(notes, total_s=notes[-1].offset + 1.0,
+                          description="box lick looped 6 times, note 4 sharp every pass")
+    doc, err = practise(take, str(path), "80:92:+4", user_id, "--clean-bars", "1")
+    assert [p["bpm"] for p in doc["tempo_curve"]] == [80] * 6
+    assert [p["clean"] for p in doc["tempo_curve"]] == [False] * 6
+    for p in doc["passes"]:
+        assert [(v["index"], v["verdict"]) for v in p["verdicts"]
+                if v["verdict"] != "hit"] == [(3, "wrong_pitch")]
+    assert doc["max_clean_bpm"] is None and doc["best_pass"] == 6  # no clean one: the last
+    assert "pass 2 at 80 bpm: sloppy" in err and "tempo" not in err.split("pass 2")[0]
+    row = Sessions(conn).require(doc["session_id"])
+    assert row.max_clean_bpm is None
+    stored = ExerciseVerdicts(conn).of_session(doc["session_id"])
+    assert [v.verdict for v in stored].count("wrong_pitch") == 1
+
+
+def test_a_take_that_turns_sloppy_falls_back_a_step(database, user_id: str,
+                                                    tmp_path: Path) -> None:
+    path, ex = lick(tmp_path)
+    spec = RampSpec(80, 92, 4, clean_bars=1)
+    loop = ExerciseLoop(ex, TempoRamp(spec, unit="pass"))
+    notes: list[NoteSpec] = []
+    for k in range(9):  # clean passes 0–2, then note 6 sharp in every pass
+        start, bpm = loop.start_s(k), loop.bpm(k)
+        for i, n in enumerate(ex.notes):
+            t = start + n.beat * 60.0 / bpm
+            midi = n.midi + (1 if k >= 3 and i == 5 else 0)
+            notes.append(NoteSpec(t, 24.0 / bpm, midi))
+            loop.add(NoteEvent(t, t + 0.2, midi + 0.01, 0.9))
+    loop.flush(notes[-1].offset + 1.0)
+    predicted = [p.bpm for p in loop.ramp.curve]
+    # a rise after each clean pass (--clean-bars 1), the pass played meanwhile not counted;
+    # then two sloppy passes at 88 bring it back to 84
+    assert predicted == [80, 80, 84, 84, 88, 88, 88, 84, 84]
+    take, _ = render_clip(notes, total_s=notes[-1].offset + 1.0,
+                          description="box lick: 3 clean passes then a wrong note each pass")
+    doc, err = practise(take, str(path), "80:92:+4", user_id, "--clean-bars", "1")
+    assert [p["bpm"] for p in doc["tempo_curve"]][:len(predicted)] == predicted
+    assert "tempo 88 → 84 bpm (sloppy passes)" in err
+    assert [p["clean"] for p in doc["passes"]] == [True] * 3 + [False] * 6
+    assert doc["max_clean_bpm"] == 84 and doc["best_pass"] == 3  # the fastest clean pass
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (("--exercise", "scale-run", "--scale", AMP, "--ramp", "80:140:-4"), "never reaches 140"),
+    (("--exercise", "scale-run", "--scale", AMP, "--ramp", "140:80:+4"), "above the start"),
+    (("--exercise", "scale-run", "--scale", AMP, "--bpm", "90", "--ramp", "80:140:+4"),
+     "differs from the ramp's start"),
+    (("--exercise", "scale-run", "--scale", AMP, "--ramp", "80:140:+4", "--clean-bars", "0"),
+     "--clean-bars 0 is out of range"),
+])
+def test_bad_combinations_exit_2_with_one_line(args: tuple[str, ...], words: str,
+                                               user_id: str, tmp_path: Path) -> None:
+    out = fc("practice", *args, "--input", str(tmp_path / "none.flac"), "--no-tui",
+             user=user_id)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) <= 2
+    assert words in out.stderr.splitlines()[0]
+
+
+def test_an_exercise_file_with_no_notes_exits_2(user_id: str, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.tab"
+    empty.write_text("title: nothing\ne|----|\nB|----|\nG|----|\nD|----|\nA|----|\nE|----|\n",
+                     encoding="utf-8")
+    out = fc("practice", "--exercise", str(empty), "--ramp", "80:100:+4", "--input",
+             str(tmp_path / "none.flac"), "--no-tui", user=user_id)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "no notes" in out.stderr.splitlines()[0]
+
+
+# -- the practice room ------------------------------------------------------------------
+async def test_the_room_shows_the_pass_its_tempo_and_its_verdicts(
+        user_id: str, tmp_path: Path) -> None:
+    from fretcoach_cli.tui.app import PracticeApp
+    from fretcoach_cli.tui.widgets.header import SessionHeader
+    from fretcoach_cli.tui.widgets.speed import SpeedMeter
+
+    _path, ex = lick(tmp_path)
+    spec = RampSpec(80, 92, 4)
+    notes, _sim = loop_take(ex, spec, 12)
+    take, _ = render_clip(notes, total_s=notes[-1].offset + 1.0,
+                          description="box lick looped 12 times on an 80:92:+4 ramp")
+    options = PracticeOptions(scale=parse_scale(AMP), user=user_id, source_kind="file",
+                              exercise=ex, trainer=TrainerOptions(spec, click=False))
+    session = PracticeSession(options, FileSource(take, realtime=False))
+    session.tuner_pane = False
+    app = PracticeApp(session, coach=False, finish_on_end=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        meter = app.query_one(SpeedMeter)
+        seen: set[tuple[int | None, float]] = set()
+        waited = 0.0
+        while not session.input_done.is_set() or meter.bpm != 92:
+            seen.add((meter.pass_number, meter.bpm))
+            await pilot.pause(0.02)
+            waited += 0.02
+            assert waited < 60, "the ramp never reached its target on screen"
+        await pilot.pause()
+        assert len({n for n, _ in seen if n}) >= 3  # the pass number moved on
+        assert {80, 92} <= {b for _, b in seen} | {meter.bpm}
+        shown = meter.render().plain
+        assert f"pass {meter.pass_number} ♩ 92→92" in shown
+        assert meter.verdicts and set(meter.verdicts) == {"hit"}
+        assert "✓" in shown and meter.best_clean_bpm == 92
+        assert app.query_one(SessionHeader).bpm == 92
+        await pilot.press("t")  # the ramp can be held with an exercise too
+        assert session.trainer.ramp.active is False and "held" in meter.render().plain
+    session.abandon()
