@@ -31,6 +31,11 @@ LATENCY_FIX_S = 0.004  # flux peaks this far before the audible onset (measured 
 # start a note on its own (a soft pluck in noise, a hammer-on), but the segmenter times a
 # pitch change by it and names it early when a probe hears a new pitch there.
 WEAK_SHARE = 0.5
+# The level above this frequency is kept per hop too: a damped note's end shows there. Under a
+# room's tail the broadband level falls only 3-7 dB when the hand damps the string (the room
+# keeps ringing, low-passed), but the string's own upper partials stop: that band falls 7-10 dB
+# within ~40 ms, where a free decay loses under 1 dB per two hops.
+HIGH_HZ = 1500.0
 
 
 def gate_db(sensitivity: float) -> float:
@@ -59,6 +64,9 @@ class OnsetDetector:
         k = np.arange(FRAME // 2 + 1, dtype=np.float32)
         self._weight = np.sqrt(np.maximum(k, 1.0)) / np.sqrt(FRAME / 2)
         self._flux_weight = (self._weight / len(k)).astype(np.float64)  # weighted mean as a dot
+        self._high_bin = int(np.ceil(HIGH_HZ * FRAME / RATE))
+        # |X|^2 summed over the band -> mean square of the band's signal (Hann, one-sided)
+        self._high_norm = 2.0 / (FRAME * float(self._win.astype(np.float64) @ self._win))
         # zero history so the first frame is centred on sample 0
         self._buf = np.zeros(FRAME // 2, dtype=np.float32)
         self._base = -FRAME // 2  # absolute sample index of _buf[0]
@@ -73,6 +81,7 @@ class OnsetDetector:
         self._pending: list[tuple[int, float, float]] = []  # (hop, od, db) awaiting lookahead
         self._last_onset = -1e9
         self.levels_db: list[float] = []  # per hop, for the segmenter's level queries
+        self.high_db: list[float] = []  # ... and the level above HIGH_HZ (dB)
         self._weak: list[float] = []  # weak onsets found since the last take_weak()
 
     def _frames(self, last_hop: int) -> list[tuple[int, float, float]]:
@@ -85,7 +94,10 @@ class OnsetDetector:
         f64 = frames.astype(np.float64)
         rms = np.sqrt(np.einsum("ij,ij->i", f64, f64) / FRAME)
         db = 20 * np.log10(np.maximum(rms, 1e-7))
-        mag = np.log1p(1000.0 * np.abs(np.fft.rfft(frames * self._win, axis=1)))
+        spec = np.abs(np.fft.rfft(frames * self._win, axis=1))
+        hi = spec[:, self._high_bin:]
+        high = 10 * np.log10(np.maximum(np.einsum("ij,ij->i", hi, hi) * self._high_norm, 1e-14))
+        mag = np.log1p(1000.0 * spec)
         mag = self._whiten(mag)
         prev = np.empty_like(mag)
         prev[0] = self._prev_mag if self._prev_mag is not None else mag[0]
@@ -98,6 +110,7 @@ class OnsetDetector:
             self._buf = self._buf[drop:]
             self._base += drop
         self.levels_db.extend(db.tolist())
+        self.high_db.extend(high.tolist())
         return list(zip(hops.tolist(), flux.tolist(), db.tolist(), strict=True))
 
     def _whiten(self, mag: np.ndarray) -> np.ndarray:
@@ -169,13 +182,16 @@ class OnsetDetector:
         b = min(len(self.levels_db), int(np.ceil(t1 * RATE / HOP)) + 1 - first)
         return self.levels_db[a:b] if b > a else [-140.0]
 
-    def hop_levels(self, t0: float, t1: float) -> tuple[float, list[float]]:
+    def hop_levels(self, t0: float, t1: float, *, high: bool = False
+                   ) -> tuple[float, list[float]]:
         """(centre time of the first, per-hop levels dBFS) of the hops centred in
-        ``t0..t1`` that have been computed (each a 32 ms window, 8 ms apart)."""
+        ``t0..t1`` that have been computed (each a 32 ms window, 8 ms apart); with ``high``
+        the level above HIGH_HZ."""
+        levels = self.high_db if high else self.levels_db
         first = FRAME // 2 // HOP  # levels_db[0] is hop `first`
         a = max(0, int(np.ceil(t0 * RATE / HOP)) - first)
-        b = min(len(self.levels_db), int(t1 * RATE / HOP) + 1 - first)
-        return (a + first) * HOP / RATE, self.levels_db[a:b] if b > a else []
+        b = min(len(levels), int(t1 * RATE / HOP) + 1 - first)
+        return (a + first) * HOP / RATE, levels[a:b] if b > a else []
 
     def level_at(self, t0: float, t1: float) -> float:
         """Max per-hop level (dBFS) between two times."""

@@ -47,6 +47,7 @@ from fretcoach_cli.audio.refine import (
     new_energy,
     new_series,
     refine_f0,
+    series_share,
 )
 from fretcoach_cli.audio.thresholds import (
     ATTACK_S,
@@ -72,6 +73,10 @@ from fretcoach_cli.audio.thresholds import (
     GAP_LOOK_S,
     GAP_PRE_S,
     HEARD_RECENTLY_S,
+    HIGH_BROAD_DB,
+    HIGH_FLAT_DB,
+    HIGH_FLAT_S,
+    HIGH_MIN_S,
     HOLD_VOICED,
     KEEP,
     LOWEST_OWN_MIDI,
@@ -98,6 +103,7 @@ from fretcoach_cli.audio.thresholds import (
     START_FRAMES_S,
     SWELL_DB,
     TAIL_CHANGE_S,
+    TAIL_NEW_SHARE,
     TAIL_RISE_DB,
     TAIL_VOICING_S,
     VIBRATO_CENTS,
@@ -405,9 +411,31 @@ class NoteTracker:
         pick's attack), followed back while it stays that steep; it must take the level
         GAP_FALL_DB down and the level must stay down after it (a beating dip swells
         back)."""
+        found = self._fall_before(cur, t, pre, high=False)
+        if found == t:
+            # under a room's tail the broadband fall is small: the string's upper partials
+            # stopping still show it
+            found = self._fall_before(cur, t, pre, high=True)
+            if found != t:
+                # ... and the whole sound fell too (a nylon string's highs die on their own)
+                _, broad = self.onsets.hop_levels(found - ONSET_HOP / RATE, t - pre)
+                if len(broad) < 2 or broad[0] - min(broad[1:]) < HIGH_BROAD_DB:
+                    return t
+                # ... after the string had sounded steadily a while (a free decay falls
+                # from its attack on)
+                if found - cur.onset_s < HIGH_MIN_S:
+                    return t
+                _, flat = self.onsets.hop_levels(found - HIGH_FLAT_S, found, high=True)
+                if len(flat) < 2 or flat[0] - flat[-1] > HIGH_FLAT_DB:
+                    return t
+        return found
+
+    def _fall_before(self, cur: _Note, t: float, pre: float, *, high: bool) -> float:
+        """:meth:`_damped_before` on the broadband or the upper-band (``high``) levels."""
         hop = ONSET_HOP / RATE
         lo = cur.onset_s + MIN_NOTE_S  # never the note's own attack
-        t0, lv = self.onsets.hop_levels(max(lo, t - pre - GAP_LOOK_S - DAMP_S), t - pre)
+        t0, lv = self.onsets.hop_levels(max(lo, t - pre - GAP_LOOK_S - DAMP_S), t - pre,
+                                        high=high)
         look = round(GAP_LOOK_S / hop)
         if len(lv) < 3:
             return t
@@ -539,18 +567,23 @@ class NoteTracker:
         first = cur.dev[-need]
         start_t = cur.times[first] - self.fp / 2
         if cur.cause == "onset" and (start_t - cur.onset_s < EARLY_CHANGE_S or (
-                cur.masked and start_t - cur.onset_s < TAIL_CHANGE_S and self._prev_ref is not None
-                and abs(cur.ref - self._prev_ref) <= CHANGE_SEMITONES)):
-            # the first frames still showed the previous note: drop them, keep the onset
+                start_t - cur.onset_s < TAIL_CHANGE_S and (
+                    (cur.masked and self._prev_ref is not None
+                     and abs(cur.ref - self._prev_ref) <= CHANGE_SEMITONES)
+                    or self._new_at_onset(cur, float(np.median(devs)), cur.ref)))):
+            # the first frames still showed the previous note (or a louder earlier sound the
+            # model heard late, when the pluck's new sound is on the later pitch's series):
+            # drop them, keep the onset
             del cur.times[:first], cur.midis[:first], cur.confs[:first], cur.levels[:first]
             cur.dev, cur.ref = [], None
             return []
+        target = float(np.median(devs))
         if start_t >= cur.tail_from or (start_t - cur.onset_s >= TAIL_CHANGE_S
-                                         and self._ringing_again(start_t, float(np.median(devs)))):
+                                         and self._ringing_again(start_t, target)):
             cur.dev = []
             cur.tail_from = min(cur.tail_from, start_t)  # judged on its frames before that
             return []  # an earlier string left ringing, heard again as this one decays
-        if self._is_chord(cur, start_t) and not self._fresh_pitch(start_t, float(np.median(devs))):
+        if self._is_chord(cur, start_t) and not self._fresh_pitch(start_t, target):
             cur.dev = []
             return []  # a chord's pitch track wanders between its notes: not a new note
         # a pluck the level test rejected, just before the change, is the better onset time
@@ -621,6 +654,16 @@ class NoteTracker:
         heard = n.voiced(n.onset_s)
         close = heard[np.abs(heard - own) <= RESUME_SEMITONES]
         return float(np.median(close)) if len(close) else own
+
+    def _new_at_onset(self, n: _Note, later: float, first: float) -> bool:
+        """Whether the sound new at ``n``'s onset is on the series of ``later`` (the pitch its
+        frames moved to) rather than of ``first`` (what they showed at first): under a room's
+        tail the model hears the louder earlier sound for a while, then the new note."""
+        after = self._segment_audio(n.onset_s + 0.01, n.onset_s + 0.01 + ATTACK_S)
+        before = self._segment_audio(n.onset_s - 0.07, n.onset_s - 0.01)
+        s_later = series_share(after, before, midi_to_hz(later, self.a4))
+        s_first = series_share(after, before, midi_to_hz(first, self.a4))
+        return s_later >= TAIL_NEW_SHARE and s_later > s_first
 
     def _attack_audio(self, n: _Note, skip: float) -> np.ndarray:
         """The note's first 0.1 s after its transient: where its own sound dominates what

@@ -37,6 +37,17 @@ DAMP_KNEE_DB = 1.5  # ... and it ends where that fall began: the level still los
 GAP_FALL_DB = 6.0
 GAP_LOOK_S = 0.06  # ... the bottom of that fall sought this far back from the pick
 GAP_PRE_S = 0.012  # ... in the hops (32 ms windows) that end before the pick's attack
+# ... or, when the broadband level shows no such fall (a room's tail keeps it up: under a
+# 25-50 % wet room it falls 3-7 dB at 50-80 dB/s), the same fall in the level above
+# onsets.HIGH_HZ (the string's upper partials stop; the room absorbs highs), when the
+# broadband level fell at least HIGH_BROAD_DB after it too (a nylon string's highs die on
+# their own while the whole tone holds), it began at least HIGH_MIN_S into the note and the
+# upper band had fallen at most HIGH_FLAT_DB over the HIGH_FLAT_S before it (a free decay
+# falls from the attack on). Devset reverb offF1 0.553 -> 0.676; no category lower.
+HIGH_BROAD_DB = 2.0
+HIGH_MIN_S = 0.08
+HIGH_FLAT_S = 0.04
+HIGH_FLAT_DB = 3.5
 HOLD_VOICED = 0.3  # model confidence at which a ringing note's own pitch still counts as heard
 # (a decaying string under sympathetic ones reads 0.3–0.5 for a frame or two)
 BACKGROUND_S = 10.0  # between-note levels the background is estimated from (20th percentile)
@@ -65,6 +76,11 @@ EARLY_CHANGE_S = 0.06  # a pitch change this soon after a pluck is the model cat
 # ... and so is one this soon after a pluck whose first frames still showed the previous
 # note's pitch (its ring or a room's reverb tail, louder at first than the new attack)
 TAIL_CHANGE_S = 0.25
+# ... or one this soon after any pluck whose new sound (the first ATTACK_S after it, less what
+# sounded before) lies on the later pitch's series more than on the first frames' pitch and
+# at least this share of it (the model follows a louder earlier sound it had not heard as a
+# note: devset reverb note F1 0.911 -> 0.919)
+TAIL_NEW_SHARE = 0.3
 FRESH_S = 0.08  # audio compared either side of a pitch change
 FRESH_ENERGY = 0.3  # ... of which at least this share must be new to be a new note
 POLY_SHARE = 0.8  # harmonic share below this (with a strong level) = chord / double stop
