@@ -23,7 +23,7 @@ import pytest
 
 from fretcoach_cli import config
 from fretcoach_cli.errors import ExitCode
-from fretcoach_cli.reports import carry
+from fretcoach_cli.reports import carry, remap
 from fretcoach_cli.reports.seed import seed
 from fretcoach_cli.reports.sync import open_peer
 from fretcoach_cli.store import replies
@@ -90,13 +90,31 @@ def compared_columns(conn: Any, table: str) -> list[str]:
     return [r[0] for r in rows if (table, r[0]) not in LEFT_BEHIND]
 
 
-def snapshot(conn: Any, tables: set[str]) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of each table the connection's user sees, every compared column as text."""
+def id_columns(conn: Any, table: str) -> set[str]:
+    """Columns holding ids that are keys of the whole database (an import by another user
+    gives them new values): every uuid column, and the chat thread ids (text)."""
+    rows = conn.execute("""
+        SELECT a.attname FROM pg_attribute a
+         WHERE a.attrelid = ('fretcoach.' || %s)::regclass AND a.attnum > 0
+           AND NOT a.attisdropped AND (a.atttypid = 'uuid'::regtype OR a.attname = 'thread_id')
+        """, (table,)).fetchall()
+    conn.commit()
+    return {r[0] for r in rows}
+
+
+def snapshot(conn: Any, tables: set[str], *, ids_for: str | None = None,
+             ) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of each table the connection's user sees, every compared column as text;
+    with ``ids_for``, ids as that user's import of them would have them."""
     out = {}
     for table in sorted(tables):
         cols = compared_columns(conn, table)
+        ids = id_columns(conn, table) if ids_for else set()
         rows = conn.execute(f"SELECT {', '.join(c + '::text' for c in cols)} "
                             f"FROM fretcoach.{table}").fetchall()
+        if ids_for:
+            rows = [tuple(remap.new_id(ids_for, v) if c in ids and v is not None else v
+                          for c, v in zip(cols, r, strict=True)) for r in rows]
         out[table] = sorted(rows, key=repr)
     conn.commit()
     return out
@@ -194,23 +212,27 @@ def test_every_user_table_is_carried_or_named(conn: Any) -> None:
     assert set(carry.CARRIED_TABLES) <= tables  # the list names no table that is gone
 
 
-def test_export_import_roundtrip_into_a_fresh_database(conn: Any, user_id: str,
-                                                       fresh_db: Callable[[], Any],
-                                                       tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["fresh database", "fresh database, another user",
+                                   "same database, another user"])
+def test_export_import_roundtrip(database: Any, conn: Any, user_id: str,
+                                 fresh_db: Callable[[], Any], tmp_path: Path,
+                                 where: str) -> None:
     seed_everything(conn, user_id)
     tables = carried(conn, sync=False)
     check_filled(conn, tables)
-    before = snapshot(conn, tables)
     out = cli("--user", user_id, "export", "-o", str(tmp_path / "all.json"))
     assert out.returncode == 0, out.stderr
     assert "exercise verdicts" in out.stderr and "coach memories" in out.stderr
-    target = fresh_db()
-    other = f"moved-{uuid.uuid4().hex[:8]}"  # another user: user_id is remapped
+    target = database if where.startswith("same") else fresh_db()
+    who = f"moved-{uuid.uuid4().hex[:8]}" if where.endswith("another user") else user_id
+    # another user's copy gets ids of its own (ids are keys of the whole database)
+    before = snapshot(conn, tables, ids_for=None if who == user_id else who)
     for attempt in (1, 2):
-        out = cli("--user", other, "import", str(tmp_path / "all.json"), "--json",
-                  url=target.url)
+        out = cli("--user", who, "import", str(tmp_path / "all.json"), "--json",
+                  url=None if target is database else target.url)
         assert out.returncode == 0, out.stderr
         report = json.loads(out.stdout)
+        assert report["ids_remapped"] == (who != user_id)
         if attempt == 1:
             assert report["sessions_inserted"] == 8 and report["exercise_verdicts_inserted"] == 5
         else:  # idempotent: nothing written the second time
@@ -218,13 +240,16 @@ def test_export_import_roundtrip_into_a_fresh_database(conn: Any, user_id: str,
             assert report["notes_inserted"] == report["coach_replies_inserted"] == 0
             assert report["exercise_verdicts_inserted"] == 0
             assert set(report["other"].values()) == {0}, report["other"]
-        with target.connect(other) as moved:
+        with target.connect(who) as moved:
             assert_same(before, snapshot(moved, tables), moved)
-    with target.admin() as admin:  # nothing under the exporter's name or any other
-        for table in tables:
-            users = {r[0] for r in admin.execute(f"SELECT DISTINCT user_id FROM "
-                                                 f"fretcoach.{table}")}
-            assert users == {other}, (table, users)
+    if target is not database:
+        with target.admin() as admin:  # nothing under the exporter's name or any other
+            for table in tables:
+                users = {r[0] for r in admin.execute(f"SELECT DISTINCT user_id FROM "
+                                                     f"fretcoach.{table}")}
+                assert users == {who}, (table, users)
+    else:  # the exporter's own rows are untouched
+        assert_same(snapshot(conn, tables, ids_for=who), before, conn)
 
 
 def test_sync_to_then_from_into_a_fresh_database(database: Any, conn: Any, user_id: str,

@@ -133,6 +133,9 @@ def import_(
                f"plans: {r.plans_inserted} new, {r.plans_updated} updated")
     if r.other:
         typer.echo("; ".join(f"{t.replace('_', ' ')}: {n} written" for t, n in r.other.items()))
+    if r.ids_remapped:
+        typer.echo("(another user's export: its sessions, plans, replies and threads got ids "
+                   "of their own)")
 
 
 def seed(

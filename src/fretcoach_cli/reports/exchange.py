@@ -198,6 +198,7 @@ class ImportReport:
     coach_replies_inserted: int = 0
     exercise_verdicts_inserted: int = 0
     links_fixed: int = 0
+    ids_remapped: bool = False  # another user's file: its rows got ids of their own
     other: dict[str, int] = field(default_factory=dict)  # rows written per carry.STANDALONE
 
     def as_dict(self) -> dict[str, Any]:
@@ -232,8 +233,15 @@ def read_export(path: Path) -> dict[str, Any]:
 
 
 def import_data(conn: psycopg.Connection[Any], data: dict[str, Any]) -> ImportReport:
-    """Apply an export (already loaded) to the connection's user, in one transaction."""
+    """Apply an export (already loaded) to the connection's user, in one transaction.
+    Another user's file gets ids of its own (reports/remap.py)."""
+    from fretcoach_cli.reports import remap
+
     report = ImportReport()
+    me = conn.execute("SELECT current_setting('fretcoach.user_id', true)").fetchone()
+    if me and me[0] and data.get("user") not in (None, me[0]):
+        data = remap.for_user(data, str(me[0]))
+        report.ids_remapped = True
     note_cols = data.get("note_columns") or list(transfer.note_columns())
     plans = list(data.get("plans") or [])
     sessions = list(data.get("sessions") or [])
