@@ -9,20 +9,23 @@ another file.
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_origin, get_type_hints
 
-import platformdirs
-
 from fretcoach_cli.errors import ConfigError
 
 APP_NAME = "fretcoach"
+
+
+def _platformdirs() -> Any:
+    """platformdirs, imported when a default path is needed (not when the path is set)."""
+    import platformdirs
+
+    return platformdirs
 
 
 def _parse_bool(raw: str) -> bool:
@@ -39,6 +42,8 @@ def _parse_list(raw: str) -> list[str]:
 
 
 def _default_user() -> str:
+    import getpass
+
     try:
         return getpass.getuser() or "guitarist"
     except Exception:  # no passwd entry in some containers
@@ -143,7 +148,7 @@ class Settings:
     database_url: str = _setting_field(
         lambda: "", "external PostgreSQL URL; empty = embedded server",
         secret=True, env=("DATABASE_URL",))
-    data_dir: str = _setting_field(lambda: platformdirs.user_data_dir(APP_NAME),
+    data_dir: str = _setting_field(lambda: _platformdirs().user_data_dir(APP_NAME),
                                    "where the embedded database, journals and models live")
     a4_hz: float = _setting_field(lambda: 440.0, "concert pitch reference (415–466 Hz)",
                                   check=_bounded(415, 466))
@@ -298,7 +303,7 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
     override = env.get("FRETCOACH_CONFIG")
     if override:
         return Path(override).expanduser()
-    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+    return Path(_platformdirs().user_config_dir(APP_NAME)) / "config.toml"
 
 
 def _setting(key: str) -> Setting:
@@ -331,6 +336,8 @@ def _toml(path: Path) -> dict[str, Any]:
     """The config file as TOML; a missing file is empty, an unreadable one a ConfigError."""
     if not path.exists():
         return {}
+    import tomllib
+
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
@@ -354,7 +361,6 @@ def load(env: Mapping[str, str] | None = None, path: Path | None = None) -> Sett
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
     for s in SETTINGS:
-        values[s.key] = s.default()
         origins[s.key] = "default"
         if s.key in file_values:
             try:
@@ -371,6 +377,8 @@ def load(env: Mapping[str, str] | None = None, path: Path | None = None) -> Sett
             except ValueError as exc:
                 raise ConfigError(f"environment {name}: {exc}") from None
             origins[s.key] = f"env:{name}"
+        if origins[s.key] == "default":  # (the OS user and directories only when needed)
+            values[s.key] = s.default()
     unknown = sorted(set(file_values) - set(_BY_KEY))
     if unknown:
         raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r}",

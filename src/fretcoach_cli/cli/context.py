@@ -6,10 +6,12 @@ the environment themselves, so precedence is applied in one place.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fretcoach_cli import config
 from fretcoach_cli.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:  # imported by settings(): a help page needs no settings
+    from fretcoach_cli import config
 
 _state: dict[str, Any] = {"settings": None, "overrides": {}, "debug": False}
 
@@ -79,6 +81,8 @@ def settings(**flags: Any) -> config.Settings:
     A bad value in this command's flags is a usage error (exit 2) named after the option the
     user typed, not a configuration error (exit 7) about a setting they never wrote."""
     if _state["settings"] is None:
+        from fretcoach_cli import config
+
         loaded = config.load().with_overrides(**_state["overrides"])
         user = getattr(loaded, "user", None)
         if isinstance(user, str) and not _is_utf8(user):  # FRETCOACH_USER, file or OS name

@@ -89,6 +89,12 @@ def _fail(message: str, code: int) -> None:
     raise SystemExit(code)
 
 
+def _print_traceback() -> None:
+    import traceback
+
+    traceback.print_exc()
+
+
 def run(argv: list[str] | None = None) -> None:
     """Console-script entry: run the app and map errors to one stderr line + exit code."""
     if (sys.argv[1:] if argv is None else list(argv)) in _VERSION_FLAGS:
@@ -98,8 +104,6 @@ def run(argv: list[str] | None = None) -> None:
         except OSError as exc:  # e.g. > /dev/full
             _fail(f"{exc.strerror} (writing the output)", int(ExitCode.ERROR))
         return
-    import traceback
-
     import typer
     from typer import _click as click  # typer ≥0.20 vendors click; its exceptions live here
 
@@ -113,7 +117,7 @@ def run(argv: list[str] | None = None) -> None:
         rv = _get_app()(args=argv, standalone_mode=False, prog_name="fretcoach")
     except FretcoachError as err:
         if context.debug():
-            traceback.print_exc()
+            _print_traceback()
         _fail(err.one_line(), int(err.exit_code))
     except (typer.Abort, KeyboardInterrupt):
         _fail("interrupted", int(ExitCode.INTERRUPTED))
@@ -139,7 +143,7 @@ def run(argv: list[str] | None = None) -> None:
         raise
     except Exception as exc:  # last resort: still one line, never a traceback
         if context.debug():
-            traceback.print_exc()
+            _print_traceback()
         if isinstance(exc, OSError) and exc.errno in _DEVICE_ERRNOS:
             # the environment's fault (full disk, quota, I/O error), not fretcoach's
             where = f" ({exc.filename})" if exc.filename else " (writing the output)"
