@@ -1,6 +1,7 @@
 """The open stamp: on a warm embedded server with a checked schema, commands skip the
-migration and security checks; `db status`, `db migrate`, a restart and changed migration
-files bring them back. Real servers in their own data dirs, driven through `fretcoach`."""
+migration and security checks; `db status`, `db migrate`, a restart that fretcoach did not
+stop cleanly (or with another server run in between) and changed migration files bring them
+back. Real servers in their own data dirs, driven through `fretcoach`."""
 
 from __future__ import annotations
 
@@ -75,14 +76,72 @@ def test_reports_skip_the_checks_until_something_may_have_changed(data_dir: Path
     assert problem in _stamp(data_dir)["security"]["problems"]  # checked again, recorded
 
 
-def test_a_restarted_server_is_checked_again(data_dir: Path) -> None:
+def _forget_rls_behind_our_back(url: str) -> str:
+    """A table with user_id but no row-level security; the problem the checks report."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE fretcoach.forgotten (user_id text)")
+    return "row-level security is not enabled+forced on forgotten"
+
+
+def test_a_clean_restart_by_fretcoach_keeps_the_stamp(data_dir: Path) -> None:
     _run(data_dir, "history", "--json")
-    before = _stamp(data_dir)["key"]["postmaster"]
+    first = _stamp(data_dir)
+    problem = _forget_rls_behind_our_back(first["key"]["url"])
     _run(data_dir, "db", "stop")
+    assert (data_dir / "pg-run" / "stopped.json").exists()
+    _run(data_dir, "history", "--json")  # a cold start
+    after = _stamp(data_dir)
+    assert after["key"]["postmaster"] != first["key"]["postmaster"]
+    assert after["key"]["postmaster"][0] == str(postmaster_pid(data_dir / "pg"))
+    assert after["security"] == first["security"]  # carried over: no checks ran
+    assert not (data_dir / "pg-run" / "stopped.json").exists()  # used up
+    status = json.loads(_run(data_dir, "db", "status", "--json").stdout)
+    assert problem in status["security"]["problems"]  # status always checks
+
+
+def _pg_ctl(pgdata: Path, *args: str) -> None:
+    """Run the embedded server's pg_ctl as the server's owner (behind fretcoach's back)."""
+    from fretcoach_cli.store.server import _bin_dir
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    subprocess.run([str(_bin_dir() / "pg_ctl"), "-D", str(pgdata), *args], check=True,
+                   capture_output=True, user=user, cwd="/", timeout=120)
+
+
+def test_a_server_run_in_between_is_checked_again(data_dir: Path) -> None:
     _run(data_dir, "history", "--json")
-    after = _stamp(data_dir)["key"]["postmaster"]
-    assert after != before
-    assert after[0] == str(postmaster_pid(data_dir / "pg"))
+    first = _stamp(data_dir)
+    _run(data_dir, "db", "stop")
+    pgdata = (data_dir / "pg").resolve()
+    # someone else starts the data dir, changes it and stops it cleanly
+    _pg_ctl(pgdata, "-w", "-o", '-h ""', "-o", f"-k {pgdata}", "-l", str(pgdata / "log"),
+            "start")
+    try:
+        problem = _forget_rls_behind_our_back(first["key"]["url"])
+    finally:
+        _pg_ctl(pgdata, "-w", "-m", "fast", "stop")
+    _run(data_dir, "history", "--json")
+    assert problem in _stamp(data_dir)["security"]["problems"]  # checked again
+
+
+@pytest.mark.parametrize("how", ["kill -9", "no record"])
+def test_a_server_not_stopped_cleanly_by_fretcoach_is_checked_again(data_dir: Path,
+                                                                    how: str) -> None:
+    _run(data_dir, "history", "--json")
+    first = _stamp(data_dir)
+    problem = _forget_rls_behind_our_back(first["key"]["url"])
+    if how == "kill -9":
+        pid = postmaster_pid(data_dir / "pg")
+        assert pid is not None
+        psutil.Process(pid).kill()
+        psutil.Process(pid).wait(15)
+    else:  # stopped by someone else (e.g. a system shutdown): no stopped.json
+        _run(data_dir, "db", "stop")
+        (data_dir / "pg-run" / "stopped.json").unlink()
+    _run(data_dir, "history", "--json")
+    after = _stamp(data_dir)
+    assert after["key"]["postmaster"][0] == str(postmaster_pid(data_dir / "pg"))
+    assert problem in after["security"]["problems"]
 
 
 def test_the_stamp_follows_the_migration_files(tmp_path: Path) -> None:

@@ -197,3 +197,17 @@ def test_last_survivor_stops_the_server_after_a_peer_was_killed(data_dir: Path) 
                 proc.wait()
     assert _wait_gone(pgdata), "the surviving process must drop the dead peer and stop"
     assert _user_files(data_dir) == []
+
+
+def test_a_server_that_cannot_start_is_one_line_with_its_log_error(data_dir: Path) -> None:
+    assert _fretcoach(data_dir, "db", "status", "--json").returncode == 0  # initdb'd, stopped
+    pgdata = (data_dir / "pg").resolve()
+    assert _wait_gone(pgdata)
+    with (pgdata / "postgresql.conf").open("a") as conf:
+        conf.write("shared_buffers = lots\n")
+    out = _fretcoach(data_dir, "history")
+    assert out.returncode == 4, (out.returncode, out.stderr)
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "cannot start the embedded PostgreSQL server" in out.stderr
+    assert 'FATAL: configuration file' in out.stderr and "contains errors" in out.stderr
+    assert _wait_gone(pgdata) and _user_files(data_dir) == []

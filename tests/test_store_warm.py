@@ -118,6 +118,8 @@ def test_next_process_reuses_the_warm_server(data_dir: Path) -> None:
     second = _status(data_dir, 1)
     assert "start" in first["timings_s"] and "attach" in second["timings_s"]
     assert second["server"]["pid"] == first["server"]["pid"]
+    pid = first["server"]["pid"]
+    assert os.getsid(pid) == pid, "a Ctrl-C in the starting terminal would reach the server"
     assert _fretcoach(data_dir, 1, "db", "stop").returncode == 0
 
 

@@ -8,7 +8,10 @@ changes while one server runs one schema. After a full open the result is writte
 open on the same server with the same files uses it instead: no query at all before the
 user connection. A restarted server, another checkout's migrations, ``db migrate`` and
 ``db reset`` (which delete it) all make the next open do the full checks again; ``db
-status`` always does them. External servers (``database_url``) never use a stamp.
+status`` always does them. One restart keeps the stamp: a server that fretcoach stopped
+cleanly and started again with nothing run on the data dir in between (``pg_control``
+unchanged, see :func:`store.warm.take_clean_stop`) gets it through :func:`carry_over`.
+External servers (``database_url``) never use a stamp.
 
 The stamp saves work; it is not what keeps users apart: row-level security and the roles
 are enforced by PostgreSQL on every query, and a role dropped behind our back makes the user
@@ -93,6 +96,23 @@ def save(pgdata: Path, url: str, ddl: Path, server_version: str, security: Secur
         tmp.write_text(json.dumps(body))
         tmp.replace(target)
     except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def carry_over(pgdata: Path, before: list[str], after: list[str]) -> None:
+    """Move the stamp of postmaster ``before`` ([pid, start time]) to ``after``: the same
+    data dir, stopped cleanly and restarted with nothing run in between."""
+    target = path_for(pgdata)
+    tmp = target.with_name(f".{FILE}.{os.getpid()}")
+    try:
+        data = json.loads(target.read_text())
+        if data["key"]["postmaster"] != before:
+            return
+        data["key"]["postmaster"] = after
+        tmp.write_text(json.dumps(data))
+        tmp.replace(target)
+    except (OSError, ValueError, TypeError, KeyError):
         with contextlib.suppress(OSError):
             tmp.unlink()
 

