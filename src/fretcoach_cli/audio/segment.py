@@ -72,6 +72,8 @@ from fretcoach_cli.audio.thresholds import (
     GAP_FALL_DB,
     GAP_LOOK_S,
     GAP_PRE_S,
+    HEARD_BEFORE_S,
+    HEARD_GAP_S,
     HEARD_RECENTLY_S,
     HIGH_BROAD_DB,
     HIGH_FLAT_DB,
@@ -83,6 +85,7 @@ from fretcoach_cli.audio.thresholds import (
     MAINS_CENTS,
     MAINS_HZ,
     MIN_NOTE_S,
+    NEAR_S,
     OTHER_NOTE_NEW,
     OTHER_NOTE_SHARE,
     PLUCK_NEW,
@@ -141,6 +144,7 @@ class _Note:
     dev: list[int] = field(default_factory=list)  # indices of frames deviating from ref
     tail_from: float = math.inf  # from here its frames hear an earlier string ringing again
     ref: float | None = None
+    heard_before: list[float] = field(default_factory=list)  # model pitches just before it
 
     def voiced(self, since: float, until: float = math.inf) -> np.ndarray:
         m = np.asarray(self.midis)
@@ -182,6 +186,9 @@ class NoteTracker:
         self._between: deque[float] = deque(maxlen=max(16, round(BACKGROUND_S / frame_period)))
         self._bg, self._bg_new = -math.inf, 0  # cached background and frames added since
         self._run: list[tuple[float, float]] = []  # voiced frames out of silence
+        # (time, midi or nan) of the last frames, whatever the level: what the model heard
+        # just before a pluck
+        self._heard: deque[tuple[float, float]] = deque(maxlen=max(8, round(0.2 / frame_period)))
         self._audio = np.zeros(0, dtype=np.float32)
         self._audio_base = 0
         self._n = 0
@@ -287,6 +294,7 @@ class NoteTracker:
         voiced = heard and level >= max(self.gate, self._background() + END_SNR_DB)
         midi = self._midi(f0) if voiced else math.nan
         self.last_pitch = (t, None if not voiced else midi, conf)
+        self._heard.append((t, self._midi(f0) if conf >= HOLD_VOICED and f0 > 0 else math.nan))
         # energy onsets that are due by this frame
         while self._pending and self._pending[0] <= t + self.fp / 2:
             onset = self._pending.pop(0)
@@ -587,8 +595,9 @@ class NoteTracker:
             cur.dev = []
             return []  # a chord's pitch track wanders between its notes: not a new note
         # a pluck the level test rejected, just before the change, is the better onset time
+        # (under a room's tail the model hears the new note up to ~0.2 s late)
         near = max((o for o in (*self._rejected, *self._weak)
-                    if start_t - 0.12 <= o <= start_t + 0.02 and o > cur.onset_s + MIN_NOTE_S),
+                    if start_t - NEAR_S <= o <= start_t + 0.02 and o > cur.onset_s + MIN_NOTE_S),
                    default=None)
         if near is not None:
             start_t = near
@@ -637,6 +646,8 @@ class NoteTracker:
                    if n.onset_s - RINGING_S <= e <= n.onset_s + 0.05]
         if n.cause != "onset" or not any(abs(midi - p) <= RESUME_SEMITONES for p in ringing):
             return None
+        if not any(abs(midi - m) <= RESUME_SEMITONES for m in n.heard_before):
+            return None  # the model did not hear that string just before: it hears this note
         attack = self._attack_audio(n, skip)
         if low_harmonics_share(attack, before, midi_to_hz(midi, self.a4)) >= SAME_LOW_SHARE:
             return None  # new sound at its fundamental or octave: that note picked again
@@ -710,6 +721,9 @@ class NoteTracker:
         self._prev_ref = self._cur.ref if self._cur is not None else None
         out = self._close(self._damped_before(self._cur, onset)) if self._cur is not None else []
         self._cur = _Note(onset_s=max(0.0, onset), cause=cause)
+        self._cur.heard_before = [m for tt, m in self._heard
+                                  if onset - HEARD_BEFORE_S <= tt <= onset - HEARD_GAP_S
+                                  and not math.isnan(m)]
         self._quiet = self._under = self._damped = self._faded = 0
         self._run = []
         return out

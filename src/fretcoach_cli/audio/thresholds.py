@@ -82,6 +82,10 @@ TAIL_CHANGE_S = 0.25
 # note: devset reverb note F1 0.911 -> 0.919)
 TAIL_NEW_SHARE = 0.3
 FRESH_S = 0.08  # audio compared either side of a pitch change
+# A rejected or weak onset at most this long before a pitch change times the new note: under a
+# room's tail the model hears a soft pluck 0.1-0.2 s late (devset reverb note F1 at 0.12 s
+# 0.921, at 0.2 s 0.924; no other category changed)
+NEAR_S = 0.2
 FRESH_ENERGY = 0.3  # ... of which at least this share must be new to be a new note
 POLY_SHARE = 0.8  # harmonic share below this (with a strong level) = chord / double stop
 # ... and so is new sound a fifth or a fourth off its series this strong (dB under its
@@ -96,6 +100,11 @@ SAME_LOW_SHARE = 0.25  # ... unless this share of its new sound is on that pitch
 # harmonics (the same note picked again; a D4 over a ringing G2 sits on G2's 3rd, 6th...)
 LOWEST_OWN_MIDI = 36.0  # ... no lower than this (C2: a sub-octave holds every harmonic too)
 ATTACK_S = 0.1  # ... and the same must hold just after the attack, where the new sound is its own
+# ... and only when the model heard that string in the frames HEARD_GAP_S..HEARD_BEFORE_S
+# before the pluck (else it is hearing the new note itself: a re-pick of a pitch played
+# earlier whose 3rd harmonic read as "its own series", reverb_07)
+HEARD_BEFORE_S = 0.1
+HEARD_GAP_S = 0.01
 # A note that began without an attack (out of silence, or a pitch change with no pluck) at a
 # mains frequency (50/60 Hz and their first harmonics) whose level stays within this of the
 # background is hum, which the model voices once the string has died away
