@@ -325,9 +325,10 @@ def test_a_format_1_file_still_imports(conn: Any, user_id: str, fresh_db: Callab
 
 
 @pytest.mark.parametrize("damage", ["truncated", "bad_verdict", "bad_latency", "newer",
-                                    "not_a_list"])
-def test_a_bad_file_imports_nothing(conn: Any, user_id: str, fresh_db: Callable[[], Any],
-                                    tmp_path: Path, damage: str) -> None:
+                                    "not_a_list", "claimed"])
+def test_a_bad_file_imports_nothing(database: Any, conn: Any, user_id: str,
+                                    fresh_db: Callable[[], Any], tmp_path: Path,
+                                    damage: str) -> None:
     seed_everything(conn, user_id, sessions=3)
     out = cli("--user", user_id, "export")
     assert out.returncode == 0, out.stderr
@@ -342,13 +343,17 @@ def test_a_bad_file_imports_nothing(conn: Any, user_id: str, fresh_db: Callable[
             doc["input_latency"][0]["latency_ms"] = 9999
         elif damage == "newer":
             doc["version"] = 99
+        elif damage == "claimed":  # another user's file passed off as ours, same database
+            doc["user"] = "claimant"
         else:
             doc["coach_memories"] = "forget it"
         text = json.dumps(doc)
     path = tmp_path / "bad.json"
     path.write_text(text)
-    target = fresh_db()
-    out = cli("--user", user_id, "import", str(path), url=target.url)
+    target = database if damage == "claimed" else fresh_db()
+    who = "claimant" if damage == "claimed" else user_id
+    out = cli("--user", who, "import", str(path),
+              url=None if target is database else target.url)
     assert out.returncode == ExitCode.USAGE, (out.returncode, out.stderr)
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr, out.stderr
     assert str(path) in out.stderr
@@ -356,5 +361,6 @@ def test_a_bad_file_imports_nothing(conn: Any, user_id: str, fresh_db: Callable[
         assert "newer fretcoach" in out.stderr
     with target.admin() as admin:
         for table in carry.CARRIED_TABLES:
-            n = admin.execute(f"SELECT count(*) FROM fretcoach.{table}").fetchone()[0]
+            n = admin.execute(f"SELECT count(*) FROM fretcoach.{table} WHERE user_id = %s",
+                              (who,)).fetchone()[0]
             assert n == 0, (damage, table, n)

@@ -99,11 +99,18 @@ def _apply_import(conn: Any, data: dict[str, Any], path: Path) -> Any:
     string where a list of sessions belongs, a session id that is not a uuid) is a usage
     error naming the file, not an internal or a database error. Its pages roll back."""
     import psycopg
+    import psycopg.errors
 
-    from fretcoach_cli.reports.exchange import import_data
+    from fretcoach_cli.reports.exchange import ForeignIds, import_data
 
     try:
         return import_data(conn, data)
+    except ForeignIds as exc:
+        raise UsageError(f"{path}: {exc.message}", hint=exc.hint) from None
+    except psycopg.errors.InsufficientPrivilege:  # row-level security: an id someone else owns
+        raise UsageError(f"{path} holds ids that another user of this database owns",
+                         hint="its \"user\" was changed to yours: put the exporter's name "
+                         "back, and the rows get ids of their own") from None
     except (AttributeError, KeyError, TypeError, ValueError, psycopg.DataError,
             psycopg.IntegrityError) as exc:
         what = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -257,9 +257,61 @@ def import_data(conn: psycopg.Connection[Any], data: dict[str, Any]) -> ImportRe
         for spec in carry.STANDALONE:
             report.other[spec.table] = carry.apply(conn, spec, _rows(data, spec.table))
         report.links_fixed = transfer.link_plans(conn, transfer.link_pairs(plans, sessions))
+        _check_all_mine(conn, data)
     if not conn.autocommit:
         conn.commit()
     return report
+
+
+def _check_all_mine(conn: psycopg.Connection[Any], data: dict[str, Any]) -> None:
+    """Every session, plan, reply, rating and chat thread of the file is now the user's: one
+    whose id another user of this database owns was skipped (row-level security hides it),
+    so the import would silently lose it — refuse instead (the transaction rolls back)."""
+    sessions = _rows(data, "sessions")
+    ids = {
+        ("sessions", "session_id"): [s.get("session_id") for s in sessions],
+        ("ai_practice_plans", "practice_id"): [p.get("practice_id")
+                                               for p in _rows(data, "plans")],
+        ("coach_ratings", "reply_uuid"): [r.get("reply_uuid")
+                                          for r in _rows(data, "coach_ratings")],
+        ("chat_threads", "thread_id"): [t.get("thread_id") for t in _rows(data, "chat_threads")],
+    }
+    for (table, key), values in ids.items():
+        wanted = [str(v) for v in values if v is not None]
+        if not wanted:
+            continue
+        row = conn.execute(f"""
+            SELECT count(*) FROM unnest(%s::text[]) AS w(id)
+             WHERE NOT EXISTS (SELECT 1 FROM fretcoach.{table} t WHERE t.{key}::text = w.id)
+            """, (wanted,)).fetchone()
+        _refuse_if(int(row[0]) if row else 0, table)
+    replies = [{**r, "session_id": s.get("session_id")}
+               for s in sessions for r in _rows(s, "coach_replies")]
+    replies += [{**r, "session_id": None} for r in _rows(data, "coach_replies")]
+    if replies:  # there under its uuid, or as the twin a format 1 file brought in
+        row = conn.execute("""
+            SELECT count(*) FROM jsonb_to_recordset(%s)
+                   AS w(reply_uuid text, session_id uuid, at timestamptz, text text)
+             WHERE w.reply_uuid IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM fretcoach.coach_replies c
+                                WHERE c.reply_uuid::text = w.reply_uuid)
+               AND NOT EXISTS (SELECT 1 FROM fretcoach.coach_replies c
+                                WHERE c.session_id IS NOT DISTINCT FROM w.session_id
+                                  AND c.at = w.at AND c.text = w.text)""",
+                           (transfer.jsonb_rows(replies),)).fetchone()
+        _refuse_if(int(row[0]) if row else 0, "coach_replies")
+
+
+class ForeignIds(UsageError):
+    """The file's rows have ids that another user of the database owns."""
+
+
+def _refuse_if(missing: int, table: str) -> None:
+    if missing:
+        raise ForeignIds(f"{missing} row(s) of {table} in this file have ids that another "
+                         "user of this database owns; nothing was imported",
+                         hint="the file's \"user\" was changed: put the exporter's name back, "
+                         "and its rows get ids of their own")
 
 
 def _rows(data: dict[str, Any], key: str) -> list[dict[str, Any]]:

@@ -78,6 +78,11 @@ def _jsonb(rows: Sequence[dict[str, Any]]) -> Any:
     return jsonb(list(rows))
 
 
+def jsonb_rows(rows: Sequence[dict[str, Any]]) -> Any:
+    """Rows as one jsonb parameter (JSON-safe first)."""
+    return _jsonb(as_json_rows(rows))
+
+
 def mark_sync(conn: psycopg.Connection[Any]) -> None:
     """Inside the current transaction: keep the applied rows' own updated_at."""
     conn.execute("SELECT set_config('fretcoach.sync', 'on', true)")
