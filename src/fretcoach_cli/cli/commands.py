@@ -2,8 +2,10 @@
 
 A run that names its command imports only the module(s) that register that name
 (:data:`OWNERS`): `fretcoach history` need not import the chat, practice or tuner modules
-and their option tables. Root help, an unknown name (so click can suggest the right one) and
-completion register everything. ``tests/test_cli_lazy_commands.py`` keeps the table true.
+and their option tables. The root help registers placeholders from the cached list of
+commands (:mod:`cli.listing`) when it is current, else everything; an unknown name (so click
+can suggest the right one) and completion register everything.
+``tests/test_cli_lazy_commands.py`` keeps the table true.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Iterable
+from typing import Any
 
 import typer
 
@@ -54,9 +57,43 @@ def command_name(argv: Iterable[str]) -> str | None:
 
 
 def register(app: typer.Typer, argv: Iterable[str] | None = None) -> None:
-    """Register every command, or (given the command line) only the one it runs."""
+    """Register every command, or (given the command line) only the one it runs; for the
+    root help page only what its list of commands needs (:mod:`cli.listing`)."""
     completing = any(key.startswith("_FRETCOACH_COMPLETE") for key in os.environ)
-    name = None if argv is None or completing else command_name(argv)
-    modules = OWNERS.get(name, _MODULES) if name is not None else _MODULES
+    words = None if argv is None or completing else list(argv)
+    name = None if words is None else command_name(words)
+    if words is not None and name is None and _root_help(words):
+        from fretcoach_cli.cli import listing
+
+        entries = listing.load()
+        if entries is not None:
+            _register_placeholders(app, entries)
+            return
+        _register_modules(app, _MODULES)
+        listing.save(typer.main.get_command(app))
+        return
+    _register_modules(app, OWNERS.get(name, _MODULES) if name is not None else _MODULES)
+
+
+def _register_modules(app: typer.Typer, modules: Iterable[str]) -> None:
     for module in modules:
         importlib.import_module(_P + module).register(app)
+
+
+def _root_help(words: list[str]) -> bool:
+    """Whether click answers this command line (naming no command) with the root help."""
+    from fretcoach_cli.cli.rich_help import wants_help
+
+    return not words or wants_help(words)
+
+
+def _register_placeholders(app: typer.Typer, entries: list[list[Any]]) -> None:
+    """One command per cached entry, shown exactly as the real one in the root help."""
+    for name, panel, text, hidden, deprecated in entries:
+        app.command(name, help=text, rich_help_panel=panel, hidden=hidden,
+                    deprecated=deprecated)(_not_loaded)
+
+
+def _not_loaded() -> None:
+    """Placeholder: only the root help page is drawn when these are registered."""
+    raise RuntimeError("a placeholder command ran (cli.commands registered it by mistake)")
