@@ -9,6 +9,7 @@ the engine hears in the rendered recording. Results are read back from PostgreSQ
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -209,6 +210,15 @@ def test_a_take_that_turns_sloppy_falls_back_a_step(database, user_id: str,
     assert "tempo 88 → 84 bpm (sloppy passes)" in err
     assert [p["clean"] for p in doc["passes"]] == [True] * 3 + [False] * 6
     assert doc["max_clean_bpm"] == 84 and doc["best_pass"] == 3  # the fastest clean pass
+    # the headless summary: a row a pass, the stored one named, the ramp in passes
+    out = fc("practice", "--exercise", str(path), "--ramp", "80:92:+4", "--clean-bars", "1",
+             "--input", str(take), "--fast", "--no-tui", "--no-coach", "--no-click",
+             user=user_id)
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    assert "9 passes, 3 clean" in text
+    assert "box lick pass 3 at 84 bpm (fastest clean pass, the one stored): every note" in text
+    assert "best clean tempo 84 bpm, reached 88 bpm, 3 of 9 passes clean" in text
 
 
 @pytest.mark.parametrize(("args", "words"), [
@@ -241,7 +251,11 @@ def test_an_exercise_file_with_no_notes_exits_2(user_id: str, tmp_path: Path) ->
 # -- the practice room ------------------------------------------------------------------
 async def test_the_room_shows_the_pass_its_tempo_and_its_verdicts(
         user_id: str, tmp_path: Path) -> None:
+    from rich.console import Console
+    from textual.widgets import Static
+
     from fretcoach_cli.tui.app import PracticeApp
+    from fretcoach_cli.tui.screens.summary import SummaryScreen
     from fretcoach_cli.tui.widgets.header import SessionHeader
     from fretcoach_cli.tui.widgets.speed import SpeedMeter
 
@@ -274,4 +288,17 @@ async def test_the_room_shows_the_pass_its_tempo_and_its_verdicts(
         assert app.query_one(SessionHeader).bpm == 92
         await pilot.press("t")  # the ramp can be held with an exercise too
         assert session.trainer.ramp.active is False and "held" in meter.render().plain
-    session.abandon()
+        await pilot.press("q")  # the summary: one row a pass, the stored pass named
+        waited = 0.0
+        while not isinstance(app.screen, SummaryScreen):
+            await pilot.pause(0.05)
+            waited += 0.05
+            assert waited < 60, "the summary never came"
+        text = io.StringIO()
+        console = Console(width=100, file=text)
+        console.print(app.screen.query_one("#summary-passes", Static).content)
+        console.print(app.screen.query_one("#summary-exercise", Static).content)
+        shown = " ".join(text.getvalue().split())
+        assert "12 passes, 12 clean" in shown
+        assert "box lick pass 10 at 92 bpm (fastest clean pass, the one stored)" in shown
+        await pilot.press("q")
