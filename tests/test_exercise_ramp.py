@@ -156,7 +156,7 @@ def test_a_clean_looped_take_rises_pass_by_pass_to_the_target(
     text = show.stdout.replace("\n", " ")
     assert "speed trainer 80:92:+4: best clean tempo 92 bpm, reached 92 bpm, 12 of 12 " \
         "passes clean" in text, show.stdout
-    assert "exercise box lick at 92 bpm: every note" in text
+    assert "exercise box lick at 92 bpm (pass 10, the fastest clean one): every note" in text
     shown = fc("sessions", "show", doc["session_id"][:8], "--json", user=user_id)
     detail = json.loads(shown.stdout)
     assert detail["exercise"]["verdicts"] == stored and detail["exercise"]["bpm"] == 92
@@ -182,7 +182,11 @@ def test_a_wrong_note_in_every_pass_falls_back(database, conn, user_id: str,
     row = Sessions(conn).require(doc["session_id"])
     assert row.max_clean_bpm is None
     stored = ExerciseVerdicts(conn).of_session(doc["session_id"])
-    assert [v.verdict for v in stored].count("wrong_pitch") == 1
+    assert [v.to_dict() for v in stored] == doc["passes"][-1]["verdicts"]
+    show = fc("sessions", "show", doc["session_id"][:8], user=user_id)
+    text = " ".join(show.stdout.split())
+    assert "(no clean pass: the last one played through): every note" in text, show.stdout
+    assert "0 of 6 passes clean" in text
 
 
 def test_a_take_that_turns_sloppy_falls_back_a_step(database, user_id: str,

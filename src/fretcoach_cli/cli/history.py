@@ -277,6 +277,10 @@ def _print_detail(d: dict[str, Any]) -> None:
 
         ex = d["exercise"]
         bpm = f" at {ex['bpm']:g} bpm" if ex.get("bpm") else ""
+        from fretcoach_cli.practice.speed_trainer import stored_pass
+
+        which = stored_pass(s)  # --exercise --ramp: the one pass stored
+        bpm += f" ({which})" if which else ""
         out.print()
         out.print(exercise_table(ex["verdicts"], title=f"exercise {ex['name']}{bpm}: every "
                                  "note", summary=ex["summary"]))

@@ -437,10 +437,8 @@ class LiveLine:
             from fretcoach_cli.scoring.exercise_report import verdict_label
 
             last = next((v for v in reversed(message.decided) if v.index is not None), None)
-            where = "" if message.pass_number is None else f" · pass {message.pass_number}"
-            if last is not None:
-                self.exercise = (f"{where} · note {last.index + 1}/"
-                                 f"{len(message.exercise.notes)} "
+            if last is not None:  # (a looped exercise's pass is in the tempo part)
+                self.exercise = (f" · note {last.index + 1}/{len(message.exercise.notes)} "
                                  f"{verdict_label(last.to_dict())}")
             for done in message.closed:  # --exercise --ramp: each pass's outcome, a line
                 state = {True: "clean", False: "sloppy", None: "nothing played"}[done.clean]

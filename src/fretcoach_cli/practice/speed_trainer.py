@@ -81,6 +81,7 @@ class SpeedTrainer:
         self.player: Any = None
         self.notice: str | None = None
         self._lock = threading.Lock()
+        self._shown: dict[str, Any] = {}  # what an exercise adds to every TempoUpdate
 
     @property
     def spec(self) -> RampSpec:
@@ -127,11 +128,11 @@ class SpeedTrainer:
             yield self.ramp
 
     def update(self, change: RampChange | None = None, **fields: Any) -> TempoUpdate:
-        """The state now, with ``change`` and any fields an exercise adds (its pass)."""
-        from dataclasses import replace
-
+        """The state now, with ``change``; ``fields`` (an exercise's pass number and fastest
+        clean pass) are kept for every later update too."""
         with self._lock:
-            return replace(self._update(change), **fields)
+            self._shown.update(fields)
+            return self._update(change)
 
     def grid_offset_ms(self, onset_s: float) -> float:
         with self._lock:
@@ -173,9 +174,12 @@ class SpeedTrainer:
             }
 
     def _update(self, change: RampChange | None) -> TempoUpdate:
+        from dataclasses import replace
+
         r = self.ramp
-        return TempoUpdate(r.current_bpm, r.best_clean_bpm, self.spec.target_bpm,
-                           tuple(r.curve), change, r.active)
+        update = TempoUpdate(r.current_bpm, r.best_clean_bpm, self.spec.target_bpm,
+                             tuple(r.curve), change, r.active)
+        return replace(update, **self._shown) if self._shown else update
 
 
 def describe(update: TempoUpdate) -> str:
@@ -184,6 +188,21 @@ def describe(update: TempoUpdate) -> str:
     held = "" if update.active else ", held"
     where = "" if update.pass_number is None else f"pass {update.pass_number} · "
     return f"{where}{update.bpm:g} bpm → {update.target_bpm:g} (best clean {best}{held})"
+
+
+def stored_pass(row: Any) -> str:
+    """Which pass of a looped exercise session (``--exercise --ramp``) the stored verdicts
+    are (ddl/065 holds one pass): "pass 10, the fastest clean one" or "the last pass played
+    through", from its ``tempo_curve`` and ``exercise_bpm``; "" for any other session."""
+    get = row.get if isinstance(row, dict) else lambda k: getattr(row, k, None)
+    curve = get("tempo_curve") or []
+    if not (get("ramp") and get("exercise_name") and curve):
+        return ""
+    best = get("max_clean_bpm")
+    for k, p in enumerate(curve):
+        if p.get("clean") and best is not None and p.get("bpm") == best:
+            return f"pass {k + 1}, the fastest clean one"
+    return "no clean pass: the last one played through"
 
 
 def speed_summary(speed: dict[str, Any]) -> str:
