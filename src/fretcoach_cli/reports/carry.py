@@ -13,7 +13,8 @@ listed in :data:`NOT_CARRIED`).
 * ``exercise_verdicts``: travel with their session (``session_id`` is kept, so they stay
   attached to it); a session that changed gets the source's verdict set in place of its own.
 * ``coach_ratings``: keyed by ``reply_uuid``, so a rating follows its reply; the later
-  ``rated_at`` wins.
+  ``rated_at`` wins (a re-rating clears ``opik_sent_at``; for the same rating the later
+  ``opik_sent_at`` is kept, so a rating sent to Opik on one side is not sent again).
 * ``coach_memories``: keyed by the normalised text; the later ``updated_at`` wins and
   ``last_recalled_at`` keeps the later of both. The embedding columns are not carried: the
   destination embeds a memory when it is first recalled (store/memory.py), with its own model.
@@ -48,13 +49,14 @@ class Carried:
     since: str | None = None      # what sync reads in order (default: ``stamp``)
     skip: tuple[str, ...] = ()    # columns left behind (besides user_id and identities)
     latest: tuple[str, ...] = ()  # columns that keep the later of both copies
+    on_tie: tuple[str, ...] = ()  # ... when both copies have the same ``stamp`` (else: its)
     of_session: bool = False      # belongs to a session (left out when that is not there)
 
 
 REPLIES = Carried("coach_replies", "(reply_uuid)", "reply_uuid", since="at", of_session=True)
 VERDICTS = Carried("exercise_verdicts", "(session_id, ord)", "ord", of_session=True)
 RATINGS = Carried("coach_ratings", "(reply_uuid)", "reply_uuid", stamp="rated_at",
-                  latest=("opik_sent_at",))
+                  since="greatest(rated_at, opik_sent_at)", on_tie=("opik_sent_at",))
 MEMORIES = Carried("coach_memories", "(user_id, norm)", "norm", stamp="updated_at",
                    since="greatest(updated_at, last_recalled_at)",
                    skip=("embedding", "embedding_model"), latest=("last_recalled_at",))
@@ -157,10 +159,15 @@ def apply(conn: psycopg.Connection[Any], spec: Carried, rows: Sequence[dict[str,
     else:
         newer = f"excluded.{spec.stamp} > t.{spec.stamp}"
         sets, later = [], [newer]
+        tie = f"excluded.{spec.stamp} = t.{spec.stamp}"
         for c, _d in cols:
             if c in spec.latest:
                 sets.append(f"{c} = greatest(t.{c}, excluded.{c})")
                 later.append(f"excluded.{c} > coalesce(t.{c}, '-infinity')")
+            elif c in spec.on_tie:
+                sets.append(f"{c} = CASE WHEN {newer} THEN excluded.{c} WHEN {tie} "
+                            f"THEN greatest(t.{c}, excluded.{c}) ELSE t.{c} END")
+                later.append(f"({tie} AND excluded.{c} > coalesce(t.{c}, '-infinity'))")
             elif f"({c})" != spec.conflict:
                 sets.append(f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE t.{c} END")
         action = f"UPDATE SET {', '.join(sets)} WHERE {' OR '.join(later)}"
