@@ -64,6 +64,15 @@ class ExerciseRun:
                 return self.loop.tracker()
         return self._tracker
 
+    def pass_at(self, t: float) -> int | None:
+        """The 1-based pass the click is in at audio time ``t`` (None: not looped, or the
+        count-in), so the room's pass number follows the click when nothing is played."""
+        if self.loop is None:
+            return None
+        with self.trainer.holding():
+            k = self.loop.pass_of(t)
+        return None if k is None else k + 1
+
     def progress(self) -> ExerciseProgress:
         """The state before any note: nothing decided, the first notes next."""
         if self.loop is not None:

@@ -317,8 +317,12 @@ class PracticeApp(App[Any]):
         header.elapsed_s = self.session.position_s
         self.query_one(Metronome).time_s = self.session.position_s
         trainer = self.session.trainer
+        run = self.session.exercise
         for speed in self.query(SpeedMeter):  # (mounted by t in a --bpm session)
             speed.beat = None if trainer is None else trainer.beat_at(self.session.position_s)
+            at = None if run is None else run.pass_at(self.session.position_s)
+            if at is not None and at > (speed.pass_number or 0):  # a new pass: no verdicts
+                speed.pass_number, speed.verdicts = at, ()
         if pitch is not None and pitch.midi is not None:
             self.query_one(Tuner).reading = self._needle.reading(
                 pitch.time_s, pitch.midi, self.options.scale, self.tolerance)
@@ -369,8 +373,9 @@ class PracticeApp(App[Any]):
             show_progress(self, payload)
             if payload.pass_number is not None:  # --ramp: the pass's verdicts by its tempo
                 for speed in self.query(SpeedMeter):
-                    speed.pass_number, speed.verdicts = (payload.pass_number,
-                                                         payload.pass_verdicts)
+                    if payload.pass_number >= (speed.pass_number or 0):
+                        speed.pass_number, speed.verdicts = (payload.pass_number,
+                                                             payload.pass_verdicts)
 
     def _show_tempo(self, update: TempoUpdate) -> None:
         self.query_one(SessionHeader).bpm = update.bpm  # the ramp's tempo, not "free"
@@ -379,7 +384,7 @@ class PracticeApp(App[Any]):
                                                              update.active)
             speed.curve = tuple((p.bpm, p.clean) for p in update.curve)
             if update.pass_number is not None:
-                speed.pass_number = update.pass_number
+                speed.pass_number = max(update.pass_number, speed.pass_number or 0)
 
     def _on_heard(self, msg: NoteHeard) -> None:
         """Shown at once, dimmed; its NoteJudged rewrites it in place (same onset)."""
