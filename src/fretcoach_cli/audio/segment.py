@@ -98,6 +98,13 @@ from fretcoach_cli.audio.thresholds import (
     RESUME_SEMITONES,
     RINGING_S,
     RISE_DB,
+    ROOM_BEFORE_HOPS,
+    ROOM_DAMP_DB,
+    ROOM_DAMP_S,
+    ROOM_FALL_DB,
+    ROOM_LOOK_S,
+    ROOM_RATE_DB,
+    ROOM_TAIL_GAP_S,
     SAME_LOW_SHARE,
     SAME_NOTE_NEW,
     SETTLE_FRACTION,
@@ -181,6 +188,7 @@ class NoteTracker:
         self._prev_ref: float | None = None  # settled pitch of the note before the current one
         self._last: _Note | None = None  # the latest note closed (it may swell back: resume)
         self._last_end = -math.inf
+        self._room_closed: tuple[float, float] | None = None  # (pitch, end) damped in a room
         # (pitch, end) of the last judged notes: a tail heard again is at one of them
         self._ended_pitches: list[tuple[float, float]] = []
         self._between: deque[float] = deque(maxlen=max(16, round(BACKGROUND_S / frame_period)))
@@ -321,7 +329,8 @@ class NoteTracker:
                 need = max(2, round(START_FRAMES_S / self.fp))
                 mids = [m for _, m in self._run[-need:]]
                 if len(self._run) >= need and max(mids) - min(mids) < CHANGE_SEMITONES:
-                    if self._resume(self._run[-need][0], float(np.median(mids))):
+                    if (self._room_tail(self._run[-need][0], float(np.median(mids)))
+                            or self._resume(self._run[-need][0], float(np.median(mids)))):
                         self._run = []
                         return out
                     out.extend(self._start(self._run[-need][0] - self.fp / 2, "voicing"))
@@ -351,6 +360,13 @@ class NoteTracker:
         faded = (not voiced and not own and level < self._floor(t) + FADE_MARGIN_DB
                  and level < cur.peak - FADE_DROP_DB)
         self._faded = self._faded + 1 if faded else 0
+        if (not self._damped and level < cur.peak - DAMPED_UNDER_DB
+                and self._level(t - ROOM_DAMP_S) - level >= ROOM_DAMP_DB):
+            # damped in a room: the level falls at the room's rate, not a damping's
+            end = self._room_fall(cur, t + ONSET_HOP / RATE, 0.0)
+            if end < t:
+                out.extend(self._close(end))
+                return out
         if self._damped * self.fp >= RELEASE_S:
             out.extend(self._close(self._fall_start(t - (self._damped - 0.5) * self.fp)))
             return out
@@ -435,8 +451,40 @@ class NoteTracker:
                     return t
                 _, flat = self.onsets.hop_levels(found - HIGH_FLAT_S, found, high=True)
                 if len(flat) < 2 or flat[0] - flat[-1] > HIGH_FLAT_DB:
-                    return t
+                    found = t
+        if found == t:
+            found = self._room_fall(cur, t, pre)
         return found
+
+    def _room_fall(self, cur: _Note, t: float, pre: float) -> float:
+        """Where a note damped in a room began to fall: the level has fallen steadily at a
+        room's rate (ROOM_RATE_DB per hop or more, ROOM_FALL_DB in all) up to ``t - pre``,
+        after falling at most half that fast before (a string's own decay); else ``t``."""
+        hop = ONSET_HOP / RATE
+        lo = cur.onset_s + HIGH_MIN_S
+        t0, lv = self.onsets.hop_levels(max(lo, t - pre - ROOM_LOOK_S), t - pre)
+        if len(lv) < 2 * ROOM_BEFORE_HOPS:
+            return t
+        x = np.asarray(lv[:-2])  # (the last two hops may hold the pick's attack)
+        n = len(x)
+        # mean fall per hop over 3 hops ending at each hop
+        rate = np.full(n, np.nan)
+        rate[3:] = (x[:-3] - x[3:]) / 3.0
+        k = n - 1
+        while k >= 3 and rate[k] >= ROOM_RATE_DB:
+            k -= 1
+        start = k  # the fall began after hop ``start``
+        if start >= n - 4 or start < ROOM_BEFORE_HOPS:
+            return t
+        if x[start] - x[-1] < ROOM_FALL_DB:
+            return t
+        before = (x[start - ROOM_BEFORE_HOPS] - x[start]) / ROOM_BEFORE_HOPS
+        if before > ROOM_RATE_DB / 2:
+            return t
+        end = t0 + start * hop
+        if cur.ref is not None:
+            self._room_closed = (cur.ref, end)
+        return end
 
     def _fall_before(self, cur: _Note, t: float, pre: float, *, high: bool) -> float:
         """:meth:`_damped_before` on the broadband or the upper-band (``high``) levels."""
@@ -477,6 +525,15 @@ class NoteTracker:
         return (last is not None and last.ended_under and conf >= HOLD_VOICED and f0 > 0
                 and level >= last.peak - END_RANGE_DB + SWELL_DB
                 and self._resume(t, self._midi(f0)))
+
+    def _room_tail(self, t: float, midi: float) -> bool:
+        """Voiced sound with no pluck at the pitch of a note just ended as damped in a room
+        (within RESUME_S): that room still ringing it, no new note."""
+        rc = self._room_closed
+        return (rc is not None and t - rc[1] <= RESUME_S
+                and abs(midi - rc[0]) <= RESUME_SEMITONES
+                and not any(rc[1] + ROOM_TAIL_GAP_S <= o <= t
+                            for o in (*self._rejected, *self._weak)))
 
     def _resume(self, t: float, midi: float) -> bool:
         """Voiced sound with no pluck, soon after the last note dipped out, at its pitch: the

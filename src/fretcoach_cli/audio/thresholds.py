@@ -48,6 +48,26 @@ HIGH_BROAD_DB = 2.0
 HIGH_MIN_S = 0.08
 HIGH_FLAT_S = 0.04
 HIGH_FLAT_DB = 3.5
+# ... or, in a room, where the level began to fall at the room's rate: a string damped in a
+# room is heard decaying as the room does (60 dB per RT60: 50-200 dB/s for RT60 0.3-1.2 s),
+# far faster than a string's own decay (10-30 dB/s) and far slower than a damping heard dry.
+# Looking back at most ROOM_LOOK_S from the pick (or from now), the level has fallen at least
+# ROOM_RATE_DB per hop (mean of 3 hops; 44 dB/s) all the way, ROOM_FALL_DB in all, and before
+# that fall it fell at most half that fast over ROOM_BEFORE_HOPS hops (a free decay, even the
+# soundfont's nylon at ~40 dB/s, falls the same way from its attack on: no knee). Devset
+# realroom offF1 0.699 -> 0.738, reverb 0.683 -> 0.685; no category lower.
+ROOM_LOOK_S = 0.5
+ROOM_RATE_DB = 0.35
+ROOM_FALL_DB = 6.0
+ROOM_BEFORE_HOPS = 8
+# The same fall ends a note with no next pick once the level is DAMPED_UNDER_DB under its peak
+# and ROOM_DAMP_DB under where it was ROOM_DAMP_S before (else it rang on until the room's
+# tail faded into the background, up to 1 s late: realroom offF1 0.738 -> 0.835). Voiced sound
+# at that note's pitch within RESUME_S after it, with no flux peak from ROOM_TAIL_GAP_S after
+# its end on (the damping's own click is one), is the room still ringing it: no new note.
+ROOM_DAMP_S = 0.25
+ROOM_DAMP_DB = 12.0
+ROOM_TAIL_GAP_S = 0.05
 HOLD_VOICED = 0.3  # model confidence at which a ringing note's own pitch still counts as heard
 # (a decaying string under sympathetic ones reads 0.3–0.5 for a frame or two)
 BACKGROUND_S = 10.0  # between-note levels the background is estimated from (20th percentile)
