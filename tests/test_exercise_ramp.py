@@ -100,6 +100,29 @@ def test_passes_are_bar_aligned_and_seamless(tmp_path: Path) -> None:
         ExerciseLoop(run, TempoRamp(RampSpec(100, 120, 4)))
 
 
+def test_a_pass_cut_off_by_the_end_is_reported_but_never_settled(tmp_path: Path) -> None:
+    _path, ex = lick(tmp_path)
+    loop = ExerciseLoop(ex, TempoRamp(RampSpec(80, 92, 4), unit="pass"))
+    events = []
+    for k in range(3):  # two whole passes, then the first five notes of the third
+        for n in ex.notes[:5] if k == 2 else ex.notes:
+            t = loop.start_s(k) + n.beat * 0.75
+            events.append(NoteEvent(t, t + 0.2, n.midi + 0.01, 0.9))
+            update = loop.add(events[-1])
+    assert update.pass_index == 2 and update.next_indices == (5, 6)
+    end = events[-1].offset_s + 0.1
+    loop.flush(end)
+    assert [(p.bpm, p.clean) for p in loop.ramp.curve] == [(80, True), (80, True)]
+    passes = loop.judge(events, end)
+    assert [(p.index, p.complete, p.clean) for p in passes] == [
+        (0, True, True), (1, True, True), (2, False, False)]
+    assert passes[2].result.counts()["missed"] == 3
+    done = ExerciseLoop(ex, TempoRamp(RampSpec(80, 92, 4), unit="pass"))
+    for e in events[:8]:  # the last note of a pass played: the next pass's first ones next
+        update = done.add(e)
+    assert update.next_indices == (0, 1)
+
+
 def test_the_unit_rules_are_the_ramps_own() -> None:
     """Bars and passes settle through one method: two clean units raise the tempo from the
     unit after the one it was decided in, two sloppy ones lower it, an empty one breaks both

@@ -81,12 +81,12 @@ def passes_table(result: Any) -> Table:
     for col in ("pass", "bpm", "hit", "wrong", "missed", "extra", "early/late", ""):
         table.add_column(col, justify="left" if col == "" else "right")
     for p in passes:
-        s = p.result.summary()
+        c = p.result.counts()
         mark = (Text("clean", style=GOOD) if p.clean else
                 Text("cut off" if not p.complete else "sloppy", style=WARN))
         if best is not None and p.index == best.index:
             mark.append(" · stored", style=DIM)
-        table.add_row(str(p.index + 1), f"{p.bpm:g}", f"{s['hit']}/{s['expected_notes']}",
-                      str(s["wrong_pitch"]), str(s["missed"]), str(s["extra"]),
-                      str(int(str(s["early"])) + int(str(s["late"]))), mark)
+        table.add_row(str(p.index + 1), f"{p.bpm:g}", f"{c['hit']}/{len(p.result.exercise.notes)}",
+                      str(c["wrong_pitch"]), str(c["missed"]), str(c["extra"]),
+                      str(c["early"] + c["late"]), mark)
     return table
