@@ -87,3 +87,29 @@ def test_later_changes_travel_and_the_later_copy_wins(conn: Any, user_id: str,
         assert_same(snapshot(conn, tables), snapshot(peer, tables), conn)
         again = sync(conn, peer, "push")
         assert {r.inserted for r in again.other.values()} == {0} and again.moved == 0
+
+
+def test_replies_copied_without_their_uuid_converge(conn: Any, user_id: str,
+                                                    fresh_db: Callable[[], Any]) -> None:
+    """A peer that got the replies from a sync before replies carried their uuid (a random
+    one each side, no prompt columns) and rated one there: the next sync gives its copies the
+    source's uuids and columns, and its rating follows."""
+    made = seed_everything(conn, user_id)
+    peer_db = fresh_db()
+    with peer_db.connect(user_id) as peer:
+        sync(conn, peer, "push")
+        old = one(peer, """UPDATE fretcoach.coach_replies SET reply_uuid = gen_random_uuid(),
+                               prompt_name = NULL, prompt_version = NULL, trace_id = NULL
+                            WHERE reply_uuid = %s RETURNING reply_uuid""", made["tip"])
+        peer.execute("UPDATE fretcoach.coach_ratings SET reply_uuid = %s "
+                     "WHERE reply_uuid = %s", (old, made["tip"]))
+        peer.commit()
+        # this side never synced the reply and rating streams (as before they existed)
+        conn.execute("DELETE FROM fretcoach.sync_marks WHERE table_name IN "
+                     "('coach_replies', 'coach_ratings')")
+        conn.commit()
+        sync(conn, peer, "push")
+        tables = carried(conn, sync=True)
+        assert_same(snapshot(conn, tables), snapshot(peer, tables), conn)
+        assert one(peer, "SELECT count(*) FROM fretcoach.coach_ratings WHERE reply_uuid = %s",
+                   old) == 0

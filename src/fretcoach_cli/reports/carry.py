@@ -8,8 +8,9 @@ listed in :data:`NOT_CARRIED`).
 
 * ``coach_replies``: written once; keyed by ``reply_uuid`` (the local ``reply_id`` number is
   re-drawn at the destination). A reply whose twin (same session, time and text) is already
-  there under another uuid — imported from an export of format 1, which had no uuids — is not
-  added again.
+  there under another uuid — copied by an older sync or a format 1 export, which carried no
+  uuids — is not added again: the twin adopts its uuid and missing columns
+  (:func:`_adopt_twins`).
 * ``exercise_verdicts``: travel with their session (``session_id`` is kept, so they stay
   attached to it); a session that changed gets the source's verdict set in place of its own.
 * ``coach_ratings``: keyed by ``reply_uuid``, so a rating follows its reply; the later
@@ -144,6 +145,7 @@ def apply(conn: psycopg.Connection[Any], spec: Carried, rows: Sequence[dict[str,
     if not rows:
         return 0
     cols = columns(conn, spec)
+    adopted = _adopt_twins(conn, cols, rows) if spec is REPLIES else 0
     exprs = [f"coalesce(r.{c}, {d})" if d else f"r.{c}" for c, d in cols]
     guards = []
     if spec.of_session:
@@ -177,4 +179,36 @@ def apply(conn: psycopg.Connection[Any], spec: Carried, rows: Sequence[dict[str,
           FROM jsonb_populate_recordset(NULL::fretcoach.{spec.table}, %s) r
          WHERE {" AND ".join(guards) or "true"}
         ON CONFLICT {spec.conflict} DO {action}""", (jsonb([json_safe(r) for r in rows]),))
+    return max(cur.rowcount, 0) + adopted
+
+
+def _adopt_twins(conn: psycopg.Connection[Any], cols: list[tuple[str, str | None]],
+                 rows: Sequence[dict[str, Any]]) -> int:
+    """A reply copied before replies carried their uuid (an old sync or a format 1 import;
+    or a uuid ddl/055 drew on each side) is the same reply as the incoming one with the same
+    session, time and text: it takes the incoming uuid — its rating here moves with it — and
+    the columns it lacks, so both sides converge on one id. Returns replies adopted."""
+    from fretcoach_cli.store.rows import json_safe, jsonb
+
+    filled = [c for c, _d in cols if c not in ("reply_uuid", "session_id", "at", "text")]
+    data = jsonb([json_safe(r) for r in rows if r.get("reply_uuid")])
+    twins = f"""
+        SELECT DISTINCT ON (c.reply_id) c.reply_id AS twin_id, c.reply_uuid AS old_uuid,
+               i.reply_uuid AS new_uuid{"".join(f", i.{c}" for c in filled)}
+          FROM jsonb_populate_recordset(NULL::fretcoach.coach_replies, %s) i
+          JOIN fretcoach.coach_replies c
+            ON c.session_id IS NOT DISTINCT FROM i.session_id AND c.at = i.at
+           AND c.text = i.text AND c.reply_uuid <> i.reply_uuid
+         WHERE NOT EXISTS (SELECT 1 FROM fretcoach.coach_replies x
+                            WHERE x.reply_uuid = i.reply_uuid)"""
+    conn.execute(f"""
+        UPDATE fretcoach.coach_ratings g SET reply_uuid = w.new_uuid
+          FROM ({twins}) w
+         WHERE g.reply_uuid = w.old_uuid
+           AND NOT EXISTS (SELECT 1 FROM fretcoach.coach_ratings h
+                            WHERE h.reply_uuid = w.new_uuid)""", (data,))
+    sets = "".join(f", {c} = coalesce(c.{c}, w.{c})" for c in filled)
+    cur = conn.execute(f"""
+        UPDATE fretcoach.coach_replies c SET reply_uuid = w.new_uuid{sets}
+          FROM ({twins}) w WHERE c.reply_id = w.twin_id""", (data,))
     return max(cur.rowcount, 0)
