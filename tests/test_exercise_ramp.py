@@ -248,6 +248,26 @@ def test_a_take_that_turns_sloppy_falls_back_a_step(database, user_id: str,
     assert "best clean tempo 84 bpm, reached 88 bpm, 3 of 9 passes clean" in text
 
 
+def test_a_builtin_exercise_loops_on_its_bars(database, conn, user_id: str) -> None:
+    """arpeggios (20 eighths, the last on beat 9.5): three bars a pass."""
+    ex = builtin("arpeggios", parse_scale(AMP))
+    spec = RampSpec(100, 108, 4, clean_bars=1)
+    notes, sim = loop_take(ex, spec, 5)
+    predicted = [p.bpm for p in sim.ramp.curve]
+    assert predicted == [100, 100, 104, 104, 108]
+    take, _ = render_clip(notes, total_s=notes[-1].offset + 1.0,
+                          description="arpeggios looped 5 times on a 100:108:+4 ramp")
+    doc, _err = practise(take, "arpeggios", "100:108:+4", user_id, "--scale", AMP,
+                         "--clean-bars", "1")
+    assert [p["bpm"] for p in doc["tempo_curve"]] == predicted
+    assert [p["t"] for p in doc["tempo_curve"]] == pytest.approx(
+        [sim.start_s(k) for k in range(5)], abs=1e-3)
+    assert sim.start_s(1) - sim.start_s(0) == pytest.approx(3 * 2.4)  # three bars
+    assert [len(p["verdicts"]) for p in doc["passes"]] == [20] * 5
+    assert all(p["clean"] for p in doc["passes"]) and doc["max_clean_bpm"] == 108
+    assert Sessions(conn).require(doc["session_id"]).exercise_name == "arpeggios"
+
+
 @pytest.mark.parametrize(("args", "words"), [
     (("--exercise", "scale-run", "--scale", AMP, "--ramp", "80:140:-4"), "never reaches 140"),
     (("--exercise", "scale-run", "--scale", AMP, "--ramp", "140:80:+4"), "above the start"),
