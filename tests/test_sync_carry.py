@@ -92,8 +92,9 @@ def test_later_changes_travel_and_the_later_copy_wins(conn: Any, user_id: str,
 def test_replies_copied_without_their_uuid_converge(conn: Any, user_id: str,
                                                     fresh_db: Callable[[], Any]) -> None:
     """A peer that got the replies from a sync before replies carried their uuid (a random
-    one each side, no prompt columns) and rated one there: the next sync gives its copies the
-    source's uuids and columns, and its rating follows."""
+    one each side, no prompt columns) and rated one there, and the sessions without their
+    verdicts: the next sync gives its copies the source's uuids and columns (its rating
+    follows) and the verdicts."""
     made = seed_everything(conn, user_id)
     peer_db = fresh_db()
     with peer_db.connect(user_id) as peer:
@@ -108,8 +109,14 @@ def test_replies_copied_without_their_uuid_converge(conn: Any, user_id: str,
         conn.execute("DELETE FROM fretcoach.sync_marks WHERE table_name IN "
                      "('coach_replies', 'coach_ratings')")
         conn.commit()
-        sync(conn, peer, "push")
+        # ... nor the verdicts (the sessions came over without them)
+        peer.execute("DELETE FROM fretcoach.exercise_verdicts")
+        peer.commit()
+        pushed = sync(conn, peer, "push")
+        assert pushed.sessions.inserted == pushed.sessions.updated == 0
+        assert pushed.sessions.exercise_verdicts == 5
         tables = carried(conn, sync=True)
         assert_same(snapshot(conn, tables), snapshot(peer, tables), conn)
         assert one(peer, "SELECT count(*) FROM fretcoach.coach_ratings WHERE reply_uuid = %s",
                    old) == 0
+        assert sync(conn, peer, "push").sessions.exercise_verdicts == 0

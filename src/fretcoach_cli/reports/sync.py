@@ -205,10 +205,12 @@ def sync(local: psycopg.Connection[Any], peer: psycopg.Connection[Any], directio
         stream(spec)
     _run_deletions(local, src, dst, peer_id, direction, batch_size, apply_deletions, report,
                    on_batch)
-    # a final pass for plan → session links whose session arrived after the plan
+    # a final pass for plan → session links whose session arrived after the plan, and for
+    # verdicts of sessions synced before verdicts travelled
     with dst.transaction():
         transfer.mark_sync(dst)
         report.links_fixed += _relink_all(src, dst)
+        report.sessions.exercise_verdicts += _backfill_verdicts(src, dst)
     src.commit()
     report.complete = True
     return report
@@ -273,6 +275,24 @@ def _relink_all(src: Any, dst: Any) -> int:
                  "SELECT practice_id, session_id FROM fretcoach.ai_practice_plans "
                  "WHERE practice_id = ANY(%s) AND session_id IS NOT NULL", (missing,))]
     return transfer.link_plans(dst, pairs)
+
+
+def _backfill_verdicts(src: Any, dst: Any) -> int:
+    """Sessions that have verdicts at the source and none at the destination (synced by a
+    version that did not carry them, and unchanged since): copy them. A few rows per
+    exercise session, read through the verdicts' per-user index."""
+    have = [str(r[0]) for r in src.execute(
+        "SELECT DISTINCT session_id FROM fretcoach.exercise_verdicts")]
+    if not have:
+        return 0
+    lacking = [str(r[0]) for r in dst.execute(
+        """SELECT s.session_id FROM fretcoach.sessions s
+            WHERE s.session_id = ANY(%s::uuid[])
+              AND NOT EXISTS (SELECT 1 FROM fretcoach.exercise_verdicts v
+                               WHERE v.session_id = s.session_id)""", (have,))]
+    if not lacking:
+        return 0
+    return transfer.apply_verdicts(dst, transfer.read_verdicts(src, lacking))
 
 
 def open_peer(url: str, settings: Any) -> Any:
