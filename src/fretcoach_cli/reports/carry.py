@@ -193,14 +193,15 @@ def _adopt_twins(conn: psycopg.Connection[Any], cols: list[tuple[str, str | None
     filled = [c for c, _d in cols if c not in ("reply_uuid", "session_id", "at", "text")]
     data = jsonb([json_safe(r) for r in rows if r.get("reply_uuid")])
     twins = f"""
-        SELECT DISTINCT ON (c.reply_id) c.reply_id AS twin_id, c.reply_uuid AS old_uuid,
+        SELECT DISTINCT ON (i.reply_uuid) c.reply_id AS twin_id, c.reply_uuid AS old_uuid,
                i.reply_uuid AS new_uuid{"".join(f", i.{c}" for c in filled)}
           FROM jsonb_populate_recordset(NULL::fretcoach.coach_replies, %s) i
           JOIN fretcoach.coach_replies c
             ON c.session_id IS NOT DISTINCT FROM i.session_id AND c.at = i.at
            AND c.text = i.text AND c.reply_uuid <> i.reply_uuid
          WHERE NOT EXISTS (SELECT 1 FROM fretcoach.coach_replies x
-                            WHERE x.reply_uuid = i.reply_uuid)"""
+                            WHERE x.reply_uuid = i.reply_uuid)
+         ORDER BY i.reply_uuid, c.reply_id"""  # one twin per uuid (a doubled copy stays)
     conn.execute(f"""
         UPDATE fretcoach.coach_ratings g SET reply_uuid = w.new_uuid
           FROM ({twins}) w
