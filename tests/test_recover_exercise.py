@@ -93,8 +93,15 @@ def test_an_exercise_file_gone_since_still_finishes(conn: Any, user_id: str,
     sid = crashed_exercise_session(conn, name="my riff",
                                    source=str(tmp_path / "gone" / "riff.txt"),
                                    events=played(exercise))
+    # what the row already held survives the finish (which writes these columns)
+    conn.execute("UPDATE fretcoach.sessions SET ramp = '80:140:+4', max_clean_bpm = 96, "
+                 "tempo_curve = '[{\"t\": 2.0, \"bpm\": 96, \"clean\": true}]' "
+                 "WHERE session_id = %s", (sid,))
+    conn.commit()
     recover(user_id)
     row = Sessions(conn).require(sid)
+    assert (row.ramp, row.max_clean_bpm) == ("80:140:+4", 96)
+    assert row.tempo_curve == [{"t": 2.0, "bpm": 96, "clean": True}]
     assert row.status == "completed" and row.total_notes_played == len(exercise.notes)
     assert ExerciseVerdicts(conn).of_session(sid) == []
     assert "riff.txt" in row.metrics["exercise_not_judged"]

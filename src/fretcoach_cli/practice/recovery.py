@@ -77,6 +77,9 @@ def finish_interrupted(conn: Any, row: Any) -> Any:
         duration = max((e.offset_s for e in events), default=0.0)
     fields["duration_seconds"] = duration
     fields["recovered"] = True
+    for name in ("ramp", "max_clean_bpm", "tempo_curve"):  # finish() writes all three
+        if getattr(row, name, None) is not None:
+            fields[name] = getattr(row, name)
     if row.exercise_name is not None:  # practice --exercise: judge the take as a finish does
         _judge_exercise(conn, row, scale, events, fields)
     return sessions.finish(row.session_id, SessionSummary.from_mapping(fields),
