@@ -111,6 +111,8 @@ from fretcoach_cli.audio.thresholds import (
     SETTLE_MAX_S,
     SKIP_S,
     START_FRAMES_S,
+    SUBHARMONIC_CENTS,
+    SUBHARMONIC_MAX,
     SWELL_DB,
     TAIL_CHANGE_S,
     TAIL_NEW_SHARE,
@@ -733,6 +735,25 @@ class NoteTracker:
         s_first = series_share(after, before, midi_to_hz(first, self.a4))
         return s_later >= TAIL_NEW_SHARE and s_later > s_first
 
+    def _over_subharmonic(self, n: _Note, skip: float, before: np.ndarray, f0: float
+                          ) -> float | None:
+        """A plucked note the model read at a sub-harmonic (under a room's tail SwiftF0
+        reads a steel string's note an octave or a twelfth low now and then, off by up to
+        half a semitone): the one harmonic series of its new sound just after the attack,
+        when that is 2..SUBHARMONIC_MAX times ``f0`` (one clear series: share over
+        POLY_SHARE, no chord interval)."""
+        if n.cause != "onset":
+            return None
+        found = new_series(self._attack_audio(n, skip), before,
+                           fmin=midi_to_hz(LOWEST_OWN_MIDI, self.a4))
+        if found is None or found[1] < POLY_SHARE or found[2] > CHORD_INTERVAL_DB:
+            return None
+        ratio = found[0] / f0
+        k = round(ratio)
+        if k < 2 or k > SUBHARMONIC_MAX or abs(1200 * math.log2(ratio / k)) > SUBHARMONIC_CENTS:
+            return None
+        return found[0]
+
     def _attack_audio(self, n: _Note, skip: float) -> np.ndarray:
         """The note's first 0.1 s after its transient: where its own sound dominates what
         was ringing before (let-ring arpeggios: the strings still sounding beat and swell
@@ -871,8 +892,11 @@ class NoteTracker:
                 and self._sounds_like_chord(self._attack_audio(n, skip), f0, before, wobble,
                                             ringing)):
             level_before = self.onsets.level_at(n.onset_s - 0.06, n.onset_s - 0.015)
-            if not (n.cause == "onset" and self._one_over_tail(n, skip, seg, before, f0,
-                                                                 wobble, ringing)):
+            upper = self._over_subharmonic(n, skip, before, f0)
+            if upper is not None:
+                midi, f0 = self._midi(upper), upper
+            elif not (n.cause == "onset" and self._one_over_tail(n, skip, seg, before, f0,
+                                                                   wobble, ringing)):
                 if peak < level_before + 3:
                     return None  # no new attack: a string being damped or a ringing blend
                 return NoteEvent(n.onset_s, end, None, float(np.median(confs)), "polyphonic",

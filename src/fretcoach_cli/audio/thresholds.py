@@ -120,6 +120,13 @@ SAME_LOW_SHARE = 0.25  # ... unless this share of its new sound is on that pitch
 # harmonics (the same note picked again; a D4 over a ringing G2 sits on G2's 3rd, 6th...)
 LOWEST_OWN_MIDI = 36.0  # ... no lower than this (C2: a sub-octave holds every harmonic too)
 ATTACK_S = 0.1  # ... and the same must hold just after the attack, where the new sound is its own
+# A plucked note that looks like a chord at the model's pitch is named by the one harmonic
+# series of its new sound when that lies 2..SUBHARMONIC_MAX times the model's pitch, within
+# SUBHARMONIC_CENTS of a whole multiple (under a room's tail SwiftF0 reads a steel string's
+# E4 as ~A2, 50 cents off a twelfth below: devset reverb note F1 0.924 -> 0.928; the chord
+# strums, 88 of 108 reported polyphonic and 8 guessed, unchanged)
+SUBHARMONIC_MAX = 6
+SUBHARMONIC_CENTS = 100.0
 # ... and only when the model heard that string in the frames HEARD_GAP_S..HEARD_BEFORE_S
 # before the pluck (else it is hearing the new note itself: a re-pick of a pitch played
 # earlier whose 3rd harmonic read as "its own series", reverb_07)
