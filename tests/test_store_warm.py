@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
+import psycopg
 import pytest
 
 from fretcoach_cli.store.server import postmaster_pid
@@ -202,6 +203,11 @@ def test_stale_pid_and_socket_lock_after_kill_9_of_the_server(data_dir: Path,
     data = _status(data_dir, 1)
     assert "start" in data["timings_s"], "the stale server was taken for a live one"
     assert data["server"]["pid"] != pid and _server_pid(data_dir) == data["server"]["pid"]
+    if sys.platform.startswith("linux"):  # crash recovery syncs the data dir in one call
+        url = _fretcoach(data_dir, 1, "db", "url").stdout.strip()
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SHOW recovery_init_sync_method").fetchone()
+        assert row is not None and row[0] == "syncfs"
     assert _fretcoach(data_dir, 1, "db", "stop").returncode == 0
 
 
