@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +73,8 @@ def _save(settings: Any, scale: Any, path: Path, analysis: Any, verdicts: list[A
           summary: dict[str, Any], *, bpm: float | None, exercise: Any = None) -> str:
     """Store the analysis as a completed session (source = file) with its notes (and, with
     ``--exercise``, the exercise and its verdicts, as practice stores them)."""
+    import uuid
+
     from fretcoach_cli.practice.store_sink import StoreSink
     from fretcoach_cli.practice.summary import note_row, session_fields
 

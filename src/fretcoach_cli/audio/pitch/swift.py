@@ -36,26 +36,44 @@ def check(models_dir: Path | None = None) -> tuple[bool, str]:
     return True, "model bundled with the swift-f0 package"
 
 
+def _session(threads: int) -> Any:
+    """The package's model in an ONNX Runtime session set up as ``SwiftF0(threads,
+    spin=False)`` sets it up, without importing the ``swift_f0`` package (its version lookup
+    reads the installed distributions' metadata: a few ms of every ``analyze``)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("swift_f0")
+    places = list(spec.submodule_search_locations or []) if spec is not None else []
+    model = next((Path(p) / "model.onnx" for p in places if (Path(p) / "model.onnx").is_file()),
+                 None)
+    if model is None:
+        raise AudioError("pitch model 'swift' unavailable: the swift-f0 package (and its "
+                         "model.onnx) is not installed", hint="pip install swift-f0")
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise AudioError(f"pitch model 'swift' unavailable: {exc}",
+                         hint="pip install onnxruntime") from None
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(str(model), options,
+                                        providers=["CPUExecutionProvider"])
+
+
 class SwiftBackend:
     name = "swift"
     hop = HOP
 
     def __init__(self, *, models_dir: Path | None = None, threads: int = 1) -> None:
-        try:
-            from swift_f0 import SwiftF0
-        except ImportError as exc:
-            raise AudioError(f"pitch model 'swift' unavailable: {exc}",
-                             hint="pip install swift-f0") from None
-        self._detector: Any = SwiftF0(threads=threads, spin=False)
-        from swift_f0 import core
-
-        self._fmin_a = np.asarray(core.FMIN, dtype=np.float32)
-        self._fmax_a = np.asarray(core.FMAX, dtype=np.float32)
+        self.session: Any = _session(threads)
+        self._fmin_a = np.asarray(FLOOR_HZ, dtype=np.float32)
+        self._fmax_a = np.asarray(CEILING_HZ, dtype=np.float32)
 
     def _run(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One session call (the package's loudness output is skipped: we have our own)."""
         audio = np.ascontiguousarray(audio, dtype=np.float32)
-        pitch, conf = self._detector.session.run(
+        pitch, conf = self.session.run(
             ["pitch", "confidence"], {"audio": audio[None, :], "fmin": self._fmin_a,
                                       "fmax": self._fmax_a})
         pitch, conf = pitch[0].astype(np.float64), conf[0].astype(np.float64)
@@ -73,7 +91,9 @@ class SwiftBackend:
 
     def track(self, audio: np.ndarray) -> PitchTrack:
         """Whole-signal batch result (the package's exact offline answer)."""
-        r = self._detector.detect(np.asarray(audio, dtype=np.float32), 16000)
+        from swift_f0 import SwiftF0
+
+        r = SwiftF0(threads=1, spin=False).detect(np.asarray(audio, dtype=np.float32), 16000)
         return PitchTrack(r.timestamps, r.pitch_hz, r.confidence)
 
     def stream(self) -> SwiftStream:
@@ -81,11 +101,16 @@ class SwiftBackend:
 
 
 class SwiftStream:
-    """Fixed-chunk streaming: frame ``i`` is emitted once audio up to frame i+LOOKAHEAD exists."""
+    """Fixed-chunk streaming: frame ``i`` is emitted once audio up to frame i+LOOKAHEAD exists.
+
+    The audio waits in a buffer that is appended to in place and compacted only when full
+    (a ~10 ms microphone block used to re-concatenate the whole buffer).
+    """
 
     def __init__(self, backend: SwiftBackend) -> None:
         self._b = backend
-        self._buf = np.zeros(0, dtype=np.float32)
+        self._buf = np.zeros(4 * (LEFT + CHUNK + LOOKAHEAD) * HOP, dtype=np.float32)
+        self._len = 0  # samples of _buf in use
         self._base = 0  # frame index of _buf[0]
         self._next = 0  # next frame to emit
         self._total = 0  # samples received
@@ -93,7 +118,7 @@ class SwiftStream:
     def _compute(self, start: int, end: int, avail_end: int) -> PitchTrack:
         times = np.arange(start, end) * HOP / 16000.0
         own = self._buf[(start - self._base) * HOP:(end - self._base) * HOP]
-        if len(own) and float(np.abs(own).max()) < SILENCE_PEAK:
+        if len(own) and max(float(own.max()), -float(own.min())) < SILENCE_PEAK:
             # every frame here would get confidence 0 anyway: skip the model (pauses are free)
             zeros = np.zeros(end - start)
             return PitchTrack(times, zeros, zeros.copy())
@@ -102,34 +127,43 @@ class SwiftStream:
         hi = (avail_end - self._base) * HOP
         pitch, conf = self._b._run(self._buf[lo:hi])
         sl = slice(start - left, end - left)
-        return PitchTrack(times, pitch[sl].astype(np.float64), conf[sl].astype(np.float64))
+        return PitchTrack(times, pitch[sl], conf[sl])
 
-    def _trim(self) -> None:
-        keep_from = max(0, self._next - LEFT)
-        drop = keep_from - self._base
-        if drop > 0:
-            self._buf = self._buf[drop * HOP:]
-            self._base = keep_from
+    def _append(self, audio: np.ndarray) -> None:
+        """Add samples after the buffered ones; when the buffer is full, first drop what no
+        chunk needs any more (before LEFT frames ahead of the next one) and grow if need be."""
+        n = len(audio)
+        if self._len + n > len(self._buf):
+            drop = max(0, self._next - LEFT - self._base)
+            keep = self._len - drop * HOP
+            buf = self._buf
+            if keep + n > len(buf):
+                buf = np.empty(2 * (keep + n), dtype=np.float32)
+            buf[:keep] = self._buf[drop * HOP:self._len]
+            self._buf, self._len, self._base = buf, keep, self._base + drop
+        self._buf[self._len:self._len + n] = audio
+        self._len += n
 
     def push(self, audio: np.ndarray) -> PitchTrack:
         audio = np.asarray(audio, dtype=np.float32)
-        self._buf = np.concatenate([self._buf, audio])
+        self._append(audio)
         self._total += len(audio)
         have = self._total // HOP  # complete frames of audio
+        if self._next + CHUNK + LOOKAHEAD > have:
+            return PitchTrack()
         parts = []
         while self._next + CHUNK + LOOKAHEAD <= have:
             s, e = self._next, self._next + CHUNK
             parts.append(self._compute(s, e, e + LOOKAHEAD))
             self._next = e
-            self._trim()
         return PitchTrack.concat(parts)
 
     def flush(self) -> PitchTrack:
         """Remaining frames, with zeros standing in for the missing future."""
         n_frames = -(-self._total // HOP)
-        pad = (n_frames + LOOKAHEAD - self._base) * HOP - len(self._buf)
+        pad = (n_frames + LOOKAHEAD - self._base) * HOP - self._len
         if pad > 0:
-            self._buf = np.concatenate([self._buf, np.zeros(pad, dtype=np.float32)])
+            self._append(np.zeros(pad, dtype=np.float32))
         parts = []
         while self._next < n_frames:
             s, e = self._next, min(self._next + CHUNK, n_frames)
