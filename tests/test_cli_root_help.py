@@ -85,3 +85,26 @@ def test_commands_still_run_after_the_list_is_cached(tmp_path: Path) -> None:
     out, info = _run(tmp_path, "scales", "show", "A minor", "--json")
     assert json.loads(out)["scale"] == "A natural minor" and info["loaded"] == [
         "fretcoach_cli.cli.scales"]
+
+
+def test_every_command_summary_is_one_line() -> None:
+    """Typer's rich help keeps a docstring's line breaks: a summary wrapped in the source
+    shows as a broken line in every list of commands (export and sync once did)."""
+    import click
+    import typer
+
+    from fretcoach_cli.cli.commands import register
+    from fretcoach_cli.cli.main import app
+
+    register(app)
+    broken = []
+
+    def walk(cmd: click.Command, path: str) -> None:
+        summary = (cmd.help or "").strip().split("\n\n", 1)[0]
+        if "\n" in summary:
+            broken.append(path)
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(typer.main.get_command(app), "fretcoach")
+    assert broken == []

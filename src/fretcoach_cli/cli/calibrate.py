@@ -47,8 +47,7 @@ def calibrate(
                                "--device (every device without --device)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Measure the input latency of a device and store it; practice then judges timing on
-    onset − latency."""
+    """Measure your input's latency and store it; practice judges timing without it."""
     from fretcoach_cli.music.tempo import validate_bpm
 
     if sum((show, clear, loopback, input_file is not None)) > 1:

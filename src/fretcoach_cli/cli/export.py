@@ -31,8 +31,7 @@ def export(
     scale: str | None = typer.Option(None, "--scale", help=SCALE_HELP),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
 ) -> None:
-    """Export your history (sessions, notes, verdicts, plans, coach replies and ratings,
-    memories, latency, settings) as JSON, or sessions as CSV."""
+    """Export your whole history as JSON (re-importable), or sessions as CSV."""
     from fretcoach_cli.reports.exchange import export_csv, export_json
 
     if fmt not in ("json", "csv"):

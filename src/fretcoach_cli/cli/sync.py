@@ -20,8 +20,7 @@ def sync(
     batch: int = typer.Option(500, "--batch", min=1, help="Rows per transaction."),
     as_json: bool = typer.Option(False, "--json", help="Print what moved as JSON."),
 ) -> None:
-    """Sync your history (sessions, notes, verdicts, plans, coach replies and ratings,
-    memories, latency, settings, deletions) with a shared PostgreSQL (delta, resumable)."""
+    """Sync your whole history with a shared PostgreSQL (delta, resumable)."""
     from fretcoach_cli.reports.sync import open_peer
     from fretcoach_cli.reports.sync import sync as run_sync
     from fretcoach_cli.store import db_errors, mask_url, open_database
