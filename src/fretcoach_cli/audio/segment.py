@@ -154,6 +154,7 @@ class _Note:
     tail_from: float = math.inf  # from here its frames hear an earlier string ringing again
     ref: float | None = None
     heard_before: list[float] = field(default_factory=list)  # model pitches just before it
+    heard: list[float] = field(default_factory=list)  # its frames' pitches, however unsure
 
     def voiced(self, since: float, until: float = math.inf) -> np.ndarray:
         m = np.asarray(self.midis)
@@ -348,6 +349,8 @@ class NoteTracker:
             voiced, midi = True, self._midi(f0)
             self.last_pitch = (t, midi, conf)
         self._add(t, midi, conf, level)
+        if conf >= HOLD_VOICED and f0 > 0:
+            cur.heard.append(self._midi(f0))
         # release: the level stayed under the gate, or the note faded into the background
         own = (cur.ref is not None and conf >= HOLD_VOICED and f0 > 0
                and abs(self._midi(f0) - cur.ref) <= CHANGE_SEMITONES)
@@ -754,6 +757,24 @@ class NoteTracker:
             return None
         return found[0]
 
+    def _unheard_pluck(self, n: _Note, skip: float, before: np.ndarray, peak: float
+                       ) -> float | None:
+        """A pluck whose frames the model hardly voiced (a room's tail louder than it): its
+        pitch (midi) from the one clear harmonic series of its new sound after the attack
+        (share over POLY_SHARE, no chord interval), where the model's frames, however
+        unsure, heard it at least once (a strum's new sound is no one series; a loud one
+        never comes here: it raised the level)."""
+        if n.cause != "onset" or peak < self.gate:
+            return None
+        found = new_series(self._attack_audio(n, skip), before,
+                           fmin=midi_to_hz(LOWEST_OWN_MIDI, self.a4))
+        if found is None or found[1] < POLY_SHARE or found[2] > CHORD_INTERVAL_DB:
+            return None
+        own = self._midi(found[0])
+        if not any(abs(m - own) <= RESUME_SEMITONES for m in n.heard):
+            return None  # the model never heard it there, even unsure
+        return own
+
     def _attack_audio(self, n: _Note, skip: float) -> np.ndarray:
         """The note's first 0.1 s after its transient: where its own sound dominates what
         was ringing before (let-ring arpeggios: the strings still sounding beat and swell
@@ -866,6 +887,12 @@ class NoteTracker:
             settled = allv
         if len(settled) == 0 or frac_voiced < 0.3:
             level_before = self.onsets.level_at(n.onset_s - 0.06, n.onset_s - 0.015)
+            # a soft pluck under a room's tail the model hardly voiced: named by its sound
+            named = (self._unheard_pluck(n, skip, before, peak)
+                     if peak < level_before + 6 else None)
+            if named is not None:
+                return NoteEvent(n.onset_s, end, named, round(float(np.median(confs)), 4),
+                                 "note", peak)
             if (n.cause != "onset" or dur < MIN_NOTE_S or peak < self._floor(end) + 12
                     or peak < level_before + 6):
                 return None  # a flicker, steady noise or a string being damped: not a pluck
