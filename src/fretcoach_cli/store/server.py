@@ -158,9 +158,12 @@ def ensure_server(data_dir: Path, idle_minutes: float | None = None) -> Embedded
         info = warm.running(pgdata)
         started = info is None
         if info is None:
+            # the watchdog first: it waits for the lock, so it also reaps a server whose
+            # starter was killed before it could register (or whose start timed out)
+            warm.ensure_watchdog(layout, grace_s)
             try:
                 info = _start(pgdata)
-            finally:  # also after a failed start: a server still recovering gets reaped
+            finally:  # one that was just exiting (its server gone) is replaced
                 warm.ensure_watchdog(layout, grace_s)
         elif info.status in ("", "starting"):  # a start that timed out: still recovering
             info = _attach_starting(pgdata)
