@@ -193,7 +193,6 @@ def analyze(
     if file.is_dir():
         raise NotFoundError(f"{file} is a directory, not a recording")
 
-    _one_blas_thread()
     from fretcoach_cli.audio.engine import analyze_file
     from fretcoach_cli.scoring.judge import judge_notes
     from fretcoach_cli.scoring.metrics import compute_metrics
@@ -241,15 +240,6 @@ def analyze(
            session_id=session_id)
     if result is not None:
         render_exercise(result)
-
-
-def _one_blas_thread() -> None:
-    """Before numpy's first import: OpenBLAS starts one thread per core when it loads
-    (≈ 45 ms of CPU here, a tenth of analysing a 30 s file) and the engine never uses it —
-    it runs on one thread and makes no large matrix products. An explicit setting wins."""
-    import os
-
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def load_exercise(name: str, scale: Any, bpm: float | None, position: int | None, *,
