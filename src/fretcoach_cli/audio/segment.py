@@ -155,6 +155,9 @@ class _Note:
     ref: float | None = None
     heard_before: list[float] = field(default_factory=list)  # model pitches just before it
     heard: list[float] = field(default_factory=list)  # its frames' pitches, however unsure
+    # its own sound carries on in a room's tail to here, past an end its upper band's fall
+    # gave (the hand damped the string, the room rings on at its pitch): judged up to there
+    sounding_until: float = -math.inf
 
     def voiced(self, since: float, until: float = math.inf) -> np.ndarray:
         m = np.asarray(self.midis)
@@ -457,6 +460,8 @@ class NoteTracker:
                 _, flat = self.onsets.hop_levels(found - HIGH_FLAT_S, found, high=True)
                 if len(flat) < 2 or flat[0] - flat[-1] > HIGH_FLAT_DB:
                     found = t
+                else:
+                    cur.sounding_until = max(cur.sounding_until, t)
         if found == t:
             found = self._room_fall(cur, t, pre)
         return found
@@ -862,7 +867,19 @@ class NoteTracker:
         return [event] if event is not None else []
 
     def _judge(self, n: _Note, end: float) -> NoteEvent | None:
-        dur = end - n.onset_s
+        event = self._judge_until(n, end, end)
+        if n.sounding_until > end and (event is None or event.kind != "note"):
+            # cut at its damp, a 16th's settled part (or its attack, the skip being a share
+            # of its length) can be too short to tell one series from a chord: the room's
+            # tail of it, up to the next pluck, still holds its own series
+            whole = self._judge_until(n, end, n.sounding_until)
+            if whole is not None and whole.kind == "note":
+                event = whole
+        return event
+
+    def _judge_until(self, n: _Note, end: float, until: float) -> NoteEvent | None:
+        """The NoteEvent for ``n`` ending at ``end``, judged on its sound up to ``until``."""
+        dur = until - n.onset_s
         levels = np.asarray(n.levels) if n.levels else np.array([-140.0])
         peak = float(levels.max())
         if peak < self.gate:
@@ -881,7 +898,7 @@ class NoteTracker:
         allv = n.voiced(n.onset_s, n.tail_from)
         confs = np.asarray(n.confs)
         frac_voiced = len(allv) / max(1, len(n.midis))
-        seg = self._segment_audio(max(n.onset_s + skip, end - 0.4), end)
+        seg = self._segment_audio(max(n.onset_s + skip, until - 0.4), until)
         before = self._segment_audio(n.onset_s - 0.07, n.onset_s - 0.01)
         if len(settled) < 2:
             settled = allv
