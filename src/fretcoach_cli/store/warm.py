@@ -60,7 +60,8 @@ POLL_S = 1.0  # how late a watchdog may notice a dead user or a passed deadline
 LOCK_TIMEOUT_S = 90.0  # a start (initdb on a slow disk) holds the lock this long at most
 STOP_TIMEOUT_S = 60.0
 
-_spawned: list[subprocess.Popen[bytes]] = []  # kept so no ResourceWarning fires at exit
+# the watchdogs this process started, by data dir (kept so no ResourceWarning fires at exit)
+_spawned: list[tuple[Path, subprocess.Popen[bytes]]] = []
 
 
 class Busy(Exception):
@@ -456,8 +457,14 @@ def watchdog_running(layout: Layout) -> bool:
 
 
 def ensure_watchdog(layout: Layout, grace_s: float) -> None:
-    """Start the data dir's watchdog unless one runs (detached: it outlives this process)."""
-    _spawned[:] = [p for p in _spawned if p.poll() is None]  # reap exited watchdogs
+    """Start the data dir's watchdog unless one runs (detached: it outlives this process).
+
+    One this process started that is still alive counts even before it has taken
+    ``watchdog.lock`` (its interpreter needs 50-150 ms to get there): no second one.
+    """
+    _spawned[:] = [(d, p) for d, p in _spawned if p.poll() is None]  # reap exited ones
+    if any(d == layout.pgdata for d, _p in _spawned):
+        return
     if watchdog_running(layout) or not sys.executable:
         return
     try:
@@ -469,7 +476,7 @@ def ensure_watchdog(layout: Layout, grace_s: float) -> None:
         )
     except OSError:  # no interpreter to run (frozen app): the next command tries again
         return
-    _spawned.append(proc)
+    _spawned.append((layout.pgdata, proc))
 
 
 @dataclass
