@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from fretcoach_cli.store.rows import as_uuid, columns, finite, translate_errors
+from fretcoach_cli.store.rows import Repository, as_uuid, columns, finite, translate_errors
 
 if TYPE_CHECKING:
     import psycopg
@@ -47,11 +47,11 @@ class VerdictRow:
 
 
 @translate_errors("exercise verdicts")
-class ExerciseVerdicts:
+class ExerciseVerdicts(Repository):
     """Repository over fretcoach.exercise_verdicts on a user-scoped connection."""
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self.conn = conn
+        super().__init__(conn)
 
     def set_exercise(self, session_id: UUID | str, *, name: str, source: str | None,
                      bpm: float | None) -> None:
@@ -125,7 +125,3 @@ class ExerciseVerdicts:
             "WHERE exercise_name IS NOT NULL AND status <> 'active' "
             "ORDER BY start_time DESC LIMIT 1").fetchone()
         return None if row is None else (str(row[0]), row[1])
-
-    def _commit(self) -> None:
-        if not self.conn.autocommit:
-            self.conn.commit()

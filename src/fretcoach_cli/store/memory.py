@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from fretcoach_cli.errors import NotFoundError, UsageError
-from fretcoach_cli.store.rows import columns, translate_errors
+from fretcoach_cli.store.rows import Repository, columns, translate_errors
 
 if TYPE_CHECKING:
     import psycopg
@@ -99,11 +99,11 @@ def _vector_literal(vector: Sequence[float]) -> str:
 
 
 @translate_errors("memory")
-class Memories:
+class Memories(Repository):
     """Add, list, edit, forget and recall the connection's user's memories."""
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self.conn = conn
+        super().__init__(conn)
         self._vectors: bool | None = None
 
     def add(self, text: str, *, kind: str = "note",
@@ -271,11 +271,3 @@ class Memories:
             rows = cur.fetchall()
         self._commit()
         return rows
-
-    def _commit(self) -> None:
-        if not self.conn.autocommit:
-            self.conn.commit()
-
-    def _rollback(self) -> None:
-        if not self.conn.autocommit:
-            self.conn.rollback()

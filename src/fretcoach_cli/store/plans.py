@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 from fretcoach_cli.errors import NotFoundError, UsageError
-from fretcoach_cli.store.rows import as_uuid, columns, jsonb, translate_errors
+from fretcoach_cli.store.rows import Repository, as_uuid, columns, jsonb, translate_errors
 
 if TYPE_CHECKING:
     import psycopg
@@ -151,11 +151,11 @@ class PlanRow:
 
 
 @translate_errors("plans")
-class Plans:
+class Plans(Repository):
     """Create, read and progress practice plans of the connection's user."""
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self.conn = conn
+        super().__init__(conn)
 
     def create(self, plan: Mapping[str, Any] | Any, *, source: PlanSource = "offline",
                prompt_version: str | None = None,
@@ -290,11 +290,3 @@ class Plans:
             cur.execute(f"SELECT {columns(PlanRow)} FROM fretcoach.ai_practice_plans {tail}",
                         params)
             return cur.fetchall()
-
-    def _commit(self) -> None:
-        if not self.conn.autocommit:
-            self.conn.commit()
-
-    def _rollback(self) -> None:
-        if not self.conn.autocommit:
-            self.conn.rollback()

@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from fretcoach_cli.errors import NotFoundError, UsageError
+from fretcoach_cli.store.rows import commit
 
 KINDS = ("live", "summary", "plan", "chat")
 _ME = "current_setting('fretcoach.user_id')"
@@ -94,7 +95,7 @@ def record(conn: Any, *, kind: str, text: str, source: str, prompt_name: str | N
     if row is None:  # already there
         row = conn.execute("SELECT reply_id FROM fretcoach.coach_replies WHERE reply_uuid = %s",
                            (ref,)).fetchone()
-    _commit(conn)
+    commit(conn)
     return int(row[0]) if row else 0
 
 
@@ -134,7 +135,7 @@ def latest(conn: Any, kind: str | None = None) -> ReplyRow | None:
 def _select(conn: Any, where: str, args: tuple[Any, ...], *, limit: int) -> list[ReplyRow]:
     rows = conn.execute(f"SELECT {_COLUMNS} FROM {_FROM} WHERE {where} "
                         "ORDER BY r.at DESC, r.reply_id DESC LIMIT %s", (*args, limit)).fetchall()
-    _commit(conn)
+    commit(conn)
     return [ReplyRow(*r) for r in rows]
 
 
@@ -151,14 +152,14 @@ def rate(conn: Any, reply_uuid: str | UUID, rating: int, comment: str | None = N
            SET rating = EXCLUDED.rating, comment = EXCLUDED.comment, rated_at = now(),
                opik_sent_at = NULL
         """, (str(reply_uuid), rating, comment or None))
-    _commit(conn)
+    commit(conn)
 
 
 def mark_sent(conn: Any, reply_uuid: str | UUID) -> None:
     """The rating reached Opik."""
     conn.execute("UPDATE fretcoach.coach_ratings SET opik_sent_at = now() "
                  "WHERE reply_uuid = %s", (str(reply_uuid),))
-    _commit(conn)
+    commit(conn)
 
 
 def ratings_by_version(conn: Any, prompt_name: str) -> dict[str, tuple[int, int]]:
@@ -168,10 +169,6 @@ def ratings_by_version(conn: Any, prompt_name: str) -> dict[str, tuple[int, int]
         f"count(*) FILTER (WHERE g.rating < 0) FROM {_FROM} "
         "WHERE r.prompt_name = %s AND g.rating IS NOT NULL GROUP BY r.prompt_version",
         (prompt_name,)).fetchall()
-    _commit(conn)
+    commit(conn)
     return {str(v): (int(up), int(down)) for v, up, down in rows if v}
 
-
-def _commit(conn: Any) -> None:
-    if not conn.autocommit:
-        conn.commit()

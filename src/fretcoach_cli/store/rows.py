@@ -104,3 +104,29 @@ def translate_errors(what: str) -> Any:
         return cls
 
     return decorate
+
+
+def commit(conn: Any) -> None:
+    """Commit a repository's write, unless the connection is in autocommit (nothing to
+    commit) — so a caller's own transaction is never split."""
+    if not conn.autocommit:
+        conn.commit()
+
+
+def rollback(conn: Any) -> None:
+    """Undo a failed write, unless the connection is in autocommit."""
+    if not conn.autocommit:
+        conn.rollback()
+
+
+class Repository:
+    """One table's access on a caller's (user-scoped) connection."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def _commit(self) -> None:
+        commit(self.conn)
+
+    def _rollback(self) -> None:
+        rollback(self.conn)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 from fretcoach_cli.errors import NotFoundError, UsageError
-from fretcoach_cli.store.rows import as_uuid, columns, finite, jsonb, translate_errors
+from fretcoach_cli.store.rows import Repository, as_uuid, columns, finite, jsonb, translate_errors
 
 if TYPE_CHECKING:
     import psycopg
@@ -160,11 +160,11 @@ def _note_name(midi: float | None) -> str | None:
 
 
 @translate_errors("sessions")
-class Sessions:
+class Sessions(Repository):
     """Repository over fretcoach.sessions / session_notes on a user-scoped connection."""
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self.conn = conn
+        super().__init__(conn)
 
     # -- writing -------------------------------------------------------------------------
     def create(self, *, scale_chosen: str | None = None, scale_type: str | None = None,
@@ -436,15 +436,6 @@ class Sessions:
             cur.execute(f"SELECT {columns(NoteRow)} FROM fretcoach.session_notes "
                         "WHERE session_id = %s ORDER BY seq", (sid,))
             return cur.fetchall()
-
-    # -- transactions --------------------------------------------------------------------
-    def _commit(self) -> None:
-        if not self.conn.autocommit:
-            self.conn.commit()
-
-    def _rollback(self) -> None:
-        if not self.conn.autocommit:
-            self.conn.rollback()
 
 
 _DASHES = (8, 13, 18, 23)  # where a canonical uuid's text has its dashes
