@@ -15,7 +15,6 @@ rewrite the cache. ``tests/test_cli_root_help.py`` checks the two pages are byte
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import json
 import os
@@ -38,14 +37,9 @@ def source_key() -> str:
     import typer
 
     from fretcoach_cli import __version__
+    from fretcoach_cli.fingerprint import files_fingerprint
 
-    digest = hashlib.sha256(f"{FORMAT}\0{__version__}\0{typer.__version__}\n".encode())
-    with os.scandir(_HERE) as entries:
-        for entry in sorted(entries, key=lambda e: e.name):
-            if entry.name.endswith(".py"):
-                st = entry.stat()
-                digest.update(f"{entry.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+    return files_fingerprint(_HERE, ".py", f"{FORMAT}\0{__version__}\0{typer.__version__}\n")
 
 
 def load() -> list[list[Any]] | None:

@@ -21,12 +21,13 @@ connection fail loudly (``SET ROLE``).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from fretcoach_cli.fingerprint import files_fingerprint
 
 if TYPE_CHECKING:
     from fretcoach_cli.store.db import Security
@@ -49,14 +50,8 @@ def _postmaster(pgdata: Path) -> list[str] | None:
 
 
 def ddl_fingerprint(directory: Path) -> str:
-    """Names, sizes and mtimes of the migration files: cheap, and it changes with them."""
-    digest = hashlib.sha256()
-    with os.scandir(directory) as entries:
-        for entry in sorted(entries, key=lambda e: e.name):
-            if entry.name.endswith(".sql"):
-                st = entry.stat()
-                digest.update(f"{entry.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+    """The migration files' fingerprint."""
+    return files_fingerprint(directory, ".sql")
 
 
 def _key(pgdata: Path, url: str, ddl: Path) -> dict[str, Any] | None:
