@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -15,6 +13,7 @@ import typer
 from typer._click import Context
 from typer._click.exceptions import BadParameter
 
+from cli_probe import probe
 from fretcoach_cli.cli import coerce, main
 
 coercion = pytest.importorskip("typer._coercion")  # typer ≥0.2x: pydantic conversion
@@ -73,24 +72,9 @@ def test_plain_converter_equals_typers(path: str, cmd: Any, param: Any) -> None:
         assert _outcome(ours, value, cmd, param) == _outcome(theirs, value, cmd, param), value
 
 
-PROBE = """
-import json, sys
-from fretcoach_cli.cli.main import run
-try:
-    run(sys.argv[1:])
-except SystemExit as exc:
-    code = exc.code
-else:
-    code = 0
-print(json.dumps({"code": code, "pydantic": "pydantic" in sys.modules}), file=sys.stderr)
-"""
-
-
 def _probe(*args: str) -> tuple[str, str, dict]:
-    p = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True,
-                       timeout=120)
-    *err, last = p.stderr.strip().splitlines()
-    return p.stdout, "\n".join(err), json.loads(last)
+    out, err, info = probe(list(args), ("pydantic",))
+    return out, err, {"code": info["code"], "pydantic": bool(info["heavy"])}
 
 
 def test_plain_values_do_not_import_pydantic() -> None:

