@@ -124,10 +124,10 @@ def export_json(conn: psycopg.Connection[Any], flt: SessionFilter, out: IO[str],
         ids = [r["session_id"] for r in page]
         notes = transfer.read_notes(conn, ids)
         replies: dict[Any, list[dict[str, Any]]] = {}
-        for r in transfer.read_replies(conn, ids):
+        for r in transfer.read_of_sessions(conn, "coach_replies", ids):
             replies.setdefault(r.pop("session_id"), []).append(r)
         verdicts: dict[Any, list[dict[str, Any]]] = {}
-        for v in transfer.read_verdicts(conn, ids):
+        for v in transfer.read_of_sessions(conn, "exercise_verdicts", ids):
             verdicts.setdefault(v.pop("session_id"), []).append(v)
         for row in page:
             sid = str(row["session_id"])

@@ -173,12 +173,13 @@ def sync(local: psycopg.Connection[Any], peer: psycopg.Connection[Any], directio
         _count(report.sessions, rows, res)
         changed = res.changed_ids
         notes = transfer.read_notes(src, changed)
-        replies = transfer.read_replies(src, changed)
+        replies = transfer.read_of_sessions(src, "coach_replies", changed)
         flat = [{**n, "session_id": sid} for sid, ns in notes.items() for n in ns]
         report.sessions.notes += transfer.apply_note_rows(dst, transfer.as_json_rows(flat))
         report.sessions.coach_replies += transfer.apply_replies(dst, replies)
+        verdicts = transfer.read_of_sessions(src, "exercise_verdicts", changed)
         report.sessions.exercise_verdicts += transfer.apply_verdicts(
-            dst, transfer.read_verdicts(src, changed), replace_sessions=changed)
+            dst, verdicts, replace_sessions=changed)
         report.links_fixed += transfer.link_plans(dst, transfer.link_pairs([], data))
 
     def stream(spec: carry.Carried) -> None:
@@ -292,7 +293,8 @@ def _backfill_verdicts(src: Any, dst: Any) -> int:
                                WHERE v.session_id = s.session_id)""", (have,))]
     if not lacking:
         return 0
-    return transfer.apply_verdicts(dst, transfer.read_verdicts(src, lacking))
+    verdicts = transfer.read_of_sessions(src, "exercise_verdicts", lacking)
+    return transfer.apply_verdicts(dst, verdicts)
 
 
 def open_peer(url: str, settings: Any) -> Any:

@@ -255,23 +255,14 @@ def read_notes(conn: psycopg.Connection[Any], session_ids: Sequence[Any],
     return out
 
 
-def read_replies(conn: psycopg.Connection[Any], session_ids: Sequence[Any],
-                 ) -> list[dict[str, Any]]:
-    """Every column of these sessions' coach replies (JSON-safe), oldest first."""
+def read_of_sessions(conn: psycopg.Connection[Any], table: str, session_ids: Sequence[Any],
+                     ) -> list[dict[str, Any]]:
+    """Every column of a session-owned table's rows (``"coach_replies"`` or
+    ``"exercise_verdicts"``, as ``reports.carry`` carries them) for these sessions, JSON-safe."""
     from fretcoach_cli.reports import carry
 
     if not session_ids:
         return []
-    return carry.read(conn, carry.REPLIES, "session_id = ANY(%s::uuid[])",
-                      ([str(s) for s in session_ids],))
-
-
-def read_verdicts(conn: psycopg.Connection[Any], session_ids: Sequence[Any],
-                  ) -> list[dict[str, Any]]:
-    """The exercise verdicts of these sessions (JSON-safe), by session and order."""
-    from fretcoach_cli.reports import carry
-
-    if not session_ids:
-        return []
-    return carry.read(conn, carry.VERDICTS, "session_id = ANY(%s::uuid[])",
+    spec = {carry.REPLIES.table: carry.REPLIES, carry.VERDICTS.table: carry.VERDICTS}[table]
+    return carry.read(conn, spec, "session_id = ANY(%s::uuid[])",
                       ([str(s) for s in session_ids],))
