@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,9 @@ VALUES: dict[type, list[Any]] = {
     float: [0.5, 1.5, 3, "1.5", "-2.25", "+0.5", "1e3", "inf", "nan", ".5", "5.", "1_0",
             "abc", "", "٣", "10", "0", True],
     bool: [True, False, "true", "1", "no", "", "x"],
+    Path: ["", ".", "-", "a", "a/", "a//b", "./a", "a/.", "/", "x\udcff", "ü.wav",
+           "/no/such/take.wav", __file__, __file__ + "/", str(Path(__file__).parent),
+           Path("already.wav")],
 }
 
 
@@ -81,6 +85,13 @@ def test_plain_values_do_not_import_pydantic() -> None:
     out, _err, info = _probe("scales", "show", "A minor pentatonic", "--frets", "12", "--json")
     assert info == {"code": 0, "pydantic": False}
     assert json.loads(out)["scale"] == "A minor pentatonic"
+
+
+def test_a_path_argument_does_not_import_pydantic(tmp_path: Path) -> None:
+    missing = tmp_path / "take.wav"
+    _out, err, info = _probe("analyze", str(missing), "--scale", "A minor pentatonic")
+    assert info["pydantic"] is False and info["code"] != 0
+    assert "take.wav" in err and "Traceback" not in err
 
 
 def test_other_values_get_typers_own_conversion_and_message() -> None:

@@ -5,8 +5,9 @@ value the parameter sees (its default included): any command with a text or numb
 imports pydantic (≈40 ms quiet, more than a warm report's queries). The common cases are
 trivial — a ``str`` stays the same object, a default ``int`` is itself, ASCII digits are
 ``int(text)`` — so :class:`FretcoachGroup` gives each such parameter a converter that does
-exactly that and hands any other value (``--limit 1_0``, a number out of range, an enum, a
-path) to typer's own pydantic converter, so results and error messages are typer's.
+exactly that, a path already in its normal form is checked by typer's own path checks and
+made a ``Path``, and any other value (``--limit 1_0``, a number out of range, an enum,
+``a//b``) goes to typer's own pydantic converter, so results and error messages are typer's.
 ``tests/test_cli_coerce.py`` compares both converters value by value.
 """
 
@@ -14,13 +15,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from typer._click import Command, Context
 from typer.core import TyperGroup
 
 try:  # typer ≥0.2x (pydantic conversion); older typers convert with click types
     from typer._coercion import RuntimeParam, build_runtime_param
+    from typer._param_types import coerce_cli_path
 except ImportError:  # pragma: no cover - depends on the installed typer
     RuntimeParam = None  # type: ignore[assignment,misc]
 
@@ -43,19 +46,34 @@ def _plain_float(value: Any) -> float | None:
     return None
 
 
+def _normal_path(value: Any) -> str | None:
+    """``value`` when it is text that ``Path`` keeps as it is (no ``a//b``, ``a/``, ``.``
+    or empty): then checking the text is checking the ``Path`` typer would build, and its
+    messages quote the same text."""
+    if type(value) is str and value and str(Path(value)) == value:
+        return value
+    return None
+
+
 _PLAIN = {str: lambda v: v if type(v) is str else None, int: _plain_int,
-          float: _plain_float, bool: lambda v: v if type(v) is bool else None}
+          float: _plain_float, bool: lambda v: v if type(v) is bool else None,
+          Path: _normal_path}
 
 
 if RuntimeParam is not None:
 
     @dataclass(frozen=True)
     class PlainParam(RuntimeParam):
-        """A ``str``/``int``/``float``/``bool`` parameter: plain values here (``None`` never
-        reaches this), the rest to typer's converter."""
+        """A ``str``/``int``/``float``/``bool``/``Path`` parameter: plain values here
+        (``None`` never reaches this), the rest to typer's converter."""
 
         def _coerce_value(self, value: Any, param: Any, ctx: Context) -> Any:
             out: Any = _PLAIN[self.annotation](value)
+            if self.annotation is Path and out is not None:
+                # typer's checks (exists, file_okay, readable, …) on the same text
+                checked = coerce_cli_path(out, self.parameter_info, path_type=None,
+                                          param=param, ctx=ctx)
+                return Path(cast(str, checked))  # text in, text out (path_type None)
             low, high = self.parameter_info.min, self.parameter_info.max
             if out is not None and (low is None or out >= low) and (high is None or out <= high):
                 return out
@@ -69,6 +87,8 @@ def plain(param: Any) -> bool:
     if RuntimeParam is None or desc is None or desc.annotation not in _PLAIN:
         return False
     info = desc.parameter_info
+    if desc.annotation is Path and (info.path_type is not None or info.allow_dash):
+        return False  # typer's own: a path_type to build, or "-" (which its Path never is)
     return desc.file_annotation is None and info.parser is None and not info.clamp
 
 
