@@ -60,3 +60,20 @@ def test_seed_is_reproducible_and_reports_progress(conn: Any, user_id: str) -> N
         conn.commit()
         assert calls == [(4000, 4100), (4100, 4100)]
     assert seen[0] == seen[1] and len(set(seen[0])) == 4100
+
+
+def test_one_scan_counts_equal_the_users_own_counts(database: Any, user_id: str) -> None:
+    """`db status` counts both columns in one admin scan: each must equal what the user's own
+    (row-level secured) connection counts, with another user's rows beside them."""
+    other = f"{user_id}-other"
+    for who, n in ((user_id, 3), (other, 2)):
+        with database.connect(who) as c:
+            seed(c, user=who, sessions=n, notes_per_session=4, timezone="UTC",
+                 end=datetime(2026, 6, 1, 12, tzinfo=UTC))
+            c.commit()
+    both = database.row_counts_all_and_user(user_id)
+    mine, everyone = database.row_counts(user_id), database.row_counts()
+    assert {t: m for t, (_a, m) in both.items()} == mine
+    assert {t: a for t, (a, _m) in both.items()} == everyone
+    assert mine["sessions"] == 3 and everyone["sessions"] >= 5
+    assert all(m is None for _a, m in database.row_counts_all_and_user(None).values())

@@ -50,8 +50,14 @@ def _status_data(db: Database) -> dict[str, Any]:
     settings = context.settings()
     state = db.migration_state()
     everyone = db.bypasses_rls()
-    mine = db.row_counts(settings.user) if db.security.mode != "none" else {}
-    total = db.row_counts() if everyone else {}
+    scoped = db.security.mode != "none"
+    if everyone:  # one scan per table gives both columns
+        both = db.row_counts_all_and_user(settings.user if scoped else None)
+        total = {t: n for t, (n, _m) in both.items()}
+        mine = {t: m for t, (_n, m) in both.items()} if scoped else {}
+    else:
+        mine = db.row_counts(settings.user) if scoped else {}
+        total = {}
     return {
         "kind": db.kind,
         "location": str(db.data_dir) if db.kind == "embedded" else db.display_location,
