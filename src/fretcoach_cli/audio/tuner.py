@@ -135,8 +135,30 @@ class Spectrum:
         w = _hann(len(x))
         self.mag = np.abs(np.fft.rfft((x - x.sum() / len(x)) * w, self.n_fft))
         self.bin_hz = RATE / self.n_fft
-        self.floor = float(np.median(self.mag)) + 1e-12  # the noise's typical magnitude
+        self._floor: float | None = None
+        self._floor_under = math.inf  # a level the floor is known to lie under
         self._partials: dict[tuple[float, float], list[Partial]] = {}
+
+    @property
+    def floor(self) -> float:
+        """The noise's typical magnitude: the median bin (a sort of the whole spectrum, so
+        made only when :meth:`floor_under` cannot tell without it)."""
+        if self._floor is None:
+            self._floor = float(np.median(self.mag)) + 1e-12
+        return self._floor
+
+    def floor_under(self, level: float) -> bool:
+        """Whether :attr:`floor` < ``level``; with no median made yet, by counting the bins
+        under ``level`` (more than half: the median is under it), a fraction of a sort.
+        False when the count cannot tell (the caller then compares with :attr:`floor`)."""
+        if self._floor is not None:
+            return self._floor < level
+        if level >= self._floor_under:
+            return True
+        if np.count_nonzero(self.mag < level - 1e-12) > len(self.mag) // 2:
+            self._floor_under = level
+            return True
+        return False
 
     def peak(self, hz: float, span_cents: float) -> tuple[float, float] | None:
         """(frequency, magnitude) of the strongest peak within ±``span_cents`` of ``hz``."""
@@ -241,15 +263,19 @@ def _odd_partials(spec: Spectrum, f0: float, floor_db: float | None = None
     if not found:
         return 0, 0.0, 0.0, 0.0
     strongest = max(p for _, _, p in found)
-    least = (NOISE_MARGIN * spec.floor) ** 2
-    if floor_db is not None:
-        least = max(least, strongest * 10 ** (floor_db / 10))
+    least = 0.0 if floor_db is None else strongest * 10 ** (floor_db / 10)
+    on = [(k, p) for k, hz, p in found
+          if p >= least and abs(1200 * math.log2(hz / (k * f0))) <= 4.0 + 0.15 * k ** 2]
+    # ... and NOISE_MARGIN over the noise: the weakest is, or each is compared with it
+    if on and not spec.floor_under(math.sqrt(min(p for _, p in on)) / NOISE_MARGIN
+                                   * (1 - 1e-9)):
+        noise = (NOISE_MARGIN * spec.floor) ** 2
+        on = [(k, p) for k, p in on if p >= noise]
     odd, total, odd_power = 0, 0.0, 0.0
-    for k, hz, p in found:
-        if p >= least and abs(1200 * math.log2(hz / (k * f0))) <= 4.0 + 0.15 * k ** 2:
-            total += p
-            if k % 2:
-                odd, odd_power = odd + 1, odd_power + p
+    for k, p in on:
+        total += p
+        if k % 2:
+            odd, odd_power = odd + 1, odd_power + p
     return odd, total, odd_power, strongest
 
 
