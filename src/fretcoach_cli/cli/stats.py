@@ -158,7 +158,8 @@ def _print(result: PracticeStats, weekly: list[Any], daily: dict[Any, float],
         span = f"{t.first_session:%Y-%m-%d} → {t.last_session:%Y-%m-%d}"
     out.print(f"[bold]{t.sessions}[/] session{'s' if t.sessions != 1 else ''}, "
               f"[bold]{fmt_duration(t.practice_seconds)}[/] practised on {t.days_practised} "
-              f"day{'s' if t.days_practised != 1 else ''} ({span}), {t.notes} notes "
+              f"day{'s' if t.days_practised != 1 else ''} ({span}), {t.notes} note"
+              f"{'s' if t.notes != 1 else ''} "
               f"({_share(t.correct_notes, t.notes)} in the scale)")
     cur, lng = result.current_streak, result.longest_streak
     out.print(f"streak: current [bold]{cur.days}[/] day{'s' if cur.days != 1 else ''}"
@@ -168,7 +169,8 @@ def _print(result: PracticeStats, weekly: list[Any], daily: dict[Any, float],
     if weak.most_often or weak.lowest_average:
         name = (weak.most_often or weak.lowest_average or "").replace("_", " ")
         out.print(f"weakest area: [bold]{name}[/]"
-                  + (f" (weakest in {weak.most_often_sessions} sessions)"
+                  + (f" (weakest in {weak.most_often_sessions} session"
+                     f"{'s' if weak.most_often_sessions != 1 else ''})"
                      if weak.most_often else ""))
     if result.best_scale:
         line = f"best scale: [bold]{result.best_scale}[/]"
