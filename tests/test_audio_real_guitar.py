@@ -116,3 +116,21 @@ def test_a_held_note_pitch_track_is_within_a_cent_over_its_whole_sustain(name):
         & (tr.f0 > 0)
     raw_cents = np.abs((69 + 12 * np.log2(tr.f0[sel] / 440.0) - note["midi"]) * 100)
     assert np.median(raw_cents) > np.median(cents) + 0.5
+
+
+def test_the_pitch_track_follows_a_held_note_to_the_end_of_its_decay():
+    """In the G3's last second and a half (beating, the other open strings in sympathy, the
+    string 40 dB down) SwiftF0 reads a high partial now and then; inside the note the engine
+    detected, the frame track stays on the string's own pitch to the end, and the notes are
+    the same as without the track."""
+    clip = DATA / "g3_ring_beating_sympathy.flac"
+    analysis = analyze_file(clip)
+    note = truth("g3_ring_beating_sympathy")[0]
+    late = ((analysis.times >= note["offset_s"] - 1.5)
+            & (analysis.times <= note["offset_s"] - 0.05))
+    assert late.sum() >= 1.4 / 0.016
+    assert (analysis.f0[late] > 0).all()
+    cents = (69 + 12 * np.log2(analysis.f0[late] / 440.0) - note["midi"]) * 100
+    assert np.abs(cents).max() <= 50, analysis.times[late][np.abs(cents) > 50]
+    assert np.median(np.abs(cents)) <= 1.0
+    assert analysis.notes == analyze_file(clip, keep_track=False).notes

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from fretcoach_cli.audio.pitch import PitchBackend, PitchTrack, get_backend
-from fretcoach_cli.audio.refine import refine_frames
+from fretcoach_cli.audio.refine import follow_notes, refine_frames
 from fretcoach_cli.audio.resample import MODEL_RATE
 from fretcoach_cli.audio.segment import NoteTracker
 from fretcoach_cli.errors import ExitCode, FretcoachError
@@ -62,7 +62,9 @@ class Pipeline:
                                    probe=probe, probe_hop=backend.hop)
         self.samples = 0
         self.keep_track = keep_track
+        self.a4 = a4
         self.track_parts: list[PitchTrack] = []
+        self.audio_parts: list[np.ndarray] = []  # with keep_track: all audio, for track()
         self.notes: list[NoteEvent] = []  # every note so far, with its true end once known
 
     @property
@@ -73,6 +75,8 @@ class Pipeline:
         """New notes (as first reported) and the pitch frames of one block."""
         frames = self.stream.push(block)
         self.samples += len(block)
+        if self.keep_track:
+            self.audio_parts.append(np.array(block, dtype=np.float32))
         new = self._collect(self.tracker.push(block, self._floor(frames)))
         self._keep(frames)
         return new, frames
@@ -108,7 +112,21 @@ class Pipeline:
         return new
 
     def track(self) -> PitchTrack:
-        return PitchTrack.concat(self.track_parts)
+        """The refined frame track, following each detected note to its end
+        (:func:`~fretcoach_cli.audio.refine.follow_notes`: the model loses a decaying string
+        that the audio still shows)."""
+        tr = PitchTrack.concat(self.track_parts)
+        notes = [(n.onset_s, n.offset_s, self.a4 * 2.0 ** ((n.midi - 69.0) / 12.0))
+                 for n in self.notes if n.is_note and n.midi is not None]
+        if not self.keep_track or not len(tr) or not notes:
+            return tr
+        audio = np.concatenate(self.audio_parts)
+
+        def samples(a: int, b: int) -> np.ndarray:
+            return audio[max(a, 0):max(a, b, 0)]
+
+        return PitchTrack(tr.times, follow_notes(tr.times, tr.f0, tr.confidence, notes, samples),
+                          tr.confidence)
 
     def take_events(self) -> list[NoteStarted | NoteEvent | NoteDropped | NoteEnded]:
         """With ``provisional=True``: NoteStarted/NoteEvent/NoteDropped/NoteEnded in emission

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 RATE = 16000
 
 
-def refine_f0(x: np.ndarray, f0: float, *, span_cents: float = 40.0) -> float | None:
-    """Period by normalised cross-correlation near ``RATE/f0``; None when it is unreliable."""
+def refine_f0(x: np.ndarray, f0: float, *, span_cents: float = 40.0,
+              min_r: float = 0.8) -> float | None:
+    """Period by normalised cross-correlation near ``RATE/f0``; None when it is unreliable
+    (the best correlation under ``min_r``, or at the edge of the search)."""
     if f0 <= 0 or len(x) < 3 * RATE / f0:
         return None
     p = RATE / f0
@@ -46,7 +48,7 @@ def refine_f0(x: np.ndarray, f0: float, *, span_cents: float = 40.0) -> float | 
         b = x[lag:lag + n]
         r[i] = (a @ b) / np.sqrt(ea * float(b @ b) + 1e-20)
     k = int(np.argmax(r))
-    if k == 0 or k == len(r) - 1 or r[k] < 0.8:
+    if k == 0 or k == len(r) - 1 or r[k] < min_r:
         return None
     y0, y1, y2 = r[k - 1], r[k], r[k + 1]
     den = y0 - 2 * y1 + y2
@@ -88,6 +90,58 @@ def refine_frames(times: np.ndarray, f0: np.ndarray, conf: np.ndarray,
         if better is not None and abs(1200 * math.log2(better / f)) <= FRAME_MAX_MOVE_CENTS:
             out[i] = better
     return out
+
+
+# A frame inside a detected note whose reading is further than this from the note's pitch
+# (or less sure than FRAME_MIN_CONF) is read again at the note's pitch (:func:`follow_notes`)
+FOLLOW_CENTS = 50.0
+FOLLOW_MIN_R = 0.9  # ... and takes that reading only when the audio repeats this well there
+FOLLOW_SUB_K = (2, 3, 4)  # a reading this many times under the note holds the note's series
+
+
+def follow_notes(times: np.ndarray, f0: np.ndarray, conf: np.ndarray,
+                 notes: Sequence[tuple[float, float, float]],
+                 audio: Callable[[int, int], np.ndarray]) -> np.ndarray:
+    """The frame track following each detected note's string to the note's end.
+
+    In a held note's quiet decay SwiftF0 loses the string: it is unsure, reads a high
+    partial, or reads a sub-harmonic (under a room's tail or in a let-ring decay a lower
+    string still ringing, whose series holds every harmonic of the note, outweighs it).
+    ``notes`` are the engine's single notes as (onset s, end s, f0 Hz); a frame inside one
+    whose reading is off the note's pitch (or unsure) gets the period the audio shows within
+    ±40 cents of the note's pitch (:func:`refine_f0`: no octave or sub-harmonic jump), when
+    the audio repeats at that period with correlation at least FOLLOW_MIN_R. Failing that,
+    a reading 1/k of the note's pitch (``FOLLOW_SUB_K``) that the audio confirms as well
+    gives k times its refined pitch: the note's series is all there, inside the lower one.
+    Other frames (the string no longer heard) keep the model's reading; ``f0`` is not
+    modified.
+    """
+    out = np.array(f0, dtype=np.float64, copy=True)
+    for onset, end, hz in notes:
+        if not hz > 0:
+            continue
+        lo, hi = np.searchsorted(times, (onset, end), side="left")
+        for i in range(int(lo), int(hi)):
+            f = out[i]
+            if (conf[i] >= FRAME_MIN_CONF and f > 0
+                    and abs(1200 * math.log2(f / hz)) <= FOLLOW_CENTS):
+                continue
+            centre = round(float(times[i]) * RATE)
+            heard = _heard_at(audio, centre, hz)
+            if heard is None and f > 0:
+                k = round(hz / f)
+                if k in FOLLOW_SUB_K and abs(1200 * math.log2(k * f / hz)) <= FOLLOW_CENTS:
+                    sub = _heard_at(audio, centre, hz / k)
+                    heard = None if sub is None else k * sub
+            if heard is not None and abs(1200 * math.log2(heard / hz)) <= FOLLOW_CENTS:
+                out[i] = heard
+    return out
+
+
+def _heard_at(audio: Callable[[int, int], np.ndarray], centre: int, hz: float) -> float | None:
+    """The pitch near ``hz`` the audio around sample ``centre`` repeats at, FOLLOW_MIN_R sure."""
+    before, after = frame_window(hz)
+    return refine_f0(audio(centre - before, centre + after), hz, min_r=FOLLOW_MIN_R)
 
 
 @functools.lru_cache(maxsize=64)
