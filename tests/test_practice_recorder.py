@@ -12,7 +12,7 @@ import pytest
 from fretcoach_cli import config
 from fretcoach_cli.events import NoteEvent
 from fretcoach_cli.music.scales import parse_scale
-from fretcoach_cli.practice.journal import journal_dir
+from fretcoach_cli.practice.journal import journal_dir, read_records
 from fretcoach_cli.practice.recorder import SessionRecorder, replay_journals
 from fretcoach_cli.practice.runner import PracticeOptions
 from fretcoach_cli.practice.store_sink import sink_factory
@@ -156,3 +156,57 @@ def test_database_down_until_the_end_is_replayed_on_the_next_run(outage_server, 
         (row,) = Sessions(c).list()
         assert row.status == "completed" and row.total_notes_played == 9
         assert len(Sessions(c).notes(row.session_id)) == 9
+
+
+def test_a_ramp_journaled_while_the_database_was_down_is_replayed(database, conn, user_id,
+                                                                  tmp_path):
+    """practice --ramp with the database unreachable, then killed (no summary): the ramp's
+    outcome so far is in the journal, and the next run's replay stores it on the session,
+    which `sessions recover --finish` keeps."""
+    from fretcoach_cli.practice.recovery import finish_interrupted
+    from fretcoach_cli.practice.speed_trainer import ramp_fields
+    from fretcoach_cli.scoring.ramp import RampSpec, TempoRamp
+
+    down = settings_for(user_id, "postgresql://fretcoach@127.0.0.1:1/fretcoach")
+    rec = SessionRecorder(sink_factory(down), tmp_path, retry_s=0.2)
+    rec.start(session_meta(replace(OPTIONS, user=user_id)), replay=False)
+    spec = RampSpec(80, 100, 5)
+    ramp = TempoRamp(spec)
+    assert rec.ramp_progress(ramp_fields(spec, ramp))  # the spec, stored from the start
+    evs = []
+    for bar in range(6):  # six clean bars of quarter notes on the ramp's own grid
+        start, beat = ramp.map.bar_start(bar), 60.0 / ramp.map.bpm_of_bar(bar)
+        bar_evs = [NoteEvent(start + i * beat, start + i * beat + 0.5 * beat,
+                             RUN[(4 * bar + i) % 6], 0.9) for i in range(4)]
+        for e in bar_evs:
+            ramp.feed(e.onset_s, True)
+        for r in rows(bar_evs, first_seq=len(evs) + 1):
+            rec.add_note(r)
+        evs += bar_evs
+        assert rec.ramp_progress(ramp_fields(spec, ramp))
+    reached = ramp_fields(spec, ramp)
+    assert reached["max_clean_bpm"] is not None and max(
+        p["bpm"] for p in reached["tempo_curve"]) > 80  # it rose while the database was down
+    journal = rec.journal.path
+    rec.abandon()  # as a kill: no summary
+    assert not rec.status.online
+    records = [r for r in read_records(journal) if r["op"] == "ramp"]
+    assert len(records) == 7 and records[-1]["fields"] == reached
+
+    report = replay_journals(tmp_path, sink_factory(settings_for("someone-else")))
+    assert (report.journals, report.sessions_interrupted, report.notes) == (1, 1, len(evs))
+    assert not journal.exists()
+    sessions = Sessions(conn)
+    row = sessions.require(rec.session_uuid)
+    assert row.status == "interrupted"
+    assert (row.ramp, row.max_clean_bpm, row.tempo_curve) == (
+        "80:100:+5", reached["max_clean_bpm"], reached["tempo_curve"])
+
+    done = finish_interrupted(conn, row)
+    assert done.status == "completed" and done.total_notes_played == len(evs)
+    assert (done.ramp, done.max_clean_bpm, done.tempo_curve) == (
+        "80:100:+5", reached["max_clean_bpm"], reached["tempo_curve"])
+    # a finished session's ramp is the summary's: a late update changes nothing
+    assert not sessions.set_ramp(rec.session_uuid, ramp="80:100:+5", max_clean_bpm=None,
+                                 tempo_curve=[])
+    assert sessions.require(rec.session_uuid).max_clean_bpm == reached["max_clean_bpm"]

@@ -1,6 +1,7 @@
 """Persists a practice session while it happens, from its own writer thread.
 
-Every operation (start, a batch of notes, a coach reply, finish) is appended to the session's
+Every operation (start, a batch of notes, a coach reply, the speed trainer's ramp so far,
+finish) is appended to the session's
 journal (fsync'd) and then applied to the database. Batches hold at most ~1 s of playing, so a crash
 loses at most that much from the database and nothing from the journal. When the database is
 unreachable the operations pile up in the journal and are retried every few seconds; at the
@@ -32,6 +33,7 @@ class SessionSink(Protocol):
     def create_session(self, meta: dict[str, Any], session_uuid: str) -> Any: ...
     def add_notes(self, session_id: Any, notes: list[dict[str, Any]]) -> None: ...
     def add_reply(self, session_id: Any, reply: dict[str, Any]) -> None: ...
+    def ramp_progress(self, session_id: Any, fields: dict[str, Any]) -> None: ...
     def finish(self, session_id: Any, summary: dict[str, Any]) -> dict[str, Any]: ...
     def discard(self, session_id: Any) -> None: ...
     def mark_interrupted(self, session_id: Any) -> None: ...
@@ -150,6 +152,16 @@ class SessionRecorder:
             self._queue.put(("reply", reply))
             return True
 
+    def ramp_progress(self, fields: dict[str, Any]) -> bool:
+        """Queue the speed trainer's outcome so far (``speed_trainer.ramp_fields``: ramp,
+        max_clean_bpm, tempo_curve); each one replaces the last. False, and nothing stored,
+        once the session is ending (its summary carries the final one)."""
+        with self._closing:
+            if self._finishing or self._thread is None:
+                return False
+            self._queue.put(("ramp", fields))
+            return True
+
     def finish(self, summary: dict[str, Any], timeout: float = 20.0) -> FinishOutcome:
         """Flush, write the summary, and wait (bounded) for the database to confirm."""
         with self._closing:
@@ -210,6 +222,14 @@ class SessionRecorder:
                 continue
             if isinstance(item, tuple) and item[0] == "reply":
                 self._spool({"op": "reply", "reply": item[1]})
+                if self._online:
+                    self._try_db()
+                continue
+            if isinstance(item, tuple) and item[0] == "ramp":
+                # a newer ramp supersedes one the database has not taken yet (the journal
+                # keeps both; a replay applies the last)
+                self._backlog = [op for op in self._backlog if op["op"] != "ramp"]
+                self._spool({"op": "ramp", "fields": item[1]})
                 if self._online:
                     self._try_db()
                 continue
@@ -287,6 +307,8 @@ class SessionRecorder:
         elif kind == "reply":
             self._sink.add_reply(self.session_id, op["reply"])
             self._saved_replies += 1
+        elif kind == "ramp":
+            self._sink.ramp_progress(self.session_id, op["fields"])
         elif kind == "finish":
             if no_notes(op["summary"]):
                 self._sink.discard(self.session_id)
@@ -341,7 +363,8 @@ def replay_journals(data_dir: Path, sink_factory: Callable[..., SessionSink]) ->
     """Write journals left by dead processes to the database, then delete them.
 
     Notes (by ``seq``) and coach replies (by time, kind and text) are idempotent, so
-    replaying what already reached the database is harmless. A journal with a ``finish``
+    replaying what already reached the database is harmless; of the speed trainer's ramp
+    records (each the whole outcome so far) only the last is written. A journal with a ``finish``
     record completes its session (or deletes it when it had no notes); one without leaves
     it ``interrupted`` for ``fretcoach sessions recover``. Each journal is written as the
     user who played it (``sink_factory(user)``), whoever runs the replay.
@@ -362,8 +385,11 @@ def replay_journals(data_dir: Path, sink_factory: Callable[..., SessionSink]) ->
             journals += 1
             session_id = sink.create_session(start["meta"], start["uuid"])  # idempotent
             done: bool | None = False  # None: finished with no notes, deleted
+            ramps = [r for r in records if r["op"] == "ramp"]
             for rec in records:
-                if rec["op"] == "notes":
+                if rec["op"] == "ramp" and rec is ramps[-1]:
+                    sink.ramp_progress(session_id, rec["fields"])
+                elif rec["op"] == "notes":
                     sink.add_notes(session_id, rec["notes"])
                     notes += len(rec["notes"])
                 elif rec["op"] == "reply":

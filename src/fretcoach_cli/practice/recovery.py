@@ -3,7 +3,8 @@
 First the local journals of dead processes are written to the database (they may hold notes
 the database never got), then the store marks sessions without a live writer as
 ``interrupted``. Finishing one recomputes every figure from its stored notes, exactly as a
-normal end of session would have — an exercise session's note verdicts included.
+normal end of session would have — an exercise session's note verdicts included — and keeps
+the speed trainer's ramp (spec, tempo curve, best clean tempo) as it was stored while it ran.
 """
 
 from __future__ import annotations
@@ -77,11 +78,15 @@ def finish_interrupted(conn: Any, row: Any) -> Any:
         duration = max((e.offset_s for e in events), default=0.0)
     fields["duration_seconds"] = duration
     fields["recovered"] = True
-    for name in ("ramp", "max_clean_bpm", "tempo_curve"):  # finish() writes all three
+    # finish() writes all three ramp columns: what the row holds (with --ramp, stored as the
+    # ramp ran) is passed on
+    for name in ("ramp", "max_clean_bpm", "tempo_curve"):
         if getattr(row, name, None) is not None:
             fields[name] = getattr(row, name)
     if row.exercise_name is not None:  # practice --exercise: judge the take as a finish does
         _judge_exercise(conn, row, scale, events, fields)
+        if row.ramp is not None:  # the ramp's best clean tempo outranks one take's verdict
+            fields["max_clean_bpm"] = row.max_clean_bpm
     return sessions.finish(row.session_id, SessionSummary.from_mapping(fields),
                            end_time=row.end_time)
 

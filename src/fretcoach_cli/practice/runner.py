@@ -142,6 +142,8 @@ class PracticeSession:
         """Create the session (asynchronously, via the recorder) and start listening."""
         if self._recorder is not None:
             self._recorder.start(session_meta(self.options))
+            if self.trainer is not None:  # the ramp's spec is stored from the start
+                self._recorder.ramp_progress(self.trainer.outcome())
         factory = self._engine_factory or _default_engine
         # the tuner pane's PitchUpdates come from the tuner core (as `fretcoach tune`)
         self.engine = factory(self._source, pitch_model=self.options.pitch_model,
@@ -293,6 +295,8 @@ class PracticeSession:
                                          grid=self.options.grid)
             self.trainer = trainer
         trainer.start_click(self.on_warning, clock_s=self.position_s)
+        if self._recorder is not None:
+            self._recorder.ramp_progress(trainer.outcome())
         return trainer
 
     def on_storage_status(self, status: RecorderStatus) -> None:
@@ -381,6 +385,13 @@ class PracticeSession:
                 tempo = self.exercise.tempo
         if tempo is not None:
             self._emit(tempo)
+            self._store_ramp()
+
+    def _store_ramp(self) -> None:
+        """The ramp so far to the recorder when a bar or pass has settled (a queue put)."""
+        fields = self.trainer.progress() if self.trainer is not None else None
+        if fields is not None and self._recorder is not None:
+            self._recorder.ramp_progress(fields)
 
     def _on_note_ended(self, event: NoteEnded) -> None:
         """A judged note rang on: give it its true end (events, store, subscribers)."""

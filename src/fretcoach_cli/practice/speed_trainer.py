@@ -2,8 +2,10 @@
 
 The session hands every judged note to :meth:`SpeedTrainer.on_note` (analysis thread); the
 ramp (``scoring.ramp``) decides on the audio clock, the click (``audio.click``) plays the same
-tempo map, and a :class:`TempoUpdate` goes to the subscribers whenever a bar closes. At the end
-the tempo curve and the best clean tempo go into the session's summary fields.
+tempo map, and a :class:`TempoUpdate` goes to the subscribers whenever a bar closes. The ramp's
+outcome (:func:`ramp_fields`: spec, tempo curve, best clean tempo) is stored as it grows
+(:meth:`SpeedTrainer.progress`, journal-first like the notes, so a crash keeps it) and once more
+in the session's summary at the end.
 
 With ``--exercise`` the ramp's unit is a pass of the looped exercise (``unit_bars`` = the bars
 one pass takes): ``practice.exercise_run`` judges the passes (``scoring.exercise_loop``) on
@@ -13,6 +15,7 @@ this trainer's ramp, under its lock (:meth:`SpeedTrainer.holding`), and the clic
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +47,19 @@ class TrainerOptions:
     ramp: RampSpec
     click: bool = True
     click_volume: float = 0.6
+
+
+PROGRESS_EVERY_S = 1.0  # wall clock: at most one stored update a second (a --fast file)
+
+
+def ramp_fields(spec: RampSpec, ramp: TempoRamp) -> dict[str, Any]:
+    """The ramp's outcome as the session row stores it (ddl/060) — the one place, for the
+    updates while it runs and for the summary at the end."""
+    return {
+        "ramp": spec.text,
+        "max_clean_bpm": ramp.best_clean_bpm,
+        "tempo_curve": [p.to_dict() for p in ramp.curve],
+    }
 
 
 DEFAULT_RISE_BPM = 40.0  # the TUI's t in a --bpm session: a ramp to 40 bpm above
@@ -82,6 +98,8 @@ class SpeedTrainer:
         self.notice: str | None = None
         self._lock = threading.Lock()
         self._shown: dict[str, Any] = {}  # what an exercise adds to every TempoUpdate
+        self._stored_points = 0  # curve points already handed out by progress()
+        self._stored_at = -PROGRESS_EVERY_S
 
     @property
     def spec(self) -> RampSpec:
@@ -162,16 +180,29 @@ class SpeedTrainer:
         with self._lock:
             return self._update(None)
 
+    def outcome(self) -> dict[str, Any]:
+        """The ramp's fields to store now (at the start: the spec and an empty curve)."""
+        with self._lock:
+            return ramp_fields(self.spec, self.ramp)
+
+    def progress(self) -> dict[str, Any] | None:
+        """The fields to store when the curve has gained a point since the last ones handed
+        out, at most every :data:`PROGRESS_EVERY_S` (None otherwise): a killed session keeps
+        its ramp up to the last settled bar or pass."""
+        now = time.monotonic()
+        with self._lock:
+            points = len(self.ramp.curve)
+            if points == self._stored_points or now - self._stored_at < PROGRESS_EVERY_S:
+                return None
+            self._stored_points, self._stored_at = points, now
+            return ramp_fields(self.spec, self.ramp)
+
     def finish(self, end_s: float) -> dict[str, Any]:
         """Close the bars played before ``end_s``; the summary fields to store."""
         self.stop_click()
         with self._lock:
             self.ramp.close(end_s)
-            return {
-                "ramp": self.spec.text,
-                "max_clean_bpm": self.ramp.best_clean_bpm,
-                "tempo_curve": [p.to_dict() for p in self.ramp.curve],
-            }
+            return ramp_fields(self.spec, self.ramp)
 
     def _update(self, change: RampChange | None) -> TempoUpdate:
         from dataclasses import replace

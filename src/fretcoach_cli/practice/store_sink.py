@@ -88,6 +88,13 @@ class StoreSink:
             replies.rate(self.conn, reply["reply_uuid"], int(reply["rating"]),
                          reply.get("comment"))
 
+    def ramp_progress(self, session_id: Any, fields: dict[str, Any]) -> None:
+        """The speed trainer's outcome so far (``speed_trainer.ramp_fields``) on the running
+        session; ignored once the session is completed (its summary holds the final one)."""
+        self.sessions.set_ramp(session_id, ramp=fields.get("ramp"),
+                               max_clean_bpm=fields.get("max_clean_bpm"),
+                               tempo_curve=fields.get("tempo_curve"))
+
     def finish(self, session_id: Any, summary: dict[str, Any]) -> dict[str, Any]:
         from fretcoach_cli.store import SessionSummary
         from fretcoach_cli.store.rows import json_safe

@@ -268,6 +268,24 @@ class Sessions(Repository):
         self._commit()
         return self.require(sid)
 
+    def set_ramp(self, session_id: UUID | str, *, ramp: str | None,
+                 max_clean_bpm: float | None,
+                 tempo_curve: builtins.list[dict[str, Any]] | None) -> bool:
+        """Store the speed trainer's outcome so far on an unfinished session (``practice
+        --ramp`` writes it as the ramp runs, so a crash keeps it; :meth:`finish` writes the
+        final one). False when there is no such unfinished session of this user."""
+        sid = as_uuid(session_id, "session id")
+        cur = self.conn.execute(
+            f"""
+            UPDATE fretcoach.sessions
+               SET ramp = %s, max_clean_bpm = %s, tempo_curve = %s, updated_at = now()
+             WHERE session_id = %s AND user_id = {_ME} AND status <> 'completed'
+            """,
+            (ramp, finite(max_clean_bpm), None if tempo_curve is None else jsonb(tempo_curve),
+             sid))
+        self._commit()
+        return cur.rowcount > 0
+
     def mark_interrupted(self) -> list[UUID]:
         """Turn this user's ``active`` sessions whose writer is gone into ``interrupted``
         (with the notes they hold counted, so no report shows them as empty)."""
