@@ -399,7 +399,8 @@ QUESTIONS = st.one_of(
     st.tuples(FRAGMENTS, st.integers(-5, 10**6), FRAGMENTS).map(
         lambda t: f"{t[0]} {t[1]} {t[2]}"),
 )
-CALLS = {"practice_stats", "recent_sessions", "recommendation_input", "make_practice_plan"}
+CALLS = {"practice_stats", "recent_sessions", "recommendation_input", "make_practice_plan",
+         "ranked_sessions", "missed_notes", "coach_replies"}
 
 
 def test_no_question_raises_and_numbers_are_grounded(seeded: Any) -> None:

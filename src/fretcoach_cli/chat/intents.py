@@ -62,6 +62,8 @@ _DATE = (rf"(\d{{4}}-\d{{1,2}}-\d{{1,2}}|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}|"
          rf"(last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday))(?![a-z0-9])")
 
 MAX_SESSIONS_LISTED = 50
+#: "which notes do I miss most in my last N sessions": N at most this (reports.missed_notes)
+MAX_NOTE_SESSIONS = 200
 DEFAULT_LISTED = 5
 RECENT_DAYS = 14
 
@@ -91,7 +93,9 @@ class Query:
     """One question, read."""
 
     intent: str                 # see INTENTS in chat.offline
-    family: str                 # progress, weakest, plan, last, totals, help, unknown
+    family: str                 # progress, weakest, plan, last, totals, detail (one
+    #                             session, notes or coach replies: no model lookup fits),
+    #                             help, unknown
     span: Span | None = None
     metric: str | None = None   # a METRICS key
     scale: str | None = None    # a display name ("A minor pentatonic")
@@ -330,6 +334,9 @@ _HELP = re.compile(r"^\s*(help|\?+|what can (you|i) (do|answer|ask)|what do you 
 _PLAN = re.compile(r"\b(what should i (practi[cs]e|play|work on|do)|practi[cs]e next|"
                    r"\bplan\b|recommend|suggest|next session|exercises?|drill|routine)",
                    re.I)
+#: a question asking for a new plan, not what the coach said before
+_PLAN_ASK = re.compile(r"\bwhat should i\b|\bpracti[cs]e next\b|\bnext session\b|"
+                       r"\b(make|give|write|suggest)( me)? an? (new )?plan\b", re.I)
 _STREAK = re.compile(r"\bstreaks?\b|in a row|consecutive|every ?day|daily habit", re.I)
 _COUNT = re.compile(r"\bhow (many|much|long|often)\b|\btotal|\bnumber of\b|\bcount\b|"
                     r"\bhours?\b|\bminutes\b", re.I)
@@ -359,6 +366,33 @@ _WEAKEST = re.compile(r"\b(weakest|worst|biggest) (area|skill|metric|thing|part|
                       r"weakness|problem)|\bwhat (am i|do i|i'm) (bad|worst|weak)|"
                       r"\bwhere (am i|do i) .*(weak|struggl)|\bwhat should i (improve|fix)\b|"
                       r"\bwhat (to|do i need to) (improve|work on)\b|\bweaknesses\b", re.I)
+_SESSION_WORD = r"(?:practi[cs]e )?(?:sessions?|practi[cs]es?|runs?)"
+_RANK_WORD = (r"(best|top|strongest|highest[- ]scoring|greatest|worst|weakest|"
+              r"lowest[- ]scoring|longest|shortest|biggest|briefest|quickest)")
+_SESSION_RANK = re.compile(
+    rf"\b{_RANK_WORD}(?: ever| recent| scoring| scored)? {_SESSION_WORD}\b|"
+    rf"\b{_SESSION_WORD} (?:was|is|were|has been) (?:my |the )?{_RANK_WORD}\b|"
+    rf"\bwhich {_SESSION_WORD} (?:\w+ ){{0,3}}(?:score[sd]? )?(?:the )?"
+    rf"(best|worst|highest|lowest|longest|shortest)\b", re.I)
+_RANK_INTENT = {"best": "best", "top": "best", "strongest": "best", "highest": "best",
+                "greatest": "best", "worst": "worst", "weakest": "worst", "lowest": "worst",
+                "longest": "longest", "biggest": "longest", "shortest": "shortest",
+                "briefest": "shortest", "quickest": "shortest"}
+_MISSED_NOTES = re.compile(
+    r"\b(which|what) notes?\b.*\b(miss|missed|missing|wrong|mistakes?|trouble|struggle|"
+    r"bad|worst|weakest|sour|problems?|mess(ed)? up|fluff|flub|botch|work on|fail|"
+    r"out of tune|off)\b|"
+    r"\b(missed|problem|trouble|weak|weakest|worst|sour|bad) notes\b|"
+    r"\bnotes? (?:that )?i (?:always |often |usually |keep |most )?(?:miss|get wrong|"
+    r"mess up|fluff|flub)|\bmost (?:often )?missed notes?\b|\bnotes to work on\b", re.I)
+_COACH_SAID = re.compile(
+    r"\b(?:what|which \w+) (?:did|has|have) (?:the |my )?(?:coach|you) "
+    r"(?:say|said|tell|told|write|wrote|suggest|suggested|advise|advised|recommend|"
+    r"recommended|mention|mentioned|comment|think)\b|"
+    r"\b(?:the |my )?coach'?s? (?:last |latest |recent )?(?:replies|reply|tips?|advice|"
+    r"feedback|comments?|words|messages?|notes|said|say|told)\b|"
+    r"\b(?:your|the) (?:last |latest |recent )?(?:replies|tips|advice|feedback|comments)\b"
+    r"|\b(?:last|latest|recent) (?:coach )?(?:tips?|advice|feedback)\b", re.I)
 _MOST = re.compile(r"\b(most|often|frequent|favou?rite|practi[cs]ed|played)\b", re.I)
 _LEAST_PLAYED = re.compile(r"\b(least|rarely|neglect)", re.I)
 _BEST = re.compile(r"\b(best|strongest|top|highest|good at)\b", re.I)
@@ -373,6 +407,14 @@ def _count_unit(q: str) -> str:
     if re.search(r"\bdays?\b|\bhow often\b", q):
         return "days"
     return "sessions"
+
+
+def _counted(q: str) -> int | None:
+    """The N of "in my last N sessions", when the question names it."""
+    m = re.search(rf"\b(?:last|latest|previous|recent|most recent|past) {_NUM} "
+                  r"(?:\w+ )?(?:sessions?|practi[cs]es?|times|runs)\b", q)
+    n = _number(m.group(1)) if m else None
+    return max(1, min(n, MAX_NOTE_SESSIONS)) if n else None
 
 
 def _listed(q: str) -> int:
@@ -398,9 +440,17 @@ def parse(question: str, today: date) -> Query:
     span = parse_span(q, today)
     metric = find_metric(q)
     scale = find_scale(question)
-    if _PLAN.search(q) and not re.search(r"\bhow (can|do|could|should) i improve\b", q):
+    if _PLAN.search(q) and not re.search(r"\bhow (can|do|could|should) i improve\b", q) \
+            and not (_COACH_SAID.search(q) and not _PLAN_ASK.search(q)):
         return Query("plan", "plan", metric=None if metric == "overall_score" else metric,
                      scale=scale)
+    if _COACH_SAID.search(q) and not _PLAN_ASK.search(q):
+        return Query("coach_said", "detail", span=span)
+    if (m := _SESSION_RANK.search(q)) and not re.search(r"\bscales?\b", q):
+        word = next(g for g in m.groups() if g).split()[0].split("-")[0]
+        return Query(f"{_RANK_INTENT[word]}_session", "detail", span=span, scale=scale)
+    if _MISSED_NOTES.search(q) and not re.search(r"\bhow (many|much)\b|\bwhy\b", q):
+        return Query("missed_notes", "detail", span=span, count=_counted(q))
     if _STREAK.search(q):
         return Query("streak", "totals", span=span)
     if _COUNT.search(q) and not re.search(r"\bhow (much|long) (better|worse)\b", q):

@@ -39,8 +39,9 @@ WINDOW = 20
 
 CAPABILITIES = ("your progress over any period (\"how did I do this week?\"), why a score is "
                 "low (\"why is my timing low?\"), your weakest area, your recent sessions, "
-                "totals and streaks, your scales, and what to practise next (a plan you can "
-                "`/save`)")
+                "your best, worst, longest and shortest session, the notes you miss most, "
+                "what the coach said last time, totals and streaks, your scales, and what to "
+                "practise next (a plan you can `/save`)")
 EXAMPLES = (
     "\"how did I do this week?\" — also today, yesterday, last week, this month, "
     "since a date (2024-01-01, 1 March, March 2024), in the last 10 days, recently",
@@ -52,6 +53,10 @@ EXAMPLES = (
     "\"which scale have I practised most?\", \"what is my best scale?\"",
     "\"how am I doing on A minor pentatonic?\"",
     "\"what's my streak?\"",
+    "\"what was my best session this month?\" — also worst (by overall score), longest, "
+    "shortest",
+    "\"which notes do I miss most?\" (your last 10 sessions, or a period: \"this month\")",
+    "\"what did the coach say last time?\"",
     "\"what should I practise next?\" (a plan you can `/save`)",
 )
 LIMITS = ("Offline I can't answer free-form questions about your data, write SQL or hold a "
@@ -266,6 +271,12 @@ class OfflineResponder:
             text = self._metric(q, f, everything)
         elif q.intent == "plan":
             return self._plan(q)
+        elif q.family == "detail":
+            from fretcoach_cli.chat import offline_detail as detail
+
+            text = (detail.missed_notes(q, f) if q.intent == "missed_notes" else
+                    detail.coach_said(q, f) if q.intent == "coach_said" else
+                    detail.ranked_session(q, f, everything))
         else:
             text = getattr(self, f"_{q.intent}")(q, f, everything)
         return OfflineAnswer(text + FOOTER, q.intent)
@@ -495,20 +506,8 @@ class OfflineResponder:
         rows = f.sessions(1, q.span)
         if not rows:
             return f"No finished session {q.span.label if q.span else 'yet'}."
-        r = rows[0]
-        when = datetime.fromisoformat(r["start_time"])
-        lines = [f"Your last session{' ' + q.span.label if q.span else ''}: "
-                 f"**{r.get('scale_chosen') or 'no scale'}**, {when:%Y-%m-%d %H:%M}, "
-                 f"{_minutes(float(r.get('duration_seconds') or 0))}, "
-                 f"{r.get('total_notes_played') or 0} notes (id {r['session_id'][:8]}).", "",
-                 "| metric | score | your average |", "|---|---|---|"]
-        for key in TABLE_ORDER:
-            if r.get(key) is not None:
-                mean = (everything["metrics"].get(key) or {}).get("mean")
-                lines.append(f"| {LABELS[key]} | {_fmt(r[key])} | {_fmt(mean)} |")
-        if r.get("weakest_area") in LABELS:
-            lines += ["", f"Weakest: {LABELS[r['weakest_area']]}."]
-        return "\n".join(lines)
+        return session_card(rows[0], everything,
+                            f"Your last session{' ' + q.span.label if q.span else ''}")
 
     def _last_sessions(self, q: Query, f: _Fetch, everything: dict[str, Any]) -> str:
         from fretcoach_cli.reports.trend import halves, trend_change, verdict
@@ -669,6 +668,23 @@ class OfflineResponder:
                               tool_calls=[ToolCall("make_practice_plan", args)])
         reply.data["plan"] = p
         return reply
+
+
+def session_card(r: dict[str, Any], everything: dict[str, Any], head: str) -> str:
+    """One session: ``head``, then its scale, date, length, notes and id, its scores
+    against the user's averages, and its weakest area."""
+    when = datetime.fromisoformat(r["start_time"])
+    lines = [f"{head}: **{r.get('scale_chosen') or 'no scale'}**, {when:%Y-%m-%d %H:%M}, "
+             f"{_minutes(float(r.get('duration_seconds') or 0))}, "
+             f"{r.get('total_notes_played') or 0} notes (id {r['session_id'][:8]}).", "",
+             "| metric | score | your average |", "|---|---|---|"]
+    for key in TABLE_ORDER:
+        if r.get(key) is not None:
+            mean = (everything["metrics"].get(key) or {}).get("mean")
+            lines.append(f"| {LABELS[key]} | {_fmt(r[key])} | {_fmt(mean)} |")
+    if r.get("weakest_area") in LABELS:
+        lines += ["", f"Weakest: {LABELS[r['weakest_area']]}."]
+    return "\n".join(lines)
 
 
 def _previous(span: Span) -> Span | None:

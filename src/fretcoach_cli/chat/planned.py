@@ -95,7 +95,7 @@ def guided(pick: Pick, question: str, today: date) -> tuple[Pick, str]:
     from fretcoach_cli.chat.intents import parse
 
     query = parse(question, today)
-    if query.family in ("help", "unknown"):
+    if query.family in ("help", "unknown", "detail"):  # detail: no lookup of ours fits
         return pick, "model"
     span_args = query.span.args() if query.span is not None else {}
     natural = {"last": "last_sessions", "plan": "make_practice_plan"}.get(query.family,

@@ -314,8 +314,9 @@ def offline_plan(data: RecommendationInput, avoid: Sequence[str] = ()) -> Practi
         trend = data.trend.get(focus)
         trend_txt = f", trend {trend:+.0f}" if trend is not None else ""
         avg_txt = f"{avg:.0f}" if avg is not None else "n/a"
+        over = "session" if data.sessions == 1 else f"{data.sessions} sessions"
         reasoning = (f"Your {METRIC_TITLES[focus]} averaged {avg_txt} over the last "
-                     f"{data.sessions} sessions{trend_txt}, your weakest area; {why_scale}.")
+                     f"{over}{trend_txt}, your weakest area; {why_scale}.")
     else:
         reasoning = f"No sessions yet: start with {scale} to set a baseline."
     minutes = 10 if data.sessions < 3 else 15
