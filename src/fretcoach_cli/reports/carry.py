@@ -24,6 +24,16 @@ listed in :data:`NOT_CARRIED`).
 
 ``user_id`` always becomes the destination connection's user: row-level security scopes
 every row there, and a source is only ever read through its user's scoped connection.
+
+Deletions: a deleted rating, memory, latency calibration, settings row or chat thread leaves
+a tombstone in ``deleted_rows`` (ddl/075: ``row_key`` holds the natural key, ``row_id`` is
+``fretcoach.tombstone_id(table, user, key)``), as sessions and plans do (ddl/010). Sync
+carries tombstones and applies them last-writer-wins against the row's ``stamp``
+(:func:`apply_deletion`): a copy changed after the deletion survives (and clears the
+tombstone when it arrives), an older one is deleted and is not revived by :func:`apply`
+with ``respect_deletions``. A recall (``last_recalled_at``) or an Opik send
+(``opik_sent_at``) is not a change: a forgotten memory stays forgotten. Import is a snapshot
+and deliberately revives (``respect_deletions`` off), as it does for sessions.
 """
 
 from __future__ import annotations
@@ -67,6 +77,8 @@ THREADS = Carried("chat_threads", "(thread_id)", "thread_id", stamp="updated_at"
 
 #: Tables not tied to one session: exported whole, synced as streams of their own.
 STANDALONE: tuple[Carried, ...] = (RATINGS, MEMORIES, LATENCY, CONFIGS, THREADS)
+#: Tables whose deletions travel keyed by ``row_key`` (sessions, plans: by ``row_id``).
+KEYED_DELETIONS = {t.table: t for t in STANDALONE}
 #: Every per-user table that moves (sessions, notes and plans: reports/transfer.py).
 CARRIED_TABLES = ("sessions", "session_notes", "ai_practice_plans", "coach_replies",
                   "exercise_verdicts", *(t.table for t in STANDALONE))
@@ -131,11 +143,12 @@ def read_since(conn: psycopg.Connection[Any], spec: Carried, after: tuple[Any, s
 
 
 def apply(conn: psycopg.Connection[Any], spec: Carried, rows: Sequence[dict[str, Any]],
-          *, replace_sessions: Iterable[Any] = ()) -> int:
+          *, replace_sessions: Iterable[Any] = (), respect_deletions: bool = False) -> int:
     """Insert (or, when newer, update) ``rows`` at the destination; returns rows written.
 
     ``replace_sessions``: for verdicts, the sessions whose verdict set is replaced by the
-    one in ``rows`` (their copy just changed)."""
+    one in ``rows`` (their copy just changed). ``respect_deletions`` (sync): a row deleted
+    here at or after its ``stamp`` is not brought back."""
     from fretcoach_cli.store.rows import json_safe, jsonb
 
     replace = [str(s) for s in replace_sessions]
@@ -156,6 +169,13 @@ def apply(conn: psycopg.Connection[Any], spec: Carried, rows: Sequence[dict[str,
                           WHERE c.session_id IS NOT DISTINCT FROM r.session_id
                             AND c.at = r.at AND c.text = r.text
                             AND c.reply_uuid IS DISTINCT FROM r.reply_uuid)""")
+    if respect_deletions and spec.table in KEYED_DELETIONS:
+        assert spec.stamp is not None, spec
+        guards.append(f"""NOT EXISTS (SELECT 1 FROM fretcoach.deleted_rows d
+                          WHERE d.table_name = '{spec.table}'
+                            AND d.row_id = fretcoach.tombstone_id('{spec.table}', {_ME},
+                                                                  {_key_of(spec, "r")})
+                            AND d.deleted_at >= r.{spec.stamp})""")
     if spec.stamp is None:
         action = "NOTHING"
     else:
@@ -180,6 +200,35 @@ def apply(conn: psycopg.Connection[Any], spec: Carried, rows: Sequence[dict[str,
          WHERE {" AND ".join(guards) or "true"}
         ON CONFLICT {spec.conflict} DO {action}""", (jsonb([json_safe(r) for r in rows]),))
     return max(cur.rowcount, 0) + adopted
+
+
+def _key_of(spec: Carried, alias: str) -> str:
+    """The row's natural key as text; ``user_configs``' is the user (not a carried column)."""
+    return _ME if spec.key == "user_id" else f"{alias}.{spec.key}::text"
+
+
+def apply_deletion(conn: psycopg.Connection[Any], table: str, row_key: str,
+                   deleted_at: Any) -> int:
+    """Apply one tombstone of a :data:`KEYED_DELETIONS` table from another database: delete
+    the row unless it changed after ``deleted_at`` (last writer wins on its stamp), and keep
+    the tombstone while the row is gone (the delete trigger writes it with the source's time:
+    the caller sets ``fretcoach.sync_deleted_at``). Returns rows deleted (0 or 1)."""
+    spec = KEYED_DELETIONS[table]
+    assert spec.stamp is not None, spec
+    key = _ME if spec.key == "user_id" else "%(key)s"
+    match = f"{spec.key}::text = {key}"
+    args = {"key": row_key, "at": deleted_at, "table": table}
+    cur = conn.execute(f"DELETE FROM fretcoach.{table} WHERE {match} "
+                       f"AND {spec.stamp} <= %(at)s", args)
+    conn.execute(f"""
+        INSERT INTO fretcoach.deleted_rows (table_name, row_id, row_key, user_id, deleted_at)
+        SELECT %(table)s, fretcoach.tombstone_id(%(table)s, {_ME}, k), k, {_ME}, %(at)s
+          FROM (SELECT ({key})::text AS k) x
+         WHERE NOT EXISTS (SELECT 1 FROM fretcoach.{table} WHERE {match})
+        ON CONFLICT (table_name, row_id) DO UPDATE
+            SET deleted_at = greatest(fretcoach.deleted_rows.deleted_at, excluded.deleted_at)
+        """, args)
+    return max(cur.rowcount, 0)
 
 
 def _adopt_twins(conn: psycopg.Connection[Any], cols: list[tuple[str, str | None]],

@@ -17,7 +17,10 @@ no-op (an equal ``updated_at`` never overwrites), so nothing is counted twice.
 
 Conflicts: when both sides changed the same session or plan, the copy with the later
 ``updated_at`` wins, on both sides after a two-way sync; deletions travel as tombstones and
-win over copies last changed before the deletion. Clocks of the two servers are trusted.
+win over copies last changed before the deletion. That holds for the rows of
+``carry.STANDALONE`` too (a forgotten memory, a removed rating or chat thread, a cleared
+calibration or settings row: ddl/075), judged on each table's own stamp (reports/carry.py).
+Clocks of the two servers are trusted.
 """
 
 from __future__ import annotations
@@ -192,7 +195,8 @@ def sync(local: psycopg.Connection[Any], peer: psycopg.Connection[Any], directio
 
         def apply(rows: list[Any]) -> None:
             counts.scanned += len(rows)
-            counts.inserted += carry.apply(dst, spec, transfer.as_json_rows(rows))
+            counts.inserted += carry.apply(dst, spec, transfer.as_json_rows(rows),
+                                           respect_deletions=True)
 
         run(spec.table, "sync_key", (), apply, read=read, stamp="sync_at")
 
@@ -238,7 +242,7 @@ def _run_deletions(local: Any, src: Any, dst: Any, peer_id: str, direction: str,
     while True:
         with src.cursor(row_factory=dict_row) as cur:
             cur.execute("""
-                SELECT table_name, row_id, deleted_at FROM fretcoach.deleted_rows
+                SELECT table_name, row_id, row_key, deleted_at FROM fretcoach.deleted_rows
                 WHERE user_id = current_setting('fretcoach.user_id', true)
                   AND (deleted_at, row_id::text) > (%s, %s)
                 ORDER BY deleted_at, row_id::text LIMIT %s""",

@@ -9,7 +9,9 @@ Applying is idempotent and last-writer-wins:
 * notes are inserted with ``ON CONFLICT (session_id, seq) DO NOTHING``;
 * coach replies are inserted on their ``reply_uuid`` and exercise verdicts with their session
   (reports/carry.py, which also carries the tables that are not a session's);
-* with ``respect_deletions`` a row older than a local deletion (tombstone) is not revived.
+* with ``respect_deletions`` a row older than a local deletion (tombstone) is not revived
+  (sync; import is a snapshot and revives);
+* tombstones (:func:`apply_deletions`) delete a row last changed before the deletion.
 
 ``user_id`` always becomes the destination connection's user: rows are scoped by RLS there.
 The plan ↔ session references are cyclic, so a reference to a row that is not there (yet)
@@ -211,15 +213,24 @@ def link_pairs(plans: Iterable[dict[str, Any]], sessions: Iterable[dict[str, Any
 
 
 def apply_deletions(conn: psycopg.Connection[Any], rows: Sequence[dict[str, Any]]) -> int:
-    """Apply tombstones {table_name, row_id, deleted_at}: delete the row unless it changed
-    after the deletion (last writer wins) and keep the tombstone. Returns rows deleted."""
+    """Apply tombstones {table_name, row_id, row_key, deleted_at}: delete the row unless it
+    changed after the deletion (last writer wins) and keep the tombstone. Sessions and plans
+    are found by ``row_id``; the tables of reports/carry.py ``KEYED_DELETIONS`` by their
+    natural key ``row_key`` (their ``row_id`` names the source's user: it is made anew here).
+    Returns rows deleted."""
+    from fretcoach_cli.reports import carry
+
     deleted = 0
     for t in rows:
+        conn.execute("SELECT set_config('fretcoach.sync_deleted_at', %s, true)",
+                     (str(t["deleted_at"]),))
+        if str(t["table_name"]) in carry.KEYED_DELETIONS:
+            deleted += carry.apply_deletion(conn, str(t["table_name"]), str(t["row_key"]),
+                                            t["deleted_at"])
+            continue
         table, key = {"sessions": ("sessions", "session_id"),
                       "ai_practice_plans": ("ai_practice_plans", "practice_id")}[
                           str(t["table_name"])]
-        conn.execute("SELECT set_config('fretcoach.sync_deleted_at', %s, true)",
-                     (str(t["deleted_at"]),))
         cur = conn.execute(
             f"DELETE FROM fretcoach.{table} WHERE {key} = %s AND updated_at <= %s",
             (t["row_id"], t["deleted_at"]))
