@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_chat_offline_phrasings import ungrounded
 
 from fretcoach_cli.chat.intents import parse
 from fretcoach_cli.chat.offline import EXAMPLES, FOOTER, OfflineResponder
 from fretcoach_cli.chat.sql_run import SqlRunner
 from fretcoach_cli.chat.tools import ToolContext
 from fretcoach_cli.llm.grounding import ungrounded as chat_ungrounded
+from test_chat_offline_phrasings import ungrounded
 
 AMP, GMAJ = "A minor pentatonic", "G major"
 
