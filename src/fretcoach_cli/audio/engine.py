@@ -116,9 +116,11 @@ class Pipeline:
         (:func:`~fretcoach_cli.audio.refine.follow_notes`: the model loses a decaying string
         that the audio still shows)."""
         tr = PitchTrack.concat(self.track_parts)
+        if not self.keep_track or not len(tr):
+            return tr
         notes = [(n.onset_s, n.offset_s, self.a4 * 2.0 ** ((n.midi - 69.0) / 12.0))
                  for n in self.notes if n.is_note and n.midi is not None]
-        if not self.keep_track or not len(tr) or not notes:
+        if not notes:
             return tr
         audio = np.concatenate(self.audio_parts)
 
