@@ -88,7 +88,11 @@ def test_sync_to_then_from_into_a_fresh_database(database: Any, conn: Any, user_
     made = seed_everything(conn, user_id)
     conn.execute("DELETE FROM fretcoach.sessions WHERE session_id = %s",
                  (made["sessions"][-1],))  # a tombstone travels too
+    conn.execute("INSERT INTO fretcoach.coach_memories (user_id, text, norm) VALUES "
+                 "(current_setting('fretcoach.user_id'), 'Uses a capo', 'uses a capo')")
     conn.commit()
+    conn.execute("DELETE FROM fretcoach.coach_memories WHERE norm = 'uses a capo'")
+    conn.commit()  # ... and one keyed by a natural key (ddl/075)
     # another user of the same database: their rows must never move with ours
     stranger = f"stranger-{uuid.uuid4().hex[:8]}"
     with database.connect(stranger) as theirs:
