@@ -12,7 +12,7 @@ from uuid import uuid4
 
 import pytest
 
-from carry_fixtures import fresh_db
+from carry_fixtures import cli, fresh_db
 from fretcoach_cli.chat.threads import Threads
 from fretcoach_cli.reports.sync import sync
 from fretcoach_cli.store import replies
@@ -262,3 +262,20 @@ def test_tombstones_of_two_users_with_the_same_key_do_not_collide(
         Memories(conn).clear()
         assert [k for k, _at in tombstones(theirs, "coach_memories")] == ["sore left wrist"]
     assert [k for k, _at in tombstones(conn, "coach_memories")] == ["sore left wrist"]
+
+
+def test_import_is_a_snapshot_and_revives(conn: Conn, user_id: str, tmp_path: Any) -> None:
+    """An export file restores what it holds, deleted since or not (as for sessions): the
+    revived memory's tombstone goes, so a later sync does not delete it elsewhere."""
+    key = CASES["coach_memories"]().make(conn)
+    out = cli("--user", user_id, "export")
+    assert out.returncode == 0, out.stderr
+    path = tmp_path / "history.json"
+    path.write_text(out.stdout)
+    Memories(conn).forget(_memory_id(conn, key))
+    assert len(tombstones(conn, "coach_memories")) == 1
+    out = cli("--user", user_id, "import", str(path))
+    assert out.returncode == 0, out.stderr
+    assert one(conn, "SELECT text FROM fretcoach.coach_memories WHERE norm = %s",
+               key) == "Sore left wrist"
+    assert tombstones(conn, "coach_memories") == []

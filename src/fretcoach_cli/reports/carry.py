@@ -85,7 +85,7 @@ CARRIED_TABLES = ("sessions", "session_notes", "ai_practice_plans", "coach_repli
 #: Per-user tables that stay where they are, and why.
 NOT_CARRIED = {
     "deleted_rows": "tombstones: sync carries them as deletions; an export is a snapshot "
-                    "(import deliberately revives deleted sessions)",
+                    "(import deliberately revives deleted rows)",
     "sync_marks": "this database's own progress with each sync peer",
     "report_zones": "derived: stats rebuilds it from the sessions",
     "report_days": "derived: stats rebuilds it from the sessions",
