@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from typer.testing import CliRunner
@@ -90,3 +91,52 @@ def test_a_killed_ramp_keeps_its_best_clean_tempo(database: Any, conn: Any,
     shown = fc(user_id, "sessions", "show", str(sid)[:8])
     assert f"best clean tempo {reached['max_clean_bpm']:g} bpm" in shown.stdout.replace(
         "\n", " "), shown.stdout
+
+
+def test_a_looped_exercise_stopped_without_a_summary_keeps_its_passes(
+        database: Any, conn: Any, user_id: str, tmp_path: Path) -> None:
+    """`--exercise FILE --ramp` played --fast, then stopped with no summary (as a crash after
+    the take): the passes settled while it ran are the stored curve, and the fastest clean
+    pass the player saw is the stored best clean tempo, kept by `sessions recover --finish`."""
+    from fretcoach_cli.audio.sources import FileSource
+    from fretcoach_cli.music.scales import parse_scale
+    from fretcoach_cli.practice.recorder import SessionRecorder
+    from fretcoach_cli.practice.runner import PracticeOptions, PracticeSession
+    from fretcoach_cli.practice.speed_trainer import TempoUpdate, TrainerOptions
+    from fretcoach_cli.practice.store_sink import sink_factory
+    from test_exercise_ramp import lick, loop_take
+
+    _path, ex = lick(tmp_path)
+    spec = RampSpec(80, 92, 4)
+    notes, sim = loop_take(ex, spec, 12)
+    predicted = [p.bpm for p in sim.ramp.curve]
+    take, _ = render_clip(notes, total_s=notes[-1].offset + 1.0,
+                          description="box lick looped 12 times on an 80:92:+4 ramp")
+    settings = config.load().with_overrides(user=user_id)
+    recorder = SessionRecorder(sink_factory(settings), tmp_path)
+    options = PracticeOptions(scale=parse_scale(AMP), user=user_id, source_kind="file",
+                              exercise=ex, trainer=TrainerOptions(spec, click=False))
+    session = PracticeSession(options, FileSource(take, realtime=False), recorder=recorder)
+    session.tuner_pane = False
+    shown: list[TempoUpdate] = []
+    session.subscribe(lambda m: shown.append(m) if isinstance(m, TempoUpdate) else None)
+    session.start()
+    assert session.wait(120), "the take never ended"
+    session.abandon()  # no summary: the session is left interrupted
+    seen = shown[-1]  # what the room showed last
+    assert seen.best_clean_bpm == 92 and len(seen.curve) >= 10
+
+    sessions = Sessions(conn)
+    sessions.mark_interrupted()
+    row = sessions.require(recorder.session_uuid)
+    assert row.status == "interrupted"
+    curve = [p.to_dict() for p in seen.curve]
+    assert (row.ramp, row.max_clean_bpm, row.tempo_curve) == ("80:92:+4", 92, curve)
+    assert [p["bpm"] for p in curve] == predicted[:len(curve)]
+
+    result = CliRunner().invoke(main.app, ["--user", user_id, "sessions", "recover",
+                                           "--finish", "--yes"])
+    assert result.exit_code == 0, result.output
+    done = sessions.require(recorder.session_uuid)
+    assert done.status == "completed"
+    assert (done.ramp, done.max_clean_bpm, done.tempo_curve) == ("80:92:+4", 92, curve)

@@ -83,13 +83,16 @@ class SessionRecorder:
     def __init__(self, sink_factory: SinkFactory, data_dir: Path, *,
                  on_status: Callable[[RecorderStatus], None] | None = None,
                  batch_audio_s: float = 1.0, flush_wall_s: float = 0.25,
-                 retry_s: float = 2.0) -> None:
+                 retry_s: float = 2.0, ramp_every_s: float = 1.0) -> None:
         self._sink_factory = sink_factory
         self._data_dir = Path(data_dir)
         self._on_status = on_status
         self._batch_audio_s = batch_audio_s
         self._flush_wall_s = flush_wall_s
         self._retry_s = retry_s
+        self._ramp_every_s = ramp_every_s
+        self._ramp: dict[str, Any] | None = None  # the latest ramp, not yet journaled
+        self._ramp_at = -ramp_every_s
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._sink: SessionSink | None = None
@@ -154,8 +157,10 @@ class SessionRecorder:
 
     def ramp_progress(self, fields: dict[str, Any]) -> bool:
         """Queue the speed trainer's outcome so far (``speed_trainer.ramp_fields``: ramp,
-        max_clean_bpm, tempo_curve); each one replaces the last. False, and nothing stored,
-        once the session is ending (its summary carries the final one)."""
+        max_clean_bpm, tempo_curve); each one replaces the last, and at most one a
+        ``ramp_every_s`` is written (the latest, a little later: a file played --fast settles
+        bars quickly). False, and nothing stored, once the session is ending (its summary
+        carries the final one)."""
         with self._closing:
             if self._finishing or self._thread is None:
                 return False
@@ -207,6 +212,7 @@ class SessionRecorder:
                 item = None
             if item is _STOP:
                 self._flush_notes()
+                self._store_ramp(force=True)
                 self._close(delete=False)
                 self._done.set()
                 return
@@ -226,12 +232,8 @@ class SessionRecorder:
                     self._try_db()
                 continue
             if isinstance(item, tuple) and item[0] == "ramp":
-                # a newer ramp supersedes one the database has not taken yet (the journal
-                # keeps both; a replay applies the last)
-                self._backlog = [op for op in self._backlog if op["op"] != "ramp"]
-                self._spool({"op": "ramp", "fields": item[1]})
-                if self._online:
-                    self._try_db()
+                self._ramp = item[1]
+                self._store_ramp()
                 continue
             if isinstance(item, dict):
                 self._pending.append(item)
@@ -240,6 +242,7 @@ class SessionRecorder:
                 if span < self._batch_audio_s:
                     continue
             self._flush_notes()
+            self._store_ramp()
             if not self._online and self._backlog and time.monotonic() >= self._next_retry:
                 self._try_db()
 
@@ -259,6 +262,20 @@ class SessionRecorder:
             row = {**sent, "offset_s": offset_s}
             self._recent[seq] = row
             self._pending.append(row)
+
+    def _store_ramp(self, force: bool = False) -> None:
+        """Journal and send the latest ramp, unless one went less than ``ramp_every_s`` ago."""
+        if self._ramp is None or (
+                not force and time.monotonic() - self._ramp_at < self._ramp_every_s):
+            return
+        fields, self._ramp = self._ramp, None
+        self._ramp_at = time.monotonic()
+        # it supersedes one the database has not taken yet (the journal keeps both; a replay
+        # writes the last)
+        self._backlog = [op for op in self._backlog if op["op"] != "ramp"]
+        self._spool({"op": "ramp", "fields": fields})
+        if self._online:
+            self._try_db()
 
     def _spool(self, op: dict[str, Any]) -> None:
         assert self.journal is not None

@@ -15,7 +15,6 @@ this trainer's ramp, under its lock (:meth:`SpeedTrainer.holding`), and the clic
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,15 +48,15 @@ class TrainerOptions:
     click_volume: float = 0.6
 
 
-PROGRESS_EVERY_S = 1.0  # wall clock: at most one stored update a second (a --fast file)
-
-
-def ramp_fields(spec: RampSpec, ramp: TempoRamp) -> dict[str, Any]:
+def ramp_fields(spec: RampSpec, ramp: TempoRamp,
+                best_clean_bpm: float | None = None) -> dict[str, Any]:
     """The ramp's outcome as the session row stores it (ddl/060) — the one place, for the
-    updates while it runs and for the summary at the end."""
+    updates while it runs and for the summary at the end. ``best_clean_bpm``: one judged
+    otherwise (a looped exercise's fastest clean pass) instead of the ramp's own."""
+    best = ramp.best_clean_bpm if best_clean_bpm is None else best_clean_bpm
     return {
         "ramp": spec.text,
-        "max_clean_bpm": ramp.best_clean_bpm,
+        "max_clean_bpm": best,
         "tempo_curve": [p.to_dict() for p in ramp.curve],
     }
 
@@ -99,7 +98,6 @@ class SpeedTrainer:
         self._lock = threading.Lock()
         self._shown: dict[str, Any] = {}  # what an exercise adds to every TempoUpdate
         self._stored_points = 0  # curve points already handed out by progress()
-        self._stored_at = -PROGRESS_EVERY_S
 
     @property
     def spec(self) -> RampSpec:
@@ -183,26 +181,28 @@ class SpeedTrainer:
     def outcome(self) -> dict[str, Any]:
         """The ramp's fields to store now (at the start: the spec and an empty curve)."""
         with self._lock:
-            return ramp_fields(self.spec, self.ramp)
+            return self._fields()
 
     def progress(self) -> dict[str, Any] | None:
-        """The fields to store when the curve has gained a point since the last ones handed
-        out, at most every :data:`PROGRESS_EVERY_S` (None otherwise): a killed session keeps
-        its ramp up to the last settled bar or pass."""
-        now = time.monotonic()
+        """The fields to store when the curve has gained a point (a bar or pass settled)
+        since the last ones handed out, else None: a killed session keeps its ramp."""
         with self._lock:
             points = len(self.ramp.curve)
-            if points == self._stored_points or now - self._stored_at < PROGRESS_EVERY_S:
+            if points == self._stored_points:
                 return None
-            self._stored_points, self._stored_at = points, now
-            return ramp_fields(self.spec, self.ramp)
+            self._stored_points = points
+            return self._fields()
 
     def finish(self, end_s: float) -> dict[str, Any]:
         """Close the bars played before ``end_s``; the summary fields to store."""
         self.stop_click()
         with self._lock:
             self.ramp.close(end_s)
-            return ramp_fields(self.spec, self.ramp)
+            return self._fields()
+
+    def _fields(self) -> dict[str, Any]:
+        """ramp_fields with the best clean tempo the player is shown (an exercise's own)."""
+        return ramp_fields(self.spec, self.ramp, self._shown.get("best_clean_bpm"))
 
     def _update(self, change: RampChange | None) -> TempoUpdate:
         from dataclasses import replace
