@@ -172,6 +172,19 @@ def test_ranked_sessions_all_time(seeded: Any) -> None:
         _grounded(reply, question)
 
 
+def test_ranked_by_a_named_metric(seeded: Any) -> None:
+    responder, ids = seeded
+    for question, name, head in (
+            ("which session had the best timing?", "s2",
+             "Your best session so far, by timing stability (of 5 scored sessions)"),
+            ("what was my worst session for pitch?", "s3",
+             "Your worst session so far, by pitch accuracy (of 5 scored sessions)")):
+        reply = responder.answer(question)
+        assert reply.text.startswith(head) and _card(name, ids) in reply.text, reply.text
+        assert reply.tool_calls[-1].args["by"] in ("timing_stability", "pitch_accuracy")
+        _grounded(reply, question)
+
+
 def test_ranked_sessions_in_a_period(seeded: Any) -> None:
     responder, ids = seeded
     # the last 10 days hold s3, s4 and s5

@@ -391,7 +391,7 @@ _COACH_SAID = re.compile(
     r"recommended|mention|mentioned|comment|think)\b|"
     r"\b(?:the |my )?coach'?s? (?:last |latest |recent )?(?:replies|reply|tips?|advice|"
     r"feedback|comments?|words|messages?|notes|said|say|told)\b|"
-    r"\b(?:your|the) (?:last |latest |recent )?(?:replies|tips|advice|feedback|comments)\b"
+    r"\b(?:your|the) (?:last|latest|recent) (?:replies|tips|advice|feedback|comments)\b"
     r"|\b(?:last|latest|recent) (?:coach )?(?:tips?|advice|feedback)\b", re.I)
 _MOST = re.compile(r"\b(most|often|frequent|favou?rite|practi[cs]ed|played)\b", re.I)
 _LEAST_PLAYED = re.compile(r"\b(least|rarely|neglect)", re.I)
@@ -448,7 +448,8 @@ def parse(question: str, today: date) -> Query:
         return Query("coach_said", "detail", span=span)
     if (m := _SESSION_RANK.search(q)) and not re.search(r"\bscales?\b", q):
         word = next(g for g in m.groups() if g).split()[0].split("-")[0]
-        return Query(f"{_RANK_INTENT[word]}_session", "detail", span=span, scale=scale)
+        return Query(f"{_RANK_INTENT[word]}_session", "detail", span=span, scale=scale,
+                     metric=metric)
     if _MISSED_NOTES.search(q) and not re.search(r"\bhow (many|much)\b|\bwhy\b", q):
         return Query("missed_notes", "detail", span=span, count=_counted(q))
     if _STREAK.search(q):

@@ -68,7 +68,11 @@ def ranked_session(q: Query, f: _Fetch, everything: dict[str, Any]) -> str:
 
     from fretcoach_cli.chat.offline import session_card
 
+    from fretcoach_cli.chat.intents import METRICS
+
     column, direction, by, word = RANKS[q.intent]
+    if column == "overall_score" and q.metric in METRICS:  # "…with the best timing"
+        column, by = q.metric, METRICS[q.metric][1]
     flt = _filter(f, q)
     where, params = flt.where(("completed", "interrupted"))
     extra = " AND duration_seconds > 0" if column == "duration_seconds" else ""
@@ -88,14 +92,14 @@ def ranked_session(q: Query, f: _Fetch, everything: dict[str, Any]) -> str:
     where_text = (f" on {q.scale}" if q.scale else "") + (f" {q.span.label}" if q.span
                                                           else "")
     if found is None:
-        what = "scored session" if column == "overall_score" else "session"
+        what = "session" if column == "duration_seconds" else "scored session"
         return f"No {what}{where_text or ' yet'}."
     row = _local(f, found)
     compared = int(row.pop("compared"))
     f.data["session"] = row
     f.data["ranked"] = {"by": column, "order": direction.lower(),
                       "sessions_compared": compared}
-    among = _plural(compared, "scored session" if column == "overall_score" else "session")
+    among = _plural(compared, "session" if column == "duration_seconds" else "scored session")
     when = f" {q.span.label}" if q.span else " so far"
     head = f"Your {word} session{f' on {q.scale}' if q.scale else ''}{when}, by {by} (of {among})"
     return session_card(row, everything, head)
