@@ -66,9 +66,8 @@ def ranked_session(q: Query, f: _Fetch, everything: dict[str, Any]) -> str:
     """The session a period ranks first by overall score or by length."""
     from psycopg.rows import dict_row
 
-    from fretcoach_cli.chat.offline import session_card
-
     from fretcoach_cli.chat.intents import METRICS
+    from fretcoach_cli.chat.offline import session_card
 
     column, direction, by, word = RANKS[q.intent]
     if column == "overall_score" and q.metric in METRICS:  # "…with the best timing"
