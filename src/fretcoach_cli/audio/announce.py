@@ -238,7 +238,7 @@ class Announcer:
             midi = float(np.median(last))
             # under a louder tail the first frames often still show the previous note (the
             # segmenter drops them as the model catching up): wait for the new pitch
-            catching_up = (cur.masked and self.tr._prev_ref is not None
+            catching_up = (cur.quiet_attack and self.tr._prev_ref is not None
                            and t - cur.onset_s < TAIL_CHANGE_S
                            and abs(midi - self.tr._prev_ref) <= CHANGE_SEMITONES)
             if float(last.max() - last.min()) <= ANNOUNCE_SPREAD and not catching_up:

@@ -79,17 +79,20 @@ from fretcoach_cli.audio.thresholds import (
     HIGH_FLAT_DB,
     HIGH_FLAT_S,
     HIGH_MIN_S,
+    HIGH_RISE_DB,
     HOLD_VOICED,
     KEEP,
     LOWEST_OWN_MIDI,
     MAINS_CENTS,
     MAINS_HZ,
     MIN_NOTE_S,
+    MOVED_FRAMES,
     NEAR_S,
     OTHER_NOTE_NEW,
     OTHER_NOTE_SHARE,
     PLUCK_NEW,
     PLUCK_S,
+    PLUCK_SERIES_SHARE,
     POLY_SHARE,
     RATE,
     RELEASE_S,
@@ -150,6 +153,8 @@ class _Note:
     pitch: float | None = None  # judged midi, once its NoteEvent went out
     announced: bool = False  # a NoteStarted went out (provisional mode)
     masked: bool = False  # plucked under a louder sound (its onset barely raised the level)
+    at_pluck: bool = False  # a pitch change timed by a faint or rejected pluck just before it
+    quiet_attack: bool = False  # plucked without raising the level (masked, or only its highs)
     dev: list[int] = field(default_factory=list)  # indices of frames deviating from ref
     tail_from: float = math.inf  # from here its frames hear an earlier string ringing again
     ref: float | None = None
@@ -317,6 +322,7 @@ class NoteTracker:
                 out.extend(self._start(onset, "onset"))
                 assert self._cur is not None  # _start opened it
                 self._cur.masked = masked
+                self._cur.quiet_attack = masked or self._level_rise(onset) < RISE_DB
             else:
                 self._rejected = [*self._rejected[-4:], onset]
             announced = self.announcer.onset_decided(onset, accepted)
@@ -582,6 +588,10 @@ class NoteTracker:
         plucked, fresh = self._pluck_evidence(onset)
         if fresh is None:
             return plucked, False  # the level rose: a pluck
+        if fresh >= OTHER_NOTE_NEW and self._high_rise(onset) >= HIGH_RISE_DB:
+            # the level above HIGH_HZ rose: the pick's attack over a tail (not ``masked``: a
+            # same note picked again is common here, its first frames rightly show that pitch)
+            return True, False
         if ringing is None:
             return plucked, plucked
         if plucked and fresh >= SAME_NOTE_NEW:
@@ -605,15 +615,25 @@ class NoteTracker:
 
     def _pluck_evidence(self, onset: float) -> tuple[bool, float | None]:
         """(a new pluck?, the share of new sound after it when the level barely rose)."""
-        before = self.onsets.level_at(onset - 0.035, onset - 0.012)
-        after = self.onsets.level_at(onset, onset + 0.04)
-        if after - before >= RISE_DB:
+        if self._level_rise(onset) >= RISE_DB:
             return True, None
         # a pluck under a loud tail (reverb, a ringing neighbour) barely raises the level,
         # but most of what sounds just after it is new
         fresh = new_energy(self._segment_audio(onset, onset + PLUCK_S),
                            self._segment_audio(onset - PLUCK_S - 0.005, onset - 0.005))
         return fresh >= PLUCK_NEW, fresh
+
+    def _level_rise(self, onset: float) -> float:
+        """How far (dB) the level rose at ``onset``."""
+        return (self.onsets.level_at(onset, onset + 0.04)
+                - self.onsets.level_at(onset - 0.035, onset - 0.012))
+
+    def _high_rise(self, onset: float) -> float:
+        """How far (dB) the level above onsets.HIGH_HZ rose at ``onset`` (loudest hop of the
+        40 ms after it against the loudest of the hops before its attack)."""
+        _, after = self.onsets.hop_levels(onset, onset + 0.04, high=True)
+        _, before = self.onsets.hop_levels(onset - 0.035, onset - 0.012, high=True)
+        return max(after) - max(before) if after and before else 0.0
 
     def _check_change(self, cur: _Note) -> list[NoteEvent]:
         """Start a new note where the pitch moved by more than a semitone-ish and stayed."""
@@ -653,19 +673,19 @@ class NoteTracker:
             cur.dev, cur.ref = [], None
             return []
         target = float(np.median(devs))
+        # a pluck the level test rejected, just before the change, is the better onset time
+        # (under a room's tail the model hears the new note up to ~0.2 s late)
+        near = max((o for o in (*self._rejected, *self._weak)
+                    if start_t - NEAR_S <= o <= start_t + 0.02 and o > cur.onset_s + MIN_NOTE_S),
+                   default=None)
         if start_t >= cur.tail_from or (start_t - cur.onset_s >= TAIL_CHANGE_S
-                                         and self._ringing_again(start_t, target)):
+                                         and self._ringing_again(start_t, target, near)):
             cur.dev = []
             cur.tail_from = min(cur.tail_from, start_t)  # judged on its frames before that
             return []  # an earlier string left ringing, heard again as this one decays
         if self._is_chord(cur, start_t) and not self._fresh_pitch(start_t, target):
             cur.dev = []
             return []  # a chord's pitch track wanders between its notes: not a new note
-        # a pluck the level test rejected, just before the change, is the better onset time
-        # (under a room's tail the model hears the new note up to ~0.2 s late)
-        near = max((o for o in (*self._rejected, *self._weak)
-                    if start_t - NEAR_S <= o <= start_t + 0.02 and o > cur.onset_s + MIN_NOTE_S),
-                   default=None)
         if near is not None:
             start_t = near
             while first > 0 and cur.times[first - 1] >= start_t:
@@ -676,6 +696,7 @@ class NoteTracker:
         for t, mm, c, lv in zip(*moved, strict=True):
             self._add(t, mm, c, lv)
         assert self._cur is not None  # _start opened it
+        self._cur.at_pluck = near is not None
         self.announcer.change_found(self._cur, float(np.median(devs)))
         return out
 
@@ -762,6 +783,13 @@ class NoteTracker:
             return None
         return found[0]
 
+    def _tail_hz(self, n: _Note) -> tuple[float, ...]:
+        """Pitches (Hz) of the notes that ended at most RINGING_S before ``n`` began: a peak
+        a fourth or a fifth off its series on their harmonics is their tail (a room's, a
+        string left ringing), not a chord's other note."""
+        return tuple(midi_to_hz(p, self.a4) for p, e in self._ended_pitches
+                     if n.onset_s - RINGING_S <= e <= n.onset_s + 0.05)
+
     def _unheard_pluck(self, n: _Note, skip: float, before: np.ndarray, peak: float
                        ) -> float | None:
         """A pluck whose frames the model hardly voiced (a room's tail louder than it): its
@@ -772,13 +800,27 @@ class NoteTracker:
         if n.cause != "onset" or peak < self.gate:
             return None
         found = new_series(self._attack_audio(n, skip), before,
-                           fmin=midi_to_hz(LOWEST_OWN_MIDI, self.a4))
+                           fmin=midi_to_hz(LOWEST_OWN_MIDI, self.a4), ringing=self._tail_hz(n))
         if found is None or found[1] < POLY_SHARE or found[2] > CHORD_INTERVAL_DB:
             return None
         own = self._midi(found[0])
         if not any(abs(m - own) <= RESUME_SEMITONES for m in n.heard):
             return None  # the model never heard it there, even unsure
         return own
+
+    @staticmethod
+    def _moved_at_pluck(n: _Note, midi: float, settled: np.ndarray, spread: float) -> bool:
+        """Whether the model, at a pluck (an accepted onset, or a faint one timing a pitch
+        change), moved to ``midi`` away from every pitch it heard just before, and held it
+        (``settled``: at least MOVED_FRAMES voiced frames whose p10-p90 ``spread``, cents,
+        is vibrato at most, not a track jumping between strings): a new note
+        under a room's tail, though its new sound looks like a chord (the earlier notes'
+        tail changes as it decays, so subtracting what sounded before leaves part of it) and
+        the level hardly rose. A damped string keeps the pitch heard before; a let-ring blend
+        drifting to a between pitch has no pluck."""
+        return ((n.cause == "onset" or n.at_pluck) and len(settled) >= MOVED_FRAMES
+                and spread <= VIBRATO_CENTS and all(
+            abs(midi - m) > CHANGE_SEMITONES for m in n.heard_before))
 
     def _attack_audio(self, n: _Note, skip: float) -> np.ndarray:
         """The note's first 0.1 s after its transient: where its own sound dominates what
@@ -795,16 +837,17 @@ class NoteTracker:
         f0 = midi_to_hz(cur.ref, self.a4)
         return harmonic_share(seg, f0, before=before) < POLY_SHARE
 
-    def _ringing_again(self, t: float, midi: float) -> bool:
+    def _ringing_again(self, t: float, midi: float, pluck: float | None = None) -> bool:
         """Whether a pitch change at ``t`` to ``midi`` is a note that ended (handed over to
         a later one) at most RINGING_S before, still ringing and now louder than the
         decaying current note, with no new sound of its own (let-ring arpeggios; asked only
         TAIL_CHANGE_S or more into the current note: a soundfont's damped notes never ring
         on, and a quick change to an earlier pitch there is a new note)."""
         return any(t - RINGING_S <= e <= t and abs(midi - p) <= RESUME_SEMITONES
-                   for p, e in self._ended_pitches) and not self._fresh_pitch(t, midi)
+                   for p, e in self._ended_pitches) and not self._fresh_pitch(t, midi) and not (
+            pluck is not None and self._fresh_pitch(pluck, midi, PLUCK_SERIES_SHARE))
 
-    def _fresh_pitch(self, t: float, midi: float) -> bool:
+    def _fresh_pitch(self, t: float, midi: float, share: float = POLY_SHARE) -> bool:
         """Whether the sound that appeared at ``t`` is one harmonic series at ``midi``.
 
         A legato change or a new note over a reverberant tail brings energy that is all on
@@ -818,7 +861,7 @@ class NoteTracker:
         if new_energy(after, before) < FRESH_ENERGY:
             return False
         f0 = midi_to_hz(midi, self.a4)
-        return harmonic_share(after, f0, before=before) >= POLY_SHARE
+        return harmonic_share(after, f0, before=before) >= share
 
     # ------------------------------------------------------------------ notes
     def _start(self, onset: float, cause: str) -> list[NoteEvent]:
@@ -941,10 +984,11 @@ class NoteTracker:
                 midi, f0 = self._midi(upper), upper
             elif not (n.cause == "onset" and self._one_over_tail(n, skip, seg, before, f0,
                                                                    wobble, ringing)):
-                if peak < level_before + 3:
+                if peak >= level_before + 3:
+                    return NoteEvent(n.onset_s, end, None, float(np.median(confs)),
+                                     "polyphonic", peak)
+                if not self._moved_at_pluck(n, midi, settled, spread):
                     return None  # no new attack: a string being damped or a ringing blend
-                return NoteEvent(n.onset_s, end, None, float(np.median(confs)), "polyphonic",
-                                 peak)
         if self.refine:
             better = refine_f0(seg, f0)
             if better is not None and abs(1200 * math.log2(better / f0)) < 35:

@@ -91,6 +91,13 @@ REPLUCK_DB = 2.0  # ... or a rise this large from the dip before it (the same no
 # 0.862, onset precision unchanged)
 OTHER_NOTE_NEW = 0.1
 OTHER_NOTE_SHARE = 0.5
+# ... or, with at least OTHER_NOTE_NEW of new sound, a rise this large in the level above
+# onsets.HIGH_HZ: a pick's attack stands out there over a room's low-passed tail (and over a
+# ringing string) when the broadband level hardly moves. Rejected onsets on the devset: true
+# plucks rose 2.0-13.8 dB there (a re-pick of the same note under reverb, legato picks), false
+# ones with new sound at most 1.8 dB (a distorted tone's flicker; the strums' false onsets that
+# rose 2.5-8.5 dB brought no new sound at all)
+HIGH_RISE_DB = 2.0  # (devset reverb note F1 0.948 -> 0.953, legato 0.986 -> 0.993)
 MIN_NOTE_S = 0.05
 EARLY_CHANGE_S = 0.06  # a pitch change this soon after a pluck is the model catching up
 # ... and so is one this soon after a pluck whose first frames still showed the previous
@@ -107,6 +114,11 @@ FRESH_S = 0.08  # audio compared either side of a pitch change
 # 0.921, at 0.2 s 0.924; no other category changed)
 NEAR_S = 0.2
 FRESH_ENERGY = 0.3  # ... of which at least this share must be new to be a new note
+PLUCK_SERIES_SHARE = 0.6  # ... and a change to the pitch of a note that ended shortly before
+# (let-ring: that string heard again as this one decays) is a new note after all when such a
+# pluck brought new sound at least this much on the new pitch's series (a room's tail changes
+# as it decays, so what was there before is not all subtracted: 0.77-0.79 seen on real plucks;
+# devset reverb note F1 0.941 -> 0.942, a melody revisiting a pitch within RINGING_S)
 POLY_SHARE = 0.8  # harmonic share below this (with a strong level) = chord / double stop
 # ... and so is new sound a fifth or a fourth off its series this strong (dB under its
 # strongest harmonic): 108 rendered strums (bench/chords.py) guessed as one note 18 → 9 times,
@@ -125,6 +137,15 @@ ATTACK_S = 0.1  # ... and the same must hold just after the attack, where the ne
 # SUBHARMONIC_CENTS of a whole multiple (under a room's tail SwiftF0 reads a steel string's
 # E4 as ~A2, 50 cents off a twelfth below: devset reverb note F1 0.924 -> 0.928; the chord
 # strums, 88 of 108 reported polyphonic and 8 guessed, unchanged)
+# A plucked note whose new sound looks like a chord though the level hardly rose (no new attack:
+# a string being damped, a ringing blend) is still a note when the model, from a pluck on (an
+# accepted onset, or a faint one timing a pitch change), moved away from every pitch it heard
+# just before and held the new one: this many settled voiced frames at least, spread no wider
+# than VIBRATO_CENTS. Under a room's tail the earlier notes' decaying sound is left in "what is
+# new" (the tail changes as it decays), so the chord test fails on soft plucks the model names
+# right (devset reverb note F1 0.948 -> 0.952 with the ones below; 1 frame: soft sixteenths in
+# a wet room got 3 more wrong notes from a track jumping between strings, tests/test_segment_room)
+MOVED_FRAMES = 2
 SUBHARMONIC_MAX = 6
 SUBHARMONIC_CENTS = 100.0
 # ... and only when the model heard that string in the frames HEARD_GAP_S..HEARD_BEFORE_S
