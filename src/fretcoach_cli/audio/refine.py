@@ -107,8 +107,10 @@ def follow_notes(times: np.ndarray, f0: np.ndarray, conf: np.ndarray,
     In a held note's quiet decay SwiftF0 loses the string: it is unsure, reads a high
     partial, or reads a sub-harmonic (under a room's tail or in a let-ring decay a lower
     string still ringing, whose series holds every harmonic of the note, outweighs it).
-    ``notes`` are the engine's single notes as (onset s, end s, f0 Hz); a frame inside one
-    whose reading is off the note's pitch (or unsure) gets the period the audio shows within
+    ``notes`` are the engine's single notes as (onset s, end s, f0 Hz); a frame inside one,
+    after the model has read the note's pitch there (a note named from its harmonics while
+    the model heard another pitch throughout has no string of its own to follow), whose
+    reading is off the note's pitch (or unsure) gets the period the audio shows within
     ±40 cents of the note's pitch (:func:`refine_f0`: no octave or sub-harmonic jump), when
     the audio repeats at that period with correlation at least FOLLOW_MIN_R. Failing that,
     a reading 1/k of the note's pitch (``FOLLOW_SUB_K``) that the audio confirms as well
@@ -121,10 +123,14 @@ def follow_notes(times: np.ndarray, f0: np.ndarray, conf: np.ndarray,
         if not hz > 0:
             continue
         lo, hi = np.searchsorted(times, (onset, end), side="left")
+        heard_note = False  # the model has read the note's pitch in it: there is a string
         for i in range(int(lo), int(hi)):
             f = out[i]
             if (conf[i] >= FRAME_MIN_CONF and f > 0
                     and abs(1200 * math.log2(f / hz)) <= FOLLOW_CENTS):
+                heard_note = True
+                continue
+            if not heard_note:
                 continue
             centre = round(float(times[i]) * RATE)
             heard = _heard_at(audio, centre, hz)
