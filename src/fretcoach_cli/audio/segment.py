@@ -3,7 +3,8 @@
 Inputs, all on the audio clock: the 16 kHz audio (for levels, onsets and the cents
 refinement) and the pitch frames of a backend. A note starts at an energy onset (a pluck,
 repeated same notes included, or one masked by a louder tail but bringing mostly new sound,
-or new sound off the ringing note's harmonics), at a pitch change that holds for a few
+new sound off the ringing note's harmonics, or a rise above 1.5 kHz: the pick's attack over
+a room's low-passed tail), at a pitch change that holds for a few
 frames and brings a fresh harmonic series (legato, slides, hammer-ons, a new note over
 reverb; timed by a faint flux peak just before it when there is one) or when voiced sound
 rises clearly above the background heard between notes. It ends when its string stops
