@@ -63,11 +63,14 @@ def _start(name: str) -> datetime:
                             tzinfo=UTC) + timedelta(hours=hour)
 
 
-def _seed(conn: Any, *, notes: bool = True, replies: bool = True) -> dict[str, str]:
+def _seed(conn: Any, *, notes: bool = True, replies: bool = True,
+          only: tuple[str, ...] = tuple(SESSIONS)) -> dict[str, str]:
     from fretcoach_cli.store import replies as reply_store
 
     ids = {}
     for name, (_, _, scale, overall, pitch, timing, secs) in SESSIONS.items():
+        if name not in only:
+            continue
         count = sum(n[5] for n in NOTES[name])
         row = conn.execute(
             """INSERT INTO fretcoach.sessions
@@ -101,6 +104,8 @@ def _seed(conn: Any, *, notes: bool = True, replies: bool = True) -> dict[str, s
                 (ids[name], seq, ids[name], seq + 1))
     conn.commit()
     for name, said in (REPLIES.items() if replies else ()):
+        if name not in ids:
+            continue
         for minutes, kind, text in said:
             reply_store.record(conn, kind=kind, text=text, source="offline",
                                session_id=ids[name],
@@ -347,6 +352,25 @@ def test_coach_said_falls_back_to_the_last_session_it_spoke_in(seeded: Any, conn
 
 # ---------------------------------------------------------------------------------------------
 # no data, help, the classifier
+
+def test_a_new_user_with_one_session(conn: Any, responder: OfflineResponder) -> None:
+    ids = _seed(conn, only=("s5",))
+    reply = responder.answer("what was my best session?")
+    assert reply.text.startswith("Your only scored session so far (so also your best): "
+                                 + _card("s5", ids)), reply.text
+    reply = responder.answer("what was my longest session?")
+    assert reply.text.startswith("Your only session so far (so also your longest): ")
+    reply = responder.answer("which notes do I miss most?")
+    assert reply.text.startswith(f"The notes you miss most in your only session "
+                                 f"({_start('s5').date()}): **5 of 9 notes** missed (56%).")
+    _grounded(reply, "which notes do I miss most?")
+    reply = responder.answer("what is my weakest area?")
+    assert "(average 72 over your last session, the ones `recommend` plans from)" \
+        in reply.text
+    assert "- Your last session, the ones `recommend` plans from:" in reply.text
+    reply = responder.answer("what should I practise next?")
+    assert "averaged 72 over the last session, your weakest area" in reply.text, reply.text
+
 
 def test_new_user_gets_a_sentence(responder: OfflineResponder) -> None:
     for question in ("what was my best session?", "which notes do I miss most?",

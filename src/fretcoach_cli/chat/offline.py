@@ -107,6 +107,11 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def _last_n(n: int, your: str = "your") -> str:
+    """"your last 5 sessions", or "your last session" for one."""
+    return f"{your} last session" if n == 1 else f"{your} last {n} sessions"
+
+
 def _rounded(change: float | None) -> float | None:
     """As ``recommendation_input`` rounds its trends (one decimal)."""
     return None if change is None else round(change, 1)
@@ -372,7 +377,7 @@ class OfflineResponder:
                 return "I can't tell yet: your sessions have no scores."
             avg = window.averages.get(focus)
             lines.append(f"Your weakest area is **{LABELS[focus]}**" + (
-                f" (average {_fmt(avg)} over your last {_plural(window.sessions, 'session')}"
+                f" (average {_fmt(avg)} over {_last_n(window.sessions)}"
                 ", the ones `recommend` plans from)." if avg is not None else "."))
         data = self._selection(q, f, everything, group_by="scale")
         where = q.span.label if q.span else ""
@@ -393,7 +398,7 @@ class OfflineResponder:
             if focus in present and len(present) > 1:
                 weakest = min(present, key=lambda k: present[k])
                 strongest = max(present, key=lambda k: present[k])
-                last = f"over your last {_plural(window.sessions, 'session')}"
+                last = f"over {_last_n(window.sessions)}"
                 if weakest == focus:
                     lines.append(f"{title} is your weakest area: average {_fmt(avg)} {last}.")
                 elif strongest == focus:
@@ -421,7 +426,7 @@ class OfflineResponder:
         if window.sessions:
             change = f.data["window"]["trend"].get(focus)
             h1, h2 = f.data["window"]["halves"][focus]
-            bit = (f"- Your last {_plural(window.sessions, 'session')}, the ones `recommend` "
+            bit = (f"- {_last_n(window.sessions, 'Your')}, the ones `recommend` "
                    "plans from: ")
             if change is not None:
                 bit += f"older half {_fmt(h1)} → newer half {_fmt(h2)}. "

@@ -102,9 +102,11 @@ def ranked_session(q: Query, f: _Fetch, everything: dict[str, Any]) -> str:
     f.data["session"] = row
     f.data["ranked"] = {"by": column, "order": direction.lower(),
                       "sessions_compared": compared}
-    among = _plural(compared, "session" if column == "duration_seconds" else "scored session")
+    kind = "session" if column == "duration_seconds" else "scored session"
     when = f" {q.span.label}" if q.span else " so far"
-    head = f"Your {word} session{f' on {q.scale}' if q.scale else ''}{when}, by {by} (of {among})"
+    on = f" on {q.scale}" if q.scale else ""
+    head = (f"Your {word} session{on}{when}, by {by} (of {_plural(compared, kind)})"
+            if compared > 1 else f"Your only {kind}{on}{when} (so also your {word})")
     return session_card(row, everything, head)
 
 
@@ -137,6 +139,8 @@ def missed_notes(q: Query, f: _Fetch) -> str:
     if q.span is not None:
         scope = (f"{q.span.label}{on}, over {sessions} ({dates}"
                  + (f": the newest {result.sessions} of them" if result.capped else "") + ")")
+    elif result.sessions == 1 and not q.count:
+        scope = f"in your only session{on} ({dates})"
     elif result.sessions < limit:
         scope = (f"over your {sessions}{on} ({dates}; you asked about the last {limit}, "
                  "these are all there are)" if q.count else f"over your {sessions}{on} "
