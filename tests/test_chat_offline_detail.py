@@ -415,3 +415,25 @@ def test_random_phrasing_never_crashes(seeded: Any) -> None:
             _grounded(reply, question)
 
     check()
+
+
+def test_cli_json_names_the_author_and_lookups(database: Any, conn: Any, user_id: str) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from fretcoach_cli.cli.main import _register_commands, app
+
+    _register_commands()
+    _seed(conn)
+    for question, tools in (("what was my best session?", ["practice_stats", "ranked_sessions"]),
+                            ("which notes do I miss most?", ["practice_stats", "missed_notes"]),
+                            ("what did the coach say last time?",
+                             ["practice_stats", "recent_sessions", "coach_replies"])):
+        res = CliRunner().invoke(app, ["--user", user_id, "chat", "-m", question, "--json"],
+                                 env={"FRETCOACH_LLM_PROVIDER": ""})
+        assert res.exit_code == 0, res.output
+        out = json.loads(res.stdout)
+        assert (out["author"], out["mode"], out["grounded"]) == ("offline", "offline", True)
+        assert out["tools_ran"] == tools, out
+        assert out["answer"].endswith(FOOTER)
