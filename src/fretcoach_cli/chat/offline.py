@@ -9,7 +9,9 @@ period, a metric, a scale); this module fetches what that needs and writes the a
   way) through ``coach.plans.recommendation_input``, so the chat's "last 20 sessions" trend
   and weakest area are recommend's, and both take trends from ``reports.trend`` (no second
   formula);
-* the newest sessions themselves, for "show my last 5 sessions".
+* the newest sessions themselves, for "show my last 5 sessions";
+* for one session, notes or the coach's words (best/worst/longest/shortest session, the
+  notes missed most, what the coach said last time): ``chat.offline_detail``.
 
 Every figure in an answer is formatted from ``OfflineAnswer.data`` (what was fetched, and
 the shared trend rule's halves of it), and ``tool_calls`` records each fetch. The responder
@@ -89,8 +91,8 @@ class OfflineAnswer:
 
 
 def intent_of(question: str) -> str:
-    """The coarse family of a question: progress, weakest, plan, last, totals, help or
-    unknown (the fine intent is ``chat.intents.parse(...).intent``)."""
+    """The coarse family of a question: progress, weakest, plan, last, totals, detail,
+    help or unknown (the fine intent is ``chat.intents.parse(...).intent``)."""
     return parse(question, date.today()).family
 
 
