@@ -105,8 +105,12 @@ def _minutes(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
+    """"1 session", "2 sessions" (offline_detail uses it too)."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+_plural = plural  # the name the answers here use
 
 
 def _last_n(n: int, your: str = "your") -> str:

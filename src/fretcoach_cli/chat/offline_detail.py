@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from fretcoach_cli.chat.offline import plural as _plural
 from fretcoach_cli.chat.tools import ToolCall
 
 if TYPE_CHECKING:
@@ -37,10 +38,6 @@ _KINDS = {"live": "live tip", "summary": "closing words", "plan": "plan", "chat"
 _COLUMNS = ("session_id, start_time, status, scale_chosen, duration_seconds, "
             "total_notes_played, tempo_bpm, weakest_area, overall_score, pitch_accuracy, "
             "scale_conformity, timing_stability, clean_playing, scale_coverage")
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _local(f: _Fetch, row: dict[str, Any]) -> dict[str, Any]:

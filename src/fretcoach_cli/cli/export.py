@@ -179,8 +179,10 @@ def seed(
     if as_json:
         dump_json(result.as_dict())
         return
-    typer.echo(f"seeded {result.sessions} sessions, {result.notes} notes, {result.plans} plans, "
-               f"{result.replies} coach replies for {who} in {result.seconds:.1f} s")
+    counts = ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in (
+        (result.sessions, "session", "sessions"), (result.notes, "note", "notes"),
+        (result.plans, "plan", "plans"), (result.replies, "coach reply", "coach replies")))
+    typer.echo(f"seeded {counts} for {who} in {result.seconds:.1f} s")
 
 
 def register(app: typer.Typer) -> None:
