@@ -285,10 +285,10 @@ def test_shared_frames_give_the_same_readings_as_the_tuners_own_model(backend) -
 
 
 def test_the_practice_rooms_tuner_feed_reads_every_block_and_restarts_after_a_gap(backend):
-    """TunerFeed (the tuner pane's feed on the engine's thread): a reading every 50 ms of a
-    held A2 as PitchUpdates, each sent by the put() whose block reaches its instant; a gap in
-    the blocks (paused input) starts a fresh tuner on the new sample clock."""
-    from fretcoach_cli.audio.tuner_feed import TunerFeed
+    """TunerFeed (the tuner pane's feed on the engine's thread): a reading every 100 ms of
+    a held A2 as PitchUpdates, each sent by the put() whose block reaches its instant; a gap
+    in the blocks (paused input) starts a fresh tuner on the new sample clock."""
+    from fretcoach_cli.audio.tuner_feed import PANE_STEP, TunerFeed
     from fretcoach_cli.events import PitchUpdate
 
     audio = held_note(45, cents=3.0, seconds=2.0, seed=3)
@@ -299,10 +299,11 @@ def test_the_practice_rooms_tuner_feed_reads_every_block_and_restarts_after_a_ga
         block = audio[i:i + 512]
         feed.put(i, block, stream.push(block))
         assert got == [] or got[-1].time_s <= (i + len(block)) / RATE  # never a late one
-        assert len(got) == (i + len(block)) // 800  # ... nor one held back
+        assert len(got) == (i + len(block)) // PANE_STEP  # ... nor one held back
     feed.close()
+    assert PANE_STEP == 1600
     assert [u.time_s for u in got] == pytest.approx(
-        [STEP_S * (k + 1) for k in range(round(len(audio) / RATE / STEP_S))])
+        [PANE_STEP / RATE * (k + 1) for k in range(len(audio) // PANE_STEP)])
     sustained = [u for u in got if u.time_s >= 0.5]
     assert all(u.midi == pytest.approx(45.03, abs=0.02) for u in sustained)
     assert feed.error is None
@@ -312,7 +313,8 @@ def test_the_practice_rooms_tuner_feed_reads_every_block_and_restarts_after_a_ga
     feed.put(0, audio[:8000], stream.push(audio[:8000]))
     feed.put(16000, audio[16000:24000], stream.push(audio[8000:24000]))
     feed.close()
-    assert [u.time_s for u in gap][-10:] == pytest.approx([1.05 + 0.05 * k for k in range(10)])
+    assert [u.time_s for u in gap] == pytest.approx(
+        [0.1 * k for k in range(1, 6)] + [1.1 + 0.1 * k for k in range(5)])
 
 
 def test_the_practice_room_tuner_names_a_note_among_ringing_strings(backend) -> None:

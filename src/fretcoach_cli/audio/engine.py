@@ -161,7 +161,7 @@ class Engine:
     ``tuning`` (``practice --tuning``) sets the lowest pitch a note may have
     (:attr:`low_range`, whose ``notice`` says when the tuning goes under the pitch model's
     floor); None keeps the model's whole range. ``tuner=True`` makes the ``PitchUpdate``
-    events the tuner core's readings (for the practice room's tuner pane), 20 a second from
+    events the tuner core's readings (for the practice room's tuner pane), 10 a second from
     the engine's blocks and SwiftF0 frames, read on this thread after each block's note
     events are out (:mod:`~fretcoach_cli.audio.tuner_feed`); otherwise (or with another
     pitch model) they are the note tracker's latest frame.
@@ -253,8 +253,8 @@ class Engine:
                             provisional=True,
                             min_hz=None if self.low_range is None else self.low_range.floor_hz)
             self.pipeline = pipe
+            feed = self._start_tuner(backend)  # (its FFT import) before the audio starts
             self.source.open()
-            feed = self._start_tuner(backend)
             try:
                 while True:
                     if self._stop.is_set():

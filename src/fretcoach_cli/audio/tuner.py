@@ -78,7 +78,7 @@ CHORD_VOTES = 3  # readings out of the last 5 that must look like a chord to say
 # hum and the noise has more and more energy off its series, and is still one string
 CHORD_RANGE_DB = 20.0
 FADED_SHARE = 0.5  # ... where under this share on its series it has faded into the background
-SMOOTH = 3  # readings whose median is shown (150 ms)
+SMOOTH = 3  # readings whose median is shown (150 ms; 300 ms at the pane's 10 a second)
 STEADY_S = 0.5  # steadiness: spread of the cents over this much of the latest readings
 SAME_NOTE_CENTS = 35.0  # readings further apart than this are a new note (smoothing restarts)
 SUB_BASS_HZ = 47.0  # SwiftF0's lowest pitch: below it the spectrum's own search names notes
@@ -130,8 +130,7 @@ class Spectrum:
     """
 
     def __init__(self, x: np.ndarray) -> None:
-        from scipy.fft import rfft
-
+        rfft = load_fft()
         # float32 throughout (the audio's own precision: readings within 1e-4 cent of
         # float64, in half the time and memory), windowed straight into the padded input
         x = np.asarray(x, dtype=np.float32)
@@ -210,6 +209,15 @@ class Spectrum:
         """Magnitude at the bin nearest ``hz`` (0 outside the spectrum)."""
         i = round(hz / self.bin_hz)
         return float(self.mag[i]) if 0 <= i < len(self.mag) else 0.0
+
+
+def load_fft() -> Any:
+    """scipy's real FFT (about twice numpy's in float32). Its import takes ~0.3 s: a
+    :class:`Tuner` makes it when it is created, and the practice room's feed before the
+    audio starts, so no reading waits for it."""
+    from scipy.fft import rfft  # type: ignore[import-untyped]
+
+    return rfft
 
 
 _UNSEEN: Any = object()
@@ -350,15 +358,18 @@ class Tuner:
     so the tuner pane costs no second model run). They must be SwiftF0's streamed frames,
     whose lag ``LAG`` the readings count on. ``chords=False`` never says "play one string":
     with several strings ringing (let-ring, an arpeggio in the practice room) it reads the
-    note the model names, which is the newest one.
+    note the model names, which is the newest one. ``step`` spaces the readings (samples;
+    the practice room's pane reads half as often as ``tune``).
     """
 
     def __init__(self, tuning: Tuning = STANDARD, *, a4: float = 440.0,
                  backend: Any = None, pitch_model: str = "swift",
                  models_dir: Path | None = None, in_tune_cents: float = 3.0,
                  shared_frames: bool = False, start_sample: int = 0,
-                 chords: bool = True) -> None:
+                 chords: bool = True, step: int = STEP) -> None:
+        load_fft()
         self.tuning, self.a4 = tuning, float(a4)
+        self._step, self._step_s = step, step / RATE
         self._names = tuning.string_names()
         self.chords = chords
         self.in_tune_cents = in_tune_cents
@@ -376,7 +387,7 @@ class Tuner:
         self._len = 0  # samples of _buf in use
         self._base = start_sample  # sample index of _buf[0]
         self._n = start_sample  # samples received (the first block starts at start_sample)
-        self._next = start_sample + STEP  # sample index of the next reading
+        self._next = start_sample + step  # sample index of the next reading
         # model frames (time, f0, confidence) as arrays: a reading selects from them at once
         self._ft = self._ff = self._fc = np.zeros(0)
         self._fine: deque[tuple[float, float]] = deque()  # (t, midi) of this note so far
@@ -408,7 +419,7 @@ class Tuner:
         out = []
         while self._next <= self._n:
             out.append(self._reading(self._next))
-            self._next += STEP
+            self._next += self._step
         return out
 
     def flush(self) -> list[TunerReading]:
@@ -580,12 +591,13 @@ class Tuner:
         if self._fine and abs(midi - self._fine[-1][1]) * 100 > SAME_NOTE_CENTS:
             self._fine.clear()  # another note: start afresh
         self._fine.append((t, midi))
-        while self._fine and self._fine[0][0] < t - max(STEADY_S, SMOOTH * STEP_S) - 1e-9:
+        while (self._fine and self._fine[0][0]
+               < t - max(STEADY_S, SMOOTH * self._step_s) - 1e-9):
             self._fine.popleft()
         recent = [m for _, m in self._fine]
         shown = _median(recent[-SMOOTH:])
         steady = None
-        if self._fine[0][0] <= t - STEADY_S + STEP_S + 1e-9:
+        if self._fine[0][0] <= t - STEADY_S + self._step_s + 1e-9:
             steady = (max(recent) - min(recent)) * 100.0
         if self.target is not None and 0 <= self.target < len(self.tuning.strings):
             string = self.target
