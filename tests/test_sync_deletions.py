@@ -4,7 +4,8 @@ from the other machine, and a copy changed there after the deletion survives on 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -166,6 +167,17 @@ def later_than(conn: Conn, moment: datetime) -> None:
         pass
 
 
+@contextmanager
+def pushed(table: str, conn: Conn, user_id: str, fresh_db: Callable[[], Any]
+           ) -> Iterator[tuple[Case, Any, Conn]]:
+    """A row of ``table`` made here and pushed to a fresh peer: (its case, key, the peer)."""
+    case = CASES[table]()
+    key = case.make(conn)
+    with fresh_db().connect(user_id) as peer:
+        sync(conn, peer, "push")
+        yield case, key, peer
+
+
 def both_ways(a: Conn, b: Conn) -> None:
     """As ``fretcoach sync --from B --to B`` on A does it: pull, then push."""
     assert sync(a, b, "pull").complete
@@ -175,10 +187,7 @@ def both_ways(a: Conn, b: Conn) -> None:
 @pytest.mark.parametrize("table", sorted(CASES))
 def test_a_deletion_travels_and_stays(table: str, conn: Conn, user_id: str,
                                       fresh_db: Callable[[], Any]) -> None:
-    case = CASES[table]()
-    key = case.make(conn)
-    with fresh_db().connect(user_id) as peer:
-        sync(conn, peer, "push")
+    with pushed(table, conn, user_id, fresh_db) as (case, key, peer):
         assert case.read(peer, key) is not None
         case.delete(conn, key)
         both_ways(conn, peer)
@@ -193,10 +202,7 @@ def test_a_deletion_travels_and_stays(table: str, conn: Conn, user_id: str,
 @pytest.mark.parametrize("table", sorted(CASES))
 def test_a_change_after_the_deletion_survives(table: str, conn: Conn, user_id: str,
                                               fresh_db: Callable[[], Any]) -> None:
-    case = CASES[table]()
-    key = case.make(conn)
-    with fresh_db().connect(user_id) as peer:
-        sync(conn, peer, "push")
+    with pushed(table, conn, user_id, fresh_db) as (case, key, peer):
         case.delete(conn, key)
         ((_k, deleted_at),) = tombstones(conn, table)
         later_than(peer, deleted_at)
@@ -210,10 +216,7 @@ def test_a_change_after_the_deletion_survives(table: str, conn: Conn, user_id: s
 @pytest.mark.parametrize("table", sorted(CASES))
 def test_adding_again_clears_the_tombstone(table: str, conn: Conn, user_id: str,
                                            fresh_db: Callable[[], Any]) -> None:
-    case = CASES[table]()
-    key = case.make(conn)
-    with fresh_db().connect(user_id) as peer:
-        sync(conn, peer, "push")
+    with pushed(table, conn, user_id, fresh_db) as (case, key, peer):
         case.delete(conn, key)
         both_ways(conn, peer)
         assert case.read(conn, key) is None and tombstones(peer, table) != []
@@ -227,10 +230,7 @@ def test_adding_again_clears_the_tombstone(table: str, conn: Conn, user_id: str,
 def test_a_recall_elsewhere_does_not_bring_a_forgotten_memory_back(
         conn: Conn, user_id: str, fresh_db: Callable[[], Any]) -> None:
     """Being recalled is not a change of the fact: the user asked the coach to forget it."""
-    case = CASES["coach_memories"]()
-    key = case.make(conn)
-    with fresh_db().connect(user_id) as peer:
-        sync(conn, peer, "push")
+    with pushed("coach_memories", conn, user_id, fresh_db) as (case, key, peer):
         case.delete(conn, key)
         ((_k, deleted_at),) = tombstones(conn, "coach_memories")
         later_than(peer, deleted_at)
