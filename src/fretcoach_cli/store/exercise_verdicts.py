@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from fretcoach_cli.store.rows import Repository, as_uuid, columns, finite, translate_errors
-
-if TYPE_CHECKING:
-    import psycopg
 
 _ME = "current_setting('fretcoach.user_id')"
 
@@ -50,8 +47,6 @@ class VerdictRow:
 class ExerciseVerdicts(Repository):
     """Repository over fretcoach.exercise_verdicts on a user-scoped connection."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        super().__init__(conn)
 
     def set_exercise(self, session_id: UUID | str, *, name: str, source: str | None,
                      bpm: float | None) -> None:

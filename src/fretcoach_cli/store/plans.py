@@ -11,14 +11,11 @@ import builtins
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from fretcoach_cli.errors import NotFoundError, UsageError
 from fretcoach_cli.store.rows import Repository, as_uuid, columns, jsonb, translate_errors
-
-if TYPE_CHECKING:
-    import psycopg
 
 PlanStatus = Literal["pending", "in_progress", "completed", "dismissed"]
 PlanSource = Literal["model", "offline"]
@@ -154,8 +151,6 @@ class PlanRow:
 class Plans(Repository):
     """Create, read and progress practice plans of the connection's user."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        super().__init__(conn)
 
     def create(self, plan: Mapping[str, Any] | Any, *, source: PlanSource = "offline",
                prompt_version: str | None = None,

@@ -10,10 +10,13 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from fretcoach_cli.errors import DatabaseError, UsageError
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 def json_safe(value: Any) -> Any:
@@ -122,7 +125,7 @@ def rollback(conn: Any) -> None:
 class Repository:
     """One table's access on a caller's (user-scoped) connection."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
 
     def _commit(self) -> None:

@@ -24,8 +24,6 @@ from fretcoach_cli.errors import NotFoundError, UsageError
 from fretcoach_cli.store.rows import Repository, as_uuid, columns, finite, jsonb, translate_errors
 
 if TYPE_CHECKING:
-    import psycopg
-
     from fretcoach_cli.events import NoteEvent  # annotations only: reports need not load it
 
 SessionStatus = Literal["active", "completed", "interrupted"]
@@ -163,8 +161,6 @@ def _note_name(midi: float | None) -> str | None:
 class Sessions(Repository):
     """Repository over fretcoach.sessions / session_notes on a user-scoped connection."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        super().__init__(conn)
 
     # -- writing -------------------------------------------------------------------------
     def create(self, *, scale_chosen: str | None = None, scale_type: str | None = None,
