@@ -33,6 +33,7 @@ How a reading is made (one every ``STEP_S`` of audio, from the audio up to that 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -168,42 +169,44 @@ class Spectrum:
         return False
 
     def partials(self, f0: float, span_cents: float) -> list[Partial]:
-        """The peaks of partials 1…MAX_PARTIAL of ``f0`` that are found: for each, the
-        strongest bin within ±``span_cents`` of k·f0 if it is a local maximum there (not the
-        slope of something outside the span), placed between bins by a parabola through
-        the log magnitudes. Each peak is memoised too: the octave checks search the even
+        """The peaks (:meth:`_peak`, within ±``span_cents``) of partials 1…MAX_PARTIAL of
+        ``f0`` that are found. Each peak is memoised too: the octave checks search the even
         partials of f0/2, which are f0's own."""
         key = (f0, span_cents)
         got = self._partials.get(key)
         if got is not None:
             return got
         got = self._partials[key] = []
-        mag, bin_hz, peaks, log = self.mag, self.bin_hz, self._peaks, math.log
         up, down = _span(span_cents)
-        last = len(mag) - 1
         for k in range(1, MAX_PARTIAL + 1):
             hz = k * f0
             if hz * up > 0.45 * RATE:
                 break
             pkey = (hz, span_cents)
-            found = peaks.get(pkey, _UNSEEN)
+            found = self._peaks.get(pkey, _UNSEEN)
             if found is _UNSEEN:
-                found = None
-                lo = int(hz * down / bin_hz)
-                hi = math.ceil(hz * up / bin_hz) + 1
-                if lo >= 1 and hi < last:
-                    i = int(mag[lo:hi + 1].argmax())
-                    if 0 < i < hi - lo:
-                        j = lo + i
-                        ma, mb, mc = mag[j - 1:j + 2].tolist()
-                        a, b, c = log(ma + 1e-30), log(mb + 1e-30), log(mc + 1e-30)
-                        den = a - 2 * b + c
-                        delta = 0.5 * (a - c) / den if den < 0 else 0.0
-                        found = (j + delta) * bin_hz, mb * mb
-                peaks[pkey] = found
+                found = self._peaks[pkey] = self._peak(hz, up, down)
             if found is not None:
                 got.append((k, found[0], found[1]))
         return got
+
+    def _peak(self, hz: float, up: float, down: float) -> tuple[float, float] | None:
+        """(frequency, power) of the strongest bin between ``hz·down`` and ``hz·up`` when it
+        is a local maximum there, between bins by a parabola through the log magnitudes."""
+        mag, bin_hz = self.mag, self.bin_hz
+        lo = int(hz * down / bin_hz)
+        hi = math.ceil(hz * up / bin_hz) + 1
+        if lo < 1 or hi >= len(mag) - 1:
+            return None
+        i = int(mag[lo:hi + 1].argmax())
+        if not 0 < i < hi - lo:
+            return None  # the slope of something outside the span, not a peak here
+        j = lo + i
+        ma, mb, mc = mag[j - 1:j + 2].tolist()
+        a, b, c = math.log(ma + 1e-30), math.log(mb + 1e-30), math.log(mc + 1e-30)
+        den = a - 2 * b + c
+        delta = 0.5 * (a - c) / den if den < 0 else 0.0
+        return (j + delta) * bin_hz, mb * mb
 
     def level_at(self, hz: float) -> float:
         """Magnitude at the bin nearest ``hz`` (0 outside the spectrum)."""
@@ -211,6 +214,7 @@ class Spectrum:
         return float(self.mag[i]) if 0 <= i < len(self.mag) else 0.0
 
 
+@functools.cache
 def load_fft() -> Any:
     """scipy's real FFT (about twice numpy's in float32). Its import takes ~0.3 s: a
     :class:`Tuner` makes it when it is created, and the practice room's feed before the
