@@ -440,12 +440,11 @@ def parse(question: str, today: date) -> Query:
     span = parse_span(q, today)
     metric = find_metric(q)
     scale = find_scale(question)
-    if _PLAN.search(q) and not re.search(r"\bhow (can|do|could|should) i improve\b", q) \
-            and not (_COACH_SAID.search(q) and not _PLAN_ASK.search(q)):
+    if _COACH_SAID.search(q) and not _PLAN_ASK.search(q):  # "the coach's last tips"
+        return Query("coach_said", "detail", span=span)
+    if _PLAN.search(q) and not re.search(r"\bhow (can|do|could|should) i improve\b", q):
         return Query("plan", "plan", metric=None if metric == "overall_score" else metric,
                      scale=scale)
-    if _COACH_SAID.search(q) and not _PLAN_ASK.search(q):
-        return Query("coach_said", "detail", span=span)
     if (m := _SESSION_RANK.search(q)) and not re.search(r"\bscales?\b", q):
         word = next(g for g in m.groups() if g).split()[0].split("-")[0]
         return Query(f"{_RANK_INTENT[word]}_session", "detail", span=span, scale=scale,
