@@ -89,19 +89,17 @@ def ranked_session(q: Query, f: _Fetch, everything: dict[str, Any]) -> str:
     if q.scale:
         args["scale"] = q.scale
     f.calls.append(ToolCall("ranked_sessions", args, rows=1 if found else 0))
-    where_text = (f" on {q.scale}" if q.scale else "") + (f" {q.span.label}" if q.span
-                                                          else "")
+    kind = "session" if column == "duration_seconds" else "scored session"
+    on = f" on {q.scale}" if q.scale else ""
     if found is None:
-        what = "session" if column == "duration_seconds" else "scored session"
-        return f"No {what}{where_text or ' yet'}."
+        where = on + (f" {q.span.label}" if q.span else "")
+        return f"No {kind}{where or ' yet'}."
     row = _local(f, found)
     compared = int(row.pop("compared"))
     f.data["session"] = row
     f.data["ranked"] = {"by": column, "order": direction.lower(),
                       "sessions_compared": compared}
-    kind = "session" if column == "duration_seconds" else "scored session"
     when = f" {q.span.label}" if q.span else " so far"
-    on = f" on {q.scale}" if q.scale else ""
     head = (f"Your {word} session{on}{when}, by {by} (of {_plural(compared, kind)})"
             if compared > 1 else f"Your only {kind}{on}{when} (so also your {word})")
     return session_card(row, everything, head)
