@@ -224,15 +224,12 @@ def _replies(f: _Fetch, session_id: str) -> tuple[list[dict[str, Any]], int]:
     how many there are, on the app connection (the reader role does not see them)."""
     from zoneinfo import ZoneInfo
 
+    from fretcoach_cli.store import replies
+
     tz = ZoneInfo(f.ctx.timezone)
-    conn = f.ctx.app_conn()
-    rows = conn.execute(
-        "SELECT reply_id, kind, text, source, at, count(*) OVER () FROM fretcoach.coach_replies "
-        "WHERE session_id = %s ORDER BY at DESC, reply_id DESC LIMIT %s",
-        (session_id, MAX_REPLIES)).fetchall()
-    total = int(rows[0][5]) if rows else 0
-    out = [{"reply_id": int(r[0]), "kind": r[1], "text": r[2], "model": r[3],
-            "at": r[4].astimezone(tz).isoformat()} for r in rows]
+    rows, total = replies.of_session(f.ctx.app_conn(), session_id, limit=MAX_REPLIES)
+    out = [{"reply_id": r.reply_id, "kind": r.kind, "text": r.text, "model": r.source,
+            "at": r.at.astimezone(tz).isoformat()} for r in rows]
     f.calls.append(ToolCall("coach_replies", {"session_id": session_id,
                                               "limit": MAX_REPLIES}, rows=len(out)))
     f.data.setdefault("coach_replies", []).extend(out)

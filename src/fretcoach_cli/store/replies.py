@@ -132,6 +132,18 @@ def latest(conn: Any, kind: str | None = None) -> ReplyRow | None:
     return rows[0] if rows else None
 
 
+def of_session(conn: Any, session_id: str | UUID, *, limit: int
+               ) -> tuple[list[ReplyRow], int]:
+    """A session's newest ``limit`` replies, newest first, and how many it has in all."""
+    rows = _select(conn, "r.session_id = %s", (session_id,), limit=limit)
+    if len(rows) < limit:
+        return rows, len(rows)
+    total = conn.execute("SELECT count(*) FROM fretcoach.coach_replies WHERE session_id = %s",
+                         (session_id,)).fetchone()[0]
+    commit(conn)
+    return rows, int(total)
+
+
 def _select(conn: Any, where: str, args: tuple[Any, ...], *, limit: int) -> list[ReplyRow]:
     rows = conn.execute(f"SELECT {_COLUMNS} FROM {_FROM} WHERE {where} "
                         "ORDER BY r.at DESC, r.reply_id DESC LIMIT %s", (*args, limit)).fetchall()
